@@ -1,0 +1,45 @@
+# The newcomer's commands: `make demo` and `make test`. Both set up what is missing first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck pytest lock clean
+
+setup: $(STAMP)
+
+# System packages, the virtual environment and the package itself, at the exact
+# versions of constraints.txt. Redone when any of the inputs change.
+$(STAMP): pyproject.toml constraints.txt deploy/apt-packages.txt
+	deploy/system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/showctl walk shows/demo.yaml
+
+test: lint typecheck pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+# Refresh constraints.txt: resolve the newest versions allowed by pyproject.toml
+# in a throwaway environment and record them exactly.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	{ echo '# Exact versions for make, CI and deploy/install.sh. Refresh with: make lock'; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .lock-venv .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

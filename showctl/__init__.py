@@ -1,0 +1,1 @@
+"""showctl: an installation show controller."""

@@ -1,0 +1,370 @@
+"""The checks of a show that its types alone cannot make: references, wiring, media, the graph.
+
+Run by :func:`showctl.show.check_text` after the document converted. Every finding is
+recorded on the converter, at the path of the value it is about. Checks that depend on a
+part of the document that already failed to convert are skipped rather than guessed at,
+so one mistake is reported once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+
+import soundfile
+
+from showctl._convert import Converter, suggest, tags_of
+from showctl._yaml import Path
+from showctl.show import Frames, Matrix, Meter, Program, Scene, Show, Transition
+
+RESERVED_NAMES = frozenset({"all"})
+#: soundfile's names of the container formats that hold WAV data.
+WAV_FORMATS = frozenset({"WAV", "WAVEX", "RF64"})
+
+
+def check_show(show: Show | None, converter: Converter, check_media: bool) -> None:
+    """Record every problem of a converted show on ``converter``. ``None``: nothing to check."""
+    if show is None:
+        return
+    _Checker(show, converter, check_media).run()
+
+
+@dataclass
+class _Checker:
+    show: Show
+    conv: Converter
+    check_media: bool
+
+    def declared(self, path: Path, present: Iterable[str]) -> set[str]:
+        """Names declared at ``path``, including those whose definition failed to convert."""
+        return set(self.conv.keys.get(path, ())) | set(present)
+
+    def run(self) -> None:
+        show = self.show
+        self.scenes = self.declared(("scenes",), show.scenes)
+        self.outputs = self.declared(("outputs",), show.outputs)
+        self.inputs = self.declared(("inputs",), show.inputs)
+        self.flags = set(show.flags)
+        self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
+        self.media_ok = True
+
+        self.reference(("initial",), show.initial, self.scenes, "scene")
+        for name in sorted(RESERVED_NAMES & self.outputs):
+            self.conv.report(("outputs", name), f"'{name}' is a reserved word; name it otherwise")
+        self.check_flags()
+        self.check_matrix()
+        self.check_lines()
+        self.check_media_dir()
+        for name, scene in show.scenes.items():
+            self.check_scene(name, scene)
+        self.check_graph()
+
+    # references
+
+    def reference(self, path: Path, name: str, known: set[str], what: str) -> bool:
+        if name in known:
+            return True
+        hint = suggest(name, known)
+        if not hint and known:
+            hint = f" (the {what}s are: {', '.join(sorted(known))})"
+        elif not known:
+            hint = f"; the show declares no {what}s"
+        self.conv.report(path, f"unknown {what} '{name}'{hint}")
+        return False
+
+    def check_flags(self) -> None:
+        seen: set[str] = set()
+        for i, flag in enumerate(self.show.flags):
+            if flag in seen:
+                self.conv.report(("flags", i), f"flag '{flag}' is declared twice")
+            seen.add(flag)
+
+    # the matrix and the GPIO lines
+
+    def check_matrix(self) -> None:
+        matrix = self.show.matrix
+        if matrix is None or self.conv.failed_under(("matrix", "lines")):
+            return
+        columns = len(matrix.lines[0])
+        for r, row in enumerate(matrix.lines[1:], start=1):
+            if len(row) != columns:
+                self.conv.report(
+                    ("matrix", "lines", r),
+                    f"row {r} has {len(row)} lines but row 0 has {columns}; "
+                    "every row needs one line per column",
+                )
+                self.matrix_ok = False
+        if not self.matrix_ok:
+            return
+        for name in sorted(RESERVED_NAMES & (set(matrix.names) | set(matrix.groups))):
+            self.conv.report(("matrix",), f"'{name}' is a reserved word; name the LED otherwise")
+        for name in set(matrix.names) & set(matrix.groups):
+            self.conv.report(("matrix", "groups", name), f"'{name}' names both an LED and a group")
+        for name, ref in matrix.names.items():
+            self.selection(("matrix", "names", name), (ref,), matrix)
+        for name, selection in matrix.groups.items():
+            self.selection(("matrix", "groups", name), selection, matrix)
+
+    def selection(self, path: Path, selection: tuple[object, ...], matrix: Matrix) -> None:
+        for i, ref in enumerate(selection):
+            try:
+                matrix.resolve((ref,))  # type: ignore[arg-type]
+            except KeyError as e:
+                where = (*path, i) if len(selection) > 1 else path
+                known = [*matrix.names, *matrix.groups]
+                hint = suggest(ref, known) if isinstance(ref, str) else ""
+                self.conv.report(where, f"{e.args[0]}{hint}")
+
+    def check_lines(self) -> None:
+        """Every GPIO line is used once, by the matrix or by one input."""
+        used: dict[tuple[str, int], tuple[Path, str]] = {}
+
+        def claim(chip: str, line: int, path: Path, what: str) -> None:
+            key = (_chip_path(chip), line)
+            if key in used:
+                first_path, first_what = used[key]
+                first_line, _ = self.conv.locate(first_path)
+                self.conv.report(
+                    path,
+                    f"line {line} of {key[0]} is already used by {first_what} "
+                    f"(line {first_line}); give each LED and input its own line",
+                )
+            else:
+                used[key] = (path, what)
+
+        matrix = self.show.matrix
+        if matrix is not None and not self.conv.failed_under(("matrix", "lines")):
+            for r, row in enumerate(matrix.lines):
+                for c, line in enumerate(row):
+                    path = ("matrix", "lines", r, c)
+                    claim(matrix.chip, line, path, f"the LED at row {r}, column {c}")
+        for name, spec in self.show.inputs.items():
+            claim(spec.chip, spec.line, ("inputs", name, "line"), f"input '{name}'")
+
+    # media
+
+    def check_media_dir(self) -> None:
+        if not self.check_media:
+            return
+        media = self.show.media_dir
+        if not media.is_dir():
+            self.conv.report(
+                ("media",),
+                f"the media folder {self.show.media!r} ({media}) does not exist; "
+                "create it or correct the path",
+            )
+            self.media_ok = False
+
+    def check_clip(self, path: Path, clip: str, output: str) -> None:
+        show = self.show
+        if FsPath(clip).is_absolute():
+            self.conv.report(path, f"give the clip relative to the media folder, not as {clip!r}")
+            return
+        if not self.check_media or not self.media_ok:
+            return
+        file = show.clip_path(clip).resolve()
+        if not file.is_relative_to(show.media_dir):
+            self.conv.report(
+                path,
+                f"{clip!r} lies outside the media folder {show.media!r}; "
+                "put the file inside it and name it from there",
+            )
+            return
+        problem = _clip_problem(file, show.outputs[output].rate if output in show.outputs else None)
+        if problem:
+            self.conv.report(path, f"{clip!r} {problem}")
+
+    # scenes
+
+    def check_scene(self, name: str, scene: Scene) -> None:
+        here: Path = ("scenes", name)
+        for output, play in scene.audio.items():
+            path = (*here, "audio", output)
+            if self.reference(path, output, self.outputs, "output") and play.clip is not None:
+                clip_path = path if (*path, "clip") not in self.conv.locations else (*path, "clip")
+                self.check_clip(clip_path, play.clip, output)
+        for key in ("on_enter", "on_exit"):
+            for i, action in enumerate(getattr(scene, key)):
+                self.flag((*here, key, i, action.TAG), action.flag)
+        if scene.leds and self.show.matrix is None:
+            self.conv.report((*here, "leds"), "this scene has LED cues, but the show has no matrix")
+        elif scene.leds:
+            for i, cue in enumerate(scene.leds):
+                self.program((*here, "leds", i), cue.program, scene)
+        for i, transition in enumerate(scene.transitions):
+            self.transition((*here, "transitions", i), transition, scene)
+
+    def flag(self, path: Path, condition: str) -> None:
+        flag = condition.rsplit(maxsplit=1)[-1]
+        self.reference(path, flag, self.flags, "flag")
+
+    def program(self, path: Path, program: Program, scene: Scene) -> None:
+        tag = self.written_tag(path, program)
+        if hasattr(program, "leds") and self.matrix_ok:
+            assert self.show.matrix is not None
+            self.selection((*path, tag), program.leds, self.show.matrix)
+        if isinstance(program, Frames) and self.matrix_ok:
+            for i, image in enumerate(program.images):
+                problem = frame_problem(image, self.show.matrix)  # type: ignore[arg-type]
+                if problem:
+                    self.conv.report((*path, tag, i), problem)
+        if isinstance(program, Meter) and self.reference(
+            (*path, tag), program.output, self.outputs, "output"
+        ):
+            play = scene.audio.get(program.output)
+            if play is None or play.clip is None:
+                self.conv.report(
+                    (*path, tag),
+                    f"output '{program.output}' plays nothing in this scene, "
+                    "so there is no sound to meter",
+                )
+        children = getattr(program, "programs", None) or (
+            (program.program,) if hasattr(program, "program") else ()
+        )
+        for i, child in enumerate(children):
+            child_path = (*path, tag) if hasattr(program, "program") else (*path, tag, i)
+            self.program(child_path, child, scene)
+
+    def written_tag(self, path: Path, program: Program) -> str:
+        """The key the program was written with (``first`` or its alias ``any``)."""
+        tags = tags_of(type(program))
+        return next((t for t in tags if (*path, t) in self.conv.locations), tags[0])
+
+    def transition(self, path: Path, t: Transition, scene: Scene) -> None:
+        triggers = [key for key in t.TRIGGERS if getattr(t, key) is not None]
+        if len(triggers) > 1:
+            self.conv.report(
+                (*path, triggers[1]),
+                f"give one trigger per transition, not {' and '.join(triggers)}; "
+                "split it into two transitions",
+            )
+        if not triggers and not t.when:
+            self.conv.report(
+                path,
+                "this transition has no trigger: give one of input, event, after, audio_end, "
+                "or a 'when' to fire as soon as it holds",
+            )
+        if t.to is None and not t.do:
+            self.conv.report(path, "this transition does nothing: give 'to' or 'do'")
+        if t.to is not None:
+            self.reference((*path, "to"), t.to, self.scenes, "scene")
+        if t.input is not None:
+            self.reference((*path, "input"), t.input, self.inputs, "input")
+        if t.audio_end is not None:
+            self.audio_end((*path, "audio_end"), t.audio_end, scene)
+        for i, condition in enumerate(t.when):
+            self.flag(
+                (*path, "when", i)
+                if (*path, "when", i) in self.conv.locations
+                else (*path, "when"),
+                condition,
+            )
+        for i, action in enumerate(t.do):
+            self.flag((*path, "do", i, action.TAG), action.flag)
+
+    def audio_end(self, path: Path, which: str, scene: Scene) -> None:
+        playing = {o: p for o, p in scene.audio.items() if p.clip is not None}
+        if which == "all":
+            if not playing:
+                self.conv.report(path, "no output plays a clip in this scene, so no audio ends")
+            elif all(p.loop for p in playing.values()):
+                self.conv.report(path, "every clip in this scene loops, so the audio never ends")
+            return
+        if not self.reference(path, which, self.outputs | {"all"}, "output"):
+            return
+        play = playing.get(which)
+        if play is None:
+            self.conv.report(
+                path, f"output '{which}' plays nothing in this scene, so it never ends"
+            )
+        elif play.loop:
+            self.conv.report(path, f"output '{which}' loops in this scene, so it never ends")
+
+    # the graph of scenes (warnings)
+
+    def check_graph(self) -> None:
+        show = self.show
+        reached = set()
+        todo = [show.initial] if show.initial in show.scenes else []
+        while todo:
+            name = todo.pop()
+            if name in reached or name not in show.scenes:
+                continue
+            reached.add(name)
+            todo.extend(t.to for t in show.scenes[name].transitions if t.to is not None)
+        for name, scene in show.scenes.items():
+            if reached and name not in reached:
+                self.conv.report(
+                    ("scenes", name),
+                    f"scene '{name}' cannot be reached from the initial scene '{show.initial}'",
+                    severity="warning",
+                )
+            if not any(t.to is not None and t.to != name for t in scene.transitions):
+                self.conv.report(
+                    ("scenes", name),
+                    f"scene '{name}' has no way out: no transition leads to another scene",
+                    severity="warning",
+                )
+
+
+def frame_problem(image: str, matrix: Matrix) -> str | None:
+    """Why a ``frames`` bitmap does not fit the matrix, or ``None`` when it does."""
+    rows = _image_rows(image)
+    if len(rows) != matrix.rows:
+        return f"this frame has {len(rows)} rows; the matrix has {matrix.rows}"
+    for r, row in enumerate(rows):
+        if len(row) > matrix.columns:
+            return f"row {r} of this frame has {len(row)} LEDs; the matrix has {matrix.columns}"
+        bad = sorted(set(row) - set(Frames.LIT) - set(Frames.DARK))
+        if bad:
+            return (
+                f"row {r} of this frame has {bad[0]!r}: write '#' for a lit LED "
+                "and '.' for a dark one"
+            )
+    return None
+
+
+def _image_rows(image: str) -> list[str]:
+    """The rows of a bitmap, without the blank lines around it and trailing spaces."""
+    rows = [row.rstrip() for row in image.split("\n")]
+    while rows and not rows[0]:
+        rows.pop(0)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def frame_leds(image: str) -> Iterator[tuple[int, int]]:
+    """The ``(row, column)`` of every lit LED of a bitmap that fits its matrix."""
+    for r, row in enumerate(_image_rows(image)):
+        for c, char in enumerate(row):
+            if char in Frames.LIT:
+                yield (r, c)
+
+
+def _chip_path(chip: str) -> str:
+    return chip if chip.startswith("/dev/") else f"/dev/{chip}"
+
+
+def _clip_problem(file: FsPath, rate: int | None) -> str | None:
+    """What is wrong with a clip for an output of ``rate`` Hz, or ``None``. Reads its header."""
+    if not file.exists():
+        return "does not exist; check the name and the media folder"
+    if not file.is_file():
+        return "is not a file"
+    try:
+        info = soundfile.info(str(file))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        return f"cannot be read as audio ({e}); export it as a mono WAV"
+    if info.format not in WAV_FORMATS:
+        return f"is a {info.format} file, not WAV; export it as a mono WAV"
+    if info.channels != 1:
+        return f"has {info.channels} channels; each output plays one mono WAV: mix it down"
+    if rate is not None and info.samplerate != rate:
+        return (
+            f"is at {info.samplerate} Hz but its output runs at {rate} Hz; resample it to {rate} Hz"
+        )
+    if info.frames == 0:
+        return "holds no samples"
+    return None

@@ -1,0 +1,176 @@
+"""The ``showctl`` command line.
+
+Each subcommand is a function taking the parsed arguments and returning the exit status.
+Errors for people are one sentence on stderr and status 1 (2 for a usage error), never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+from showctl import log, show
+from showctl.errors import ShowError
+from showctl.media import write_demo_media
+from showctl.walk import walk
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check show files; print every problem as FILE:LINE:COL: PATH: message, then a summary."""
+    errors = warnings = 0
+    for path in args.shows:
+        _, problems = show.check(path, check_media=not args.no_media)
+        for problem in problems:
+            print(problem)
+        file_errors = sum(p.severity == "error" for p in problems)
+        file_warnings = len(problems) - file_errors
+        errors += file_errors
+        warnings += file_warnings
+        verdict = "ok" if not file_errors else "not loadable"
+        print(
+            f"{path}: {_count(file_errors, 'error')}, {_count(file_warnings, 'warning')}: {verdict}"
+        )
+    if len(args.shows) > 1:
+        print(
+            f"{len(args.shows)} show files: {_count(errors, 'error')}, "
+            f"{_count(warnings, 'warning')}"
+        )
+    return 1 if errors or (args.strict and warnings) else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the show format (or write it to --out)."""
+    text = show.json_schema_text()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_demo_media(args: argparse.Namespace) -> int:
+    """Write the demo shows' media under a folder."""
+    for path in write_demo_media(Path(args.folder)):
+        print(path)
+    return 0
+
+
+def cmd_walk(args: argparse.Namespace) -> int:
+    """Walk through a show's scenes on simulated time, logging each step, until Ctrl-C."""
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(walk(loaded, speed=args.speed, pause=args.pause, steps=args.steps))
+    return 0
+
+
+def _load(path: str) -> show.Show | None:
+    """Load a show, or print its errors and return ``None``."""
+    try:
+        return show.load(path)
+    except ShowError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"{path}: {_count(len(e.problems), 'error')}; run 'showctl check {path}' "
+            "after correcting them",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level",
+        choices=log.LEVELS,
+        default=argparse.SUPPRESS,
+        help="the lowest level logged (default: info)",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default=argparse.SUPPRESS,
+        help="json lines, or coloured text for people (default: console on a "
+        "terminal, json elsewhere)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="showctl",
+        parents=[common],
+        description="An installation show controller: scenes, synchronised audio, LED cues.",
+    )
+    parser.add_argument("--version", action="version", version=f"showctl {version('showctl')}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("check", cmd_check, "check show files and point at every mistake")
+    p.add_argument("shows", nargs="+", metavar="SHOW", help="show files (YAML)")
+    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.add_argument("--no-media", action="store_true", help="do not open the clips")
+
+    p = add("schema", cmd_schema, "print the JSON Schema of the show format, for editors")
+    p.add_argument("--out", metavar="FILE", help="write it to FILE instead")
+
+    p = add("demo-media", cmd_demo_media, "write the example shows' media (mono WAVs)")
+    p.add_argument("folder", nargs="?", default="media", help="where to (default: media)")
+
+    p = add(
+        "walk",
+        cmd_walk,
+        "walk through a show's scenes without hardware, logging each step, until Ctrl-C",
+    )
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument(
+        "--speed",
+        type=_positive,
+        default=1.0,
+        help="how many times faster than real time (default: 1)",
+    )
+    p.add_argument(
+        "--pause",
+        type=_positive,
+        default=3.0,
+        help="seconds between simulated button presses (default: 3)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=0,
+        help="stop after this many scene changes (default: run until Ctrl-C)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log.configure(getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"))
+    try:
+        status: int = args.func(args)
+    except BrokenPipeError:  # the reader went away (showctl check ... | head): not an error
+        sys.stderr.close()
+        return 0
+    return status

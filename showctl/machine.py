@@ -1,0 +1,164 @@
+"""The show as data for a ``transitions`` state machine: scenes are states.
+
+:func:`transition_table` turns a :class:`~showctl.show.Show` into the machine's transition
+table, plain data a reader (or :func:`render_table`) can look at. Side effects live on the
+model (:class:`ShowState`): flags set and cleared by the show's actions.
+
+Trigger names, one per kind of trigger:
+
+- ``input:NAME`` when a GPIO input changes,
+- ``event:NAME`` for a network or control event,
+- ``after:I`` for the timer of transition I of the current scene,
+- ``audio_end:all`` / ``audio_end:OUTPUT`` when the audio ends,
+- ``flags_changed``, fired after entering a scene and after flags change, for transitions
+  that have only a ``when``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import structlog
+from transitions import EventData, Machine
+
+from showctl.show import Action, ClearFlag, SetFlag, Show, Transition
+
+log = structlog.get_logger()
+
+FLAGS_CHANGED = "flags_changed"
+
+
+def trigger_name(transition: Transition, index: int) -> str:
+    """The machine trigger that fires transition ``index`` of its scene."""
+    kind = transition.trigger
+    if kind is None:
+        return FLAGS_CHANGED
+    if kind == "after":
+        return f"after:{index}"
+    return f"{kind}:{getattr(transition, kind)}"
+
+
+@dataclass
+class ShowState:
+    """The model the machine drives: the current scene (``scene``) and the flags that are set."""
+
+    flags: set[str] = field(default_factory=set)
+    scene: str = ""
+
+    def apply(self, actions: Iterable[Action]) -> bool:
+        """Run flag actions; returns whether any flag changed. Logs each change."""
+        changed = False
+        for action in actions:
+            was = action.flag in self.flags
+            if isinstance(action, SetFlag):
+                now = True
+            elif isinstance(action, ClearFlag):
+                now = False
+            else:
+                now = not was
+            if now != was:
+                (self.flags.add if now else self.flags.discard)(action.flag)
+                log.info("flag_changed", flag=action.flag, value=now)
+                changed = True
+        return changed
+
+
+@dataclass(frozen=True)
+class FlagTest:
+    """A transition condition: ``flag`` is set (or, with ``expected=False``, clear)."""
+
+    flag: str
+    expected: bool = True
+
+    @classmethod
+    def parse(cls, condition: str) -> FlagTest:
+        words = condition.split()
+        return cls(words[-1], expected=len(words) == 1)
+
+    def __call__(self, event: EventData) -> bool:
+        state = cast(ShowState, event.model)
+        return (self.flag in state.flags) == self.expected
+
+    def __str__(self) -> str:
+        return self.flag if self.expected else f"not {self.flag}"
+
+
+@dataclass(frozen=True)
+class RunActions:
+    """A machine callback that runs the show's flag actions on the model."""
+
+    actions: tuple[Action, ...]
+
+    def __call__(self, event: EventData) -> None:
+        cast(ShowState, event.model).apply(self.actions)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{a.TAG} {a.flag}" for a in self.actions)
+
+
+def states(show: Show) -> list[dict[str, Any]]:
+    """The machine's states: one per scene, with its enter and exit actions."""
+    return [
+        {
+            "name": name,
+            "on_enter": [RunActions(scene.on_enter)] if scene.on_enter else [],
+            "on_exit": [RunActions(scene.on_exit)] if scene.on_exit else [],
+        }
+        for name, scene in show.scenes.items()
+    ]
+
+
+def transition_table(show: Show) -> list[dict[str, Any]]:
+    """The machine's transitions, in the show's order. ``dest`` ``None``: stay, run actions."""
+    return [
+        {
+            "trigger": trigger_name(t, i),
+            "source": name,
+            "dest": t.to,
+            "conditions": [FlagTest.parse(c) for c in t.when],
+            "before": [RunActions(t.do)] if t.do else [],
+        }
+        for name, scene in show.scenes.items()
+        for i, t in enumerate(scene.transitions)
+    ]
+
+
+def build_machine(show: Show, model: ShowState) -> Machine:
+    """A queued machine over ``model``, in the show's initial scene.
+
+    Unknown triggers in a scene are ignored (a button pressed in a scene that does not
+    listen to it is not an error). There are no automatic ``to_<scene>`` transitions.
+    """
+    return Machine(
+        model=model,
+        states=states(show),
+        transitions=transition_table(show),
+        initial=show.initial,
+        model_attribute="scene",
+        auto_transitions=False,
+        queued=True,
+        send_event=True,
+        ignore_invalid_triggers=True,
+    )
+
+
+def render_table(show: Show) -> str:
+    """The transition table as aligned text, one transition a line."""
+    rows = [("from", "trigger", "when", "do", "to")]
+    for t in transition_table(show):
+        rows.append(
+            (
+                t["source"],
+                t["trigger"],
+                " and ".join(str(c) for c in t["conditions"]) or "-",
+                str(t["before"][0]) if t["before"] else "-",
+                t["dest"] or "(stay)",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -1,0 +1,565 @@
+"""The show file, format version 1: its data model, loading, and the JSON Schema export.
+
+A show is YAML written by an artist or a room designer. :func:`load` reads one into the frozen
+dataclasses below, or raises :class:`~showctl.errors.ShowError` carrying every problem found,
+each with its file, line, column and path in the document. :func:`check` returns the problems
+(warnings included) without raising. Nothing past this module sees raw YAML.
+
+Times are seconds (floats); in the file they may be written ``250ms``, ``2s``, ``5min``, ``1h``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from showctl._convert import (
+    INVALID,
+    Converter,
+    Doc,
+    NonEmpty,
+    OneOrMany,
+    Pattern,
+    Range,
+    SchemaBuilder,
+    Seconds,
+)
+from showctl._yaml import YamlProblem, compose
+from showctl.errors import Problem, ShowError
+
+FORMAT_VERSION = 1
+SCHEMA_ID = "https://showctl.invalid/schema/show-v1.json"
+
+Name = Annotated[
+    str,
+    Pattern(
+        r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        "a name made of letters, digits, '-' and '_', starting with a letter",
+    ),
+]
+Offset = Annotated[int, Range(min=0, max=1023)]
+Index = Annotated[int, Range(min=0, max=255)]
+#: A GPIO chip: a path such as /dev/gpiochip0, or its name gpiochip0.
+Chip = Annotated[str, Pattern(r"^(/dev/)?gpiochip[0-9]+$", "a GPIO chip such as /dev/gpiochip0")]
+#: A time of LED change: shorter than 5 ms is faster than a matrix frame can be shown.
+Interval = Annotated[float, Seconds(min=0.005, max=3600)]
+Count = Annotated[int, Range(min=1, max=1_000_000)]
+#: An LED chosen by name or by ``[row, column]``, or a set: ``all``, ``row 2``, ``col 0``, a group.
+LedRef = (
+    Annotated[
+        str,
+        Pattern(
+            r"^(row \d+|col \d+|[A-Za-z_][A-Za-z0-9_-]*)$",
+            "an LED name, a group name, 'all', 'row N' or 'col N'",
+        ),
+    ]
+    | tuple[Index, Index]
+)
+Selection = Annotated[tuple[LedRef, ...], OneOrMany(), NonEmpty()]
+
+
+# --- outputs, matrix, inputs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Output:
+    """An audio output: one sound card (or one channel of the virtual hub), playing mono."""
+
+    device: Annotated[
+        str,
+        Doc(
+            "Which device: an ALSA name such as 'hw:CARD=Speaker1' (stable across reboots) or a "
+            "unique part of the device's name as `showctl devices` lists it."
+        ),
+    ]
+    rate: Annotated[
+        Annotated[int, Range(min=8000, max=384000)],
+        Doc("Sample rate in Hz. Every clip played on this output must have this rate."),
+    ] = 48000
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The LED matrix: which GPIO line drives each LED, by row and column."""
+
+    lines: Annotated[
+        Annotated[tuple[Annotated[tuple[Offset, ...], NonEmpty()], ...], NonEmpty()],
+        Doc(
+            "Line offsets on the chip, one list per row, top row first. Every row has the same "
+            "length."
+        ),
+    ]
+    chip: Annotated[Chip, Doc("The GPIO chip of the LED lines.")] = "/dev/gpiochip0"
+    active_low: Annotated[
+        bool, Doc("True when an LED lights with its line low (wired between the pin and 3.3 V).")
+    ] = False
+    names: Annotated[
+        Mapping[Name, tuple[Index, Index]],
+        Doc("Names for single LEDs, as [row, column] counted from 0."),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    groups: Annotated[
+        Mapping[Name, Selection],
+        Doc("Names for sets of LEDs, each a list of LED names, 'row N', 'col N' or [row, column]."),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines)
+
+    @property
+    def columns(self) -> int:
+        return len(self.lines[0])
+
+    def resolve(self, selection: tuple[LedRef, ...]) -> tuple[tuple[int, int], ...]:
+        """The ``(row, column)`` of every LED a selection names, in the order written, once each.
+
+        ``row N`` runs left to right, ``col N`` top to bottom, ``all`` row by row.
+        Raises ``KeyError`` naming the first reference that is not an LED of this matrix.
+        """
+        out: dict[tuple[int, int], None] = {}
+        for ref in selection:
+            out.update(dict.fromkeys(self._resolve_one(ref, allow_groups=True)))
+        return tuple(out)
+
+    def _resolve_one(self, ref: LedRef, *, allow_groups: bool) -> list[tuple[int, int]]:
+        if isinstance(ref, tuple):
+            row, column = ref
+            if not (0 <= row < self.rows and 0 <= column < self.columns):
+                raise KeyError(
+                    f"[{row}, {column}] is outside the {self.rows}x{self.columns} matrix "
+                    f"(rows 0-{self.rows - 1}, columns 0-{self.columns - 1})"
+                )
+            return [ref]
+        if ref == "all":
+            return [(r, c) for r in range(self.rows) for c in range(self.columns)]
+        kind, _, number = ref.partition(" ")
+        if kind in ("row", "col") and number.isdigit():
+            index, size = int(number), self.rows if kind == "row" else self.columns
+            if index >= size:
+                raise KeyError(f"'{ref}' is outside the matrix, which has {size} {kind}s")
+            if kind == "row":
+                return [(index, c) for c in range(self.columns)]
+            return [(r, index) for r in range(self.rows)]
+        if ref in self.names:
+            return self._resolve_one(self.names[ref], allow_groups=False)
+        if allow_groups and ref in self.groups:
+            return [
+                led
+                for member in self.groups[ref]
+                for led in self._resolve_one(member, allow_groups=False)
+            ]
+        raise KeyError(f"no LED or group named '{ref}'")
+
+
+@dataclass(frozen=True)
+class Input:
+    """A GPIO input (a button, a reed switch, a sensor) that fires transitions."""
+
+    line: Annotated[Offset, Doc("The line offset on the chip.")]
+    chip: Annotated[Chip, Doc("The GPIO chip of the line.")] = "/dev/gpiochip0"
+    edge: Annotated[
+        Literal["rising", "falling", "both"],
+        Doc("Which change fires: 'falling' for a switch to ground with a pull-up."),
+    ] = "falling"
+    debounce: Annotated[
+        Annotated[float, Seconds(min=0, max=1)],
+        Doc("Changes closer together than this are one change."),
+    ] = 0.02
+    bias: Annotated[
+        Literal["pull-up", "pull-down", "disabled", "as-is"],
+        Doc("The line's internal pull resistor."),
+    ] = "pull-up"
+
+
+# --- LED cue programs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blink:
+    """Blink LEDs: on for ``interval``, off for ``interval``; ``count`` times, or forever."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "blink"
+    TAG_FIELD: ClassVar[str] = "leds"
+    leds: Annotated[Selection, Doc("The LEDs to blink.")]
+    interval: Annotated[Interval, Doc("Time on, and then time off.")]
+    count: Annotated[Count | None, Doc("How many blinks; forever when not given.")] = None
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Light the LEDs of a set one after another, each for ``interval``; ``count`` passes."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "cycle"
+    TAG_FIELD: ClassVar[str] = "leds"
+    leds: Annotated[Selection, Doc("The LEDs, lit in the order written (a set: row by row).")]
+    interval: Annotated[Interval, Doc("How long each LED stays lit.")]
+    count: Annotated[
+        Count | None, Doc("How many passes through the set; forever when not given.")
+    ] = None
+
+
+@dataclass(frozen=True)
+class On:
+    """Light LEDs and go on at once; they stay lit until something turns them off."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "on"
+    TAG_FIELD: ClassVar[str] = "leds"
+    leds: Annotated[Selection, Doc("The LEDs to light.")]
+
+
+@dataclass(frozen=True)
+class Off:
+    """Turn LEDs off and go on at once."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "off"
+    TAG_FIELD: ClassVar[str] = "leds"
+    leds: Annotated[Selection, Doc("The LEDs to turn off.")]
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Keep the LEDs as they are for a time (a pause in a sequence)."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "hold"
+    TAG_FIELD: ClassVar[str] = "duration"
+    duration: Annotated[Annotated[float, Seconds(min=0, max=86400)], Doc("How long.")]
+
+
+@dataclass(frozen=True)
+class All:
+    """Run programs side by side; done when all are done."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "all"
+    TAG_FIELD: ClassVar[str] = "programs"
+    programs: Annotated[Annotated[tuple[Program, ...], NonEmpty()], Doc("The programs.")]
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """Run programs one after another."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "sequence"
+    TAG_FIELD: ClassVar[str] = "programs"
+    programs: Annotated[Annotated[tuple[Program, ...], NonEmpty()], Doc("The programs, in order.")]
+
+
+@dataclass(frozen=True)
+class First:
+    """Run programs side by side; the first to finish stops the others. Also written ``any``."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "first"
+    TAG_ALIASES: ClassVar[tuple[str, ...]] = ("any",)
+    TAG_FIELD: ClassVar[str] = "programs"
+    programs: Annotated[Annotated[tuple[Program, ...], NonEmpty()], Doc("The programs.")]
+
+
+@dataclass(frozen=True)
+class Forever:
+    """Run a program again and again, until the scene ends."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "forever"
+    TAG_FIELD: ClassVar[str] = "program"
+    program: Annotated[Program, Doc("The program to repeat.")]
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Show bitmaps one after another; each is rows of characters, ``#`` lit and ``.`` dark."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "frames"
+    TAG_FIELD: ClassVar[str] = "images"
+    LIT: ClassVar[str] = "#*Xx1@O"
+    DARK: ClassVar[str] = ".-_ 0"
+    images: Annotated[
+        Annotated[tuple[str, ...], NonEmpty()],
+        Doc(
+            "The frames. Each is a block of text with one line per matrix row and one character "
+            "per LED: any of '#*Xx1@O' lights it, any of '.-_ 0' leaves it dark."
+        ),
+    ]
+    interval: Annotated[Interval, Doc("How long each frame is shown.")]
+    loop: Annotated[bool, Doc("Start again after the last frame, until the scene ends.")] = False
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A level meter driven by an output's audio, in time with what is heard."""
+
+    KIND: ClassVar[str] = "program"
+    TAG: ClassVar[str] = "meter"
+    TAG_FIELD: ClassVar[str] = "output"
+    output: Annotated[
+        Name, Doc("The output whose sound drives the meter; it plays a clip in this scene.")
+    ]
+    style: Annotated[
+        Literal["bar", "spectrum", "fill"],
+        Doc(
+            "'bar': rows light from the bottom with the level; 'spectrum': one column per "
+            "frequency band, its height the band's level; 'fill': LEDs light row by row with the "
+            "level."
+        ),
+    ] = "bar"
+    rate: Annotated[Annotated[float, Range(min=1, max=200)], Doc("Frames per second.")] = 30.0
+    floor_db: Annotated[
+        Annotated[float, Range(min=-120, max=-6)],
+        Doc("The level (dBFS) shown as dark; 0 dBFS lights everything."),
+    ] = -48.0
+
+
+Program = Blink | Cycle | On | Off | Hold | All | Sequence | First | Forever | Frames | Meter
+
+
+@dataclass(frozen=True)
+class Cue:
+    """An LED program started at an offset on the scene's timeline (its ``at``)."""
+
+    INLINE: ClassVar[str] = "program"
+    program: Annotated[Program, Doc("The program: its kind's key and its settings, beside 'at'.")]
+    at: Annotated[
+        Annotated[float, Seconds(min=0, max=86400)],
+        Doc("When the program starts, after the scene's start (the first sample of its audio)."),
+    ] = 0.0
+
+
+# --- scenes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Play:
+    """What one output plays in a scene: a clip once or looped, or ``silence``."""
+
+    SCALAR_FIELD: ClassVar[str] = "clip"
+    SCALAR_WORDS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"silence": {"clip": None}}
+    clip: Annotated[
+        str | None,
+        Doc("A mono WAV file, relative to the show's media folder, at the output's sample rate."),
+    ] = None
+    loop: Annotated[bool, Doc("Loop the clip, sample-exact, until the scene ends.")] = False
+
+
+@dataclass(frozen=True)
+class SetFlag:
+    """Set a flag."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "set"
+    TAG_FIELD: ClassVar[str] = "flag"
+    flag: Annotated[Name, Doc("The flag.")]
+
+
+@dataclass(frozen=True)
+class ClearFlag:
+    """Clear a flag."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "clear"
+    TAG_FIELD: ClassVar[str] = "flag"
+    flag: Annotated[Name, Doc("The flag.")]
+
+
+@dataclass(frozen=True)
+class ToggleFlag:
+    """Set a flag that is clear, clear one that is set."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "toggle"
+    TAG_FIELD: ClassVar[str] = "flag"
+    flag: Annotated[Name, Doc("The flag.")]
+
+
+Action = SetFlag | ClearFlag | ToggleFlag
+
+Condition = Annotated[
+    str, Pattern(r"^(not\s+)?[A-Za-z_][A-Za-z0-9_-]*$", "a flag name, or 'not' and a flag name")
+]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A way out of a scene: a trigger, optional conditions, actions, and where to go.
+
+    The trigger is one of ``input``, ``event``, ``after``, ``audio_end``. Without one, the
+    transition fires as soon as its ``when`` holds (checked on entering the scene and after
+    every change of flags). Without ``to``, it stays in the scene and only runs its actions.
+    """
+
+    TRIGGERS: ClassVar[tuple[str, ...]] = ("input", "event", "after", "audio_end")
+    to: Annotated[Name | None, Doc("The scene to go to; when absent, stay and run 'do'.")] = None
+    input: Annotated[Name | None, Doc("Fire when this input changes (its edge).")] = None
+    event: Annotated[
+        Name | None,
+        Doc("Fire on this network or control event (showctl trigger, HTTP, MQTT, OSC)."),
+    ] = None
+    after: Annotated[
+        Annotated[float, Seconds(above=0, max=30 * 86400)] | None,
+        Doc("Fire this long after the scene started."),
+    ] = None
+    audio_end: Annotated[
+        Name | None,
+        Doc("Fire when the audio ends: 'all' when every output has finished, or an output's name."),
+    ] = None
+    when: Annotated[
+        Annotated[tuple[Condition, ...], OneOrMany()],
+        Doc("Conditions that must all hold: flag names, or 'not NAME'."),
+    ] = ()
+    do: Annotated[
+        Annotated[tuple[Action, ...], OneOrMany()],
+        Doc("Actions run when the transition fires, before the scene changes."),
+    ] = ()
+
+    @property
+    def trigger(self) -> str | None:
+        """The key of the trigger (``input``, ``event``, ``after``, ``audio_end``), or None."""
+        return next((t for t in self.TRIGGERS if getattr(self, t) is not None), None)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A state of the show: what plays, what lights, and the ways out."""
+
+    description: Annotated[str, Doc("Free text for people.")] = ""
+    audio: Annotated[
+        Mapping[Name, Play],
+        Doc(
+            "Per output: a clip (a file name, or {clip, loop}) or 'silence'. Outputs not named "
+            "here are silent."
+        ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    leds: Annotated[tuple[Cue, ...], Doc("LED cues on the scene's timeline.")] = ()
+    on_enter: Annotated[
+        Annotated[tuple[Action, ...], OneOrMany()], Doc("Actions run when the scene is entered.")
+    ] = ()
+    on_exit: Annotated[
+        Annotated[tuple[Action, ...], OneOrMany()], Doc("Actions run when the scene is left.")
+    ] = ()
+    transitions: Annotated[tuple[Transition, ...], Doc("The ways out, tried in order.")] = ()
+
+
+@dataclass(frozen=True)
+class Show:
+    """A show file, format version 1."""
+
+    version: Annotated[Literal[1], Doc("The show format version: 1.")]
+    initial: Annotated[Name, Doc("The scene the show starts in.")]
+    scenes: Annotated[Annotated[Mapping[Name, Scene], NonEmpty()], Doc("The scenes, by name.")]
+    name: Annotated[str, Doc("A title for people; the file name when absent.")] = ""
+    media: Annotated[
+        str, Doc("The folder of the clips, relative to this file. Clips may not lie outside it.")
+    ] = "."
+    restart: Annotated[
+        Literal["resume", "start-over"],
+        Doc(
+            "After a restart of showctl: 'resume' the scene where it was (an escape room), or "
+            "'start-over' from the initial scene (a gallery)."
+        ),
+    ] = "start-over"
+    outputs: Annotated[Mapping[Name, Output], Doc("The audio outputs, by name.")] = (
+        dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    )
+    matrix: Annotated[Matrix | None, Doc("The LED matrix, if the show has one.")] = None
+    inputs: Annotated[Mapping[Name, Input], Doc("The GPIO inputs, by name.")] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+    flags: Annotated[
+        tuple[Name, ...], Doc("The flags the scenes set, clear and test; all start clear.")
+    ] = ()
+    path: Path = dataclasses.field(default=Path("show.yaml"), metadata={"internal": True})
+
+    @property
+    def media_dir(self) -> Path:
+        """The folder that clip paths are relative to."""
+        return (self.path.parent / self.media).resolve()
+
+    def clip_path(self, clip: str) -> Path:
+        """The file of a clip named in this show."""
+        return self.media_dir / clip
+
+
+def check(path: str | Path, *, check_media: bool = True) -> tuple[Show | None, list[Problem]]:
+    """Read and check a show file without raising.
+
+    Returns the show (``None`` when it has errors) and every problem found, errors and
+    warnings, in document order. ``check_media=False`` skips opening the clips. Blocking
+    (reads the file and, with ``check_media``, every clip's header).
+    """
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        reason = e.strerror or str(e)
+        return None, [Problem(file, 1, 1, "", f"cannot read the show file: {reason}")]
+    except UnicodeDecodeError as e:
+        return None, [_bad_encoding(file, path.read_bytes(), e)]
+    return check_text(text, file=file, base=path, check_media=check_media)
+
+
+def check_text(
+    text: str, *, file: str = "<show>", base: Path | None = None, check_media: bool = True
+) -> tuple[Show | None, list[Problem]]:
+    """Like :func:`check`, for show text; ``base`` is the path clips are found relative to."""
+    try:
+        root = compose(text)
+    except YamlProblem as e:
+        return None, [Problem(file, e.line, e.column, "", e.message)]
+    if root is None:
+        return None, [Problem(file, 1, 1, "", "the show file is empty; start it with 'version: 1'")]
+    converter = Converter(file)
+    show = converter.convert(Show, root, ())
+    if show is not INVALID:
+        show = replace(show, path=base if base is not None else Path(file))
+    # Imported here, not at the top: the checks use this module's classes.
+    from showctl import _checks  # noqa: PLC0415
+
+    _checks.check_show(show if show is not INVALID else None, converter, check_media)
+    problems = sorted(converter.problems, key=lambda p: (p.line, p.column))
+    has_errors = any(p.severity == "error" for p in problems)
+    return (None if show is INVALID or has_errors else show), problems
+
+
+def load(path: str | Path, *, check_media: bool = True) -> Show:
+    """Load a show file.
+
+    Raises
+    ------
+    ShowError
+        With every error found (warnings are not errors), each located.
+    """
+    show, problems = check(path, check_media=check_media)
+    if show is None:
+        raise ShowError(p for p in problems if p.severity == "error")
+    return show
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 7) of the show format, for editors and validators."""
+    return SchemaBuilder().document(
+        Show,
+        **{"$id": SCHEMA_ID, "title": f"showctl show file, format version {FORMAT_VERSION}"},
+    )
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
+def _bad_encoding(file: str, data: bytes, e: UnicodeDecodeError) -> Problem:
+    before = data[: e.start]
+    line = before.count(b"\n") + 1
+    column = len(before) - (before.rfind(b"\n") + 1) + 1
+    return Problem(file, line, column, "", "the show file is not UTF-8 text; save it as UTF-8")
