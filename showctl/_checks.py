@@ -147,8 +147,14 @@ class _Checker:
     def check_media_dir(self) -> None:
         if not self.check_media:
             return
-        media = self.show.media_dir
-        if not media.is_dir():
+        try:
+            media = self.show.media_dir
+            found = media.is_dir()
+        except (OSError, ValueError):  # NUL bytes, names too long, loops of links
+            self.conv.report(("media",), f"{self.show.media!r} is not a usable folder name")
+            self.media_ok = False
+            return
+        if not found:
             self.conv.report(
                 ("media",),
                 f"the media folder {self.show.media!r} ({media}) does not exist; "
@@ -163,7 +169,13 @@ class _Checker:
             return
         if not self.check_media or not self.media_ok:
             return
-        file = show.clip_path(clip).resolve()
+        try:
+            file = show.clip_path(clip).resolve()
+            file.stat()
+        except (OSError, ValueError) as e:  # NUL bytes, names too long, loops of links
+            if not isinstance(e, FileNotFoundError):
+                self.conv.report(path, f"{clip!r} is not a usable file name; rename the file")
+                return
         if not file.is_relative_to(show.media_dir):
             self.conv.report(
                 path,

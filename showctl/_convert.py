@@ -336,7 +336,7 @@ class Converter:
                     isinstance(value, bool) and isinstance(choice, int)
                 ):
                     return choice
-            found = repr(node.value)
+            found = repr(value) if isinstance(value, str) else str(node.value)
             hint = suggest(str(node.value), [str(c) for c in choices])
         else:
             found, hint = describe(node), ""
@@ -444,7 +444,10 @@ class Converter:
                 )
                 continue
             seen[key] = key_node
-            self.locations.setdefault((*path, key), location(value_node))
+            # Findings about an entry point at its value when that is a scalar (`to: nowhere`)
+            # and at its key when a block follows (`island:` rather than the block's first line).
+            place = value_node if isinstance(value_node, yaml.ScalarNode) else key_node
+            self.locations.setdefault((*path, key), location(place))
             pairs.append((key, key_node, value_node))
         return pairs
 

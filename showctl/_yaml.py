@@ -69,9 +69,15 @@ def compose(text: str) -> yaml.Node | None:
                 depth -= 1
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        message = " ".join(part for part in (e.context, e.problem) if part)
-        position = _position(e.problem_mark or e.context_mark)
-        raise YamlProblem(*position, f"YAML syntax: {message}") from e
+        where = _position(e.problem_mark or e.context_mark)
+        message = e.problem or e.context or "unreadable"
+        if e.context and e.problem:
+            started = _position(e.context_mark)
+            if started[0] != where[0]:
+                message += f" ({e.context} that starts on line {started[0]})"
+            else:
+                message = f"{e.context}: {message}"
+        raise YamlProblem(*where, f"YAML syntax: {message}") from e
     except yaml.YAMLError as e:  # reader errors (bad characters) carry a position but no mark
         position = getattr(e, "position", 0)
         line = text.count("\n", 0, position) + 1

@@ -1,0 +1,76 @@
+"""The show as a transitions state machine: the table, conditions, actions, internal moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from showctl import show
+from showctl.machine import ShowState, build_machine, render_table
+from tests.conftest import ROOT
+
+ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+
+ESCAPE_ROOM_TABLE = """\
+from          trigger           when                              do                   to
+idle          input:door        -                                 set door_closed      (stay)
+idle          input:start       door_closed                       -                    intro
+intro         audio_end:room    -                                 -                    puzzles
+puzzles       input:gears       -                                 set gears_solved     (stay)
+puzzles       input:portrait    -                                 set portrait_solved  (stay)
+puzzles       flags_changed     gears_solved and portrait_solved  -                    finale
+puzzles       after:3           not gears_solved                  -                    hint
+puzzles       after:4           -                                 -                    game-over
+hint          input:gears       -                                 set gears_solved     (stay)
+hint          input:portrait    -                                 set portrait_solved  (stay)
+hint          flags_changed     gears_solved and portrait_solved  -                    finale
+hint          audio_end:hint    -                                 -                    puzzles-late
+puzzles-late  input:gears       -                                 set gears_solved     (stay)
+puzzles-late  input:portrait    -                                 set portrait_solved  (stay)
+puzzles-late  flags_changed     gears_solved and portrait_solved  -                    finale
+puzzles-late  after:3           -                                 -                    game-over
+finale        audio_end:room    -                                 -                    reset
+game-over     audio_end:room    -                                 -                    reset
+reset         event:room-ready  -                                 -                    idle"""
+
+
+def test_escape_room_table() -> None:
+    """The machine is data: this is every state and transition of the escape room."""
+    assert render_table(ESCAPE_ROOM) == ESCAPE_ROOM_TABLE
+
+
+def test_conditions_and_actions() -> None:
+    state = ShowState()
+    build_machine(ESCAPE_ROOM, state)
+    assert state.scene == "idle"
+    state.trigger("input:start")  # type: ignore[attr-defined]
+    assert state.scene == "idle", "the start button does nothing while the door is open"
+    state.trigger("input:door")  # type: ignore[attr-defined]
+    assert (state.scene, state.flags) == ("idle", {"door_closed"})
+    state.trigger("input:start")  # type: ignore[attr-defined]
+    assert state.scene == "intro"
+    state.trigger("input:gears")  # type: ignore[attr-defined]
+    assert state.flags == {"door_closed"}, "intro does not listen to the puzzles"
+    state.trigger("audio_end:room")  # type: ignore[attr-defined]
+    state.trigger("input:gears")  # type: ignore[attr-defined]
+    state.trigger("flags_changed")  # type: ignore[attr-defined]
+    assert state.scene == "puzzles", "one puzzle is not enough"
+    state.trigger("after:3")  # type: ignore[attr-defined]
+    assert state.scene == "puzzles", "no hint once the gears are solved"
+    state.trigger("input:portrait")  # type: ignore[attr-defined]
+    state.trigger("flags_changed")  # type: ignore[attr-defined]
+    assert state.scene == "finale"
+    state.trigger("audio_end:room")  # type: ignore[attr-defined]
+    assert (state.scene, state.flags) == ("reset", set()), "reset clears every flag on entry"
+
+
+def test_toggle(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "version: 1\ninitial: a\nflags: [lit]\nscenes:\n  a:\n    transitions:\n"
+        "      - {event: flip, do: {toggle: lit}}\n      - {event: go, when: lit, to: a}\n"
+    )
+    state = ShowState()
+    build_machine(show.load(path), state)
+    for expected in ({"lit"}, set(), {"lit"}):
+        state.trigger("event:flip")  # type: ignore[attr-defined]
+        assert state.flags == expected

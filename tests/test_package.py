@@ -1,0 +1,19 @@
+"""The package itself: importable without the hardware libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_pulls_in_no_hardware_library() -> None:
+    """`import showctl` and the modules of this foundation load neither sounddevice nor gpiod,
+    so they work on a laptop without PortAudio or libgpiod."""
+    code = (
+        "import sys, showctl, showctl.cli, showctl.show, showctl.walk, showctl.machine;"
+        "print(sorted(m for m in ('sounddevice', 'gpiod') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

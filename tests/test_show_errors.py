@@ -1,0 +1,490 @@
+"""Every kind of mistake in a show file gets one located error that says what would be right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from showctl import show
+from showctl.errors import ShowError
+from showctl.testing import write_wav
+from tests.conftest import BASE, CheckFn
+
+
+def errors(problems: list) -> list:
+    return [p for p in problems if p.severity == "error"]
+
+
+def test_base_show_is_clean(problems: CheckFn) -> None:
+    """The template the other tests change has no problem at all."""
+    assert problems(BASE) == []
+
+
+# (what is changed in BASE, replaced by, the path reported, its line, a part of the message)
+CASES = [
+    pytest.param(
+        "    audio:\n",
+        "    audio: [\n",
+        "",
+        16,
+        "YAML syntax: expected ',' or ']', but got ':' (while parsing a flow sequence "
+        "that starts on line 14)",
+        id="yaml-syntax",
+    ),
+    pytest.param(
+        "rate: 48000}",
+        "rat: 48000}",
+        "outputs.left.rat",
+        5,
+        "unknown key 'rat' (did you mean 'rate'?)",
+        id="unknown-key",
+    ),
+    pytest.param(
+        "line: 10",
+        "line: ten",
+        "inputs.button.line",
+        10,
+        "expected a whole number, found 'ten'",
+        id="wrong-type",
+    ),
+    pytest.param(
+        "interval: 100ms",
+        "interval: 1ms",
+        "scenes.a.leds[0].interval",
+        18,
+        "must be at least 0.005 s, found 0.001",
+        id="out-of-range",
+    ),
+    pytest.param(
+        "interval: 100ms",
+        "interval: soon",
+        "scenes.a.leds[0].interval",
+        18,
+        "expected a duration such as 0.5, 250ms, 2s or 5min, found 'soon'",
+        id="bad-duration",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: nope.wav",
+        "scenes.a.audio.left",
+        15,
+        "'nope.wav' does not exist",
+        id="media-missing",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: folder.wav",
+        "scenes.a.audio.left",
+        15,
+        "'folder.wav' is not a file",
+        id="media-not-a-file",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: garbage.wav",
+        "scenes.a.audio.left",
+        15,
+        "'garbage.wav' cannot be read as audio",
+        id="media-unreadable",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: tone.flac",
+        "scenes.a.audio.left",
+        15,
+        "'tone.flac' is a FLAC file, not WAV",
+        id="media-not-wav",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: stereo.wav",
+        "scenes.a.audio.left",
+        15,
+        "'stereo.wav' has 2 channels",
+        id="media-not-mono",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: {clip: slow.wav}",
+        "scenes.a.audio.left.clip",
+        15,
+        "'slow.wav' is at 22050 Hz but its output runs at 48000 Hz",
+        id="media-rate",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: ../outside.wav",
+        "scenes.a.audio.left",
+        15,
+        "'../outside.wav' lies outside the media folder 'media'",
+        id="path-escapes",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: /etc/tone.wav",
+        "scenes.a.audio.left",
+        15,
+        "give the clip relative to the media folder",
+        id="path-absolute",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        'left: "a\\0b.wav"',
+        "scenes.a.audio.left",
+        15,
+        "'a\\x00b.wav' is not a usable file name",
+        id="nul-in-name",
+    ),
+    pytest.param(
+        "left: tone.wav",
+        "left: " + "a" * 5000,
+        "scenes.a.audio.left",
+        15,
+        "is not a usable file name",
+        id="name-too-long",
+    ),
+    pytest.param(
+        "line: 10",
+        "line: 5",
+        "inputs.button.line",
+        10,
+        "line 5 of /dev/gpiochip0 is already used by the LED at row 1, column 1",
+        id="line-used-twice",
+    ),
+    pytest.param(
+        "        to: b",
+        "        to: c",
+        "scenes.a.transitions[0].to",
+        21,
+        "unknown scene 'c' (the scenes are: a, b)",
+        id="unknown-scene",
+    ),
+    pytest.param(
+        "      left: tone.wav",
+        "      lft: tone.wav",
+        "scenes.a.audio.lft",
+        15,
+        "unknown output 'lft' (did you mean 'left'?)",
+        id="unknown-output",
+    ),
+    pytest.param(
+        "input: button",
+        "input: buton",
+        "scenes.a.transitions[0].input",
+        20,
+        "unknown input 'buton' (did you mean 'button'?)",
+        id="unknown-input",
+    ),
+    pytest.param(
+        "blink: dot",
+        "blink: dott",
+        "scenes.a.leds[0].blink",
+        17,
+        "no LED or group named 'dott' (did you mean 'dot'?)",
+        id="unknown-led",
+    ),
+    pytest.param(
+        "blink: dot",
+        "blink: [[2, 0]]",
+        "scenes.a.leds[0].blink",
+        17,
+        "[2, 0] is outside the 2x3 matrix",
+        id="led-outside-matrix",
+    ),
+    pytest.param(
+        "blink: dot",
+        "blink: row 7",
+        "scenes.a.leds[0].blink",
+        17,
+        "'row 7' is outside the matrix, which has 2 rows",
+        id="row-outside-matrix",
+    ),
+    pytest.param(
+        "      - blink: dot\n        interval: 100ms\n",
+        "      - frames: ['#..']\n        interval: 100ms\n",
+        "scenes.a.leds[0].frames[0]",
+        17,
+        "this frame has 1 rows; the matrix has 2",
+        id="frame-size",
+    ),
+    pytest.param(
+        "      - blink: dot\n",
+        "      - blonk: dot\n",
+        "scenes.a.leds[0]",
+        17,
+        "(did you mean 'blink'?)",
+        id="unknown-program",
+    ),
+    pytest.param(
+        "      - blink: dot\n",
+        "      - meter: left\n        blink: dot\n",
+        "scenes.a.leds[0]",
+        17,
+        "give one program here, not several (meter, blink)",
+        id="two-programs",
+    ),
+    pytest.param(
+        "        to: b",
+        "        to: b\n        when: [dne]",
+        "scenes.a.transitions[0].when[0]",
+        22,
+        "unknown flag 'dne' (did you mean 'done'?)",
+        id="unknown-flag",
+    ),
+    pytest.param(
+        "      - input: button",
+        "      - input: button\n        after: 2s",
+        "scenes.a.transitions[0].after",
+        21,
+        "give one trigger per transition, not input and after",
+        id="two-triggers",
+    ),
+    pytest.param(
+        "      - input: button\n        to: b",
+        "      - audio_end: left\n        to: b",
+        "scenes.a.transitions[0].audio_end",
+        20,
+        "",
+        id="audio-end-ok-but-none-expected",
+    ),
+    pytest.param(
+        "      left: tone.wav",
+        "      left: tone.wav\n      left: tone.wav",
+        "scenes.a.audio.left",
+        16,
+        "'left' is given twice (first on line 15)",
+        id="duplicate-key",
+    ),
+    pytest.param(
+        "version: 1", "version: 2", "version", 1, "expected 1, found 2", id="wrong-version"
+    ),
+    pytest.param("version: 1\n", "", "", 1, "missing required key 'version'", id="missing-version"),
+    pytest.param(
+        "initial: a",
+        "initial: z",
+        "initial",
+        2,
+        "unknown scene 'z' (the scenes are: a, b)",
+        id="unknown-initial",
+    ),
+    pytest.param(
+        "flags: [done]",
+        "flags: [done, done]",
+        "flags[1]",
+        11,
+        "flag 'done' is declared twice",
+        id="flag-twice",
+    ),
+    pytest.param(
+        "outputs:\n",
+        "outputs:\n  all: {device: x}\n",
+        "outputs.all",
+        5,
+        "'all' is a reserved word",
+        id="reserved-output-name",
+    ),
+    pytest.param(
+        "matrix:\n  lines: [[1, 2, 3], [4, 5, 6]]",
+        "matrix:\n  lines: [[1, 2, 3], [4, 5]]",
+        "matrix.lines[1]",
+        7,
+        "row 1 has 2 lines but row 0 has 3",
+        id="ragged-matrix",
+    ),
+    pytest.param(
+        "inputs:\n  button: {line: 10}",
+        "inputs:\n  button: {line: 10, chip: spi0}",
+        "inputs.button.chip",
+        10,
+        "expected a GPIO chip such as /dev/gpiochip0",
+        id="bad-chip",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "path", "line", "message"), CASES)
+def test_one_mistake_one_located_error(
+    problems: CheckFn, show_dir: Path, old: str, new: str, path: str, line: int, message: str
+) -> None:
+    """Each mistake is reported once, at its line and path, with a message naming the fix."""
+    (show_dir / "media" / "folder.wav").mkdir()
+    (show_dir / "media" / "garbage.wav").write_bytes(b"RIFF not really a wave file")
+    write_wav(show_dir / "media" / "tone.flac", format="FLAC")
+    write_wav(show_dir / "media" / "stereo.wav", channels=2)
+    write_wav(show_dir / "media" / "slow.wav", rate=22050)
+    write_wav(show_dir / "outside.wav")
+    assert old in BASE
+    found = errors(problems(BASE.replace(old, new, 1)))
+    if not message:  # a control case: a valid change reports nothing
+        assert found == []
+        return
+    assert [(p.path, p.line) for p in found] == [(path, line)], found
+    assert message in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        pytest.param("", 1, "the show file is empty", id="empty"),
+        pytest.param("# only a comment\n", 1, "the show file is empty", id="only-comment"),
+        pytest.param(
+            "version: 1\n---\nversion: 1\n", 2, "expected a single document", id="two-documents"
+        ),
+        pytest.param("- a\n- b\n", 1, "expected a mapping, found a list", id="not-a-mapping"),
+        pytest.param("a: &x [*x]\n", 1, "", id="alias-cycle"),
+        pytest.param("version: 1\n\tinitial: a\n", 2, "YAML syntax", id="tab-indent"),
+        pytest.param(
+            "x: " + "[" * 100 + "]" * 100 + "\n", 1, "nested more than 64 levels", id="deep-nesting"
+        ),
+        pytest.param("? [a]\n: 1\n", 1, "keys must be text, found a list", id="list-key"),
+        pytest.param("version: !!int one\n", 1, "cannot read this value", id="bad-tag"),
+        pytest.param("version: !custom 1\n", 1, "cannot read this value", id="unknown-tag"),
+    ],
+)
+def test_documents_that_are_not_shows(
+    problems: CheckFn, text: str, line: int, message: str
+) -> None:
+    """Broken documents give located errors, never an exception."""
+    found = errors(problems(text))
+    assert [p.line for p in found if message in p.message][:1] == [line], found
+
+
+def test_alias_cycle_is_an_error_not_a_hang(problems: CheckFn) -> None:
+    found = problems("version: 1\ninitial: a\nscenes: &s {a: {transitions: [{to: *s}]}}\n")
+    assert any("alias refers to a value that contains it" in p.message for p in found)
+
+
+def test_alias_bomb_is_refused(problems: CheckFn) -> None:
+    """A "billion laughs" of nested programs stops at a bound instead of eating the memory."""
+    bomb = "{sequence: [" + ", ".join(["{hold: 1s}"] * 10) + "]}"
+    programs = [f"&p0 {bomb}"]
+    for i in range(1, 9):  # 10**9 programs once expanded
+        programs.append(f"&p{i} {{sequence: [{', '.join([f'*p{i - 1}'] * 10)}]}}")
+    cues = "".join(f"      - forever: {p}\n" for p in programs)
+    text = BASE.replace("      - blink: dot\n        interval: 100ms\n", cues)
+    found = errors(problems(text))
+    assert [p.message for p in found] == ["the document expands to more than 100000 values"]
+
+
+def test_not_utf8(show_dir: Path) -> None:
+    path = show_dir / "show.yaml"
+    path.write_bytes(b"version: 1\nname: caf\xe9\n")
+    _, found = show.check(path)
+    assert [(p.line, p.column) for p in found] == [(2, 10)]
+    assert "not UTF-8" in found[0].message
+
+
+def test_missing_file_is_one_error(tmp_path: Path) -> None:
+    _, found = show.check(tmp_path / "nowhere.yaml")
+    assert len(found) == 1
+    assert "cannot read the show file" in found[0].message
+
+
+def test_missing_media_folder(problems: CheckFn) -> None:
+    found = errors(problems(BASE.replace("media: media", "media: medai")))
+    assert [p.path for p in found] == ["media"]
+    assert "the media folder 'medai'" in found[0].message
+
+
+def test_unusable_media_folder_name(problems: CheckFn) -> None:
+    found = errors(problems(BASE.replace("media: media", 'media: "me\\0dia"')))
+    assert [(p.path, p.message) for p in found] == [
+        ("media", "'me\\x00dia' is not a usable folder name")
+    ]
+
+
+def test_symlink_out_of_media_folder_escapes(problems: CheckFn, show_dir: Path) -> None:
+    """A link inside the media folder to a file outside it is outside it."""
+    outside = write_wav(show_dir / "secret.wav")
+    (show_dir / "media" / "link.wav").symlink_to(outside)
+    found = errors(problems(BASE.replace("left: tone.wav", "left: link.wav")))
+    assert ["lies outside the media folder" in p.message for p in found] == [True]
+
+
+def test_warnings_unreachable_and_no_way_out(problems: CheckFn) -> None:
+    text = BASE + "  lonely:\n    description: nobody comes here\n"
+    found = problems(text)
+    assert [(p.severity, p.path, p.message) for p in found] == [
+        ("warning", "scenes.lonely", "scene 'lonely' cannot be reached from the initial scene 'a'"),
+        (
+            "warning",
+            "scenes.lonely",
+            "scene 'lonely' has no way out: no transition leads to another scene",
+        ),
+    ]
+
+
+def test_audio_end_that_never_comes(problems: CheckFn) -> None:
+    text = BASE.replace("left: tone.wav", "left: {clip: tone.wav, loop: true}").replace(
+        "      - input: button\n", "      - audio_end: left\n"
+    )
+    found = errors(problems(text))
+    assert [(p.path, p.message) for p in found] == [
+        (
+            "scenes.a.transitions[0].audio_end",
+            "output 'left' loops in this scene, so it never ends",
+        ),
+    ]
+
+
+def test_meter_needs_sound(problems: CheckFn) -> None:
+    text = BASE.replace("left: tone.wav", "left: silence").replace(
+        "      - blink: dot\n        interval: 100ms\n", "      - meter: left\n"
+    )
+    found = errors(problems(text))
+    assert [p.path for p in found] == ["scenes.a.leds[0].meter"]
+    assert "plays nothing in this scene" in found[0].message
+
+
+def test_every_error_at_once(problems: CheckFn) -> None:
+    """Mistakes in different places are all reported in one run, in document order."""
+    text = (
+        BASE.replace("rate: 48000}", "rate: 48000, chanels: 2}")
+        .replace("line: 10", "line: -1")
+        .replace("interval: 100ms", "interval: 0")
+        .replace("        to: a", "        to: nowhere")
+    )
+    found = errors(problems(text))
+    assert [p.path for p in found] == [
+        "outputs.left.chanels",
+        "inputs.button.line",
+        "scenes.a.leds[0].interval",
+        "scenes.b.transitions[0].to",
+    ]
+
+
+def test_load_raises_show_error_with_every_error(show_dir: Path) -> None:
+    path = show_dir / "show.yaml"
+    path.write_text(BASE.replace("line: 10", "line: x").replace("to: b", "to: q"))
+    with pytest.raises(ShowError) as caught:
+        show.load(path)
+    assert [p.path for p in caught.value.problems] == [
+        "inputs.button.line",
+        "scenes.a.transitions[0].to",
+    ]
+    assert isinstance(caught.value, ValueError)
+    assert str(caught.value).startswith(f"{path}:10:")
+
+
+def test_ten_mistakes_ten_errors(tmp_path: Path) -> None:
+    """The show with ten different mistakes in tests/data gets ten located errors in one run."""
+    source = Path(__file__).parent / "data" / "ten-mistakes.yaml"
+    path = tmp_path / "ten-mistakes.yaml"
+    path.write_text(source.read_text())
+    write_wav(tmp_path / "media" / "left.wav")
+    write_wav(tmp_path / "media" / "stereo.wav", channels=2)
+    write_wav(tmp_path / "outside.wav")
+    _, found = show.check(path)
+    assert [(p.line, p.path) for p in errors(found)] == [
+        (7, "outputs.right.rte"),
+        (12, "inputs.button.line"),
+        (13, "inputs.door.edge"),
+        (19, "scenes.intro.audio.left"),
+        (20, "scenes.intro.audio.right.clip"),
+        (24, "scenes.intro.leds[1].off[1]"),
+        (27, "scenes.intro.leds[2].interval"),
+        (29, "scenes.intro.transitions[0].input"),
+        (32, "scenes.intro.transitions[1].to"),
+        (36, "scenes.outro.audio.left"),
+    ]
