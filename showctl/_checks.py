@@ -16,7 +16,24 @@ import soundfile
 
 from showctl._convert import Converter, suggest, tags_of
 from showctl._yaml import Path
-from showctl.show import Frames, Matrix, Meter, Program, Scene, Show, Transition
+from showctl.show import (
+    All,
+    Blink,
+    Cycle,
+    First,
+    Forever,
+    Frames,
+    LedRef,
+    Matrix,
+    Meter,
+    Off,
+    On,
+    Program,
+    Scene,
+    Sequence,
+    Show,
+    Transition,
+)
 
 RESERVED_NAMES = frozenset({"all"})
 #: soundfile's names of the container formats that hold WAV data.
@@ -106,10 +123,10 @@ class _Checker:
         for name, selection in matrix.groups.items():
             self.selection(("matrix", "groups", name), selection, matrix)
 
-    def selection(self, path: Path, selection: tuple[object, ...], matrix: Matrix) -> None:
+    def selection(self, path: Path, selection: tuple[LedRef, ...], matrix: Matrix) -> None:
         for i, ref in enumerate(selection):
             try:
-                matrix.resolve((ref,))  # type: ignore[arg-type]
+                matrix.resolve((ref,))
             except KeyError as e:
                 where = (*path, i) if len(selection) > 1 else path
                 known = [*matrix.names, *matrix.groups]
@@ -213,12 +230,12 @@ class _Checker:
 
     def program(self, path: Path, program: Program, scene: Scene) -> None:
         tag = self.written_tag(path, program)
-        if hasattr(program, "leds") and self.matrix_ok:
-            assert self.show.matrix is not None
-            self.selection((*path, tag), program.leds, self.show.matrix)
-        if isinstance(program, Frames) and self.matrix_ok:
+        matrix = self.show.matrix if self.matrix_ok else None
+        if isinstance(program, Blink | Cycle | On | Off) and matrix is not None:
+            self.selection((*path, tag), program.leds, matrix)
+        if isinstance(program, Frames) and matrix is not None:
             for i, image in enumerate(program.images):
-                problem = frame_problem(image, self.show.matrix)  # type: ignore[arg-type]
+                problem = frame_problem(image, matrix)
                 if problem:
                     self.conv.report((*path, tag, i), problem)
         if isinstance(program, Meter) and self.reference(
@@ -231,12 +248,11 @@ class _Checker:
                     f"output '{program.output}' plays nothing in this scene, "
                     "so there is no sound to meter",
                 )
-        children = getattr(program, "programs", None) or (
-            (program.program,) if hasattr(program, "program") else ()
-        )
-        for i, child in enumerate(children):
-            child_path = (*path, tag) if hasattr(program, "program") else (*path, tag, i)
-            self.program(child_path, child, scene)
+        if isinstance(program, All | Sequence | First):
+            for i, child in enumerate(program.programs):
+                self.program((*path, tag, i), child, scene)
+        elif isinstance(program, Forever):
+            self.program((*path, tag), program.program, scene)
 
     def written_tag(self, path: Path, program: Program) -> str:
         """The key the program was written with (``first`` or its alias ``any``)."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import types
@@ -167,13 +168,9 @@ def tags_of(cls: type[Any]) -> tuple[str, ...]:
     return (cls.TAG, *getattr(cls, "TAG_ALIASES", ()))
 
 
-_hints_cache: dict[type[Any], dict[str, Any]] = {}
-
-
+@functools.cache
 def _hints(cls: type[Any]) -> dict[str, Any]:
-    if cls not in _hints_cache:
-        _hints_cache[cls] = typing.get_type_hints(cls, include_extras=True)
-    return _hints_cache[cls]
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def yaml_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
@@ -205,12 +202,9 @@ class Converter:
 
     # problems
 
-    def report(
-        self, path: Path, message: str, *, at: Path | None = None, severity: Severity = "error"
-    ) -> None:
-        """Record a problem at ``path``, placed where ``at`` (default: ``path``) or its parent is
-        in the document."""
-        line, column = self.locate(path if at is None else at)
+    def report(self, path: Path, message: str, *, severity: Severity = "error") -> None:
+        """Record a problem about ``path``, placed where it (or its nearest parent) is."""
+        line, column = self.locate(path)
         self.problems.append(Problem(self.file, line, column, format_path(path), message, severity))
 
     def _error(self, node: yaml.Node, path: Path, message: str) -> Any:
@@ -301,11 +295,8 @@ class Converter:
             if parsed is None:
                 return self._error(node, path, f"expected {expected}, found {value!r}")
             value = parsed
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return self._error(node, path, f"expected {expected}, found {describe(node)}")
-        if tp is int and not isinstance(value, int):
-            return self._error(node, path, f"expected {expected}, found {describe(node)}")
-        if not math.isfinite(value):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (tp is int and not isinstance(value, int)) or not math.isfinite(value):
             return self._error(node, path, f"expected {expected}, found {describe(node)}")
         return self._check_range(meta, node, path, int(value) if tp is int else float(value))
 
@@ -332,9 +323,9 @@ class Converter:
             except ValueError as e:
                 return self._error(node, path, str(e))
             for choice in choices:
-                if (value if isinstance(choice, int) else node.value) == choice and not (
-                    isinstance(value, bool) and isinstance(choice, int)
-                ):
+                if isinstance(choice, int) and type(value) is int and value == choice:
+                    return choice
+                if isinstance(choice, str) and node.value == choice:
                     return choice
             found = repr(value) if isinstance(value, str) else str(node.value)
             hint = suggest(str(node.value), [str(c) for c in choices])
@@ -361,12 +352,9 @@ class Converter:
     def _tagged(self, members: list[Any], node: yaml.Node, path: Path) -> Any:
         by_tag = {tag: m for m in members for tag in tags_of(m)}
         names = f"{members[0].KIND} ({', '.join(m.TAG for m in members)})"
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
-            # A bare word: a tagged kind that takes no value, written alone.
-            hint = suggest(str(node.value), by_tag)
-            return self._error(node, path, f"expected a {names}, found {node.value!r}{hint}")
         if not isinstance(node, yaml.MappingNode):
-            return self._error(node, path, f"expected a {names}, found {describe(node)}")
+            hint = suggest(str(node.value), by_tag) if isinstance(node, yaml.ScalarNode) else ""
+            return self._error(node, path, f"expected a {names}, found {describe(node)}{hint}")
         keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
         found = [k for k in keys if k in by_tag]
         if len(found) > 1:
@@ -374,8 +362,8 @@ class Converter:
                 node, path, f"give one {members[0].KIND} here, not several ({', '.join(found)})"
             )
         if not found:
-            guesses = "".join(suggest(k, by_tag) for k in keys)[:80]
-            return self._error(node, path, f"expected a {names}{guesses}")
+            hint = next((h for k in keys if (h := suggest(k, by_tag))), "")
+            return self._error(node, path, f"expected a {names}{hint}")
         return self._dataclass(by_tag[found[0]], node, path, tag=found[0])
 
     def _tuple(self, tp: Any, meta: tuple[Any, ...], node: yaml.Node, path: Path) -> Any:

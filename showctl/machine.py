@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from transitions import EventData, Machine
@@ -46,6 +46,10 @@ class ShowState:
 
     flags: set[str] = field(default_factory=set)
     scene: str = ""
+
+    if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
+
+        def trigger(self, name: str) -> bool: ...
 
     def apply(self, actions: Iterable[Action]) -> bool:
         """Run flag actions; returns whether any flag changed. Logs each change."""

@@ -95,7 +95,7 @@ async def walk(show: Show, *, speed: float = 1.0, pause: float = 3.0, steps: int
     machine = build_machine(show, state)
     loop = asyncio.get_running_loop()
     changes = 0
-    structlog.contextvars.bind_contextvars(show=show.name or show.path.stem)
+    structlog.contextvars.bind_contextvars(show=show.path.stem)
     try:
         while steps <= 0 or changes < steps:
             name = state.scene
@@ -105,7 +105,7 @@ async def walk(show: Show, *, speed: float = 1.0, pause: float = 3.0, steps: int
             start = loop.time()
             listens = FLAGS_CHANGED in machine.get_triggers(name)
             if listens:
-                state.trigger(FLAGS_CHANGED)  # type: ignore[attr-defined]
+                state.trigger(FLAGS_CHANGED)
             for step in plan(show, scene, pause):
                 if state.scene != name:
                     break
@@ -117,9 +117,9 @@ async def walk(show: Show, *, speed: float = 1.0, pause: float = 3.0, steps: int
                     at=round(step.at, 3),
                 )
                 flags = set(state.flags)
-                state.trigger(step.trigger)  # type: ignore[attr-defined]
+                state.trigger(step.trigger)
                 if listens and state.scene == name and state.flags != flags:
-                    state.trigger(FLAGS_CHANGED)  # type: ignore[attr-defined]
+                    state.trigger(FLAGS_CHANGED)
             if state.scene == name:
                 log.warning("walk_stuck", hint="no trigger of this scene leads anywhere now")
                 state.flags.clear()

@@ -42,24 +42,24 @@ def test_conditions_and_actions() -> None:
     state = ShowState()
     build_machine(ESCAPE_ROOM, state)
     assert state.scene == "idle"
-    state.trigger("input:start")  # type: ignore[attr-defined]
+    state.trigger("input:start")
     assert state.scene == "idle", "the start button does nothing while the door is open"
-    state.trigger("input:door")  # type: ignore[attr-defined]
+    state.trigger("input:door")
     assert (state.scene, state.flags) == ("idle", {"door_closed"})
-    state.trigger("input:start")  # type: ignore[attr-defined]
+    state.trigger("input:start")
     assert state.scene == "intro"
-    state.trigger("input:gears")  # type: ignore[attr-defined]
+    state.trigger("input:gears")
     assert state.flags == {"door_closed"}, "intro does not listen to the puzzles"
-    state.trigger("audio_end:room")  # type: ignore[attr-defined]
-    state.trigger("input:gears")  # type: ignore[attr-defined]
-    state.trigger("flags_changed")  # type: ignore[attr-defined]
+    state.trigger("audio_end:room")
+    state.trigger("input:gears")
+    state.trigger("flags_changed")
     assert state.scene == "puzzles", "one puzzle is not enough"
-    state.trigger("after:3")  # type: ignore[attr-defined]
+    state.trigger("after:3")
     assert state.scene == "puzzles", "no hint once the gears are solved"
-    state.trigger("input:portrait")  # type: ignore[attr-defined]
-    state.trigger("flags_changed")  # type: ignore[attr-defined]
+    state.trigger("input:portrait")
+    state.trigger("flags_changed")
     assert state.scene == "finale"
-    state.trigger("audio_end:room")  # type: ignore[attr-defined]
+    state.trigger("audio_end:room")
     assert (state.scene, state.flags) == ("reset", set()), "reset clears every flag on entry"
 
 
@@ -72,5 +72,5 @@ def test_toggle(tmp_path: Path) -> None:
     state = ShowState()
     build_machine(show.load(path), state)
     for expected in ({"lit"}, set(), {"lit"}):
-        state.trigger("event:flip")  # type: ignore[attr-defined]
+        state.trigger("event:flip")
         assert state.flags == expected
