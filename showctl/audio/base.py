@@ -1,0 +1,61 @@
+"""The audio-output seam: what a player needs of a sound card, in domain words.
+
+A backend opens an :class:`OutputStream` on a device named by a query from the show file. The
+stream runs from :meth:`OutputStream.start` until :meth:`OutputStream.close`, calling its
+:data:`Render` function on the audio thread for every block with the block's samples to fill and
+the time, on the monotonic clock, at which the block's first sample leaves the DAC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from showctl.errors import ShowctlError
+
+Block = npt.NDArray[np.float32]
+#: Fills ``block`` (mono float32 samples) whose first sample leaves the DAC at ``dac_time``
+#: (monotonic seconds). Runs on the audio thread: it must only copy and count.
+Render = Callable[[Block, float], None]
+
+
+class AudioDeviceError(ShowctlError, OSError):
+    """A device that is missing, ambiguous, busy or gone; the message says which and what to do."""
+
+
+class OutputStream(Protocol):
+    """A running output on one device, mono, at a fixed rate and block size."""
+
+    @property
+    def rate(self) -> int:
+        """Samples a second."""
+        ...
+
+    @property
+    def device(self) -> str:
+        """The device's full name, as the system lists it."""
+        ...
+
+    def start(self, render: Render) -> None:
+        """Start calling ``render`` for every block. Raises :class:`AudioDeviceError`."""
+        ...
+
+    def close(self) -> None:
+        """Stop and release the device. Idempotent; never raises."""
+        ...
+
+    @property
+    def failed(self) -> str | None:
+        """Why the stream stopped by itself (a device gone), or ``None`` while it runs."""
+        ...
+
+
+class OutputBackend(Protocol):
+    """Opens output streams on devices named by a show file's query."""
+
+    def open(self, query: str, rate: int) -> OutputStream:
+        """Open the one device matching ``query``. Raises :class:`AudioDeviceError`."""
+        ...

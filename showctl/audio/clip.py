@@ -1,0 +1,180 @@
+"""A clip streamed from disk: memory stays bounded whatever the file's length.
+
+A reader thread keeps a ring buffer some seconds ahead of the audio callback, which only copies
+out of it. A loop is read as one endless stream: after the last sample comes the first, so the
+seam is sample-exact. If the reader falls behind (a slow disk), the callback gets fewer samples
+than it asked for: it plays silence for the missing ones and counts an underrun, and the stream
+skips ahead so that it stays on the timeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from showctl.audio.base import Block
+from showctl.errors import ShowctlError
+
+
+class ClipError(ShowctlError, ValueError):
+    """A clip that cannot be played; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    path: Path
+    frames: int
+    rate: int
+
+
+def inspect(path: Path, rate: int) -> ClipInfo:
+    """Check that ``path`` is a mono WAV at ``rate`` Hz, readable to its end.
+
+    Raises :class:`ClipError` with one sentence naming the file and the fix. Blocking (reads the
+    header and the last second of the file).
+    """
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        raise ClipError(f"{path} cannot be read as audio ({e}); export it as a mono WAV") from e
+    if info.format not in ("WAV", "WAVEX", "RF64"):
+        raise ClipError(f"{path} is a {info.format} file, not WAV; export it as a mono WAV")
+    if info.channels != 1:
+        raise ClipError(f"{path} has {info.channels} channels; mix it down to one (mono)")
+    if info.samplerate != rate:
+        raise ClipError(
+            f"{path} is at {info.samplerate} Hz but its output runs at {rate} Hz; "
+            f"resample it to {rate} Hz"
+        )
+    if info.frames <= 0:
+        raise ClipError(f"{path} holds no samples")
+    tail = min(info.frames, rate)
+    try:
+        with soundfile.SoundFile(str(path)) as f:
+            f.seek(info.frames - tail)
+            got = len(f.read(tail, dtype="float32"))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        got = -1
+        reason = str(e)
+    else:
+        reason = f"{got} of the last {tail} samples"
+    if got != tail:
+        raise ClipError(
+            f"{path} is cut short: its header promises {info.frames} samples but "
+            f"reading its end gave {reason}; export it again"
+        )
+    return ClipInfo(path, info.frames, rate)
+
+
+class ClipStream:
+    """Samples of one clip from ``start`` on (looped or once), read ahead by a thread.
+
+    ``position`` counts samples handed out since the clip's first sample, across loops; the
+    callback is the only consumer (:meth:`read_into`, :meth:`skip`), the reader thread the only
+    producer. No locks: each index is written by one side only.
+
+    ``threaded=False`` reads in :meth:`read_into` itself instead: for simulations on a fake
+    clock, which run faster than any reader thread could keep up with.
+    """
+
+    def __init__(
+        self,
+        info: ClipInfo,
+        *,
+        loop: bool,
+        start: int = 0,
+        ahead: float = 2.0,
+        chunk: int = 4096,
+        threaded: bool = True,
+    ) -> None:
+        self.info = info
+        self.loop = loop
+        self.position = start if loop else min(start, info.frames)
+        self._ring = np.zeros(max(int(ahead * info.rate), 4 * chunk), dtype=np.float32)
+        self._chunk = chunk
+        self._written = self.position  # the content index after the last sample in the ring
+        self.underruns = 0
+        self._stop = threading.Event()
+        self._error: str | None = None
+        self._file = soundfile.SoundFile(str(info.path))
+        self._fill()  # the first chunks before anyone reads
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(
+                target=self._run, name=f"clip:{info.path.name}", daemon=True
+            )
+            self._thread.start()
+
+    @property
+    def length(self) -> int | None:
+        """Samples in the stream: ``None`` for a loop (endless)."""
+        return None if self.loop else self.info.frames
+
+    @property
+    def error(self) -> str | None:
+        """Why the reader stopped (the file vanished or broke), or ``None``."""
+        return self._error
+
+    def available(self) -> int:
+        """Samples read ahead and not yet played (none while the reader catches up a skip)."""
+        return max(0, self._written - self.position)
+
+    def read_into(self, out: Block) -> int:
+        """Copy the next samples into ``out``; returns how many there were (audio thread)."""
+        if self._thread is None:
+            self._fill()
+        n = min(len(out), self.available())
+        size = len(self._ring)
+        start = self.position % size
+        first = min(n, size - start)
+        out[:first] = self._ring[start : start + first]
+        out[first:n] = self._ring[: n - first]
+        self.position += n
+        return n
+
+    def skip(self, n: int) -> None:
+        """Move ``n`` samples on without playing them (audio thread). The reader catches up."""
+        self.position += n
+
+    def close(self) -> None:
+        """Stop the reader and close the file. Idempotent; never raises."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1)
+        self._file.close()
+
+    def _run(self) -> None:
+        period = self._chunk / self.info.rate / 4
+        while not self._stop.wait(period):
+            try:
+                self._fill()
+            except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+                self._error = f"{self.info.path} could not be read any further ({e})"
+                return
+
+    def _fill(self) -> None:
+        size = len(self._ring)
+        while True:
+            if self._written < self.position:  # the callback skipped ahead of us
+                self._written = self.position
+            room = size - (self._written - self.position)
+            end = None if self.loop else self.info.frames
+            if room < self._chunk or (end is not None and self._written >= end):
+                return
+            index = self._written % self.info.frames
+            count = min(self._chunk, self.info.frames - index)
+            if end is not None:
+                count = min(count, end - self._written)
+            self._file.seek(index)
+            data = self._file.read(count, dtype="float32")
+            if len(data) == 0:
+                raise ValueError("the file ended early")
+            start = self._written % size
+            first = min(len(data), size - start)
+            self._ring[start : start + first] = data[:first]
+            self._ring[: len(data) - first] = data[first:]
+            self._written += len(data)

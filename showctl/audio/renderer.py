@@ -1,0 +1,171 @@
+"""The audio callback of a player: silence, or a clip placed on the shared timeline.
+
+Every block, :meth:`Renderer.render` learns when the block's first sample leaves the DAC and
+feeds that to a :class:`~showctl.audio.timeline.DacClock`. A clip playing from ``t0`` belongs at
+content sample ``(t - t0) * rate`` at DAC time ``t``:
+
+- **start**: the first block that reaches ``t0`` gets ``round((t0 - t) * rate)`` zeros, then the
+  clip, so the start lands on the sample and not on a block boundary; a player that comes in late
+  (``t0`` already past) skips to where the timeline is (a late join);
+- **drift lock**: afterwards, where the content is is compared with where the timeline says it
+  should be, by the fitted DAC clock; when they part by more than ``DEADBAND`` samples, one
+  sample is dropped or repeated in the next block, so the output stays locked to the monotonic
+  clock whatever its card's crystal does.
+
+The callback only copies and counts. Commands arrive on a deque from the control thread,
+events leave on another; both are appended and popped whole, which needs no lock.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from showctl.audio.base import Block
+from showctl.audio.clip import ClipStream
+from showctl.audio.timeline import DacClock
+
+#: How far (in samples) the content may stray from the timeline before a correction.
+DEADBAND = 0.75
+
+
+@dataclass
+class Play:
+    """Play ``stream`` with its sample ``0`` at ``t0`` (monotonic seconds, DAC time)."""
+
+    stream: ClipStream
+    t0: float
+
+
+@dataclass
+class Stop:
+    """Stop now, or fade out over ``fade`` seconds and stop."""
+
+    fade: float = 0.0
+
+
+@dataclass
+class Counters:
+    """What the callback has done, for heartbeats. Written by the audio thread only."""
+
+    blocks: int = 0
+    underruns: int = 0
+    drops: int = 0
+    repeats: int = 0
+    offset: float = 0.0  # content minus timeline at the last block, in samples
+
+
+@dataclass
+class Renderer:
+    """Fills a player's blocks. :meth:`render` is the stream's render function."""
+
+    rate: int
+    clock: DacClock = field(init=False)
+    commands: collections.deque[Play | Stop] = field(default_factory=collections.deque)
+    events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
+    counters: Counters = field(default_factory=Counters)
+    #: Streams the callback is done with, for the control thread to close.
+    retired: collections.deque[ClipStream] = field(default_factory=collections.deque)
+
+    def __post_init__(self) -> None:
+        self.clock = DacClock(self.rate)
+        self._frame = 0  # the stream's index of the next block's first sample
+        self._playing: Play | None = None
+        self._started = False
+        self._gain = 1.0
+        self._fade_step = 0.0  # gain change a sample while fading out
+
+    @property
+    def playing(self) -> bool:
+        return self._playing is not None
+
+    def render(self, block: Block, dac_time: float) -> None:
+        """Fill ``block``, whose first sample leaves the DAC at ``dac_time`` (audio thread)."""
+        n = len(block)
+        self.clock.add(self._frame, dac_time)
+        while self.commands:
+            self._apply(self.commands.popleft())
+        block.fill(0.0)
+        if self._playing is not None:
+            self._fill(block, self._playing)
+        self._frame += n
+        self.counters.blocks += 1
+
+    def _apply(self, command: Play | Stop) -> None:
+        if isinstance(command, Play):
+            self._end(None)
+            self._playing, self._started = command, False
+            self._gain, self._fade_step = 1.0, 0.0
+        elif command.fade > 0 and self._playing is not None:
+            self._fade_step = -1.0 / max(1.0, command.fade * self.rate)
+        else:
+            self._end("stopped")
+
+    def _end(self, reason: str | None, at_frame: int | None = None) -> None:
+        """Let go of the clip; the control thread closes its stream (never here)."""
+        if self._playing is None:
+            return
+        self.retired.append(self._playing.stream)
+        if reason is not None:
+            frame = self._frame if at_frame is None else at_frame
+            self.events.append(
+                ("finished", {"reason": reason, "dac_time": self.clock.time_of(frame)})
+            )
+        self._playing = None
+
+    def _fill(self, block: Block, play: Play) -> None:
+        n = len(block)
+        stream = play.stream
+        # The content sample the timeline puts at this block's first sample.
+        due = (self.clock.time_of(self._frame) - play.t0) * self.rate
+        begin = 0
+        repeat = False
+        if not self._started:
+            gap = stream.position - round(due)  # samples until the stream's next one is due
+            if gap >= n:
+                return  # t0 comes after this block: silence
+            if gap > 0:
+                begin = gap  # zeros first: the start lands on its sample
+            elif gap < 0:
+                stream.skip(-gap)  # t0 has passed: join where the timeline is
+            self._started = True
+            self.events.append(
+                (
+                    "started",
+                    {
+                        "t0": play.t0,
+                        "position": stream.position,
+                        "zeros": begin,
+                        "dac_time": self.clock.time_of(self._frame + begin),
+                    },
+                )
+            )
+        else:
+            offset = stream.position - due
+            self.counters.offset = offset
+            if offset > DEADBAND:  # ahead of the timeline: play the first sample twice
+                begin, repeat = 1, True
+                self.counters.repeats += 1
+            elif offset < -DEADBAND:  # behind: leave one sample out
+                stream.skip(1)
+                self.counters.drops += 1
+        got = stream.read_into(block[begin:])
+        if repeat and got:
+            block[0] = block[1]
+        missing = n - begin - got
+        if missing:
+            if stream.length is not None and stream.position >= stream.length:
+                self._end("end", at_frame=self._frame + begin + got)
+                return
+            self.counters.underruns += 1
+            stream.skip(missing)  # stay on the timeline: the reader catches up
+        if self._fade_step:
+            gains = self._gain + self._fade_step * np.arange(1, n + 1, dtype=np.float32)
+            np.clip(gains, 0.0, 1.0, out=gains)
+            block *= gains
+            self._gain = float(gains[-1])
+            if self._gain <= 0.0:
+                self._end("faded", at_frame=self._frame + n)
