@@ -159,8 +159,7 @@ class ClipStream:
     def _fill(self) -> None:
         size = len(self._ring)
         while True:
-            if self._written < self.position:  # the callback skipped ahead of us
-                self._written = self.position
+            self._written = max(self._written, self.position)  # the callback skipped ahead
             room = size - (self._written - self.position)
             end = None if self.loop else self.info.frames
             if room < self._chunk or (end is not None and self._written >= end):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from showctl.audio.base import Block, Render
+from showctl.audio.base import Render
 from showctl.clock import Clock, MonotonicClock
 
 

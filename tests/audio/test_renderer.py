@@ -30,11 +30,12 @@ def decode(samples: np.ndarray) -> np.ndarray:
     return np.round(samples * 32768).astype(int) - 1
 
 
-def rig(tmp_path: Path, *, ppm: float = 0.0, jitter: float = 0.0, block: int = 256):
+def rig(
+    tmp_path: Path, *, ppm: float = 0.0, jitter: float = 0.0, block: int = 256, capture: bool = True
+) -> tuple[FakeClock, SimStream, Renderer]:
     clock = FakeClock()
-    stream = SimStream(
-        "a", RATE, clock=clock, ppm=ppm, jitter=jitter, block=block, capture=tmp_path / "out.wav"
-    )
+    out = tmp_path / "out.wav" if capture else None
+    stream = SimStream("a", RATE, clock=clock, ppm=ppm, jitter=jitter, block=block, capture=out)
     renderer = Renderer(RATE)
     stream.start(renderer.render)
     stream.run_until(clock.now + 2.0)  # the stream runs silent while the clock warms up
@@ -83,9 +84,7 @@ def test_drift_lock_keeps_the_timeline(tmp_path: Path, ppm: float) -> None:
     """A card 100 ppm off, with noisy timestamps: after 10 minutes the content is within a
     sample of the timeline, by 2880 single-sample corrections: uncorrected it would be 0.06 s
     (2880 samples) off."""
-    clock, stream, renderer = rig(tmp_path, ppm=ppm, jitter=0.0002)
-    stream._capture.close()  # noqa: SLF001  (ten minutes need no WAV)
-    stream._capture = None  # noqa: SLF001
+    clock, stream, renderer = rig(tmp_path, ppm=ppm, jitter=0.0002, capture=False)
     t0 = clock.now + 2.5
     frames = RATE * 700
     path = tmp_path / "long.wav"
