@@ -73,6 +73,54 @@ def cmd_walk(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    """Play one scene of a show on its outputs, all started at one T0, and report."""
+    from showctl import supervisor  # noqa: PLC0415  (only playing needs the player pool)
+
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    if args.scene not in loaded.scenes:
+        print(
+            f"{args.show} has no scene {args.scene!r}; its scenes are: {', '.join(loaded.scenes)}",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def play() -> supervisor.SceneReport:
+        pool = supervisor.PlayerPool(
+            loaded.outputs,
+            backend="sim" if args.sim else "sounddevice",
+            capture=Path(args.capture) if args.capture else None,
+        )
+        async with pool:
+            return await supervisor.play_scene(
+                pool, loaded, args.scene, lead=args.lead, timeout=args.timeout
+            )
+
+    try:
+        report = asyncio.run(play())
+    except supervisor.PlayerError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    print(
+        f"scene {args.scene!r}: {len(report.started)} outputs started within "
+        f"{report.skew * 1000:.3f} ms of each other (by their own clocks), "
+        f"{len(report.finished)} finished"
+    )
+    return 0
+
+
+def cmd_player(args: argparse.Namespace) -> int:
+    """One audio output's player process, driven by the controller (not for people)."""
+    from showctl import player  # noqa: PLC0415  (only player processes need the audio engine)
+
+    capture = Path(args.capture) if args.capture else None
+    return player.main(args.output, args.device, args.rate, args.backend, capture)
+
+
 def _load(path: str) -> show.Show | None:
     """Load a show, or print its errors and return ``None``."""
     try:
@@ -162,6 +210,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="stop after this many scene changes (default: run until Ctrl-C)",
     )
+    p = add("play", cmd_play, "play one scene's clips on the show's outputs, started together")
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument("--scene", required=True, help="the scene to play")
+    p.add_argument("--sim", action="store_true", help="simulated outputs instead of sound cards")
+    p.add_argument("--capture", metavar="FOLDER", help="with --sim: write each output's WAV here")
+    p.add_argument(
+        "--lead",
+        type=_positive,
+        default=0.15,
+        help="seconds between the command and the first sample (default: 0.15)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive,
+        default=None,
+        help="stop waiting for the clips to end after this many seconds",
+    )
+
+    p = add("player", cmd_player, "one output's player process (started by showctl itself)")
+    p.add_argument("--output", required=True, help="the output's name in the show")
+    p.add_argument("--device", required=True, help="the device query")
+    p.add_argument("--rate", type=int, required=True, help="samples a second")
+    p.add_argument("--backend", choices=("sounddevice", "sim"), default="sounddevice")
+    p.add_argument("--capture", metavar="FOLDER", help="sim: write what is played here")
     return parser
 
 

@@ -29,7 +29,7 @@ from showctl.audio.clip import ClipStream
 from showctl.audio.timeline import DacClock
 
 #: How far (in samples) the content may stray from the timeline before a correction.
-DEADBAND = 0.75
+DEADBAND = 2.0
 
 
 @dataclass

@@ -23,26 +23,67 @@ class DacClock:
     OUTLIER = 0.002
     #: Reports needed before the fitted slope is used instead of the nominal rate.
     WARMUP = 16
+    #: This many outliers in a row mean the fit, not the reports, is wrong: start afresh.
+    RESET_AFTER = 8
+    #: A crystal is within a few hundred ppm; a fit claiming more is wrong (a start-up burst).
+    MAX_PPM = 2000.0
+    #: Seconds of reports the fit must span before it is ready: a slope fitted over less is
+    #: too uncertain to place a start or judge drift by.
+    READY_SPAN = 1.0
+    #: Seconds at the start of a stream whose reports are ignored: the buffer fills in a burst,
+    #: then the stream stalls, and through PulseAudio it runs fast for a while.
+    SETTLE = 0.5
 
-    def __init__(self, nominal_rate: float, window: float = 5.0) -> None:
+    def __init__(self, nominal_rate: float, window: float = 2.0) -> None:
         self.nominal_rate = nominal_rate
         self._tau = window * nominal_rate  # forgetting constant, in frames
+        self.resets = 0
+        self._outliers = 0
+        self._stream_start: int | None = None
+        self._reset()
+
+    def _reset(self) -> None:
         self._count = 0
+        self._first = 0  # the frame of the first report since the (re)start
         self._x0 = 0  # the frame index the sums are centred on (the newest report)
         self._y0 = 0.0
         self._w = self._sx = self._sy = self._sxx = self._sxy = 0.0
 
     @property
-    def ready(self) -> bool:
-        """Whether enough reports have come in for the fit to be trusted."""
+    def warm(self) -> bool:
+        """Whether there are reports enough to fit a slope at all."""
         return self._count >= self.WARMUP
+
+    @property
+    def ready(self) -> bool:
+        """Whether the fit spans enough time to be trusted (to place starts by)."""
+        return self.warm and self._x0 - self._first >= self.READY_SPAN * self.nominal_rate
 
     def add(self, frame: int, dac_time: float) -> None:
         """Take the report that frame ``frame`` leaves the DAC at ``dac_time`` (monotonic s)."""
-        if self._count and self.ready and abs(dac_time - self.time_of(frame)) > self.OUTLIER:
+        if self._stream_start is None:
+            self._stream_start = frame
+        if frame - self._stream_start < self.SETTLE * self.nominal_rate:
             return
+        if self.ready and abs(dac_time - self.time_of(frame)) > self.OUTLIER:
+            self._outliers += 1
+            if self._outliers < self.RESET_AFTER:
+                return
+            self._restart()  # the stream's timing jumped (an xrun, a suspended device)
+        self._outliers = 0
+        self._include(frame, dac_time)
+        if self.ready and abs(self._fitted_ppm()) > self.MAX_PPM:
+            self._restart()
+            self._include(frame, dac_time)
+
+    def _restart(self) -> None:
+        self._reset()
+        self.resets += 1
+
+    def _include(self, frame: int, dac_time: float) -> None:
         if self._count == 0:
             self._x0, self._y0 = frame, dac_time
+            self._first = frame
         decay = math.exp(-(frame - self._x0) / self._tau)
         dx, dy = float(frame - self._x0), dac_time - self._y0
         w, sx, sy = self._w * decay, self._sx * decay, self._sy * decay
@@ -56,15 +97,21 @@ class DacClock:
         self._x0, self._y0 = frame, dac_time
         self._count += 1
 
-    def _fit(self) -> tuple[float, float]:
-        """Slope (seconds a frame) and the fitted time at the centre frame."""
+    def _fitted_slope(self) -> float:
+        """The least-squares slope (seconds a frame), or the nominal one before warm-up."""
         w, sx, sy = self._w, self._sx, self._sy
         denominator = w * self._sxx - sx * sx
-        if self.ready and denominator > 0:
-            slope = (w * self._sxy - sx * sy) / denominator
-        else:
-            slope = 1.0 / self.nominal_rate
-        return slope, (sy - slope * sx) / w
+        if self.warm and denominator > 0:
+            return (w * self._sxy - sx * sy) / denominator
+        return 1.0 / self.nominal_rate
+
+    def _fitted_ppm(self) -> float:
+        return (1.0 / (self._fitted_slope() * self.nominal_rate) - 1.0) * 1e6
+
+    def _fit(self) -> tuple[float, float]:
+        """Slope (seconds a frame) and the fitted time at the centre frame."""
+        slope = self._fitted_slope()
+        return slope, (self._sy - slope * self._sx) / (self._w or 1.0)
 
     def time_of(self, frame: int) -> float:
         """When ``frame`` leaves (or left) the DAC, on the monotonic clock."""

@@ -56,6 +56,44 @@ def test_holds_up_after_a_month() -> None:
 
 def test_nominal_rate_until_warm() -> None:
     clock = DacClock(48000)
-    clock.add(0, 10.0)
+    clock.add(0, 9.0)  # the stream's first report: ignored while it settles
+    clock.add(48000, 10.0)
     assert not clock.ready
-    assert clock.time_of(48000) == pytest.approx(11.0)
+    assert clock.time_of(96000) == pytest.approx(11.0)
+
+
+def test_start_up_burst_and_stall_are_ignored() -> None:
+    """A stream's first blocks come in a burst (the buffer filling), then it stalls: reports
+    of its first half second do not enter the fit."""
+    clock = DacClock(48000)
+    frame = 0
+    for i in range(20):  # burst: 20 blocks reported within 1 ms
+        clock.add(frame, 50.0 + i * 0.00005)
+        frame += 256
+    start = 51.0  # a one-second stall, then steady blocks
+    while frame < 48000 * 2:
+        clock.add(frame, start + frame / 48000)
+        frame += 256
+    assert clock.ready
+    assert clock.time_of(frame) == pytest.approx(start + frame / 48000, abs=1e-6)
+    assert clock.ppm == pytest.approx(0.0, abs=0.1)
+
+
+def test_refits_after_the_timing_jumps() -> None:
+    """If the reports move to a new line (an xrun shifted the stream by 10 ms), the fit
+    follows after a few outliers rather than rejecting the truth for ever."""
+    clock = DacClock(48000)
+    feed(clock, 48000, seconds=3, jitter=0.0)
+    for frame in range(3 * 48000, 6 * 48000, 256):
+        clock.add(frame, 1000.0 + frame / 48000 + 0.010)
+    assert clock.resets == 1
+    assert clock.time_of(6 * 48000) == pytest.approx(1000.0 + 6 + 0.010, abs=1e-6)
+
+
+def test_always_has_a_line_after_a_reset() -> None:
+    """A reset (here: an impossible clock) leaves a usable fit, never empty sums."""
+    clock = DacClock(48000)
+    for i in range(1000):  # reports claiming a clock 10 % fast: reset after reset
+        clock.add(i * 256, 7.0 + i * 256 / 52800)
+        clock.time_of(i * 256 + 256)  # would divide by zero on an empty fit
+    assert clock.resets > 0

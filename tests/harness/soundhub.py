@@ -153,7 +153,8 @@ class SoundHub:
         (self.folder / "asound.conf").write_text("\n".join(lines) + "\n")
 
     def record(self) -> Recording:
-        """Start recording the hub's monitor: every output, one channel each."""
+        """Start recording the hub's monitor: every output, one channel each. Use it in a
+        ``with`` block (or call :meth:`Recording.stop`), so no recorder outlives a test."""
         return Recording(self)
 
     def __enter__(self) -> SoundHub:
@@ -194,10 +195,21 @@ class Recording:
             stderr=subprocess.DEVNULL,
         )
 
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process.poll() is None:
+            self.stop()
+
     def stop(self) -> npt.NDArray[np.int16]:
         """End the recording; the samples as an array of shape (frames, outputs)."""
         self._process.send_signal(signal.SIGINT)
-        self._process.wait(timeout=5)
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
         self._file.close()
         data = np.fromfile(self.path, dtype=np.int16)
         self.path.unlink(missing_ok=True)

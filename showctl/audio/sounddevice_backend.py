@@ -1,0 +1,199 @@
+"""The real audio backend: PortAudio through ``sounddevice``. The only module importing it.
+
+A device is named by a stable query from the show file:
+
+- ``hw:CARD=NAME`` (optionally ``,DEV=N``): the ALSA card with that id, which udev rules can
+  make stable across reboots and replugging; resolved through ``/proc/asound/cards`` to the
+  PortAudio device whose name ends in ``(hw:INDEX,DEV)``;
+- anything else: a device whose name is exactly the query, or else the one output device whose
+  name contains it (ignoring case). None, or more than one, is an error listing the candidates.
+
+PortAudio's device list is frozen when the library starts, so a card plugged in later is seen
+by a fresh player process, not by a running one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showctl.audio.base import AudioDeviceError, Render
+
+try:
+    import sounddevice as sd
+except OSError as e:  # the PortAudio library itself is missing
+    raise AudioDeviceError(
+        f"PortAudio cannot be loaded ({e}); install the Debian package libportaudio2"
+    ) from e
+
+#: Samples a block. Fixed: through the PulseAudio ALSA plugin a variable size stalls.
+BLOCK = 256
+#: Output latency asked of PortAudio, in seconds.
+LATENCY = 0.02
+CARDS = Path("/proc/asound/cards")
+_CARD_QUERY = re.compile(r"^hw:CARD=([^,]+)(?:,DEV=(\d+))?$")
+
+
+@dataclass(frozen=True)
+class Device:
+    """An output device as PortAudio lists it."""
+
+    index: int
+    name: str
+    channels: int
+    default_rate: float
+
+
+def output_devices() -> list[Device]:
+    """Every device that can play, in PortAudio's order."""
+    try:
+        devices: Any = sd.query_devices()
+    except sd.PortAudioError as e:
+        raise AudioDeviceError(f"the audio devices cannot be listed ({e})") from e
+    return [
+        Device(i, d["name"], d["max_output_channels"], d["default_samplerate"])
+        for i, d in enumerate(devices)
+        if d["max_output_channels"] > 0
+    ]
+
+
+def alsa_cards() -> dict[str, int]:
+    """ALSA card ids (as in ``hw:CARD=id``) by card index, from ``/proc/asound/cards``."""
+    try:
+        text = CARDS.read_text()
+    except OSError:
+        return {}
+    return {m[2]: int(m[1]) for m in re.finditer(r"^\s*(\d+)\s+\[(\S+)\s*\]", text, re.M)}
+
+
+def matches(query: str, devices: list[Device]) -> list[Device]:
+    """The devices a query names (see the module's docstring). Exact names win."""
+    card = _CARD_QUERY.match(query)
+    if card:
+        index = alsa_cards().get(card[1])
+        if index is None:
+            return []
+        tag = f"(hw:{index},{card[2] or 0})"
+        return [d for d in devices if d.name.endswith(tag)]
+    exact = [d for d in devices if d.name == query]
+    return exact or [d for d in devices if query.lower() in d.name.lower()]
+
+
+def find(query: str) -> Device:
+    """The one output device a query names. Raises :class:`AudioDeviceError` listing the
+    candidates when there is none or more than one."""
+    devices = output_devices()
+    found = matches(query, devices)
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(repr(d.name) for d in (found or devices)) or "none"
+    if not found:
+        raise AudioDeviceError(
+            f"no output device matches {query!r}; the devices are: {names}. "
+            "Plug the card in, or correct the query (showctl devices lists them)"
+        )
+    raise AudioDeviceError(
+        f"{query!r} matches {len(found)} output devices: {names}; "
+        "write a longer part of the name, or hw:CARD=..."
+    )
+
+
+def to_monotonic(dac_time: float, current_time: float) -> float:
+    """PortAudio's DAC time of a block, on the monotonic clock.
+
+    PortAudio's times are on the clock ALSA timestamps with: CLOCK_MONOTONIC on ``hw:`` devices
+    set to it, CLOCK_REALTIME otherwise (through the PulseAudio plugin, for one). Which one is
+    told by ``current_time``; the offset between the two clocks is read back to back, so no
+    delay in running this callback (the GIL, the scheduler) enters the result. Only a clock
+    that is neither falls back to ``now + (dac_time - current_time)``, which does.
+    """
+    now = time.monotonic()
+    if abs(current_time - now) < 1.0:
+        return dac_time
+    wall = time.time()
+    if abs(current_time - wall) < 1.0:
+        # Realtime minus monotonic, with the wall reading bracketed by two monotonic ones.
+        offset = wall - (now + time.monotonic()) / 2
+        return dac_time - offset
+    return now + dac_time - current_time
+
+
+class SoundDeviceStream:
+    """An open PortAudio output stream, mono float32, :data:`BLOCK` samples a block."""
+
+    def __init__(self, device: Device, rate: int) -> None:
+        self._device = device
+        self._rate = rate
+        self._render: Render | None = None
+        self._failed: str | None = None
+        self._closing = False
+        self.xruns = 0
+        try:
+            self._stream = sd.OutputStream(
+                samplerate=rate,
+                blocksize=BLOCK,
+                device=device.index,
+                channels=1,
+                dtype="float32",
+                latency=LATENCY,
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+        except (sd.PortAudioError, ValueError) as e:
+            raise AudioDeviceError(
+                f"output device {device.name!r} cannot be opened at {rate} Hz ({e}); "
+                "is another program using it, or does it not support this rate?"
+            ) from e
+
+    @property
+    def rate(self) -> int:
+        return self._rate
+
+    @property
+    def device(self) -> str:
+        return self._device.name
+
+    @property
+    def failed(self) -> str | None:
+        return self._failed
+
+    def start(self, render: Render) -> None:
+        self._render = render
+        try:
+            self._stream.start()
+        except sd.PortAudioError as e:
+            raise AudioDeviceError(f"output device {self.device!r} cannot start ({e})") from e
+
+    def _callback(self, out: np.ndarray, frames: int, times: Any, status: Any) -> None:
+        dac_time = to_monotonic(times.outputBufferDacTime, times.currentTime)
+        if status.output_underflow:
+            self.xruns += 1
+        assert self._render is not None
+        try:
+            self._render(out[:, 0], dac_time)
+        except Exception as e:  # a bug: PortAudio stops the stream; the player reports why
+            self._failed = f"the audio callback failed on {self.device!r}: {e!r}"
+            raise sd.CallbackAbort from e
+
+    def _finished(self) -> None:
+        if self._render is not None and not self._closing and self._failed is None:
+            self._failed = f"output device {self.device!r} stopped (was it unplugged?)"
+
+    def close(self) -> None:
+        self._closing = True
+        try:
+            self._stream.close(ignore_errors=True)
+        except sd.PortAudioError:  # teardown never raises
+            pass
+
+
+class SoundDeviceBackend:
+    """Opens real output devices through PortAudio."""
+
+    def open(self, query: str, rate: int) -> SoundDeviceStream:
+        return SoundDeviceStream(find(query), rate)

@@ -1,0 +1,167 @@
+"""A player: one OS process per audio output (``python -m showctl player ...``).
+
+It opens its device at start and keeps the stream running with silence, so a start costs no
+device opening, then obeys commands from the controller on stdin (see :mod:`showctl.ipc`) and
+reports events on stdout: ``ready``; ``heartbeat`` twice a second with the content position,
+underruns, drift corrections, the card's measured clock error (ppm) and the offset from the
+timeline; ``started`` and ``finished`` with their DAC times; ``error``. Its logs go to stderr as
+JSON lines, for the controller to forward. A bad clip or a device that cannot be opened or that
+vanishes is one ``error`` event naming the output, the thing and the fix, then exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import structlog
+
+from showctl import ipc, log
+from showctl.audio.base import AudioDeviceError, OutputBackend, OutputStream
+from showctl.audio.clip import ClipError, ClipStream, inspect
+from showctl.audio.renderer import Play, Renderer, Stop
+
+HEARTBEAT = 0.5
+#: How long a fresh stream may take to deliver blocks steadily enough to fit its clock.
+READY_TIMEOUT = 5.0
+#: How far before the timeline's position a late-joining clip is opened (seconds).
+JOIN_MARGIN = 0.2
+
+logger = structlog.get_logger()
+
+
+class Player:
+    """The control side of one player: commands in, events out. Blocking; one per process."""
+
+    def __init__(self, output: str, stream: OutputStream, events: BinaryIO) -> None:
+        self.output = output
+        self.stream = stream
+        self.renderer = Renderer(stream.rate)
+        self._events = events
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+
+    def emit(self, event: str, **data: Any) -> None:
+        with self._lock:
+            self._events.write(ipc.encode({"event": event, "output": self.output, **data}))
+            self._events.flush()
+
+    def run(self, commands: BinaryIO) -> int:
+        """Play until ``quit``, the end of the commands, or an error; the exit status."""
+        self.stream.start(self.renderer.render)
+        # Ready once the DAC clock fit stands: a start placed before would be a guess.
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self.renderer.clock.ready and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self.renderer.clock.ready:
+            self.emit(
+                "error",
+                message=f"output {self.output!r}: device {self.stream.device!r} "
+                f"played no audio for {READY_TIMEOUT:g} s; check the device",
+            )
+            self.stream.close()
+            return 1
+        self.emit("ready", device=self.stream.device, rate=self.stream.rate)
+        logger.info("player_ready", device=self.stream.device, rate=self.stream.rate)
+        beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        beat.start()
+        status = 0
+        for line in commands:
+            message = ipc.decode(line)
+            if message is None:
+                logger.warning("command_unreadable", line=line[:200].decode(errors="replace"))
+                continue
+            try:
+                if not self.command(message):
+                    break
+            except ClipError as e:
+                self.emit("error", message=f"output {self.output!r}: {e}")
+                status = 1
+                break
+            if self._done.is_set():
+                status = 1
+                break
+        self._done.set()
+        beat.join()
+        self.stream.close()
+        return status if not self.stream.failed else 1
+
+    def command(self, message: dict[str, Any]) -> bool:
+        """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
+        cmd = message.get("cmd")
+        if cmd == "play":
+            info = inspect(Path(message["clip"]), self.stream.rate)
+            t0 = float(message["t0"])
+            loop = bool(message.get("loop", False))
+            # Open the clip a little before where the timeline will be when it starts.
+            start = max(0, int((time.monotonic() - t0 - JOIN_MARGIN) * self.stream.rate))
+            if not loop and start >= info.frames:
+                self.emit("finished", reason="already over")
+                return True
+            stream = ClipStream(info, loop=loop, start=start)
+            self.renderer.commands.append(Play(stream, t0))
+            logger.info("clip_queued", clip=str(info.path), t0=t0, loop=loop)
+        elif cmd == "stop":
+            self.renderer.commands.append(Stop(float(message.get("fade", 0.0))))
+        elif cmd == "quit":
+            return False
+        else:
+            logger.warning("command_unknown", command=message)
+        return True
+
+    def _beat(self) -> None:
+        renderer = self.renderer
+        next_beat = time.monotonic()
+        while not self._done.is_set():
+            while renderer.events:
+                event, data = renderer.events.popleft()
+                self.emit(event, **data)
+            while renderer.retired:
+                renderer.retired.popleft().close()
+            if self.stream.failed:
+                self.emit("error", message=f"output {self.output!r}: {self.stream.failed}")
+                self._done.set()
+                return
+            if time.monotonic() >= next_beat:
+                c = renderer.counters
+                self.emit(
+                    "heartbeat",
+                    blocks=c.blocks,
+                    underruns=c.underruns,
+                    drops=c.drops,
+                    repeats=c.repeats,
+                    offset=round(c.offset, 3),
+                    ppm=round(renderer.clock.ppm, 2),
+                    playing=renderer.playing,
+                )
+                next_beat += HEARTBEAT
+            time.sleep(0.02)
+
+
+def backend(name: str, capture: Path | None) -> OutputBackend:
+    """The named audio backend. The real one imports sounddevice only when asked for."""
+    if name == "sim":
+        from showctl.audio.sim import SimBackend  # noqa: PLC0415  (not loaded unless chosen)
+
+        return SimBackend(capture_dir=capture)
+    from showctl.audio.sounddevice_backend import SoundDeviceBackend  # noqa: PLC0415  (same)
+
+    return SoundDeviceBackend()
+
+
+def main(output: str, device: str, rate: int, backend_name: str, capture: Path | None) -> int:
+    """Run a player process: logs to stderr, events to stdout, commands from stdin."""
+    log.configure("info", "json", sys.stderr)
+    structlog.contextvars.bind_contextvars(output=output)
+    try:
+        stream = backend(backend_name, capture).open(device, rate)
+    except AudioDeviceError as e:
+        sys.stdout.buffer.write(
+            ipc.encode({"event": "error", "output": output, "message": f"output {output!r}: {e}"})
+        )
+        sys.stdout.buffer.flush()
+        return 1
+    return Player(output, stream, sys.stdout.buffer).run(sys.stdin.buffer)

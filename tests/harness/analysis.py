@@ -1,0 +1,60 @@
+"""Reading a recording of the sound hub: where each clip landed, to the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soundfile
+
+Samples = npt.NDArray[np.float32]
+
+
+def noise_clip(path: Path, seed: int, seconds: float, rate: int = 48000) -> Samples:
+    """Write seeded white noise (one unambiguous alignment, unlike a tone) and return it."""
+    samples = np.random.default_rng(seed).standard_normal(int(seconds * rate)) * 0.25
+    samples = np.clip(samples, -0.99, 0.99).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), samples, rate, subtype="FLOAT")
+    return samples
+
+
+def correlate(recorded: Samples, clip: Samples) -> Samples:
+    """Cross-correlation of ``clip`` at every start position in ``recorded`` (by FFT)."""
+    n = len(recorded) + len(clip)
+    size = 1 << (n - 1).bit_length()
+    spectrum = np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(clip, size))
+    return np.fft.irfft(spectrum, size)[: len(recorded)].astype(np.float32)
+
+
+def find(recorded: Samples, clip: Samples) -> tuple[int, float]:
+    """Where ``clip`` starts in ``recorded`` (a sample index) and how well it matches there
+    (the normalised correlation, 1.0 for a perfect copy)."""
+    c = correlate(recorded, clip)
+    at = int(np.argmax(c))
+    energy = float(np.dot(clip, clip))
+    return at, float(c[at]) / energy if energy else 0.0
+
+
+def find_start(
+    recorded: Samples, clip: Samples, segment: int = 1024, tries: int = 5
+) -> tuple[int, float]:
+    """Where ``clip`` starts in ``recorded``, judged by the first of its leading segments that
+    is found whole; and that segment's match.
+
+    A single-sample drift correction inside a segment spoils its match (noise decorrelates at
+    one sample), so a later segment decides then; its start is off by at most the corrections
+    before it.
+    """
+    best = (0, 0.0)
+    for k in range(tries):
+        at, match = find(recorded, clip[k * segment : (k + 1) * segment])
+        if match > 0.95:
+            return at - k * segment, match
+        best = max(best, (at - k * segment, match), key=lambda found: found[1])
+    return best
+
+
+def channel(recording: npt.NDArray[np.int16], index: int) -> Samples:
+    return (recording[:, index].astype(np.float32) / 32768.0).astype(np.float32)
