@@ -201,11 +201,11 @@ class PlayerPool:
                     )
                 continue
             event = str(record.pop("event", "player_log"))
-            level = str(record.pop("level", "info"))
+            level_name = str(record.pop("level", "info"))
             for key in ("timestamp", "logger", "output"):
                 record.pop(key, None)
             logger.log(
-                _LEVELS.get(level, 20), event, output=player.output, pid=player.pid, **record
+                _LEVELS.get(level_name, 20), event, output=player.output, pid=player.pid, **record
             )
 
 

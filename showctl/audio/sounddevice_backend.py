@@ -14,6 +14,7 @@ by a fresh player process, not by a running one.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass
@@ -186,10 +187,8 @@ class SoundDeviceStream:
 
     def close(self) -> None:
         self._closing = True
-        try:
+        with contextlib.suppress(sd.PortAudioError):  # teardown never raises
             self._stream.close(ignore_errors=True)
-        except sd.PortAudioError:  # teardown never raises
-            pass
 
 
 class SoundDeviceBackend:

@@ -7,8 +7,8 @@ tests/bench/sync.py; these tests check the behaviour.
 Through the hub's ALSA pulse plugin, PortAudio pulls samples about 120 ppm faster than the hub
 plays them while reporting a steady latency, so the drift lock sees a fast card and repeats a
 sample every ~0.2 s (each counted in the player's heartbeat). A real card reports its delay
-truly; here, content is identified by short segments between corrections, and seams are checked against the
-corrections the player reports.
+truly; here, content is identified by short segments between corrections, and seams are
+checked against the corrections the player reports.
 """
 
 from __future__ import annotations
