@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck pytest lock clean
+.PHONY: setup setup-test demo test lint typecheck pytest bench-quick bench lock clean
 
 setup: $(STAMP)
 
@@ -16,10 +16,14 @@ $(STAMP): pyproject.toml constraints.txt deploy/apt-packages.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
+# What the tests need beyond the program: the virtual sound hub (PulseAudio and friends).
+setup-test: setup
+	deploy/system-packages.sh deploy/apt-packages-test.txt
+
 demo: setup
 	$(BIN)/showctl walk shows/demo.yaml
 
-test: lint typecheck pytest
+test: lint typecheck pytest bench-quick
 
 lint: setup
 	$(BIN)/ruff check .
@@ -28,8 +32,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup-test
 	$(BIN)/pytest
+
+# The benchmarks in quick mode: they run the real paths and print their figures.
+bench-quick: setup-test
+	$(BIN)/python tests/bench/sync.py --quick
+
+# The full benchmarks, whose figures the README shows.
+bench: setup-test
+	$(BIN)/python tests/bench/sync.py
 
 # Refresh constraints.txt: resolve the newest versions allowed by pyproject.toml
 # in a throwaway environment and record them exactly.

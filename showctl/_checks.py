@@ -15,6 +15,7 @@ from pathlib import Path as FsPath
 import soundfile
 
 from showctl._convert import Converter, suggest, tags_of
+from showctl.audio.clip import missing_bytes
 from showctl._yaml import Path
 from showctl.show import (
     All,
@@ -395,4 +396,6 @@ def _clip_problem(file: FsPath, rate: int | None) -> str | None:
         )
     if info.frames == 0:
         return "holds no samples"
+    if missing_bytes(file):
+        return "is cut short (an interrupted copy?); copy or export it again"
     return None

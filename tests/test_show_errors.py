@@ -114,6 +114,14 @@ CASES = [
     ),
     pytest.param(
         "left: tone.wav",
+        "left: cut.wav",
+        "scenes.a.audio.left",
+        15,
+        "'cut.wav' is cut short",
+        id="media-truncated",
+    ),
+    pytest.param(
+        "left: tone.wav",
         "left: ../outside.wav",
         "scenes.a.audio.left",
         15,
@@ -313,6 +321,8 @@ def test_one_mistake_one_located_error(
     write_wav(show_dir / "media" / "tone.flac", format="FLAC")
     write_wav(show_dir / "media" / "stereo.wav", channels=2)
     write_wav(show_dir / "media" / "slow.wav", rate=22050)
+    whole = write_wav(show_dir / "media" / "cut.wav", seconds=1.0).read_bytes()
+    (show_dir / "media" / "cut.wav").write_bytes(whole[: len(whole) // 2])
     write_wav(show_dir / "outside.wav")
     assert old in BASE
     found = errors(problems(BASE.replace(old, new, 1)))

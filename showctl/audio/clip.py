@@ -24,6 +24,29 @@ class ClipError(ShowctlError, ValueError):
     """A clip that cannot be played; the message names the file and the fix."""
 
 
+def missing_bytes(path: Path) -> int:
+    """How many bytes of its sample data a RIFF/WAVE file lacks (0 for a whole file).
+
+    libsndfile quietly plays a WAV that was cut short (a copy interrupted, a full card) as a
+    shorter one; its header still says how long it should be. RF64 keeps that length
+    elsewhere and is taken as whole. Raises ``OSError`` if the file cannot be read.
+    """
+    with path.open("rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return 0
+        size = path.stat().st_size
+        position = 12
+        while position + 8 <= size:
+            f.seek(position)
+            chunk = f.read(8)
+            declared = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                return max(0, declared - (size - position - 8))
+            position += 8 + declared + (declared & 1)
+    return 0
+
+
 @dataclass(frozen=True)
 class ClipInfo:
     path: Path
@@ -52,6 +75,12 @@ def inspect(path: Path, rate: int) -> ClipInfo:
         )
     if info.frames <= 0:
         raise ClipError(f"{path} holds no samples")
+    short = missing_bytes(path)
+    if short:
+        raise ClipError(
+            f"{path} is cut short: {short} bytes of its samples are missing "
+            "(an interrupted copy?); copy or export it again"
+        )
     tail = min(info.frames, rate)
     try:
         with soundfile.SoundFile(str(path)) as f:

@@ -178,6 +178,8 @@ class Recording:
         self.path = hub.folder / f"recording-{os.getpid()}-{time.monotonic_ns()}.raw"
         channel_map = ",".join(f"aux{i}" for i in range(hub.outputs))
         self._file = self.path.open("wb")
+        #: When the recording began, on the monotonic clock (to within parec's start-up).
+        self.started = time.monotonic()
         self._process = subprocess.Popen(
             [
                 "parec",
@@ -197,6 +199,11 @@ class Recording:
 
     def __enter__(self) -> Recording:
         return self
+
+    def sample_at(self, monotonic: float) -> int:
+        """The recording's sample index near a monotonic time (tens of ms off: for finding
+        stretches, not for measuring)."""
+        return max(0, round((monotonic - self.started) * self.hub.rate))
 
     def __exit__(self, *exc: object) -> None:
         if self._process.poll() is None:

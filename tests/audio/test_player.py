@@ -1,0 +1,84 @@
+"""A player process's control side on a simulated device: commands in, events out, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from showctl import ipc
+from showctl.audio.sim import SimStream
+from showctl.clock import MonotonicClock
+from showctl.player import Player
+from showctl.testing import write_wav
+
+
+def run_player(commands: list[dict], pause: float = 0.0) -> tuple[int, list[dict]]:
+    """Run a player on a real-time simulated device; its exit status and its events."""
+
+    class SlowCommands(io.BytesIO):
+        def __iter__(self):  # one command at a time, ``pause`` apart
+            for line in self.getvalue().splitlines(keepends=True):
+                yield line
+                time.sleep(pause)
+
+    stream = SimStream("sim-a", 48000, clock=MonotonicClock())
+    events = io.BytesIO()
+    status = Player("a", stream, events).run(
+        SlowCommands(b"".join(ipc.encode(c) for c in commands))
+    )
+    return status, [json.loads(line) for line in events.getvalue().splitlines()]
+
+
+def test_plays_and_reports(tmp_path: Path) -> None:
+    clip = write_wav(tmp_path / "tone.wav", seconds=0.3)
+    status, events = run_player(
+        [{"cmd": "play", "clip": str(clip), "t0": time.monotonic() + 1.8}, {"cmd": "quit"}],
+        pause=2.5,
+    )
+    kinds = [e["event"] for e in events]
+    assert status == 0
+    assert kinds[0] == "ready"
+    assert "heartbeat" in kinds
+    started = next(e for e in events if e["event"] == "started")
+    finished = next(e for e in events if e["event"] == "finished")
+    assert finished["dac_time"] - started["dac_time"] == pytest.approx(0.3, abs=0.001)
+    assert all(e["output"] == "a" for e in events)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: write_wav(p, channels=2), "has 2 channels; mix it down to one (mono)"),
+        (lambda p: write_wav(p, rate=44100), "is at 44100 Hz but its output runs at 48000 Hz"),
+        (lambda p: write_wav(p, format="FLAC"), "is a FLAC file, not WAV"),
+        (lambda p: p.write_bytes(b"not audio at all"), "cannot be read as audio"),
+        (lambda p: None, "cannot be read as audio"),
+    ],
+    ids=["stereo", "wrong-rate", "not-wav", "garbage", "missing"],
+)
+def test_bad_clip_is_one_error_and_exit_1(tmp_path: Path, make, message: str) -> None:
+    path = tmp_path / "clip.wav"
+    make(path)
+    status, events = run_player([{"cmd": "play", "clip": str(path), "t0": 0.0}])
+    errors = [e for e in events if e["event"] == "error"]
+    assert status == 1
+    assert len(errors) == 1
+    assert errors[0]["message"].startswith(f"output 'a': {path} ")
+    assert message in errors[0]["message"]
+
+
+def test_truncated_wav_is_caught_at_load(tmp_path: Path) -> None:
+    """A WAV whose header promises more samples than the file holds (a copy cut short)."""
+    path = write_wav(tmp_path / "cut.wav", seconds=2.0)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert soundfile.info(str(path)).frames < 96000  # libsndfile reads it as a shorter file
+    status, events = run_player([{"cmd": "play", "clip": str(path), "t0": 0.0}])
+    (error,) = [e for e in events if e["event"] == "error"]
+    assert status == 1
+    assert "is cut short" in error["message"]
