@@ -15,8 +15,8 @@ from pathlib import Path as FsPath
 import soundfile
 
 from showctl._convert import Converter, suggest, tags_of
-from showctl.audio.clip import missing_bytes
 from showctl._yaml import Path
+from showctl.audio.clip import missing_bytes
 from showctl.show import (
     All,
     Blink,
