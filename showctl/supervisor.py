@@ -88,7 +88,11 @@ class PlayerPool:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> PlayerPool:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()  # the players that did start must not outlive a failed start
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -34,7 +34,7 @@ class DacClock:
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
     SETTLE = 0.5
 
-    def __init__(self, nominal_rate: float, window: float = 2.0) -> None:
+    def __init__(self, nominal_rate: float, window: float = 5.0) -> None:
         self.nominal_rate = nominal_rate
         self._tau = window * nominal_rate  # forgetting constant, in frames
         self.resets = 0

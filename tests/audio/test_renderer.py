@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from showctl.audio.clip import ClipStream, inspect
-from showctl.audio.renderer import Play, Renderer, Stop
+from showctl.audio.renderer import DEADBAND, Play, Renderer, Stop
 from showctl.audio.sim import SimStream
 from showctl.clock import FakeClock
 from showctl.testing import write_wav
@@ -81,9 +81,9 @@ def test_loops_are_sample_exact(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ppm", [-100.0, 100.0])
 def test_drift_lock_keeps_the_timeline(tmp_path: Path, ppm: float) -> None:
-    """A card 100 ppm off, with noisy timestamps: after 10 minutes the content is within a
-    sample of the timeline, by 2880 single-sample corrections: uncorrected it would be 0.06 s
-    (2880 samples) off."""
+    """A card 100 ppm off, with noisy timestamps: after 10 minutes the content is within the
+    deadband (two samples) of the timeline, by 2880 single-sample corrections: uncorrected it
+    would be 0.06 s (2880 samples) off."""
     clock, stream, renderer = rig(tmp_path, ppm=ppm, jitter=0.0002, capture=False)
     t0 = clock.now + 2.5
     frames = RATE * 700
@@ -92,7 +92,7 @@ def test_drift_lock_keeps_the_timeline(tmp_path: Path, ppm: float) -> None:
     renderer.commands.append(Play(ClipStream(inspect(path, RATE), loop=True, threaded=False), t0))
     stream.run_until(t0 + 600)
     counters = renderer.counters
-    assert abs(counters.offset) <= 1.0
+    assert abs(counters.offset) <= DEADBAND
     assert counters.drops + counters.repeats == pytest.approx(abs(ppm) * 1e-6 * 600 * RATE, rel=0.1)
     assert counters.underruns == 0
     # A fast card plays the content ahead of the timeline: it repeats samples; a slow one drops.

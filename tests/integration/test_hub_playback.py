@@ -108,12 +108,18 @@ def test_loop_seams_have_no_gap(hub: SoundHub, tmp_path: Path) -> None:
 
 
 def test_missing_device_is_one_clear_error(hub: SoundHub) -> None:
+    """One output's device is missing: a clear error, and the players that did start end."""
+    pool = supervisor.PlayerPool(
+        {"ok": Output(device_name(0)), "ghost": Output("no-such-card")}, env=hub.env
+    )
+
     async def start() -> None:
-        async with supervisor.PlayerPool({"ghost": Output("no-such-card")}, env=hub.env):
+        async with pool:
             pass
 
     with pytest.raises(supervisor.PlayerError) as caught:
         asyncio.run(start())
+    assert all(p.process.returncode is not None for p in pool.players.values())
     message = str(caught.value)
     assert message.startswith("output 'ghost': no output device matches 'no-such-card'")
     assert "hub_out0" in message
