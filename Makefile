@@ -36,12 +36,13 @@ pytest: setup-test
 	$(BIN)/pytest
 
 # The benchmarks in quick mode: they run the real paths and print their figures.
+BENCHES := sync drift loop cost
 bench-quick: setup-test
-	$(BIN)/python tests/bench/sync.py --quick
+	for b in $(BENCHES); do $(BIN)/python tests/bench/$$b.py --quick || exit 1; done
 
 # The full benchmarks, whose figures the README shows.
 bench: setup-test
-	$(BIN)/python tests/bench/sync.py
+	for b in $(BENCHES); do $(BIN)/python tests/bench/$$b.py || exit 1; done
 
 # Refresh constraints.txt: resolve the newest versions allowed by pyproject.toml
 # in a throwaway environment and record them exactly.

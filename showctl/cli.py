@@ -14,17 +14,23 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from showctl import log, show
-from showctl.errors import ShowError
-from showctl.media import write_demo_media
-from showctl.walk import walk
+from showctl import log
+
+if TYPE_CHECKING:
+    from showctl.show import Show
+
+# Each command imports what it needs when it runs: a player process (`showctl player`, one per
+# audio output) then loads the audio engine only, not the show loader or the state machine.
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check show files; print every problem as FILE:LINE:COL: PATH: message, then a summary."""
+    from showctl import show
+
     errors = warnings = 0
     for path in args.shows:
         _, problems = show.check(path, check_media=not args.no_media)
@@ -48,6 +54,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the show format (or write it to --out)."""
+    from showctl import show
+
     text = show.json_schema_text()
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -58,6 +66,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_demo_media(args: argparse.Namespace) -> int:
     """Write the demo shows' media under a folder."""
+    from showctl.media import write_demo_media
+
     for path in write_demo_media(Path(args.folder)):
         print(path)
     return 0
@@ -65,6 +75,8 @@ def cmd_demo_media(args: argparse.Namespace) -> int:
 
 def cmd_walk(args: argparse.Namespace) -> int:
     """Walk through a show's scenes on simulated time, logging each step, until Ctrl-C."""
+    from showctl.walk import walk
+
     loaded = _load(args.show)
     if loaded is None:
         return 1
@@ -75,7 +87,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
 
 def cmd_play(args: argparse.Namespace) -> int:
     """Play one scene of a show on its outputs, all started at one T0, and report."""
-    from showctl import supervisor  # noqa: PLC0415  (only playing needs the player pool)
+    from showctl import supervisor
 
     loaded = _load(args.show)
     if loaded is None:
@@ -113,16 +125,53 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List the output devices with the query to write; with a show, check its outputs."""
+    from showctl.audio import sounddevice_backend as backend
+
+    devices = backend.output_devices()
+    cards = {index: name for name, index in backend.alsa_cards().items()}
+    print("output devices (write the query in the show's outputs.NAME.device):")
+    for device in devices:
+        print(
+            f"  {backend.query_for(device, cards)!r:32} {device.name}  "
+            f"({device.channels} ch, {device.default_rate:g} Hz)"
+        )
+    if not args.show:
+        return 0
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    missing = 0
+    print(f"outputs of {args.show}:")
+    for name, output in loaded.outputs.items():
+        found = backend.matches(output.device, devices)
+        if len(found) == 1:
+            state = f"found: {found[0].name}"
+        elif not found:
+            state, missing = "MISSING", missing + 1
+        else:
+            names = ", ".join(d.name for d in found)
+            state, missing = f"AMBIGUOUS: {names}", missing + 1
+        print(f"  {name:16} {output.device!r:32} {state}")
+    return 1 if missing else 0
+
+
 def cmd_player(args: argparse.Namespace) -> int:
     """One audio output's player process, driven by the controller (not for people)."""
-    from showctl import player  # noqa: PLC0415  (only player processes need the audio engine)
+    from showctl import player
 
     capture = Path(args.capture) if args.capture else None
-    return player.main(args.output, args.device, args.rate, args.backend, capture)
+    return player.main(
+        args.output, args.device, args.rate, args.backend, capture, lock=not args.no_drift_lock
+    )
 
 
-def _load(path: str) -> show.Show | None:
+def _load(path: str) -> Show | None:
     """Load a show, or print its errors and return ``None``."""
+    from showctl import show
+    from showctl.errors import ShowError
+
     try:
         return show.load(path)
     except ShowError as e:
@@ -228,12 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop waiting for the clips to end after this many seconds",
     )
 
+    p = add(
+        "devices",
+        cmd_devices,
+        "list the sound cards with the query to write; with a show, check its outputs",
+    )
+    p.add_argument("show", nargs="?", metavar="SHOW")
+
     p = add("player", cmd_player, "one output's player process (started by showctl itself)")
     p.add_argument("--output", required=True, help="the output's name in the show")
     p.add_argument("--device", required=True, help="the device query")
     p.add_argument("--rate", type=int, required=True, help="samples a second")
     p.add_argument("--backend", choices=("sounddevice", "sim"), default="sounddevice")
     p.add_argument("--capture", metavar="FOLDER", help="sim: write what is played here")
+    p.add_argument(
+        "--no-drift-lock",
+        action="store_true",
+        help="play without the drift lock (to measure what it does)",
+    )
     return parser
 
 

@@ -25,6 +25,8 @@ from showctl.audio.clip import ClipError, ClipStream, inspect
 from showctl.audio.renderer import Play, Renderer, Stop
 
 HEARTBEAT = 0.5
+#: How often the control thread passes on the callback's events (started, finished).
+EVENT_POLL = 0.05
 #: How long a fresh stream may take to deliver blocks steadily enough to fit its clock.
 READY_TIMEOUT = 5.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
@@ -36,10 +38,12 @@ logger = structlog.get_logger()
 class Player:
     """The control side of one player: commands in, events out. Blocking; one per process."""
 
-    def __init__(self, output: str, stream: OutputStream, events: BinaryIO) -> None:
+    def __init__(
+        self, output: str, stream: OutputStream, events: BinaryIO, *, lock: bool = True
+    ) -> None:
         self.output = output
         self.stream = stream
-        self.renderer = Renderer(stream.rate)
+        self.renderer = Renderer(stream.rate, lock=lock)
         self._events = events
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -138,7 +142,7 @@ class Player:
                     playing=renderer.playing,
                 )
                 next_beat += HEARTBEAT
-            time.sleep(0.02)
+            time.sleep(EVENT_POLL)
 
 
 def backend(name: str, capture: Path | None) -> OutputBackend:
@@ -152,7 +156,15 @@ def backend(name: str, capture: Path | None) -> OutputBackend:
     return SoundDeviceBackend()
 
 
-def main(output: str, device: str, rate: int, backend_name: str, capture: Path | None) -> int:
+def main(
+    output: str,
+    device: str,
+    rate: int,
+    backend_name: str,
+    capture: Path | None,
+    *,
+    lock: bool = True,
+) -> int:
     """Run a player process: logs to stderr, events to stdout, commands from stdin."""
     log.configure("info", "json", sys.stderr)
     structlog.contextvars.bind_contextvars(output=output)
@@ -164,4 +176,4 @@ def main(output: str, device: str, rate: int, backend_name: str, capture: Path |
         )
         sys.stdout.buffer.flush()
         return 1
-    return Player(output, stream, sys.stdout.buffer).run(sys.stdin.buffer)
+    return Player(output, stream, sys.stdout.buffer, lock=lock).run(sys.stdin.buffer)

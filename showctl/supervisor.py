@@ -79,10 +79,12 @@ class PlayerPool:
         backend: str = "sounddevice",
         capture: Path | None = None,
         env: Mapping[str, str] | None = None,
+        lock: bool = True,
     ) -> None:
         self.outputs = outputs
         self.backend = backend
         self.capture = capture
+        self.lock = lock  # off only to measure (see the player's --no-drift-lock)
         self.env = {**os.environ, **(env or {})}
         self.players: dict[str, PlayerProcess] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,6 +119,8 @@ class PlayerPool:
             ]
             if self.capture is not None:
                 args += ["--capture", str(self.capture)]
+            if not self.lock:
+                args.append("--no-drift-lock")
             process = await asyncio.create_subprocess_exec(
                 *args,
                 stdin=asyncio.subprocess.PIPE,

@@ -117,7 +117,7 @@ class ClipStream:
         loop: bool,
         start: int = 0,
         ahead: float = 2.0,
-        chunk: int = 4096,
+        chunk: int = 8192,
         threaded: bool = True,
     ) -> None:
         self.info = info
@@ -177,7 +177,7 @@ class ClipStream:
         self._file.close()
 
     def _run(self) -> None:
-        period = self._chunk / self.info.rate / 4
+        period = self._chunk / self.info.rate / 2  # far inside the read-ahead
         while not self._stop.wait(period):
             try:
                 self._fill()

@@ -20,23 +20,45 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from showctl.audio.base import Block
-from showctl.audio.clip import ClipStream
 from showctl.audio.timeline import DacClock
 
 #: How far (in samples) the content may stray from the timeline before a correction.
 DEADBAND = 2.0
 
 
+class Source(Protocol):
+    """Samples to play, as :class:`~showctl.audio.clip.ClipStream` gives them."""
+
+    position: int  # the content index of the next sample
+
+    @property
+    def length(self) -> int | None:
+        """Samples in all (``None``: endless, a loop)."""
+        ...
+
+    def read_into(self, out: Block) -> int:
+        """Copy the next samples into ``out``; how many there were."""
+        ...
+
+    def skip(self, n: int) -> None:
+        """Move on ``n`` samples without playing them."""
+        ...
+
+    def close(self) -> None:
+        """Release the source; never raises. Not called on the audio thread."""
+        ...
+
+
 @dataclass
 class Play:
     """Play ``stream`` with its sample ``0`` at ``t0`` (monotonic seconds, DAC time)."""
 
-    stream: ClipStream
+    stream: Source
     t0: float
 
 
@@ -63,12 +85,14 @@ class Renderer:
     """Fills a player's blocks. :meth:`render` is the stream's render function."""
 
     rate: int
+    #: Keep the content on the timeline (off only to measure what the lock is worth).
+    lock: bool = True
     clock: DacClock = field(init=False)
     commands: collections.deque[Play | Stop] = field(default_factory=collections.deque)
     events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
     counters: Counters = field(default_factory=Counters)
     #: Streams the callback is done with, for the control thread to close.
-    retired: collections.deque[ClipStream] = field(default_factory=collections.deque)
+    retired: collections.deque[Source] = field(default_factory=collections.deque)
 
     def __post_init__(self) -> None:
         self.clock = DacClock(self.rate)
@@ -146,7 +170,9 @@ class Renderer:
         else:
             offset = stream.position - due
             self.counters.offset = offset
-            if offset > DEADBAND:  # ahead of the timeline: play the first sample twice
+            if not self.lock:
+                pass
+            elif offset > DEADBAND:  # ahead of the timeline: play the first sample twice
                 begin, repeat = 1, True
                 self.counters.repeats += 1
             elif offset < -DEADBAND:  # behind: leave one sample out

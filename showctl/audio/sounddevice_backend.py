@@ -85,6 +85,16 @@ def matches(query: str, devices: list[Device]) -> list[Device]:
     return exact or [d for d in devices if query.lower() in d.name.lower()]
 
 
+def query_for(device: Device, cards: dict[int, str]) -> str:
+    """The query to write in a show for ``device``: ``hw:CARD=id`` where ALSA names the card
+    (stable across reboots), else the device's name."""
+    tag = re.search(r"\(hw:(\d+),(\d+)\)$", device.name)
+    if tag and int(tag[1]) in cards:
+        card = cards[int(tag[1])]
+        return f"hw:CARD={card}" + (f",DEV={tag[2]}" if tag[2] != "0" else "")
+    return device.name
+
+
 def find(query: str) -> Device:
     """The one output device a query names. Raises :class:`AudioDeviceError` listing the
     candidates when there is none or more than one."""

@@ -28,17 +28,26 @@ def correlate(recorded: Samples, clip: Samples) -> Samples:
     return np.fft.irfft(spectrum, size)[: len(recorded)].astype(np.float32)
 
 
-def find(recorded: Samples, clip: Samples) -> tuple[int, float]:
+def find(recorded: Samples, clip: Samples, *, earliest: bool = False) -> tuple[int, float]:
     """Where ``clip`` starts in ``recorded`` (a sample index) and how well it matches there
-    (the normalised correlation, 1.0 for a perfect copy)."""
-    c = correlate(recorded, clip)
-    at = int(np.argmax(c))
+    (the normalised correlation, 1.0 for a perfect copy): the best match, or with ``earliest``
+    the first place it matches well (a loop's first pass, not any of them)."""
     energy = float(np.dot(clip, clip))
-    return at, float(c[at]) / energy if energy else 0.0
+    if not energy:
+        return 0, 0.0
+    c = correlate(recorded, clip) / energy
+    good = np.flatnonzero(c > 0.9) if earliest else np.array([], dtype=int)
+    at = int(good[0]) if len(good) else int(np.argmax(c))
+    return at, float(c[at])
 
 
 def find_start(
-    recorded: Samples, clip: Samples, segment: int = 1024, tries: int = 5
+    recorded: Samples,
+    clip: Samples,
+    segment: int = 1024,
+    tries: int = 5,
+    *,
+    earliest: bool = False,
 ) -> tuple[int, float]:
     """Where ``clip`` starts in ``recorded``, judged by the first of its leading segments that
     is found whole; and that segment's match.
@@ -49,7 +58,7 @@ def find_start(
     """
     best = (0, 0.0)
     for k in range(tries):
-        at, match = find(recorded, clip[k * segment : (k + 1) * segment])
+        at, match = find(recorded, clip[k * segment : (k + 1) * segment], earliest=earliest)
         if match > 0.95:
             return at - k * segment, match
         best = max(best, (at - k * segment, match), key=lambda found: found[1])

@@ -7,8 +7,8 @@ tests/bench/sync.py; these tests check the behaviour.
 Through the hub's ALSA pulse plugin, PortAudio pulls samples about 120 ppm faster than the hub
 plays them while reporting a steady latency, so the drift lock sees a fast card and repeats a
 sample every ~0.2 s (each counted in the player's heartbeat). A real card reports its delay
-truly; here, content is identified by short segments between corrections, and seams are
-checked against the corrections the player reports.
+truly. Here, content is identified by short segments between corrections, and the loop test
+turns the lock off (the lock is tested on the simulator, whose clock errors are known).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ OUTPUTS = 8
 #: (see tests/bench/sync.py). Tests of content only need the stream running.
 SETTLE = 3.0
 SETTLE_FOR_TIMING = 20.0
+#: Samples compared on each side of a loop's seam.
+EDGE = 16
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,9 @@ async def record_playing(
     seconds: float,
     n: int = OUTPUTS,
     settle: float = SETTLE,
+    lock: bool = True,
 ) -> tuple[np.ndarray, dict[str, dict]]:
-    async with supervisor.PlayerPool(outputs(n), env=hub.env) as pool:
+    async with supervisor.PlayerPool(outputs(n), env=hub.env, lock=lock) as pool:
         with hub.record() as recording:
             await asyncio.sleep(settle)
             await pool.play(clips, time.monotonic() + 0.2)
@@ -85,26 +88,30 @@ def test_every_output_plays_its_own_file_together(hub: SoundHub, tmp_path: Path)
     assert max(starts) - min(starts) <= 48, starts
 
 
-def test_loop_seams_have_no_gap(hub: SoundHub, tmp_path: Path) -> None:
-    """A 0.1 s clip looped for 2 s: every pass starts right after the one before; a pass may
-    be one sample off only where the drift lock says it corrected."""
+def test_loop_seams_are_sample_exact(hub: SoundHub, tmp_path: Path) -> None:
+    """A 0.1 s clip looped: every pass starts on the sample after the last one of the pass
+    before, and the samples across each seam are the clip's own.
+
+    The drift lock is off here: on the hub it would make corrections (see the module's
+    docstring) that blur what is measured; it is tested on the simulator, where clock errors
+    are known. Everything else is the real path."""
     clip = noise_clip(tmp_path / "short.wav", seed=42, seconds=0.1)
     recording, beats = asyncio.run(
-        record_playing(hub, {"out0": (tmp_path / "short.wav", True)}, 2.0, n=1)
+        record_playing(hub, {"out0": (tmp_path / "short.wav", True)}, 2.0, n=1, lock=False)
     )
+    assert beats["out0"]["drops"] == beats["out0"]["repeats"] == 0
     recorded = channel(recording, 0)
-    first, _ = find(recorded, clip)
     length = len(clip)
-    steps = []
-    for k in range(1, 18):
-        window = recorded[first + k * length - 50 : first + (k + 1) * length + 50]
-        at, match = find(window, clip)
-        assert match > 0.95
-        steps.append(at - 50)
-    slips = [b - a for a, b in zip([0, *steps], steps, strict=False)]
-    corrections = beats["out0"].get("drops", 0) + beats["out0"].get("repeats", 0)
-    assert all(abs(s) <= 1 for s in slips), slips
-    assert sum(1 for s in slips if s) <= corrections, (slips, corrections)
+    start, match = find(recorded, clip, earliest=True)
+    assert match > 0.99
+    wanted = np.concatenate([clip[-EDGE:], clip[:EDGE]])
+    for seam in range(1, 16):  # 1.5 s of the 2 s played
+        expected = start + seam * length
+        found, match = find(recorded[expected - 50 : expected + length + 50], clip)
+        assert match > 0.99, f"pass {seam} is missing or garbled"
+        assert found - 50 == 0, f"pass {seam} starts {found - 50} samples off"
+        across = recorded[expected - EDGE : expected + EDGE]
+        assert np.abs(across - wanted).max() <= 2 / 32768, f"seam {seam} is not sample-exact"
 
 
 def test_missing_device_is_one_clear_error(hub: SoundHub) -> None:
