@@ -114,6 +114,41 @@ def test_loop_seams_are_sample_exact(hub: SoundHub, tmp_path: Path) -> None:
         assert np.abs(across - wanted).max() <= 2 / 32768, f"seam {seam} is not sample-exact"
 
 
+def test_late_join_lands_on_the_timeline(hub: SoundHub, tmp_path: Path) -> None:
+    """A player started while a scene plays joins where the timeline is: out1, started
+    seconds after T0, plays the same samples as out0 at the same moment.
+
+    Within 2 ms: a fresh stream's timing reports on the hub are still settling for some
+    seconds (see tests/bench/sync.py); a join at the wrong place would be off by seconds."""
+    noise_clip(tmp_path / "long.wav", seed=7, seconds=10.0)
+    clip = (tmp_path / "long.wav", True)
+
+    async def play() -> np.ndarray:
+        # The drift lock is off, as in the loop test: its corrections would blur the comparison.
+        first = supervisor.PlayerPool({"out0": Output(device_name(0))}, env=hub.env, lock=False)
+        second = supervisor.PlayerPool({"out1": Output(device_name(1))}, env=hub.env, lock=False)
+        async with first:
+            with hub.record() as recording:
+                await asyncio.sleep(SETTLE)
+                t0 = time.monotonic() + 0.2
+                await first.play({"out0": clip}, t0)
+                await asyncio.sleep(1.0)
+                async with second:  # starts a fresh player, well after t0
+                    await second.play({"out1": clip}, t0)
+                    joined = await second.players["out1"].wait_for("started", 5)
+                    await asyncio.sleep(1.5)
+                return recording.stop(), joined
+
+    recording, joined = asyncio.run(play())
+    assert joined["position"] > 48000  # it joined seconds into the clip, not at its start
+    leader, joiner = channel(recording, 0), channel(recording, 1)
+    heard = np.flatnonzero(np.abs(joiner) > 0.01)
+    segment = joiner[heard[0] + 4800 : heard[0] + 4800 + 2048]  # 0.1 s after it came in
+    at, match = find(leader, segment)
+    assert match > 0.9, "the joining output does not play the leader's content"
+    assert abs(at - (heard[0] + 4800)) <= 96, f"joined {at - heard[0] - 4800} samples off"
+
+
 def test_missing_device_is_one_clear_error(hub: SoundHub) -> None:
     """One output's device is missing: a clear error, and the players that did start end."""
     pool = supervisor.PlayerPool(
