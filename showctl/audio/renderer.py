@@ -170,12 +170,10 @@ class Renderer:
         else:
             offset = stream.position - due
             self.counters.offset = offset
-            if not self.lock:
-                pass
-            elif offset > DEADBAND:  # ahead of the timeline: play the first sample twice
+            if self.lock and offset > DEADBAND:  # ahead of the timeline: a sample twice
                 begin, repeat = 1, True
                 self.counters.repeats += 1
-            elif offset < -DEADBAND:  # behind: leave one sample out
+            elif self.lock and offset < -DEADBAND:  # behind: leave one sample out
                 stream.skip(1)
                 self.counters.drops += 1
         got = stream.read_into(block[begin:])

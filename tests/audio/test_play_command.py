@@ -1,0 +1,95 @@
+"""`showctl play --sim`: player processes on simulated devices, each capturing what it played."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from showctl.testing import write_wav
+
+SHOW = """\
+version: 1
+initial: hello
+media: media
+outputs:
+  left: {device: "sim-left", rate: 48000}
+  right: {device: "sim-right", rate: 48000}
+scenes:
+  hello:
+    audio:
+      left: low.wav
+      right: high.wav
+    transitions: [{audio_end: all, to: hello}]
+"""
+
+
+def dominant(samples: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.argmax(spectrum) * 48000 / len(samples))
+
+
+def test_play_scene_on_simulated_outputs(tmp_path: Path) -> None:
+    write_wav(tmp_path / "media" / "low.wav", seconds=0.5, frequency=300.0)
+    write_wav(tmp_path / "media" / "high.wav", seconds=0.5, frequency=1200.0)
+    (tmp_path / "show.yaml").write_text(SHOW)
+    captures = tmp_path / "captures"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "showctl",
+            "play",
+            str(tmp_path / "show.yaml"),
+            "--scene",
+            "hello",
+            "--sim",
+            "--capture",
+            str(captures),
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "scene 'hello': 2 outputs started within" in result.stdout
+    assert "2 finished" in result.stdout
+    for device, pitch in (("sim-left", 300.0), ("sim-right", 1200.0)):
+        played, rate = soundfile.read(str(captures / f"{device}.wav"), dtype="float32")
+        heard = np.flatnonzero(np.abs(played) > 0.01)
+        span = played[heard[0] : heard[-1] + 1]
+        assert abs(len(span) - 0.5 * rate) < 0.01 * rate, device  # the whole clip, once
+        assert abs(dominant(span) - pitch) < 5, device
+
+
+def test_play_unknown_scene(tmp_path: Path) -> None:
+    write_wav(tmp_path / "media" / "low.wav")
+    write_wav(tmp_path / "media" / "high.wav")
+    (tmp_path / "show.yaml").write_text(SHOW)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "showctl",
+            "play",
+            str(tmp_path / "show.yaml"),
+            "--scene",
+            "goodbye",
+            "--sim",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip() == f"{tmp_path / 'show.yaml'} has no scene 'goodbye'; "
+        "its scenes are: hello"
+    )
