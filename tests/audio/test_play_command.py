@@ -32,31 +32,33 @@ def dominant(samples: np.ndarray) -> float:
     return float(np.argmax(spectrum) * 48000 / len(samples))
 
 
-def test_play_scene_on_simulated_outputs(tmp_path: Path) -> None:
-    write_wav(tmp_path / "media" / "low.wav", seconds=0.5, frequency=300.0)
-    write_wav(tmp_path / "media" / "high.wav", seconds=0.5, frequency=1200.0)
-    (tmp_path / "show.yaml").write_text(SHOW)
-    captures = tmp_path / "captures"
-    result = subprocess.run(
+def play(folder: Path, scene: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """Write the show and its clips (300 Hz left, 1200 Hz right) and run `showctl play`."""
+    write_wav(folder / "media" / "low.wav", seconds=0.5, frequency=300.0)
+    write_wav(folder / "media" / "high.wav", seconds=0.5, frequency=1200.0)
+    (folder / "show.yaml").write_text(SHOW)
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "showctl",
             "play",
-            str(tmp_path / "show.yaml"),
+            str(folder / "show.yaml"),
             "--scene",
-            "hello",
+            scene,
             "--sim",
-            "--capture",
-            str(captures),
-            "--timeout",
-            "20",
+            *options,
         ],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
+
+
+def test_play_scene_on_simulated_outputs(tmp_path: Path) -> None:
+    captures = tmp_path / "captures"
+    result = play(tmp_path, "hello", "--capture", str(captures), "--timeout", "20")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "scene 'hello': 2 outputs started within" in result.stdout
     assert "2 finished" in result.stdout
@@ -69,27 +71,8 @@ def test_play_scene_on_simulated_outputs(tmp_path: Path) -> None:
 
 
 def test_play_unknown_scene(tmp_path: Path) -> None:
-    write_wav(tmp_path / "media" / "low.wav")
-    write_wav(tmp_path / "media" / "high.wav")
-    (tmp_path / "show.yaml").write_text(SHOW)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "showctl",
-            "play",
-            str(tmp_path / "show.yaml"),
-            "--scene",
-            "goodbye",
-            "--sim",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = play(tmp_path, "goodbye")
     assert result.returncode == 1
-    assert (
-        result.stderr.strip() == f"{tmp_path / 'show.yaml'} has no scene 'goodbye'; "
-        "its scenes are: hello"
+    assert result.stderr.strip() == (
+        f"{tmp_path / 'show.yaml'} has no scene 'goodbye'; its scenes are: hello"
     )
