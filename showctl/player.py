@@ -27,8 +27,9 @@ from showctl.audio.renderer import Play, Renderer, Stop
 HEARTBEAT = 0.5
 #: How often the control thread passes on the callback's events (started, finished).
 EVENT_POLL = 0.05
-#: How long a fresh stream may take to deliver blocks steadily enough to fit its clock.
-READY_TIMEOUT = 5.0
+#: How long a fresh stream may take to deliver blocks steadily enough to fit its clock. The
+#: fit needs 1.5 s; eight players starting at once on two cores have taken 3.5 s and more.
+READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
 
@@ -61,10 +62,16 @@ class Player:
         while not self.renderer.clock.ready and time.monotonic() < deadline:
             time.sleep(0.01)
         if not self.renderer.clock.ready:
+            blocks, restarts = self.renderer.counters.blocks, self.renderer.clock.resets
+            if blocks < 10:
+                why = f"played no audio for {READY_TIMEOUT:g} s; check the device"
+            else:
+                why = (
+                    f"gave no steady timing in {READY_TIMEOUT:g} s ({blocks} blocks, "
+                    f"{restarts} restarts of its clock); check the device and the system load"
+                )
             self.emit(
-                "error",
-                message=f"output {self.output!r}: device {self.stream.device!r} "
-                f"played no audio for {READY_TIMEOUT:g} s; check the device",
+                "error", message=f"output {self.output!r}: device {self.stream.device!r} {why}"
             )
             self.stream.close()
             return 1

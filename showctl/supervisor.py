@@ -100,7 +100,7 @@ class PlayerPool:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def start(self, timeout: float = 15.0) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         """Start every player and wait until all are ready. Raises :class:`PlayerError`."""
         for name, output in self.outputs.items():
             args = [
