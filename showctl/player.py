@@ -11,6 +11,7 @@ vanishes is one ``error`` event naming the output, the thing and the fix, then e
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -27,6 +28,8 @@ from showctl.audio.renderer import Play, Renderer, Stop
 HEARTBEAT = 0.5
 #: How often the control thread passes on the callback's events (started, finished).
 EVENT_POLL = 0.05
+#: How often the main thread looks whether the player must end, while no command comes.
+COMMAND_POLL = 0.25
 #: How long a fresh stream may take to deliver blocks steadily enough to fit its clock. The
 #: fit needs 1.5 s; eight players starting at once on two cores have taken 3.5 s and more.
 READY_TIMEOUT = 15.0
@@ -79,8 +82,20 @@ class Player:
         logger.info("player_ready", device=self.stream.device, rate=self.stream.rate)
         beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         beat.start()
+        # Commands are read on a thread of their own, so that a failure (the heartbeat thread
+        # sets _done) ends the player at once rather than at the controller's next command.
+        lines: queue.Queue[bytes | None] = queue.Queue()
+        threading.Thread(
+            target=_read_lines, args=(commands, lines), name="commands", daemon=True
+        ).start()
         status = 0
-        for line in commands:
+        while not self._done.is_set():
+            try:
+                line = lines.get(timeout=COMMAND_POLL)
+            except queue.Empty:
+                continue
+            if line is None:  # the controller closed the pipe
+                break
             message = ipc.decode(line)
             if message is None:
                 logger.warning("command_unreadable", line=line[:200].decode(errors="replace"))
@@ -92,9 +107,8 @@ class Player:
                 self.emit("error", message=f"output {self.output!r}: {e}")
                 status = 1
                 break
-            if self._done.is_set():
-                status = 1
-                break
+        if self._done.is_set() and self.stream.failed:
+            status = 1
         self._done.set()
         beat.join()
         self.stream.close()
@@ -150,6 +164,12 @@ class Player:
                 )
                 next_beat += HEARTBEAT
             time.sleep(EVENT_POLL)
+
+
+def _read_lines(source: BinaryIO, lines: queue.Queue[bytes | None]) -> None:
+    for line in source:
+        lines.put(line)
+    lines.put(None)
 
 
 def backend(name: str, capture: Path | None) -> OutputBackend:

@@ -25,7 +25,7 @@ class DacClock:
     WARMUP = 16
     #: This many outliers in a row mean the fit, not the reports, is wrong: start afresh.
     RESET_AFTER = 8
-    #: A crystal is within a few hundred ppm; a fit claiming more is wrong (a start-up burst).
+    #: A crystal is within a few hundred ppm; a fit claiming more is wrong: start afresh.
     MAX_PPM = 2000.0
     #: Seconds of reports the fit must span before it is ready: a slope fitted over less is
     #: too uncertain to place a start or judge drift by.

@@ -82,3 +82,27 @@ def test_truncated_wav_is_caught_at_load(tmp_path: Path) -> None:
     (error,) = [e for e in events if e["event"] == "error"]
     assert status == 1
     assert "is cut short" in error["message"]
+
+
+def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
+    """The device goes away while no command comes: the player reports it and exits."""
+
+    class Failing(SimStream):
+        @property
+        def failed(self) -> str | None:
+            return (
+                "output device 'sim-a' stopped (was it unplugged?)" if self.frames > 96000 else None
+            )
+
+    class Silent(io.BytesIO):
+        def __iter__(self):  # a controller that says nothing, and never closes the pipe
+            time.sleep(3600)
+            yield b""
+
+    events = io.BytesIO()
+    started = time.monotonic()
+    status = Player("a", Failing("sim-a", 48000, clock=MonotonicClock()), events).run(Silent())
+    assert status == 1
+    assert time.monotonic() - started < 10
+    (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
+    assert error["message"] == "output 'a': output device 'sim-a' stopped (was it unplugged?)"
