@@ -11,6 +11,7 @@ vanishes is one ``error`` event naming the output, the thing and the fix, then e
 
 from __future__ import annotations
 
+import os
 import queue
 import sys
 import threading
@@ -203,4 +204,9 @@ def main(
         )
         sys.stdout.buffer.flush()
         return 1
-    return Player(output, stream, sys.stdout.buffer, lock=lock).run(sys.stdin.buffer)
+    status = Player(output, stream, sys.stdout.buffer, lock=lock).run(sys.stdin.buffer)
+    # End the process here: the command reader thread may still be blocked reading the pipe,
+    # and the interpreter's shutdown would abort on its lock. Everything is released by now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

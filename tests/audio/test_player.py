@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -106,3 +108,38 @@ def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
     assert time.monotonic() - started < 10
     (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
     assert error["message"] == "output 'a': output device 'sim-a' stopped (was it unplugged?)"
+
+
+def test_player_process_quits_cleanly() -> None:
+    """`quit` ends a real player process with status 0 and nothing on stderr but its logs,
+    while the controller still holds the command pipe open (as the player pool does)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "showctl",
+            "player",
+            "--output",
+            "a",
+            "--device",
+            "x",
+            "--rate",
+            "48000",
+            "--backend",
+            "sim",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert json.loads(process.stdout.readline())["event"] == "ready"
+    process.stdin.write(ipc.encode({"cmd": "quit"}))
+    process.stdin.flush()  # and the pipe stays open
+    status = process.wait(timeout=30)
+    stderr = process.stderr.read() if process.stderr else b""
+    process.stdin.close()
+    assert b"Fatal Python error" not in stderr
+    assert all(json.loads(line) for line in stderr.splitlines())  # JSON log lines only
+    assert status == 0
