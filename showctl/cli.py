@@ -127,10 +127,16 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """List the output devices with the query to write; with a show, check its outputs."""
-    from showctl.audio import sounddevice_backend as backend
+    from showctl.audio.base import AudioDeviceError
 
-    devices = backend.output_devices()
-    cards = {index: name for name, index in backend.alsa_cards().items()}
+    try:
+        from showctl.audio import sounddevice_backend as backend
+
+        devices = backend.output_devices()
+    except AudioDeviceError as e:  # PortAudio missing, or the devices cannot be listed
+        print(e, file=sys.stderr)
+        return 1
+    cards = backend.alsa_cards()
     print("output devices (write the query in the show's outputs.NAME.device):")
     for device in devices:
         print(

@@ -52,6 +52,7 @@ class Player:
         self._events = events
         self._lock = threading.Lock()
         self._done = threading.Event()
+        self._clip: ClipStream | None = None  # the latest clip sent to the renderer
 
     def emit(self, event: str, **data: Any) -> None:
         with self._lock:
@@ -108,12 +109,12 @@ class Player:
                 self.emit("error", message=f"output {self.output!r}: {e}")
                 status = 1
                 break
-        if self._done.is_set() and self.stream.failed:
+        if self._done.is_set():  # set before this only by the heartbeat thread: a failure
             status = 1
         self._done.set()
         beat.join()
         self.stream.close()
-        return status if not self.stream.failed else 1
+        return status
 
     def command(self, message: dict[str, Any]) -> bool:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
@@ -127,8 +128,8 @@ class Player:
             if not loop and start >= info.frames:
                 self.emit("finished", reason="already over")
                 return True
-            stream = ClipStream(info, loop=loop, start=start)
-            self.renderer.commands.append(Play(stream, t0))
+            self._clip = ClipStream(info, loop=loop, start=start)
+            self.renderer.commands.append(Play(self._clip, t0))
             logger.info("clip_queued", clip=str(info.path), t0=t0, loop=loop)
         elif cmd == "stop":
             self.renderer.commands.append(Stop(float(message.get("fade", 0.0))))
@@ -147,8 +148,9 @@ class Player:
                 self.emit(event, **data)
             while renderer.retired:
                 renderer.retired.popleft().close()
-            if self.stream.failed:
-                self.emit("error", message=f"output {self.output!r}: {self.stream.failed}")
+            failed = self.stream.failed or (self._clip.error if self._clip else None)
+            if failed:
+                self.emit("error", message=f"output {self.output!r}: {failed}")
                 self._done.set()
                 return
             if time.monotonic() >= next_beat:

@@ -126,7 +126,6 @@ class ClipStream:
         self._ring = np.zeros(max(int(ahead * info.rate), 4 * chunk), dtype=np.float32)
         self._chunk = chunk
         self._written = self.position  # the content index after the last sample in the ring
-        self.underruns = 0
         self._stop = threading.Event()
         self._error: str | None = None
         self._file = soundfile.SoundFile(str(info.path))
@@ -194,9 +193,7 @@ class ClipStream:
             if room < self._chunk or (end is not None and self._written >= end):
                 return
             index = self._written % self.info.frames
-            count = min(self._chunk, self.info.frames - index)
-            if end is not None:
-                count = min(count, end - self._written)
+            count = min(self._chunk, self.info.frames - index)  # to the end, or to the seam
             self._file.seek(index)
             data = self._file.read(count, dtype="float32")
             if len(data) == 0:

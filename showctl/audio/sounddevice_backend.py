@@ -85,13 +85,13 @@ def matches(query: str, devices: list[Device]) -> list[Device]:
     return exact or [d for d in devices if query.lower() in d.name.lower()]
 
 
-def query_for(device: Device, cards: dict[int, str]) -> str:
+def query_for(device: Device, cards: dict[str, int]) -> str:
     """The query to write in a show for ``device``: ``hw:CARD=id`` where ALSA names the card
-    (stable across reboots), else the device's name."""
+    (stable across reboots), else the device's name. ``cards`` is :func:`alsa_cards`."""
     tag = re.search(r"\(hw:(\d+),(\d+)\)$", device.name)
-    if tag and int(tag[1]) in cards:
-        card = cards[int(tag[1])]
-        return f"hw:CARD={card}" + (f",DEV={tag[2]}" if tag[2] != "0" else "")
+    ids = {index: card for card, index in cards.items()}
+    if tag and int(tag[1]) in ids:
+        return f"hw:CARD={ids[int(tag[1])]}" + (f",DEV={tag[2]}" if tag[2] != "0" else "")
     return device.name
 
 

@@ -54,7 +54,7 @@ def test_missing_device_lists_the_candidates() -> None:
 
 
 def test_query_to_write_is_the_stable_card_id() -> None:
-    cards = {index: name for name, index in backend.alsa_cards().items()}
+    cards = backend.alsa_cards()
     assert [backend.query_for(d, cards) for d in DEVICES] == [
         "hw:CARD=speaker1",
         "hw:CARD=speaker2",

@@ -76,3 +76,12 @@ def test_play_unknown_scene(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"{tmp_path / 'show.yaml'} has no scene 'goodbye'; its scenes are: hello"
     )
+
+
+def test_play_timeout_reports_what_finished(tmp_path: Path) -> None:
+    """--timeout stops waiting and reports, rather than failing."""
+    result = play(tmp_path, "hello", "--timeout", "0.1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "2 outputs started within" in result.stdout
+    assert "0 finished" in result.stdout

@@ -143,3 +143,23 @@ def test_player_process_quits_cleanly() -> None:
     assert b"Fatal Python error" not in stderr
     assert all(json.loads(line) for line in stderr.splitlines())  # JSON log lines only
     assert status == 0
+
+
+def test_a_clip_that_breaks_while_playing_is_an_error(tmp_path: Path) -> None:
+    """The clip's file is cut to nothing mid-play (a card pulled out): an error, then exit 1,
+    not silence counted as underruns for ever."""
+    clip = write_wav(tmp_path / "long.wav", seconds=10.0)
+
+    class Breaking(io.BytesIO):
+        def __iter__(self):
+            yield ipc.encode({"cmd": "play", "clip": str(clip), "t0": time.monotonic() + 1.8})
+            time.sleep(2.5)
+            clip.write_bytes(b"")  # the reader's next read finds nothing
+            time.sleep(3600)
+
+    events = io.BytesIO()
+    stream = SimStream("sim-a", 48000, clock=MonotonicClock())
+    status = Player("a", stream, events).run(Breaking())
+    (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
+    assert status == 1
+    assert error["message"].startswith(f"output 'a': {clip} could not be read any further")
