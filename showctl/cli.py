@@ -8,15 +8,13 @@ a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from showctl import log
+from showctl import __version__
 
 if TYPE_CHECKING:
     from showctl.show import Show
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
 # audio output) then loads the audio engine only, not the show loader or the state machine.
 
 Command = Callable[[argparse.Namespace], int]
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -80,6 +79,8 @@ def cmd_walk(args: argparse.Namespace) -> int:
     loaded = _load(args.show)
     if loaded is None:
         return 1
+    import asyncio
+
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(walk(loaded, speed=args.speed, pause=args.pause, steps=args.steps))
     return 0
@@ -98,6 +99,8 @@ def cmd_play(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+
+    import asyncio
 
     async def play() -> supervisor.SceneReport:
         pool = supervisor.PlayerPool(
@@ -206,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--log-level",
-        choices=log.LEVELS,
+        choices=LOG_LEVELS,
         default=argparse.SUPPRESS,
         help="the lowest level logged (default: info)",
     )
@@ -222,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="An installation show controller: scenes, synchronised audio, LED cues.",
     )
-    parser.add_argument("--version", action="version", version=f"showctl {version('showctl')}")
+    parser.add_argument("--version", action="version", version=f"showctl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
@@ -306,7 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    log.configure(getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"))
+    if args.func is not cmd_player:  # a player writes plain JSON lines (ipc.LogLines)
+        from showctl import log
+
+        log.configure(getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"))
     try:
         status: int = args.func(args)
     except BrokenPipeError:  # the reader went away (showctl check ... | head): not an error

@@ -17,7 +17,6 @@ from typing import Literal, TextIO
 import structlog
 
 LogFormat = Literal["auto", "json", "console"]
-LEVELS = ("debug", "info", "warning", "error")
 
 
 def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None) -> None:

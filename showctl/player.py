@@ -19,16 +19,12 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
-
-from showctl import ipc, log
+from showctl import ipc
 from showctl.audio.base import AudioDeviceError, OutputBackend, OutputStream
 from showctl.audio.clip import ClipError, ClipStream, inspect
 from showctl.audio.renderer import Play, Renderer, Stop
 
 HEARTBEAT = 0.5
-#: How often the control thread passes on the callback's events (started, finished).
-EVENT_POLL = 0.05
 #: How often the main thread looks whether the player must end, while no command comes.
 COMMAND_POLL = 0.25
 #: How long a fresh stream may take to deliver blocks steadily enough to fit its clock. The
@@ -37,7 +33,7 @@ READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
 
-logger = structlog.get_logger()
+logger = ipc.LogLines(sys.stderr)
 
 
 class Player:
@@ -52,6 +48,9 @@ class Player:
         self._events = events
         self._lock = threading.Lock()
         self._done = threading.Event()
+        # Set by the callback when it has an event (started, finished), and at the end.
+        self._wake = threading.Event()
+        self.renderer.notify = self._wake.set
         self._clip: ClipStream | None = None  # the latest clip sent to the renderer
 
     def emit(self, event: str, **data: Any) -> None:
@@ -112,6 +111,7 @@ class Player:
         if self._done.is_set():  # set before this only by the heartbeat thread: a failure
             status = 1
         self._done.set()
+        self._wake.set()
         beat.join()
         self.stream.close()
         return status
@@ -140,9 +140,12 @@ class Player:
         return True
 
     def _beat(self) -> None:
+        """Pass on the callback's events as they come, and a heartbeat every HEARTBEAT s; a
+        failed device or clip reader is found at the next heartbeat at the latest."""
         renderer = self.renderer
         next_beat = time.monotonic()
         while not self._done.is_set():
+            self._wake.clear()
             while renderer.events:
                 event, data = renderer.events.popleft()
                 self.emit(event, **data)
@@ -166,7 +169,7 @@ class Player:
                     playing=renderer.playing,
                 )
                 next_beat += HEARTBEAT
-            time.sleep(EVENT_POLL)
+            self._wake.wait(max(0.0, next_beat - time.monotonic()))
 
 
 def _read_lines(source: BinaryIO, lines: queue.Queue[bytes | None]) -> None:
@@ -196,8 +199,6 @@ def main(
     lock: bool = True,
 ) -> int:
     """Run a player process: logs to stderr, events to stdout, commands from stdin."""
-    log.configure("info", "json", sys.stderr)
-    structlog.contextvars.bind_contextvars(output=output)
     try:
         stream = backend(backend_name, capture).open(device, rate)
     except AudioDeviceError as e:

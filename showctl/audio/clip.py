@@ -116,8 +116,8 @@ class ClipStream:
         *,
         loop: bool,
         start: int = 0,
-        ahead: float = 2.0,
-        chunk: int = 8192,
+        ahead: float = 3.0,
+        chunk: int = 32768,
         threaded: bool = True,
     ) -> None:
         self.info = info
@@ -125,6 +125,7 @@ class ClipStream:
         self.position = start if loop else min(start, info.frames)
         self._ring = np.zeros(max(int(ahead * info.rate), 4 * chunk), dtype=np.float32)
         self._chunk = chunk
+        self._scratch = np.empty(chunk, dtype=np.float32)  # reads land here, then in the ring
         self._written = self.position  # the content index after the last sample in the ring
         self._stop = threading.Event()
         self._error: str | None = None
@@ -160,7 +161,8 @@ class ClipStream:
         start = self.position % size
         first = min(n, size - start)
         out[:first] = self._ring[start : start + first]
-        out[first:n] = self._ring[: n - first]
+        if first < n:  # the rest from the ring's beginning
+            out[first:n] = self._ring[: n - first]
         self.position += n
         return n
 
@@ -195,7 +197,7 @@ class ClipStream:
             index = self._written % self.info.frames
             count = min(self._chunk, self.info.frames - index)  # to the end, or to the seam
             self._file.seek(index)
-            data = self._file.read(count, dtype="float32")
+            data = self._file.read(count, dtype="float32", out=self._scratch[:count])
             if len(data) == 0:
                 raise ValueError("the file ended early")
             start = self._written % size

@@ -19,6 +19,7 @@ events leave on another; both are appended and popped whole, which needs no lock
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,6 +30,9 @@ from showctl.audio.timeline import DacClock
 
 #: How far (in samples) the content may stray from the timeline before a correction.
 DEADBAND = 2.0
+#: Samples between the DAC-time reports fed to the clock fit: one a few blocks is plenty for a
+#: fit over many seconds, and each costs the callback time (CPU is what a player is short of).
+REPORT_EVERY = 1024
 
 
 class Source(Protocol):
@@ -93,10 +97,13 @@ class Renderer:
     counters: Counters = field(default_factory=Counters)
     #: Streams the callback is done with, for the control thread to close.
     retired: collections.deque[Source] = field(default_factory=collections.deque)
+    #: Called (on the audio thread) after an event is appended: wakes whoever passes them on.
+    notify: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         self.clock = DacClock(self.rate)
         self._frame = 0  # the stream's index of the next block's first sample
+        self._next_report = 0  # the frame from which the next block's DAC time is fed to the fit
         self._playing: Play | None = None
         self._started = False
         self._gain = 1.0
@@ -109,11 +116,14 @@ class Renderer:
     def render(self, block: Block, dac_time: float) -> None:
         """Fill ``block``, whose first sample leaves the DAC at ``dac_time`` (audio thread)."""
         n = len(block)
-        self.clock.add(self._frame, dac_time)
+        if self._frame >= self._next_report:
+            self.clock.add(self._frame, dac_time)
+            self._next_report = self._frame + REPORT_EVERY
         while self.commands:
             self._apply(self.commands.popleft())
-        block.fill(0.0)
-        if self._playing is not None:
+        if self._playing is None:
+            block.fill(0.0)
+        else:
             self._fill(block, self._playing)
         self._frame += n
         self.counters.blocks += 1
@@ -135,12 +145,15 @@ class Renderer:
         self.retired.append(self._playing.stream)
         if reason is not None:
             frame = self._frame if at_frame is None else at_frame
-            self.events.append(
-                ("finished", {"reason": reason, "dac_time": self.clock.time_of(frame)})
-            )
+            self._emit("finished", reason=reason, dac_time=self.clock.time_of(frame))
         self._playing = None
 
+    def _emit(self, event: str, **data: Any) -> None:
+        self.events.append((event, data))
+        self.notify()
+
     def _fill(self, block: Block, play: Play) -> None:
+        """Fill all of ``block`` from the clip: zeros where it has no samples for it."""
         n = len(block)
         stream = play.stream
         # The content sample the timeline puts at this block's first sample.
@@ -150,22 +163,19 @@ class Renderer:
         if not self._started:
             gap = stream.position - round(due)  # samples until the stream's next one is due
             if gap >= n:
-                return  # t0 comes after this block: silence
+                block.fill(0.0)  # t0 comes after this block: silence
+                return
             if gap > 0:
                 begin = gap  # zeros first: the start lands on its sample
             elif gap < 0:
                 stream.skip(-gap)  # t0 has passed: join where the timeline is
             self._started = True
-            self.events.append(
-                (
-                    "started",
-                    {
-                        "t0": play.t0,
-                        "position": stream.position,
-                        "zeros": begin,
-                        "dac_time": self.clock.time_of(self._frame + begin),
-                    },
-                )
+            self._emit(
+                "started",
+                t0=play.t0,
+                position=stream.position,
+                zeros=begin,
+                dac_time=self.clock.time_of(self._frame + begin),
             )
         else:
             offset = stream.position - due
@@ -179,7 +189,11 @@ class Renderer:
         got = stream.read_into(block[begin:])
         if repeat and got:
             block[0] = block[1]
+        elif begin:
+            block[:begin] = 0.0
         missing = n - begin - got
+        if missing:
+            block[begin + got :] = 0.0
         if missing:
             if stream.length is not None and stream.position >= stream.length:
                 self._end("end", at_frame=self._frame + begin + got)

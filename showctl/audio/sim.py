@@ -91,6 +91,9 @@ class SimStream:
         reported = self.dac_time(self.frames)
         if self.jitter:
             reported += self._rng.normal(0.0, self.jitter)
+        # A real device hands over a buffer holding whatever was in it: NaN here, so that a
+        # sample the render function leaves unwritten shows in the capture.
+        self.block.fill(np.nan)
         self._render(self.block, reported)
         if self._capture is not None:
             self._capture.write(self.block)

@@ -34,7 +34,7 @@ class DacClock:
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
     SETTLE = 0.5
 
-    def __init__(self, nominal_rate: float, window: float = 5.0) -> None:
+    def __init__(self, nominal_rate: float, window: float = 30.0) -> None:
         self.nominal_rate = nominal_rate
         self._tau = window * nominal_rate  # forgetting constant, in frames
         self.resets = 0
@@ -48,6 +48,8 @@ class DacClock:
         self._x0 = 0  # the frame index the sums are centred on (the newest report)
         self._y0 = 0.0
         self._w = self._sx = self._sy = self._sxx = self._sxy = 0.0
+        self._slope = 1.0 / self.nominal_rate  # the fit, kept up to date by _include
+        self._at_centre = 0.0
 
     @property
     def warm(self) -> bool:
@@ -84,7 +86,10 @@ class DacClock:
         if self._count == 0:
             self._x0, self._y0 = frame, dac_time
             self._first = frame
-        decay = math.exp(-(frame - self._x0) / self._tau)
+        # Forget with the fit's age until it reaches the window: a young stream's first
+        # reports are its worst (through PulseAudio they settle over tens of seconds).
+        tau = min(self._tau, max(frame - self._first, self.nominal_rate))
+        decay = math.exp(-(frame - self._x0) / tau)
         dx, dy = float(frame - self._x0), dac_time - self._y0
         w, sx, sy = self._w * decay, self._sx * decay, self._sy * decay
         sxx, sxy = self._sxx * decay, self._sxy * decay
@@ -96,6 +101,8 @@ class DacClock:
         self._w = w + 1.0
         self._x0, self._y0 = frame, dac_time
         self._count += 1
+        self._slope = self._fitted_slope()
+        self._at_centre = (self._sy - self._slope * self._sx) / self._w
 
     def _fitted_slope(self) -> float:
         """The least-squares slope (seconds a frame), or the nominal one before warm-up."""
@@ -106,22 +113,16 @@ class DacClock:
         return 1.0 / self.nominal_rate
 
     def _fitted_ppm(self) -> float:
-        return (1.0 / (self._fitted_slope() * self.nominal_rate) - 1.0) * 1e6
-
-    def _fit(self) -> tuple[float, float]:
-        """Slope (seconds a frame) and the fitted time at the centre frame."""
-        slope = self._fitted_slope()
-        return slope, (self._sy - slope * self._sx) / (self._w or 1.0)
+        return (1.0 / (self._slope * self.nominal_rate) - 1.0) * 1e6
 
     def time_of(self, frame: int) -> float:
         """When ``frame`` leaves (or left) the DAC, on the monotonic clock."""
-        slope, at_centre = self._fit()
-        return self._y0 + at_centre + slope * (frame - self._x0)
+        return self._y0 + self._at_centre + self._slope * (frame - self._x0)
 
     @property
     def rate(self) -> float:
         """The card's measured rate in frames per monotonic second."""
-        return 1.0 / self._fit()[0]
+        return 1.0 / self._slope
 
     @property
     def ppm(self) -> float:

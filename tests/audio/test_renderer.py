@@ -45,7 +45,9 @@ def rig(
 def played(tmp_path: Path) -> np.ndarray:
     import soundfile
 
-    return soundfile.read(str(tmp_path / "out.wav"), dtype="float32")[0]
+    samples = soundfile.read(str(tmp_path / "out.wav"), dtype="float32")[0]
+    assert np.isfinite(samples).all(), "the renderer left samples of a block unwritten"
+    return samples
 
 
 @pytest.mark.parametrize("block", [256, 480, 1024])
