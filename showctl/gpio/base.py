@@ -1,0 +1,48 @@
+"""What the rest of showctl needs of GPIO lines, whatever drives them.
+
+Values are *logical*: ``True`` lights an LED, whichever way it is wired; the backend applies
+the show's ``active_low`` (the kernel does, for gpiod).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from showctl.errors import ShowctlError
+
+#: The consumer name showctl's requests carry: what ``gpioinfo`` shows as the lines' user.
+CONSUMER = "showctl"
+
+
+class GpioError(ShowctlError):
+    """A line or chip that cannot be used; the message names the chip, the line and the fix."""
+
+
+class OutputLines(Protocol):
+    """Output lines requested together, changed together."""
+
+    @property
+    def offsets(self) -> Sequence[int]: ...
+
+    def set(self, values: Mapping[int, bool]) -> None:
+        """Set lines (by offset) at once: one change for all of them. Raises
+        :class:`GpioError` if the lines can no longer be driven."""
+        ...
+
+    def close(self) -> None:
+        """Turn the lines off and release them. Idempotent; never raises."""
+        ...
+
+
+class GpioBackend(Protocol):
+    def request_outputs(
+        self, chip: str, offsets: Sequence[int], *, active_low: bool = False
+    ) -> OutputLines:
+        """Hold ``offsets`` of ``chip`` as outputs, all off. Raises :class:`GpioError`."""
+        ...
+
+
+def chip_path(chip: str) -> str:
+    """``gpiochip0`` or ``/dev/gpiochip0`` as a path."""
+    return chip if chip.startswith("/") else f"/dev/{chip}"

@@ -1,0 +1,102 @@
+"""The real GPIO backend: the kernel's character device through libgpiod 2.x (``gpiod``).
+The only module importing it.
+
+One request holds all the lines of a use (the whole matrix), so that one ``set_values`` changes
+them together. The show's ``active_low`` is handed to the kernel, which inverts the lines itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from showctl.gpio.base import CONSUMER, GpioError, chip_path
+
+try:
+    import gpiod
+    from gpiod.line import Direction, Value
+except ImportError as e:  # pragma: no cover - the wheel carries libgpiod; this is a broken install
+    raise GpioError(f"the gpiod library cannot be loaded ({e}); reinstall showctl") from e
+
+
+def _open(path: str) -> Any:
+    try:
+        return gpiod.Chip(path)
+    except FileNotFoundError as e:
+        raise GpioError(
+            f"{path} does not exist; check the chip in the show (gpiodetect lists the chips)"
+        ) from e
+    except PermissionError as e:
+        raise GpioError(
+            f"{path} cannot be opened: permission denied; add the user to the 'gpio' group"
+        ) from e
+    except OSError as e:
+        raise GpioError(f"{path} cannot be opened ({e.strerror or e})") from e
+
+
+def _holder(chip: Any, offset: int) -> str:
+    try:
+        info = chip.get_line_info(offset)
+    except OSError:
+        return "another program"
+    return f"'{info.consumer}'" if info.consumer else "another program"
+
+
+class GpiodOutputLines:
+    def __init__(self, request: Any, path: str) -> None:
+        self._request = request
+        self._path = path
+        self._offsets = tuple(request.offsets)
+
+    @property
+    def offsets(self) -> Sequence[int]:
+        return self._offsets
+
+    def set(self, values: Mapping[int, bool]) -> None:
+        try:
+            self._request.set_values(
+                {o: Value.ACTIVE if v else Value.INACTIVE for o, v in values.items()}
+            )
+        except (OSError, gpiod.RequestReleasedError) as e:
+            raise GpioError(f"the lines of {self._path} cannot be set any more ({e})") from e
+
+    def close(self) -> None:
+        if not self._request:  # released already
+            return
+        # Dark first, then let go; a chip that is gone has nothing lit on it either.
+        with contextlib.suppress(OSError, gpiod.RequestReleasedError):
+            self._request.set_values(dict.fromkeys(self._offsets, Value.INACTIVE))
+        with contextlib.suppress(OSError, gpiod.RequestReleasedError):
+            self._request.release()
+
+
+class GpiodBackend:
+    def request_outputs(
+        self, chip: str, offsets: Sequence[int], *, active_low: bool = False
+    ) -> GpiodOutputLines:
+        path = chip_path(chip)
+        with _open(path) as handle:
+            lines = handle.get_info().num_lines
+            for offset in offsets:
+                if not 0 <= offset < lines:
+                    raise GpioError(
+                        f"line {offset} is outside {path}, which has lines 0-{lines - 1}; "
+                        "correct the line offset in the show"
+                    )
+            settings = gpiod.LineSettings(
+                direction=Direction.OUTPUT, active_low=active_low, output_value=Value.INACTIVE
+            )
+            try:
+                request = handle.request_lines(config={tuple(offsets): settings}, consumer=CONSUMER)
+            except OSError as e:
+                if e.errno == errno.EBUSY:
+                    busy = [o for o in offsets if handle.get_line_info(o).used]
+                    offset = busy[0] if busy else offsets[0]
+                    raise GpioError(
+                        f"line {offset} of {path} is in use by {_holder(handle, offset)}; "
+                        "stop that program or choose another line"
+                    ) from e
+                raise GpioError(f"the lines of {path} cannot be requested ({e})") from e
+        return GpiodOutputLines(request, path)

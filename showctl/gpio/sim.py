@@ -1,0 +1,120 @@
+"""Simulated GPIO lines: values in memory, every change kept with its time on a clock.
+
+For the unit tests and for people without hardware (``--sim``). The history answers what a
+test wants to know: what was lit at a time, when a line changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from showctl.clock import Clock, MonotonicClock
+from showctl.gpio.base import GpioError, chip_path
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``set`` call: when, and the lines it changed (offset: logical value)."""
+
+    time: float
+    values: Mapping[int, bool]
+
+
+@dataclass
+class SimChip:
+    """A chip of ``lines`` lines; requests hold lines until closed, as the kernel does."""
+
+    path: str
+    lines: int = 64
+    holders: dict[int, str] = field(default_factory=dict)
+
+
+class SimOutputLines:
+    def __init__(self, chip: SimChip, offsets: Sequence[int], clock: Clock, consumer: str) -> None:
+        self.chip = chip
+        self._offsets = tuple(offsets)
+        self.clock = clock
+        self.values = dict.fromkeys(self._offsets, False)
+        self.history: list[Change] = []
+        self.closed = False
+        for offset in self._offsets:
+            chip.holders[offset] = consumer
+
+    @property
+    def offsets(self) -> Sequence[int]:
+        return self._offsets
+
+    def set(self, values: Mapping[int, bool]) -> None:
+        if self.closed:
+            raise GpioError(f"the lines of {self.chip.path} were released; request them again")
+        unknown = set(values) - set(self._offsets)
+        if unknown:
+            raise GpioError(f"line {min(unknown)} of {self.chip.path} was not requested")
+        changed = {o: bool(v) for o, v in values.items() if self.values[o] != bool(v)}
+        self.values.update(changed)
+        self.history.append(Change(self.clock.monotonic(), dict(values)))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.values = dict.fromkeys(self._offsets, False)
+        self.history.append(Change(self.clock.monotonic(), dict(self.values)))
+        for offset in self._offsets:
+            self.chip.holders.pop(offset, None)
+        self.closed = True
+
+    # what a test asks
+
+    def value_at(self, offset: int, time: float) -> bool:
+        """The line's value just after ``time`` (changes at ``time`` included)."""
+        value = False
+        for change in self.history:
+            if change.time > time:
+                break
+            value = change.values.get(offset, value)
+        return value
+
+    def edges(self, offset: int) -> list[tuple[float, bool]]:
+        """Every time the line changed value, and its new value."""
+        out: list[tuple[float, bool]] = []
+        value = False
+        for change in self.history:
+            new = change.values.get(offset, value)
+            if new != value:
+                out.append((change.time, new))
+                value = new
+        return out
+
+
+class SimGpio:
+    """Simulated chips, made on first use (``/dev/gpiochip0`` and so on), on one clock."""
+
+    def __init__(self, clock: Clock | None = None, lines: int = 64) -> None:
+        self.clock = clock or MonotonicClock()
+        self.chips: dict[str, SimChip] = {}
+        self._lines = lines
+        self.requests: list[SimOutputLines] = []
+
+    def chip(self, chip: str) -> SimChip:
+        path = chip_path(chip)
+        return self.chips.setdefault(path, SimChip(path, self._lines))
+
+    def request_outputs(
+        self, chip: str, offsets: Sequence[int], *, active_low: bool = False
+    ) -> SimOutputLines:
+        sim = self.chip(chip)
+        for offset in offsets:
+            if not 0 <= offset < sim.lines:
+                raise GpioError(
+                    f"line {offset} is outside {sim.path}, which has lines 0-{sim.lines - 1}; "
+                    "correct the line offset in the show"
+                )
+            if offset in sim.holders:
+                raise GpioError(
+                    f"line {offset} of {sim.path} is in use by '{sim.holders[offset]}'; "
+                    "stop that program or choose another line"
+                )
+        lines = SimOutputLines(sim, offsets, self.clock, "showctl")
+        self.requests.append(lines)
+        return lines

@@ -1,0 +1,46 @@
+"""The matrix on simulated lines: frames at T0 + their time, one change a frame, failures once."""
+
+from __future__ import annotations
+
+from showctl.clock import FakeClock
+from showctl.gpio.sim import SimGpio
+from showctl.leds.matrix import LedMatrix, LedPlayer
+from showctl.leds.programs import Schedule
+from showctl.show import Blink, Cue, Matrix
+
+MATRIX = Matrix(lines=((10, 11), (12, 13)), names={"a": (0, 0), "d": (1, 1)})
+
+
+def rig() -> tuple[FakeClock, LedPlayer, object]:
+    clock = FakeClock()
+    lines = SimGpio(clock).request_outputs("gpiochip0", [10, 11, 12, 13])
+    player = LedPlayer(LedMatrix(MATRIX, lines), clock=clock.monotonic)
+    return clock, player, lines
+
+
+def test_frames_are_shown_at_t0_plus_their_time_one_set_each() -> None:
+    clock, player, lines = rig()
+    t0 = clock.now + 0.2
+    player.play(Schedule(MATRIX, (Cue(Blink(("a", "d"), 0.5, count=1), at=1.0),)), t0)
+    assert player.step() is None  # nothing due before T0
+    clock.advance(0.2)
+    first = player.step()
+    assert first is not None
+    assert first.due == t0
+    assert not first.frame.any()
+    clock.advance(1.0)
+    lit = player.step()
+    assert lit is not None
+    assert lit.due == t0 + 1.0
+    assert lines.history[-1].values == {10: True, 11: False, 12: False, 13: True}  # type: ignore[attr-defined]
+    assert player.due() == t0 + 1.5
+
+
+def test_a_gpio_failure_is_reported_once_and_the_cues_stop() -> None:
+    clock, player, lines = rig()
+    player.play(Schedule(MATRIX, (Cue(Blink(("a",), 0.1)),)), clock.now)
+    lines.close()  # type: ignore[attr-defined]  # as if the chip went away
+    assert player.step() is None
+    assert player.failed is not None
+    assert "gpiochip0" in player.failed
+    assert player.due() is None  # nothing more is tried
