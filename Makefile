@@ -21,7 +21,7 @@ setup-test: setup
 	deploy/system-packages.sh deploy/apt-packages-test.txt
 
 demo: setup
-	$(BIN)/showctl walk shows/demo.yaml
+	$(BIN)/showctl walk shows/demo.yaml --leds
 
 test: lint typecheck pytest bench-quick
 

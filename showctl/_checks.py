@@ -24,6 +24,7 @@ from showctl.show import (
     First,
     Forever,
     Frames,
+    Hold,
     LedRef,
     Matrix,
     Meter,
@@ -254,6 +255,12 @@ class _Checker:
                 self.program((*path, tag, i), child, scene)
         elif isinstance(program, Forever):
             self.program((*path, tag), program.program, scene)
+            if not takes_time(program.program):
+                self.conv.report(
+                    (*path, tag),
+                    "this program takes no time, so 'forever' would repeat it without end in "
+                    "one instant; add a 'hold' or a 'blink' to it",
+                )
 
     def written_tag(self, path: Path, program: Program) -> str:
         """The key the program was written with (``first`` or its alias ``any``)."""
@@ -335,6 +342,19 @@ class _Checker:
                     f"scene '{name}' has no way out: no transition leads to another scene",
                     severity="warning",
                 )
+
+
+def takes_time(program: Program) -> bool:
+    """Whether a program lasts longer than an instant (so that it can be repeated)."""
+    if isinstance(program, On | Off):
+        return False
+    if isinstance(program, Hold):
+        return program.duration > 0
+    if isinstance(program, All | Sequence):
+        return any(takes_time(child) for child in program.programs)
+    if isinstance(program, First):
+        return all(takes_time(child) for child in program.programs)
+    return True  # blink, cycle, frames, meter and forever all take time
 
 
 def frame_problem(image: str, matrix: Matrix) -> str | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from showctl import __version__
 
 if TYPE_CHECKING:
+    from showctl.leds.matrix import LedPlayer
     from showctl.show import Show
 
 # Each command imports what it needs when it runs: a player process (`showctl player`, one per
@@ -81,8 +82,83 @@ def cmd_walk(args: argparse.Namespace) -> int:
         return 1
     import asyncio
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(walk(loaded, speed=args.speed, pause=args.pause, steps=args.steps))
+    leds = _terminal_leds(loaded, args) if args.leds and loaded.matrix is not None else None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                walk(loaded, speed=args.speed, pause=args.pause, steps=args.steps, leds=leds)
+            )
+    finally:
+        if leds is not None:
+            leds.stop()
+    return 0
+
+
+def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
+    """An LED player on simulated lines, drawn live at the bottom of the terminal; the log
+    is then written above it."""
+    from showctl import log
+    from showctl.gpio.sim import SimGpio
+    from showctl.leds.matrix import LedMatrix, LedPlayer
+    from showctl.leds.views import TerminalView
+
+    matrix = loaded.matrix
+    assert matrix is not None
+    view = TerminalView(sys.stdout, title=f"{loaded.name or loaded.path.stem}: LEDs (simulated)")
+    log.configure(
+        getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"), view.log_stream()
+    )
+    lines = SimGpio().request_outputs(matrix.chip, [o for row in matrix.lines for o in row])
+    player = LedPlayer(LedMatrix(matrix, lines), on_frame=lambda s: view.show(s.at, s.frame))
+    player.start()
+    return player
+
+
+def cmd_leds_render(args: argparse.Namespace) -> int:
+    """Draw a scene's LED cues as a PNG sheet of frames, one every --every seconds."""
+    from showctl.leds.meter import clip_meter
+    from showctl.leds.programs import Schedule
+    from showctl.leds.views import sheet, write_png
+
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    if loaded.matrix is None:
+        print(f"{args.show} has no LED matrix: there is nothing to draw", file=sys.stderr)
+        return 1
+    if args.scene not in loaded.scenes:
+        names = ", ".join(loaded.scenes)
+        print(f"{args.show} has no scene {args.scene!r}; its scenes are: {names}", file=sys.stderr)
+        return 1
+    scene = loaded.scenes[args.scene]
+    schedule = Schedule(loaded.matrix, scene.leds, clip_meter(loaded, args.scene))
+    frames = []
+    for k in range(round(args.seconds / args.every)):
+        schedule.advance(k * args.every)
+        frames.append(schedule.frame.copy())
+    schedule.close()
+    write_png(Path(args.out), sheet(frames, columns=args.columns))
+    print(
+        f"{args.out}: {len(frames)} frames of scene {args.scene!r}, one every {args.every:g} s, "
+        f"{args.columns} to a row"
+    )
+    return 0
+
+
+def cmd_leds_replay(args: argparse.Namespace) -> int:
+    """Show a recording of LED frames in the terminal, at its own pace."""
+    from showctl.leds.views import RecordingError, TerminalView, read_recording, replay
+
+    try:
+        count = replay(
+            read_recording(Path(args.file)), TerminalView(sys.stdout, args.file), args.speed
+        )
+    except (OSError, RecordingError) as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    print(f"{count} frames")
     return 0
 
 
@@ -268,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="stop after this many scene changes (default: run until Ctrl-C)",
     )
+    p.add_argument(
+        "--leds",
+        action="store_true",
+        help="show the LED matrix live at the bottom of the terminal (simulated lines)",
+    )
+    _add_leds_commands(sub, common)
     p = add("play", cmd_play, "play one scene's clips on the show's outputs, started together")
     p.add_argument("show", metavar="SHOW")
     p.add_argument("--scene", required=True, help="the scene to play")
@@ -305,6 +387,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="play without the drift lock (to measure what it does)",
     )
     return parser
+
+
+def _add_leds_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """``showctl leds render`` and ``showctl leds replay``."""
+    leds = sub.add_parser(
+        "leds", parents=[common], help="the LED matrix without hardware: draw, replay"
+    ).add_subparsers(dest="leds_command", required=True, metavar="COMMAND")
+
+    def add_leds(name: str, func: Command, help: str) -> argparse.ArgumentParser:
+        p = leds.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add_leds("render", cmd_leds_render, "draw a scene's LED cues as a PNG sheet of frames")
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument("--scene", required=True, help="the scene whose cues to draw")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="the picture to write")
+    p.add_argument(
+        "--seconds", type=_positive, default=4.0, help="how much of the scene (default: 4)"
+    )
+    p.add_argument(
+        "--every", type=_positive, default=0.125, help="seconds between frames (default: 0.125)"
+    )
+    p.add_argument("--columns", type=int, default=8, help="frames to a row (default: 8)")
+    p = add_leds("replay", cmd_leds_replay, "show a recording of LED frames in the terminal")
+    p.add_argument("file", metavar="FILE", help="a recording (JSON lines)")
+    p.add_argument("--speed", type=_positive, default=1.0, help="faster than real (default: 1)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import soundfile
 import structlog
 
+from showctl.leds.matrix import LedPlayer
+from showctl.leds.meter import clip_meter
+from showctl.leds.programs import Schedule
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.show import Program, Scene, Show
 
@@ -83,13 +86,22 @@ def describe_program(program: Program) -> str:
     return f"{tag} {value}"
 
 
-async def walk(show: Show, *, speed: float = 1.0, pause: float = 3.0, steps: int = 0) -> int:
+async def walk(
+    show: Show,
+    *,
+    speed: float = 1.0,
+    pause: float = 3.0,
+    steps: int = 0,
+    leds: LedPlayer | None = None,
+) -> int:
     """Walk the show until cancelled, or for ``steps`` scene changes when ``steps`` > 0.
 
     Returns the number of scene changes made. Sleeps on absolute deadlines (loop time), so a
     slow step does not push the later ones back. Logs ``scene_entered``, ``output_plays``,
     ``led_cue``, ``trigger_fired``, ``flag_changed`` and ``walk_stuck`` (a scene none of
-    whose triggers leads anywhere: the walk then starts the show over).
+    whose triggers leads anywhere: the walk then starts the show over). With ``leds``, each
+    scene's cues play on it from the moment the scene is entered (in real time, whatever the
+    speed).
     """
     state = ShowState()
     machine = build_machine(show, state)
@@ -103,6 +115,8 @@ async def walk(show: Show, *, speed: float = 1.0, pause: float = 3.0, steps: int
             structlog.contextvars.bind_contextvars(scene=name)
             _log_scene(show, scene)
             start = loop.time()
+            if leds is not None and show.matrix is not None:
+                leds.play(Schedule(show.matrix, scene.leds, clip_meter(show, name)), start)
             listens = FLAGS_CHANGED in machine.get_triggers(name)
             if listens:
                 state.trigger(FLAGS_CHANGED)

@@ -308,6 +308,14 @@ CASES = [
         "expected a GPIO chip such as /dev/gpiochip0",
         id="bad-chip",
     ),
+    pytest.param(
+        "      - blink: dot\n        interval: 100ms",
+        "      - forever: {sequence: [{on: dot}, {off: dot}]}",
+        "scenes.a.leds[0].forever",
+        17,
+        "this program takes no time, so 'forever' would repeat it without end",
+        id="forever-instant",
+    ),
 ]
 
 

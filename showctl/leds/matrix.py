@@ -42,8 +42,10 @@ class LedMatrix:
 
 @dataclass(frozen=True)
 class Shown:
-    """A frame as shown: when it was due (monotonic s), when it was set, and the frame."""
+    """A frame as shown: its time on the scene's timeline (s from T0), when it was due and
+    when it was set (monotonic s), and the frame."""
 
+    at: float
     due: float
     shown: float
     frame: Frame
@@ -118,7 +120,7 @@ class LedPlayer:
         except GpioError as e:
             self._fail(str(e))
             return None
-        shown = Shown(due, self.clock(), frame)
+        shown = Shown(at, due, self.clock(), frame)
         if self.on_frame is not None:
             self.on_frame(shown)
         return shown
