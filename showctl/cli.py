@@ -99,8 +99,8 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     is then written above it."""
     from showctl import log
     from showctl.gpio.sim import SimGpio
-    from showctl.leds.matrix import LedMatrix, LedPlayer
-    from showctl.leds.views import TerminalView
+    from showctl.leds.matrix import LedMatrix, LedPlayer, Shown
+    from showctl.leds.views import Recorder, TerminalView
 
     matrix = loaded.matrix
     assert matrix is not None
@@ -109,7 +109,16 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
         getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"), view.log_stream()
     )
     lines = SimGpio().request_outputs(matrix.chip, [o for row in matrix.lines for o in row])
-    player = LedPlayer(LedMatrix(matrix, lines), on_frame=lambda s: view.show(s.at, s.frame))
+    recorder = (
+        Recorder(Path(args.record_leds), matrix.rows, matrix.columns) if args.record_leds else None
+    )
+
+    def on_frame(shown: Shown) -> None:
+        view.show(shown.at, shown.frame)
+        if recorder is not None:
+            recorder(shown)
+
+    player = LedPlayer(LedMatrix(matrix, lines), on_frame=on_frame)
     player.start()
     return player
 
@@ -348,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--leds",
         action="store_true",
         help="show the LED matrix live at the bottom of the terminal (simulated lines)",
+    )
+    p.add_argument(
+        "--record-leds",
+        metavar="FILE",
+        help="with --leds: also write every frame with its time to FILE (showctl leds replay)",
     )
     _add_leds_commands(sub, common)
     p = add("play", cmd_play, "play one scene's clips on the show's outputs, started together")

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from showctl.clock import Clock, MonotonicClock
-from showctl.gpio.base import GpioError, chip_path
+from showctl.gpio.base import CONSUMER, GpioError, chip_path
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,6 @@ class SimGpio:
         self.clock = clock or MonotonicClock()
         self.chips: dict[str, SimChip] = {}
         self._lines = lines
-        self.requests: list[SimOutputLines] = []
 
     def chip(self, chip: str) -> SimChip:
         path = chip_path(chip)
@@ -115,6 +114,4 @@ class SimGpio:
                     f"line {offset} of {sim.path} is in use by '{sim.holders[offset]}'; "
                     "stop that program or choose another line"
                 )
-        lines = SimOutputLines(sim, offsets, self.clock, "showctl")
-        self.requests.append(lines)
-        return lines
+        return SimOutputLines(sim, offsets, self.clock, CONSUMER)

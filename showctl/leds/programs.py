@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -274,11 +274,3 @@ def timeline(
             frames.append((t, schedule.frame.copy()))
     schedule.close()
     return frames
-
-
-def cue_table(frames: Iterable[tuple[float, Frame]]) -> Mapping[float, str]:
-    """Frames as text (``#`` lit, ``.`` dark, rows joined by ``/``) by time: for tests."""
-    return {
-        round(t, 6): "/".join("".join("#" if v else "." for v in row) for row in frame)
-        for t, frame in frames
-    }

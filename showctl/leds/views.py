@@ -128,7 +128,7 @@ def read_recording(path: Path) -> Iterator[tuple[float, Frame]]:
             except (ValueError, KeyError, TypeError) as e:
                 raise RecordingError(
                     f"{path}:{number}: not a frame of an LED recording ({e}); "
-                    "record one with showctl run --record-leds FILE"
+                    "record one with showctl walk SHOW --leds --record-leds FILE"
                 ) from e
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from showctl.leds.programs import ProgramError, Schedule, cue_table, timeline
+from showctl.leds.programs import ProgramError, Schedule, timeline
+from showctl.leds.views import text
 from showctl.show import (
     All,
     Blink,
@@ -24,7 +25,8 @@ MATRIX = Matrix(lines=((0, 1, 2), (3, 4, 5)), names={"a": (0, 0), "b": (0, 1), "
 
 
 def table(*cues: Cue, until: float = 10.0) -> dict[float, str]:
-    return dict(cue_table(timeline(MATRIX, cues, until)))
+    """Every frame by its time, as text: ``#`` lit, ``.`` dark, rows joined by ``/``."""
+    return {round(t, 6): "/".join(text(frame)) for t, frame in timeline(MATRIX, cues, until)}
 
 
 def test_blink_count_on_exact_times_and_ends_dark() -> None:

@@ -140,3 +140,25 @@ def test_the_readme_picture_is_the_demo_cue_as_rendered_now(tmp_path: Path) -> N
     assert out.read_bytes() == (ROOT / "shows/demo-tides.png").read_bytes(), (
         "re-render it: showctl leds render shows/demo.yaml --scene tides --out shows/demo-tides.png"
     )
+
+
+def test_walk_shows_and_records_the_cues_as_the_timeline_has_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`showctl walk --leds --record-leds`: the matrix drawn in the terminal, and a recording
+    whose every frame is the one the cue's timeline has at that time."""
+    from showctl import show
+    from showctl.leds.programs import timeline
+
+    record = tmp_path / "leds.jsonl"
+    demo = ROOT / "shows/demo.yaml"
+    argv = ["walk", str(demo), "--steps", "1", "--speed", "30", "--leds", "--record-leds"]
+    assert main([*argv, str(record)]) == 0
+    assert "LEDs (simulated)" in capsys.readouterr().out
+    recorded = list(read_recording(record))
+    assert len(recorded) >= 4  # about a second of a chase stepping every 125 ms
+    loaded = show.load(demo)
+    assert loaded.matrix is not None
+    expected = dict(timeline(loaded.matrix, loaded.scenes["tides"].leds, 5.0))
+    for t, frame in recorded:
+        assert np.array_equal(frame, expected[t]), f"frame at {t} s"
