@@ -103,7 +103,15 @@ class _Checker:
 
     def check_matrix(self) -> None:
         matrix = self.show.matrix
-        if matrix is None or self.conv.failed_under(("matrix", "lines")):
+        if matrix is None or not self.matrix_ok:  # nothing to check, or reported already
+            return
+        drive = self.drive_problem(matrix)
+        if drive:
+            self.conv.report(("matrix",), drive)
+            self.matrix_ok = False
+            return
+        if matrix.multiplexed:
+            self.check_names(matrix)
             return
         columns = len(matrix.lines[0])
         for r, row in enumerate(matrix.lines[1:], start=1):
@@ -114,8 +122,35 @@ class _Checker:
                     "every row needs one line per column",
                 )
                 self.matrix_ok = False
-        if not self.matrix_ok:
-            return
+        if self.matrix_ok:
+            self.check_names(matrix)
+
+    @staticmethod
+    def drive_problem(matrix: Matrix) -> str | None:
+        """Why the matrix's lines say no one way to drive it, or ``None``."""
+        direct, rows, columns = (
+            bool(matrix.lines),
+            bool(matrix.row_lines),
+            bool(matrix.column_lines),
+        )
+        if direct and (rows or columns):
+            return (
+                "give either 'lines' (a line per LED) or 'row_lines' and 'column_lines' "
+                "(multiplexed), not both"
+            )
+        if rows != columns:
+            given, missing = (
+                ("row_lines", "column_lines") if rows else ("column_lines", "row_lines")
+            )
+            return f"a multiplexed matrix needs '{missing}' as well as '{given}'"
+        if not direct and not rows:
+            return (
+                "the matrix needs its lines: 'lines' (a line per LED, a list per row) or "
+                "'row_lines' and 'column_lines' (multiplexed)"
+            )
+        return None
+
+    def check_names(self, matrix: Matrix) -> None:
         for name in sorted(RESERVED_NAMES & (set(matrix.names) | set(matrix.groups))):
             self.conv.report(("matrix",), f"'{name}' is a reserved word; name the LED otherwise")
         for name in set(matrix.names) & set(matrix.groups):
@@ -153,11 +188,14 @@ class _Checker:
                 used[key] = (path, what)
 
         matrix = self.show.matrix
-        if matrix is not None and not self.conv.failed_under(("matrix", "lines")):
+        if matrix is not None and self.matrix_ok:
             for r, row in enumerate(matrix.lines):
                 for c, line in enumerate(row):
                     path = ("matrix", "lines", r, c)
                     claim(matrix.chip, line, path, f"the LED at row {r}, column {c}")
+            for key, what in (("row_lines", "row"), ("column_lines", "column")):
+                for i, line in enumerate(getattr(matrix, key)):
+                    claim(matrix.chip, line, ("matrix", key, i), f"{what} {i} of the matrix")
         for name, spec in self.show.inputs.items():
             claim(spec.chip, spec.line, ("inputs", name, "line"), f"input '{name}'")
 

@@ -99,7 +99,7 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     is then written above it."""
     from showctl import log
     from showctl.gpio.sim import SimGpio
-    from showctl.leds.matrix import LedMatrix, LedPlayer, Shown
+    from showctl.leds.matrix import LedPlayer, Shown, open_matrix
     from showctl.leds.views import Recorder, TerminalView
 
     matrix = loaded.matrix
@@ -108,7 +108,6 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     log.configure(
         getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"), view.log_stream()
     )
-    lines = SimGpio().request_outputs(matrix.chip, [o for row in matrix.lines for o in row])
     recorder = (
         Recorder(Path(args.record_leds), matrix.rows, matrix.columns) if args.record_leds else None
     )
@@ -118,7 +117,7 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
         if recorder is not None:
             recorder(shown)
 
-    player = LedPlayer(LedMatrix(matrix, lines), on_frame=on_frame)
+    player = LedPlayer(open_matrix(matrix, SimGpio()), on_frame=on_frame)
     player.start()
     return player
 

@@ -85,18 +85,44 @@ class Output:
 
 @dataclass(frozen=True)
 class Matrix:
-    """The LED matrix: which GPIO line drives each LED, by row and column."""
+    """The LED matrix: which GPIO lines drive its LEDs, by row and column.
+
+    Driven directly (``lines``: a line per LED, all lit at once) or multiplexed (``row_lines``
+    and ``column_lines``: one row at a time, each row lit in turn ``refresh`` times a second;
+    rows + columns lines instead of rows x columns).
+    """
 
     lines: Annotated[
         Annotated[tuple[Annotated[tuple[Offset, ...], NonEmpty()], ...], NonEmpty()],
         Doc(
-            "Line offsets on the chip, one list per row, top row first. Every row has the same "
-            "length."
+            "Direct drive: the line of each LED, one list per row, top row first. Every row has "
+            "the same length."
         ),
-    ]
+    ] = ()
+    row_lines: Annotated[
+        Annotated[tuple[Offset, ...], NonEmpty()],
+        Doc("Multiplexed drive: the line of each row, top row first; active selects the row."),
+    ] = ()
+    column_lines: Annotated[
+        Annotated[tuple[Offset, ...], NonEmpty()],
+        Doc(
+            "Multiplexed drive: the line of each column, left first; active lights the LED of "
+            "the selected row."
+        ),
+    ] = ()
+    refresh: Annotated[
+        Annotated[float, Range(min=25, max=2000)],
+        Doc(
+            "Multiplexed drive: whole scans of the matrix a second (100 or more does not flicker)."
+        ),
+    ] = 100.0
     chip: Annotated[Chip, Doc("The GPIO chip of the LED lines.")] = "/dev/gpiochip0"
     active_low: Annotated[
-        bool, Doc("True when an LED lights with its line low (wired between the pin and 3.3 V).")
+        bool,
+        Doc(
+            "True when an LED lights with its line low (wired between the pin and 3.3 V). With "
+            "multiplexed drive, this is for the column lines; row lines are active high."
+        ),
     ] = False
     names: Annotated[
         Mapping[Name, tuple[Index, Index]],
@@ -108,12 +134,23 @@ class Matrix:
     ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
 
     @property
+    def multiplexed(self) -> bool:
+        return bool(self.row_lines)
+
+    @property
     def rows(self) -> int:
-        return len(self.lines)
+        return len(self.row_lines) if self.multiplexed else len(self.lines)
 
     @property
     def columns(self) -> int:
-        return len(self.lines[0])
+        return len(self.column_lines) if self.multiplexed else len(self.lines[0])
+
+    @property
+    def offsets(self) -> tuple[Offset, ...]:
+        """Every line the matrix uses: an LED's each (direct), or the rows' then the columns'."""
+        if self.multiplexed:
+            return self.row_lines + self.column_lines
+        return tuple(offset for row in self.lines for offset in row)
 
     def resolve(self, selection: tuple[LedRef, ...]) -> tuple[tuple[int, int], ...]:
         """The ``(row, column)`` of every LED a selection names, in the order written, once each.

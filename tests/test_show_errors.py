@@ -316,6 +316,38 @@ CASES = [
         "this program takes no time, so 'forever' would repeat it without end",
         id="forever-instant",
     ),
+    pytest.param(
+        "  lines: [[1, 2, 3], [4, 5, 6]]",
+        "  lines: [[1, 2, 3], [4, 5, 6]]\n  row_lines: [20, 21]\n  column_lines: [22, 23, 24]",
+        "matrix",
+        6,
+        "give either 'lines' (a line per LED) or 'row_lines' and 'column_lines' (multiplexed)",
+        id="matrix-two-drives",
+    ),
+    pytest.param(
+        "  lines: [[1, 2, 3], [4, 5, 6]]",
+        "  row_lines: [20, 21]",
+        "matrix",
+        6,
+        "a multiplexed matrix needs 'column_lines' as well as 'row_lines'",
+        id="matrix-rows-only",
+    ),
+    pytest.param(
+        "  lines: [[1, 2, 3], [4, 5, 6]]",
+        "  active_low: true",
+        "matrix",
+        6,
+        "the matrix needs its lines: 'lines' (a line per LED, a list per row) or",
+        id="matrix-no-lines",
+    ),
+    pytest.param(
+        "  lines: [[1, 2, 3], [4, 5, 6]]",
+        "  row_lines: [20, 21]\n  column_lines: [22, 10, 24]",
+        "inputs.button.line",
+        11,
+        "line 10 of /dev/gpiochip0 is already used by column 1 of the matrix (line 8)",
+        id="matrix-column-line-twice",
+    ),
 ]
 
 

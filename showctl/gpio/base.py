@@ -6,7 +6,7 @@ the show's ``active_low`` (the kernel does, for gpiod).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from showctl.errors import ShowctlError
@@ -37,9 +37,10 @@ class OutputLines(Protocol):
 
 class GpioBackend(Protocol):
     def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: bool = False
+        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
     ) -> OutputLines:
-        """Hold ``offsets`` of ``chip`` as outputs, all off. Raises :class:`GpioError`."""
+        """Hold ``offsets`` of ``chip`` as outputs, all off; those in ``active_low`` are on
+        when low. Raises :class:`GpioError`."""
         ...
 
 

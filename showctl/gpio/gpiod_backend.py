@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from showctl.gpio.base import CONSUMER, GpioError, chip_path
@@ -74,7 +74,7 @@ class GpiodOutputLines:
 
 class GpiodBackend:
     def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: bool = False
+        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
     ) -> GpiodOutputLines:
         path = chip_path(chip)
         with _open(path) as handle:
@@ -85,11 +85,16 @@ class GpiodBackend:
                         f"line {offset} is outside {path}, which has lines 0-{lines - 1}; "
                         "correct the line offset in the show"
                     )
-            settings = gpiod.LineSettings(
-                direction=Direction.OUTPUT, active_low=active_low, output_value=Value.INACTIVE
-            )
+            config = {
+                (offset,): gpiod.LineSettings(
+                    direction=Direction.OUTPUT,
+                    active_low=offset in active_low,
+                    output_value=Value.INACTIVE,
+                )
+                for offset in offsets
+            }
             try:
-                request = handle.request_lines(config={tuple(offsets): settings}, consumer=CONSUMER)
+                request = handle.request_lines(config=config, consumer=CONSUMER)
             except OSError as e:
                 if e.errno == errno.EBUSY:
                     busy = [o for o in offsets if handle.get_line_info(o).used]

@@ -6,7 +6,7 @@ test wants to know: what was lit at a time, when a line changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from showctl.clock import Clock, MonotonicClock
@@ -31,9 +31,17 @@ class SimChip:
 
 
 class SimOutputLines:
-    def __init__(self, chip: SimChip, offsets: Sequence[int], clock: Clock, consumer: str) -> None:
+    def __init__(
+        self,
+        chip: SimChip,
+        offsets: Sequence[int],
+        clock: Clock,
+        consumer: str,
+        active_low: Collection[int] = (),
+    ) -> None:
         self.chip = chip
         self._offsets = tuple(offsets)
+        self.active_low = frozenset(active_low)  # as requested; values here stay logical
         self.clock = clock
         self.values = dict.fromkeys(self._offsets, False)
         self.history: list[Change] = []
@@ -100,7 +108,7 @@ class SimGpio:
         return self.chips.setdefault(path, SimChip(path, self._lines))
 
     def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: bool = False
+        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
     ) -> SimOutputLines:
         sim = self.chip(chip)
         for offset in offsets:
@@ -114,4 +122,4 @@ class SimGpio:
                     f"line {offset} of {sim.path} is in use by '{sim.holders[offset]}'; "
                     "stop that program or choose another line"
                 )
-        return SimOutputLines(sim, offsets, self.clock, CONSUMER)
+        return SimOutputLines(sim, offsets, self.clock, CONSUMER, active_low)

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import structlog
 
-from showctl.gpio.base import GpioError, OutputLines
+from showctl.gpio.base import GpioBackend, GpioError, OutputLines
 from showctl.leds.programs import Frame, Schedule
 from showctl.show import Matrix
 
@@ -25,12 +26,12 @@ logger = structlog.get_logger()
 
 
 class LedMatrix:
-    """A matrix driven directly: one line per LED."""
+    """A matrix driven directly: one line per LED, a frame set in one change."""
 
     def __init__(self, matrix: Matrix, lines: OutputLines) -> None:
         self.matrix = matrix
         self.lines = lines
-        self._offsets = [offset for row in matrix.lines for offset in row]
+        self._offsets = list(matrix.offsets)
 
     def show(self, frame: Frame) -> None:
         """Light the frame: all lines in one change. Raises :class:`GpioError`."""
@@ -38,6 +39,87 @@ class LedMatrix:
 
     def close(self) -> None:
         self.lines.close()
+
+
+class MultiplexedMatrix(LedMatrix):
+    """A matrix scanned row by row: a thread lights one row at a time (the row's line and the
+    columns' lines in one change), each row for 1/(refresh x rows) s, on absolute deadlines.
+    :meth:`show` hands it a frame, which it takes from the next row on. The scan rate it
+    reaches is logged every ``REPORT_EVERY`` seconds.
+    """
+
+    REPORT_EVERY = 10.0
+
+    def __init__(self, matrix: Matrix, lines: OutputLines, *, start: bool = True) -> None:
+        super().__init__(matrix, lines)
+        self.failed: str | None = None
+        self.scans = 0  # whole scans of the matrix so far
+        self._frame: Frame = np.zeros((matrix.rows, matrix.columns), dtype=bool)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="led-scan", daemon=True)
+        if start:
+            self._thread.start()
+
+    def show(self, frame: Frame) -> None:
+        if self.failed:
+            raise GpioError(self.failed)
+        self._frame = frame.copy()  # replaced whole: a row is read from one frame or the other
+
+    def scan_row(self, row: int) -> None:
+        """Light ``row`` of the current frame, alone. Raises :class:`GpioError`."""
+        m = self.matrix
+        values = {line: r == row for r, line in enumerate(m.row_lines)}
+        values.update(zip(m.column_lines, self._frame[row].tolist(), strict=True))
+        self.lines.set(values)
+
+    def scan(self) -> None:
+        """One whole scan, as fast as the lines go (what the benchmark measures)."""
+        for row in range(self.matrix.rows):
+            self.scan_row(row)
+        self.scans += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self.lines.close()
+
+    def _run(self) -> None:
+        rows = self.matrix.rows
+        step = 1.0 / (self.matrix.refresh * rows)
+        start = time.monotonic()
+        report_at, reported = start + self.REPORT_EVERY, 0
+        k = 0
+        while not self._stop.is_set():
+            try:
+                self.scan_row(k % rows)
+            except GpioError as e:
+                self.failed = str(e)
+                logger.error("leds_failed", reason=self.failed)
+                return
+            k += 1
+            if k % rows == 0:
+                self.scans += 1
+            now = time.monotonic()
+            if now >= report_at:
+                rate = (self.scans - reported) / (now - report_at + self.REPORT_EVERY)
+                logger.info("leds_refresh", scans_per_s=round(rate, 1), target=self.matrix.refresh)
+                report_at, reported = now + self.REPORT_EVERY, self.scans
+            due = start + k * step
+            if now > due + rows * step:  # a whole scan behind: go on from now, no burst
+                start, k = now, 0
+                continue
+            self._stop.wait(max(0.0, due - now))
+
+
+def open_matrix(matrix: Matrix, gpio: GpioBackend) -> LedMatrix:
+    """Request the matrix's lines (one request) and drive them as the show says."""
+    if matrix.multiplexed:
+        low = matrix.column_lines if matrix.active_low else ()
+        lines = gpio.request_outputs(matrix.chip, matrix.offsets, active_low=low)
+        return MultiplexedMatrix(matrix, lines)
+    low = matrix.offsets if matrix.active_low else ()
+    return LedMatrix(matrix, gpio.request_outputs(matrix.chip, matrix.offsets, active_low=low))
 
 
 @dataclass(frozen=True)

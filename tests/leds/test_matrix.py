@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
+
 from showctl.clock import FakeClock
 from showctl.gpio.sim import SimGpio
-from showctl.leds.matrix import LedMatrix, LedPlayer
+from showctl.leds.matrix import LedMatrix, LedPlayer, MultiplexedMatrix, open_matrix
 from showctl.leds.programs import Schedule
 from showctl.show import Blink, Cue, Matrix
 
@@ -44,3 +48,46 @@ def test_a_gpio_failure_is_reported_once_and_the_cues_stop() -> None:
     assert player.failed is not None
     assert "gpiochip0" in player.failed
     assert player.due() is None  # nothing more is tried
+
+
+MUX = Matrix(row_lines=(0, 1, 2), column_lines=(5, 6), active_low=True, refresh=100)
+
+
+def test_a_multiplexed_row_lights_alone_with_its_columns() -> None:
+    lines = SimGpio(FakeClock()).request_outputs("gpiochip0", MUX.offsets)
+    matrix = MultiplexedMatrix(MUX, lines, start=False)
+    matrix.show(np.array([[True, False], [False, True], [True, True]]))
+    matrix.scan_row(1)
+    assert lines.history[-1].values == {0: False, 1: True, 2: False, 5: False, 6: True}
+    matrix.scan()
+    assert [c.values for c in lines.history[-3:]] == [
+        {0: True, 1: False, 2: False, 5: True, 6: False},
+        {0: False, 1: True, 2: False, 5: False, 6: True},
+        {0: False, 1: False, 2: True, 5: True, 6: True},
+    ]
+    matrix.close()
+    assert lines.closed
+
+
+def test_open_matrix_requests_the_lines_with_their_polarity() -> None:
+    gpio = SimGpio(FakeClock())
+    mux = open_matrix(MUX, gpio)
+    mux.close()
+    direct = open_matrix(Matrix(lines=((7, 8),), active_low=True), gpio)
+    direct.close()
+    assert isinstance(mux, MultiplexedMatrix)
+    assert mux.lines.active_low == {5, 6}  # type: ignore[attr-defined]  # columns only
+    assert direct.lines.active_low == {7, 8}  # type: ignore[attr-defined]
+
+
+def test_the_scan_thread_keeps_scanning() -> None:
+    """Behaviour, not timing: started, the scan goes round and round until closed."""
+    gpio = SimGpio()
+    matrix = open_matrix(MUX, gpio)
+    assert isinstance(matrix, MultiplexedMatrix)
+    deadline = time.monotonic() + 5
+    while matrix.scans < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    matrix.close()
+    assert matrix.scans >= 3
+    assert matrix.failed is None
