@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from showctl import __version__
 
 if TYPE_CHECKING:
-    from showctl.leds.matrix import LedPlayer
+    from showctl.leds import LedPlayer
     from showctl.show import Show
 
 # Each command imports what it needs when it runs: a player process (`showctl player`, one per
@@ -99,8 +99,8 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     is then written above it."""
     from showctl import log
     from showctl.gpio.sim import SimGpio
-    from showctl.leds.matrix import LedPlayer, Shown, open_matrix
-    from showctl.leds.views import Recorder, TerminalView
+    from showctl.leds import LedPlayer, Shown, open_matrix
+    from showctl.ledview import Recorder, TerminalView
 
     matrix = loaded.matrix
     assert matrix is not None
@@ -124,9 +124,9 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
 
 def cmd_leds_render(args: argparse.Namespace) -> int:
     """Draw a scene's LED cues as a PNG sheet of frames, one every --every seconds."""
-    from showctl.leds.meter import clip_meter
-    from showctl.leds.programs import Schedule
-    from showctl.leds.views import sheet, write_png
+    from showctl.cues import Schedule
+    from showctl.ledview import sheet, write_png
+    from showctl.meter import clip_meter
 
     loaded = _load(args.show)
     if loaded is None:
@@ -155,7 +155,8 @@ def cmd_leds_render(args: argparse.Namespace) -> int:
 
 def cmd_leds_replay(args: argparse.Namespace) -> int:
     """Show a recording of LED frames in the terminal, at its own pace."""
-    from showctl.leds.views import RecordingError, TerminalView, read_recording, replay
+    from showctl.errors import RecordingError
+    from showctl.ledview import TerminalView, read_recording, replay
 
     try:
         count = replay(
@@ -214,7 +215,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """List the output devices with the query to write; with a show, check its outputs."""
-    from showctl.audio.base import AudioDeviceError
+    from showctl.errors import AudioDeviceError
 
     try:
         from showctl.audio import sounddevice_backend as backend

@@ -48,3 +48,24 @@ class ShowError(ShowctlError, ValueError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class AudioDeviceError(ShowctlError, OSError):
+    """A sound device that is missing, ambiguous, busy or gone; the message says which and
+    what to do."""
+
+
+class ClipError(ShowctlError, ValueError):
+    """A clip that cannot be played; the message names the file and the fix."""
+
+
+class GpioError(ShowctlError, OSError):
+    """A GPIO chip or line that cannot be used; the message names the chip, the line and the fix."""
+
+
+class ProgramError(ShowctlError, ValueError):
+    """An LED program that cannot run (one ``showctl check`` should have caught)."""
+
+
+class RecordingError(ShowctlError, ValueError):
+    """A file that is not a recording of LED frames; the message names it and the line."""

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from showctl import ipc
-from showctl.audio.base import AudioDeviceError, OutputBackend, OutputStream
-from showctl.audio.clip import ClipError, ClipStream, inspect
+from showctl.audio.base import OutputBackend, OutputStream
+from showctl.audio.clip import ClipStream, inspect
 from showctl.audio.renderer import Play, Renderer, Stop
+from showctl.errors import AudioDeviceError, ClipError
 
 HEARTBEAT = 0.5
 #: How often the main thread looks whether the player must end, while no command comes.

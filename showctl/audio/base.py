@@ -14,16 +14,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from showctl.errors import ShowctlError
-
 Block = npt.NDArray[np.float32]
 #: Fills ``block`` (mono float32 samples) whose first sample leaves the DAC at ``dac_time``
 #: (monotonic seconds). Runs on the audio thread: it must only copy and count.
 Render = Callable[[Block, float], None]
-
-
-class AudioDeviceError(ShowctlError, OSError):
-    """A device that is missing, ambiguous, busy or gone; the message says which and what to do."""
 
 
 class OutputStream(Protocol):

@@ -17,11 +17,7 @@ import numpy as np
 import soundfile
 
 from showctl.audio.base import Block
-from showctl.errors import ShowctlError
-
-
-class ClipError(ShowctlError, ValueError):
-    """A clip that cannot be played; the message names the file and the fix."""
+from showctl.errors import ClipError
 
 
 def missing_bytes(path: Path) -> int:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from showctl.audio.base import AudioDeviceError, Render
+from showctl.audio.base import Render
+from showctl.errors import AudioDeviceError
 
 try:
     import sounddevice as sd

@@ -9,14 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
-from showctl.errors import ShowctlError
-
 #: The consumer name showctl's requests carry: what ``gpioinfo`` shows as the lines' user.
 CONSUMER = "showctl"
-
-
-class GpioError(ShowctlError):
-    """A line or chip that cannot be used; the message names the chip, the line and the fix."""
 
 
 class OutputLines(Protocol):

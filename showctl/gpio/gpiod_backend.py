@@ -12,7 +12,8 @@ import errno
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from showctl.gpio.base import CONSUMER, GpioError, chip_path
+from showctl.errors import GpioError
+from showctl.gpio.base import CONSUMER, chip_path
 
 try:
     import gpiod

@@ -10,7 +10,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from showctl.clock import Clock, MonotonicClock
-from showctl.gpio.base import CONSUMER, GpioError, chip_path
+from showctl.errors import GpioError
+from showctl.gpio.base import CONSUMER, chip_path
 
 
 @dataclass(frozen=True)

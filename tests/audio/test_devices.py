@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from showctl.audio import sounddevice_backend as backend
-from showctl.audio.base import AudioDeviceError
+from showctl.errors import AudioDeviceError
 
 DEVICES = [
     backend.Device(0, "USB Audio Device: - (hw:1,0)", 2, 48000.0),

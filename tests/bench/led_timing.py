@@ -23,9 +23,9 @@ import _common
 import numpy as np
 
 from showctl.clock import MonotonicClock
+from showctl.cues import Schedule, timeline
 from showctl.gpio.sim import SimGpio, SimOutputLines
-from showctl.leds.matrix import LedMatrix, LedPlayer, MultiplexedMatrix
-from showctl.leds.programs import Schedule, timeline
+from showctl.leds import LedMatrix, LedPlayer, MultiplexedMatrix
 from showctl.show import All, Blink, Cue, Forever, Matrix, Program, Sequence
 
 MATRIX = Matrix(lines=tuple(tuple(range(r * 5, r * 5 + 5)) for r in range(5)))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from showctl.gpio.base import GpioError
+from showctl.errors import GpioError
 from showctl.gpio.sim import SimGpio
 
 CHIPS = sorted(glob.glob("/dev/gpiochip*"))

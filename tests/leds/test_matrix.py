@@ -7,9 +7,9 @@ import time
 import numpy as np
 
 from showctl.clock import FakeClock
+from showctl.cues import Schedule
 from showctl.gpio.sim import SimGpio
-from showctl.leds.matrix import LedMatrix, LedPlayer, MultiplexedMatrix, open_matrix
-from showctl.leds.programs import Schedule
+from showctl.leds import LedMatrix, LedPlayer, MultiplexedMatrix, open_matrix
 from showctl.show import Blink, Cue, Matrix
 
 MATRIX = Matrix(lines=((10, 11), (12, 13)), names={"a": (0, 0), "d": (1, 1)})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from showctl.leds.programs import ProgramError, Schedule, timeline
-from showctl.leds.views import text
+from showctl.cues import Schedule, timeline
+from showctl.errors import ProgramError
+from showctl.ledview import text
 from showctl.show import (
     All,
     Blink,

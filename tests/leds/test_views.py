@@ -12,9 +12,8 @@ import pytest
 import soundfile
 
 from showctl.cli import main
-from showctl.leds.matrix import Shown
-from showctl.leds.meter import image, level_frames
-from showctl.leds.views import (
+from showctl.leds import Shown
+from showctl.ledview import (
     Recorder,
     RecordingError,
     TerminalView,
@@ -23,6 +22,7 @@ from showctl.leds.views import (
     text,
     write_png,
 )
+from showctl.meter import image, level_frames
 from showctl.show import Meter
 
 RATE = 48000
@@ -148,7 +148,7 @@ def test_walk_shows_and_records_the_cues_as_the_timeline_has_them(
     """`showctl walk --leds --record-leds`: the matrix drawn in the terminal, and a recording
     whose every frame is the one the cue's timeline has at that time."""
     from showctl import show
-    from showctl.leds.programs import timeline
+    from showctl.cues import timeline
 
     record = tmp_path / "leds.jsonl"
     demo = ROOT / "shows/demo.yaml"
@@ -162,3 +162,23 @@ def test_walk_shows_and_records_the_cues_as_the_timeline_has_them(
     expected = dict(timeline(loaded.matrix, loaded.scenes["tides"].leds, 5.0))
     for t, frame in recorded:
         assert np.array_equal(frame, expected[t]), f"frame at {t} s"
+
+
+def test_leds_replay_plays_a_recording_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "leds.jsonl"
+    recorder = Recorder(path, 1, 2)
+    for k in range(3):
+        frame = np.array([[k % 2 == 0, k % 2 == 1]])
+        recorder(Shown(at=k * 0.1, due=k * 0.1, shown=k * 0.1, frame=frame))
+    recorder.close()
+    assert main(["leds", "replay", str(path), "--speed", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("3 frames\n")
+    assert "● ·" in out
+    assert "· ●" in out
+    not_a_recording = tmp_path / "show.yaml"
+    not_a_recording.write_text("version: 1\n")
+    assert main(["leds", "replay", str(not_a_recording)]) == 1
+    assert "show.yaml:1: not a frame of an LED recording" in capsys.readouterr().err

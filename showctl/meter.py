@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 
-from showctl.leds.programs import Frame, MeterFrames
+from showctl.cues import Frame, MeterFrames
 from showctl.show import Meter, Show
 
 Samples = npt.NDArray[np.float32]

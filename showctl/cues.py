@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl._checks import frame_leds
+from showctl.errors import ProgramError
 from showctl.show import (
     All,
     Blink,
@@ -72,10 +73,6 @@ class Task:
     done: bool = False
     end: float = 0.0
     children_left: int = 0
-
-
-class ProgramError(Exception):
-    """A program that cannot run (one ``showctl check`` should have caught)."""
 
 
 @dataclass

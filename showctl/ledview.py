@@ -16,8 +16,9 @@ from typing import TextIO, cast
 
 import numpy as np
 
-from showctl.leds.matrix import Shown
-from showctl.leds.programs import Frame
+from showctl.cues import Frame
+from showctl.errors import RecordingError
+from showctl.leds import Shown
 
 LIT, DARK = "●", "·"
 
@@ -108,10 +109,6 @@ class Recorder:
 
     def close(self) -> None:
         self._file.close()
-
-
-class RecordingError(ValueError):
-    """A file that is not a recording of frames; the message names it and the line."""
 
 
 def read_recording(path: Path) -> Iterator[tuple[float, Frame]]:

@@ -1,1 +1,0 @@
-"""The LED matrix: cue programs on the scene's timeline, and the lines that show them."""
