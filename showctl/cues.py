@@ -117,6 +117,7 @@ class Schedule:
 
     def _step(self, task: Task, value: float) -> None:
         try:
+            # A generator not yet started takes None only; mypy knows just the send type.
             request = task.body.send(value if task.started else None)  # type: ignore[arg-type]
             task.started = True
         except StopIteration as stop:

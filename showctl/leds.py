@@ -19,7 +19,7 @@ import numpy as np
 import structlog
 
 from showctl.cues import Frame, Schedule
-from showctl.errors import GpioError
+from showctl.errors import GpioError, ProgramError
 from showctl.gpio.base import GpioBackend, OutputLines
 from showctl.show import Matrix
 
@@ -195,9 +195,17 @@ class LedPlayer:
             at = schedule.next_time()
             if at is None or self._t0 + at > self.clock():
                 return None
-            schedule.advance(at)
-            frame = schedule.frame.copy()
             due = self._t0 + at
+            try:
+                schedule.advance(at)
+            except ProgramError as e:  # one that showctl check lets through would be a bug
+                failure: str | None = f"an LED program stopped: {e}"
+            else:
+                failure = None
+            frame = schedule.frame.copy()
+        if failure is not None:
+            self._fail(failure)
+            return None
         try:
             self.matrix.show(frame)
         except GpioError as e:

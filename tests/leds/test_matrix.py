@@ -91,3 +91,15 @@ def test_the_scan_thread_keeps_scanning() -> None:
     matrix.close()
     assert matrix.scans >= 3
     assert matrix.failed is None
+
+
+def test_a_program_that_cannot_run_stops_the_cues_not_the_thread() -> None:
+    """A meter with no audio given (a bug if it ever happens): reported, and nothing more."""
+    from showctl.show import Meter
+
+    clock, player, _ = rig()
+    player.play(Schedule(MATRIX, (Cue(Meter("out")),)), clock.now)
+    assert player.step() is None
+    assert player.failed is not None
+    assert "a meter needs the scene's audio" in player.failed
+    assert player.due() is None
