@@ -62,8 +62,8 @@ class MultiplexedMatrix(LedMatrix):
             self._thread.start()
 
     def show(self, frame: Frame) -> None:
-        if self.failed:
-            raise GpioError(self.failed)
+        """Hand over the next frame. Never raises: a failure of the lines is the scan's to
+        report (once), and a failed matrix takes frames and shows nothing."""
         self._frame = frame.copy()  # replaced whole: a row is read from one frame or the other
 
     def scan_row(self, row: int) -> None:
@@ -72,6 +72,16 @@ class MultiplexedMatrix(LedMatrix):
         values = {line: r == row for r, line in enumerate(m.row_lines)}
         values.update(zip(m.column_lines, self._frame[row].tolist(), strict=True))
         self.lines.set(values)
+
+    def scan_step(self, row: int) -> bool:
+        """Light ``row``; on a failure of the lines, report it once and say ``False``."""
+        try:
+            self.scan_row(row)
+        except GpioError as e:
+            self.failed = str(e)
+            logger.error("leds_failed", reason=self.failed)
+            return False
+        return True
 
     def scan(self) -> None:
         """One whole scan, as fast as the lines go (what the benchmark measures)."""
@@ -92,11 +102,7 @@ class MultiplexedMatrix(LedMatrix):
         report_at, reported = start + self.REPORT_EVERY, 0
         k = 0
         while not self._stop.is_set():
-            try:
-                self.scan_row(k % rows)
-            except GpioError as e:
-                self.failed = str(e)
-                logger.error("leds_failed", reason=self.failed)
+            if not self.scan_step(k % rows):
                 return
             k += 1
             if k % rows == 0:

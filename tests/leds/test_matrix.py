@@ -103,3 +103,23 @@ def test_a_program_that_cannot_run_stops_the_cues_not_the_thread() -> None:
     assert player.failed is not None
     assert "a meter needs the scene's audio" in player.failed
     assert player.due() is None
+
+
+def test_a_multiplexed_matrix_whose_chip_goes_is_reported_once() -> None:
+    from structlog.testing import capture_logs
+
+    clock = FakeClock()
+    lines = SimGpio(clock).request_outputs("gpiochip0", MUX.offsets)
+    matrix = MultiplexedMatrix(MUX, lines, start=False)
+    player = LedPlayer(matrix, clock=clock.monotonic)
+    player.play(Schedule(MUX, (Cue(Blink(("all",), 0.1)),)), clock.now)
+    with capture_logs() as logs:
+        lines.close()  # as if the chip went away
+        assert matrix.scan_step(0) is False
+        clock.advance(0.1)
+        player.step()  # the cues go on computing frames; nothing more is said
+        clock.advance(0.1)
+        player.step()
+    assert [entry["event"] for entry in logs] == ["leds_failed"]
+    assert matrix.failed is not None
+    assert "gpiochip0" in matrix.failed

@@ -1,0 +1,92 @@
+"""The show's state on disk: the current scene, when it started, and the flags.
+
+Written at every change, atomically: the new state goes to a temporary file beside the old one,
+is flushed to the disk (``fsync``), and then renamed over it, and the folder is flushed too. A
+rename is atomic, so whenever the process is killed, the file holds either the old state or
+the new one, whole. Reading never raises: a file that is missing, unreadable or not a state
+(from another version, or damaged by the disk itself) is reported and taken as none, and the
+show starts over.
+
+``started`` is wall-clock time (seconds since the epoch): after a reboot the monotonic clock
+starts again from zero, and the show's policy may want to resume a scene where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+logger = structlog.get_logger()
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """What the controller needs to take up a show again after a restart."""
+
+    show: str  # the show file's name, so that another show's state is not taken for its own
+    scene: str
+    started: float  # wall-clock seconds when the scene began (its T0)
+    flags: frozenset[str] = frozenset()
+
+
+def save(path: Path, state: SavedState) -> None:
+    """Write ``state`` to ``path`` atomically and durably. Blocking (two fsyncs); raises
+    ``OSError`` if the disk refuses, leaving the previous state in place."""
+    record = {
+        "format": FORMAT,
+        "show": state.show,
+        "scene": state.scene,
+        "started": state.started,
+        "flags": sorted(state.flags),
+    }
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)  # the rename itself reaches the disk
+    finally:
+        os.close(folder)
+
+
+def load(path: Path, show: str) -> SavedState | None:
+    """The state saved for ``show`` at ``path``, or ``None`` (nothing saved, or nothing usable:
+    logged as ``state_unusable`` with the reason). Never raises. Removes the temporary files
+    of writers killed mid-write: call it at start-up, before anything saves."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or record.get("format") != FORMAT:
+            raise ValueError(f"not a showctl state of format {FORMAT}")
+        state = SavedState(
+            show=str(record["show"]),
+            scene=str(record["scene"]),
+            started=float(record["started"]),
+            flags=frozenset(str(flag) for flag in record["flags"]),
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        logger.warning("state_unusable", path=str(path), reason=str(e), hint="starting over")
+        return None
+    if state.show != show:
+        logger.info("state_of_another_show", path=str(path), saved_for=state.show)
+        return None
+    return state
