@@ -194,7 +194,10 @@ class SoundDeviceStream:
 
     def _finished(self) -> None:
         if self._render is not None and not self._closing and self._failed is None:
-            self._failed = f"output device {self.device!r} stopped (was it unplugged?)"
+            self._failed = (
+                f"output device {self.device!r} stopped: was it unplugged? Plug it back in "
+                "(showctl devices lists the cards present)"
+            )
 
     def close(self) -> None:
         self._closing = True

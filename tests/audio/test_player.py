@@ -93,7 +93,7 @@ def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
         @property
         def failed(self) -> str | None:
             return (
-                "output device 'sim-a' stopped (was it unplugged?)" if self.frames > 96000 else None
+                "output device 'sim-a' stopped: was it unplugged?" if self.frames > 96000 else None
             )
 
     class Silent(io.BytesIO):
@@ -107,7 +107,7 @@ def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
     assert status == 1
     assert time.monotonic() - started < 10
     (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
-    assert error["message"] == "output 'a': output device 'sim-a' stopped (was it unplugged?)"
+    assert error["message"] == "output 'a': output device 'sim-a' stopped: was it unplugged?"
 
 
 def test_player_process_quits_cleanly() -> None:

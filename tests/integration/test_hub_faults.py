@@ -1,0 +1,50 @@
+"""A fault on the real path: the sound device goes away while its player plays.
+
+The hub's PulseAudio is stopped under a playing player, which is what a USB card pulled out
+looks like to PortAudio: the stream ends. (Unloading one remap sink would not do: PulseAudio
+moves the stream to another sink instead of ending it.) Runs its own hub, after the module
+of the other hub tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from showctl import supervisor
+from showctl.show import Output
+from tests.harness.analysis import noise_clip
+from tests.harness.soundhub import SoundHub, device_name
+
+
+def test_a_device_that_vanishes_is_one_error_and_exit_status_1(tmp_path: Path) -> None:
+    clip = tmp_path / "noise.wav"
+    noise_clip(clip, seed=3, seconds=1.0)
+
+    async def play_then_pull_the_card(hub: SoundHub) -> tuple[dict, dict]:
+        async with supervisor.PlayerPool({"a": Output(device_name(0))}, env=hub.env) as pool:
+            player = pool.players["a"]
+            await pool.play({"a": (clip, True)}, time.monotonic() + 0.2)
+            await player.wait_for("started", 10)
+            hub.stop()
+            said = []  # the player's last words, heartbeats aside, until it has exited
+            while not said or said[-1]["event"] != "exited":
+                event = await asyncio.wait_for(player.events.get(), 10)
+                if event["event"] != "heartbeat":
+                    said.append(event)
+            error, exited = said  # exactly two: one error, then the exit
+            return error, exited
+
+    with capture_logs() as logs, SoundHub(1) as hub:
+        error, exited = asyncio.run(play_then_pull_the_card(hub))
+    assert error == {
+        "event": "error",
+        "output": "a",
+        "message": "output 'a': output device 'hub_out0' stopped: was it unplugged? Plug it "
+        "back in (showctl devices lists the cards present)",
+    }
+    assert exited == {"event": "exited", "code": 1}
+    assert [e["output"] for e in logs if e["event"] == "player_error"] == ["a"]
