@@ -7,7 +7,11 @@ the show's ``active_low`` (the kernel does, for gpiod).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from showctl.show import Input
 
 #: The consumer name showctl's requests carry: what ``gpioinfo`` shows as the lines' user.
 CONSUMER = "showctl"
@@ -29,12 +33,43 @@ class OutputLines(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Edge:
+    """A change of an input line: which, which way, and when (monotonic s, as the kernel
+    stamped it where the backend can say)."""
+
+    offset: int
+    rising: bool
+    time: float
+
+
+class InputLines(Protocol):
+    """Input lines requested together, their edges read as they come."""
+
+    def fileno(self) -> int:
+        """A descriptor that is readable while edges wait: for the event loop to watch."""
+        ...
+
+    def read(self) -> list[Edge]:
+        """The edges waiting, oldest first; an empty list if none. Never blocks."""
+        ...
+
+    def close(self) -> None:
+        """Release the lines. Idempotent; never raises."""
+        ...
+
+
 class GpioBackend(Protocol):
     def request_outputs(
         self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
     ) -> OutputLines:
         """Hold ``offsets`` of ``chip`` as outputs, all off; those in ``active_low`` are on
         when low. Raises :class:`GpioError`."""
+        ...
+
+    def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> InputLines:
+        """Hold the lines of ``chip`` as inputs (by offset), each with its show settings: the
+        edge that counts, the debounce time and the bias. Raises :class:`GpioError`."""
         ...
 
 

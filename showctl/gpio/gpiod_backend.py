@@ -10,14 +10,19 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from showctl.errors import GpioError
-from showctl.gpio.base import CONSUMER, chip_path
+from showctl.gpio.base import CONSUMER, Edge, chip_path
+
+if TYPE_CHECKING:
+    from showctl.show import Input
 
 try:
     import gpiod
-    from gpiod.line import Direction, Value
+    from gpiod.line import Bias, Clock, Direction, Value
+    from gpiod.line import Edge as LineEdge
 except ImportError as e:  # pragma: no cover - the wheel carries libgpiod; this is a broken install
     raise GpioError(f"the gpiod library cannot be loaded ({e}); reinstall showctl") from e
 
@@ -74,18 +79,37 @@ class GpiodOutputLines:
 
 
 class GpiodBackend:
+    @staticmethod
+    def _check_offsets(handle: Any, path: str, offsets: Sequence[int]) -> None:
+        lines = handle.get_info().num_lines
+        for offset in offsets:
+            if not 0 <= offset < lines:
+                raise GpioError(
+                    f"line {offset} is outside {path}, which has lines 0-{lines - 1}; "
+                    "correct the line offset in the show"
+                )
+
+    @staticmethod
+    def _request(handle: Any, path: str, config: dict[tuple[int], Any]) -> Any:
+        try:
+            return handle.request_lines(config=config, consumer=CONSUMER)
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                offsets = [offset for (offset,) in config]
+                busy = [o for o in offsets if handle.get_line_info(o).used]
+                offset = busy[0] if busy else offsets[0]
+                raise GpioError(
+                    f"line {offset} of {path} is in use by {_holder(handle, offset)}; "
+                    "stop that program or choose another line"
+                ) from e
+            raise GpioError(f"the lines of {path} cannot be requested ({e})") from e
+
     def request_outputs(
         self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
     ) -> GpiodOutputLines:
         path = chip_path(chip)
         with _open(path) as handle:
-            lines = handle.get_info().num_lines
-            for offset in offsets:
-                if not 0 <= offset < lines:
-                    raise GpioError(
-                        f"line {offset} is outside {path}, which has lines 0-{lines - 1}; "
-                        "correct the line offset in the show"
-                    )
+            self._check_offsets(handle, path, offsets)
             config = {
                 (offset,): gpiod.LineSettings(
                     direction=Direction.OUTPUT,
@@ -94,15 +118,57 @@ class GpiodBackend:
                 )
                 for offset in offsets
             }
-            try:
-                request = handle.request_lines(config=config, consumer=CONSUMER)
-            except OSError as e:
-                if e.errno == errno.EBUSY:
-                    busy = [o for o in offsets if handle.get_line_info(o).used]
-                    offset = busy[0] if busy else offsets[0]
-                    raise GpioError(
-                        f"line {offset} of {path} is in use by {_holder(handle, offset)}; "
-                        "stop that program or choose another line"
-                    ) from e
-                raise GpioError(f"the lines of {path} cannot be requested ({e})") from e
+            request = self._request(handle, path, config)
         return GpiodOutputLines(request, path)
+
+    def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> GpiodInputLines:
+        path = chip_path(chip)
+        with _open(path) as handle:
+            self._check_offsets(handle, path, list(inputs))
+            config = {
+                (offset,): gpiod.LineSettings(
+                    direction=Direction.INPUT,
+                    edge_detection=getattr(LineEdge, _EDGES[spec.edge]),
+                    bias=getattr(Bias, _BIAS[spec.bias]),
+                    debounce_period=timedelta(seconds=spec.debounce),
+                    event_clock=Clock.MONOTONIC,
+                )
+                for offset, spec in inputs.items()
+            }
+            request = self._request(handle, path, config)
+        return GpiodInputLines(request, path)
+
+
+_EDGES = {"rising": "RISING", "falling": "FALLING", "both": "BOTH"}
+_BIAS = {"pull-up": "PULL_UP", "pull-down": "PULL_DOWN", "disabled": "DISABLED", "as-is": "AS_IS"}
+
+
+class GpiodInputLines:
+    def __init__(self, request: Any, path: str) -> None:
+        self._request = request
+        self._path = path
+
+    def fileno(self) -> int:
+        return int(self._request.fd)
+
+    def read(self) -> list[Edge]:
+        """The edges the kernel holds (stamped on CLOCK_MONOTONIC). Call when readable."""
+        try:
+            if not self._request.wait_edge_events(0):
+                return []
+            events = self._request.read_edge_events()
+        except (OSError, gpiod.RequestReleasedError) as e:
+            raise GpioError(f"the input lines of {self._path} cannot be read ({e})") from e
+        return [
+            Edge(
+                e.line_offset,
+                e.event_type == gpiod.EdgeEvent.Type.RISING_EDGE,
+                e.timestamp_ns / 1e9,
+            )
+            for e in events
+        ]
+
+    def close(self) -> None:
+        if self._request:
+            with contextlib.suppress(OSError, gpiod.RequestReleasedError):
+                self._request.release()

@@ -6,12 +6,18 @@ test wants to know: what was lit at a time, when a line changed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import contextlib
+import os
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from showctl.clock import Clock, MonotonicClock
 from showctl.errors import GpioError
-from showctl.gpio.base import CONSUMER, chip_path
+from showctl.gpio.base import CONSUMER, Edge, chip_path
+
+if TYPE_CHECKING:
+    from showctl.show import Input
 
 
 @dataclass(frozen=True)
@@ -102,16 +108,11 @@ class SimGpio:
     def __init__(self, clock: Clock | None = None, lines: int = 64) -> None:
         self.clock = clock or MonotonicClock()
         self.chips: dict[str, SimChip] = {}
+        self.inputs: dict[str, SimInputLines] = {}  # by chip path: where tests press buttons
         self._lines = lines
 
-    def chip(self, chip: str) -> SimChip:
-        path = chip_path(chip)
-        return self.chips.setdefault(path, SimChip(path, self._lines))
-
-    def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
-    ) -> SimOutputLines:
-        sim = self.chip(chip)
+    @staticmethod
+    def _check_free(sim: SimChip, offsets: Iterable[int]) -> None:
         for offset in offsets:
             if not 0 <= offset < sim.lines:
                 raise GpioError(
@@ -123,4 +124,82 @@ class SimGpio:
                     f"line {offset} of {sim.path} is in use by '{sim.holders[offset]}'; "
                     "stop that program or choose another line"
                 )
+
+    def chip(self, chip: str) -> SimChip:
+        path = chip_path(chip)
+        return self.chips.setdefault(path, SimChip(path, self._lines))
+
+    def request_outputs(
+        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
+    ) -> SimOutputLines:
+        sim = self.chip(chip)
+        self._check_free(sim, offsets)
         return SimOutputLines(sim, offsets, self.clock, CONSUMER, active_low)
+
+    def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> SimInputLines:
+        sim = self.chip(chip)
+        self._check_free(sim, inputs)
+        lines = SimInputLines(sim, inputs, self.clock)
+        self.inputs[sim.path] = lines
+        return lines
+
+
+class SimInputLines:
+    """Inputs in memory: :meth:`press` and :meth:`release` (or :meth:`set_level`) make edges.
+
+    A line's level follows its bias at rest (high with a pull-up): ``press`` connects it to
+    the other level, as a button or a closing reed switch would. Only the edges of the show's
+    kind count, and one closer than the input's debounce to the last counted one is dropped.
+    A pipe is readable while edges wait, so an event loop watches it as it would a chip's.
+    """
+
+    def __init__(self, chip: SimChip, inputs: Mapping[int, Input], clock: Clock) -> None:
+        self.chip = chip
+        self.inputs = dict(inputs)
+        self.clock = clock
+        self.levels = {o: spec.bias != "pull-down" for o, spec in inputs.items()}
+        self._last: dict[int, float] = {}
+        self._waiting: list[Edge] = []
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        self.closed = False
+        for offset in inputs:
+            chip.holders[offset] = CONSUMER
+
+    def press(self, offset: int) -> None:
+        self.set_level(offset, self.inputs[offset].bias == "pull-down")
+
+    def release(self, offset: int) -> None:
+        self.set_level(offset, self.inputs[offset].bias != "pull-down")
+
+    def set_level(self, offset: int, high: bool) -> None:
+        if self.levels[offset] == high:
+            return
+        self.levels[offset] = high
+        spec, now = self.inputs[offset], self.clock.monotonic()
+        if spec.edge != "both" and (spec.edge == "rising") != high:
+            return
+        last = self._last.get(offset)
+        if last is not None and now - last < spec.debounce:
+            return  # a bounce
+        self._last[offset] = now
+        self._waiting.append(Edge(offset, high, now))
+        os.write(self._write_fd, b".")
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def read(self) -> list[Edge]:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._read_fd, 4096)
+        edges, self._waiting = self._waiting, []
+        return edges
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for offset in self.inputs:
+            self.chip.holders.pop(offset, None)
+        os.close(self._read_fd)
+        os.close(self._write_fd)

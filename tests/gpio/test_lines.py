@@ -77,3 +77,20 @@ def test_sim_history_answers_what_was_lit_when() -> None:
     assert lines.edges(1) == [(clock.now, True)]
     lines.close()
     assert lines.values == {0: False, 1: False}
+
+
+def test_inputs_are_held_and_checked_like_outputs(backend: tuple[Any, str]) -> None:
+    from showctl.show import Input
+
+    gpio, chip = backend
+    with pytest.raises(GpioError, match=r"line 5000 is outside /dev/gpiochip\d+"):
+        gpio.request_inputs(chip, {5000: Input(line=5000)})
+    inputs = gpio.request_inputs(chip, {6: Input(line=6)})
+    try:
+        assert inputs.read() == []  # nothing pressed yet
+        with pytest.raises(GpioError, match=r"line 6 of /dev/gpiochip\d+ is in use by 'showctl'"):
+            gpio.request_outputs(chip, [6])
+    finally:
+        inputs.close()
+        inputs.close()
+    gpio.request_outputs(chip, [6]).close()  # released: free again
