@@ -162,8 +162,15 @@ def cmd_leds_replay(args: argparse.Namespace) -> int:
         count = replay(
             read_recording(Path(args.file)), TerminalView(sys.stdout, args.file), args.speed
         )
-    except (OSError, RecordingError) as e:
+    except RecordingError as e:
         print(e, file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(
+            f"{args.file} cannot be read ({e.strerror or e}); give a recording made with "
+            "showctl walk SHOW --leds --record-leds FILE",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 0

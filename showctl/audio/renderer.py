@@ -194,7 +194,6 @@ class Renderer:
         missing = n - begin - got
         if missing:
             block[begin + got :] = 0.0
-        if missing:
             if stream.length is not None and stream.position >= stream.length:
                 self._end("end", at_frame=self._frame + begin + got)
                 return

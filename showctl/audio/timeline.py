@@ -14,7 +14,8 @@ import math
 
 
 class DacClock:
-    """A line through (frame index, DAC time) reports, forgetting the old with ``window`` seconds.
+    """A line through (frame index, DAC time) reports, forgetting the old over the fit's own
+    age while it is younger than ``window`` seconds, and over ``window`` seconds after.
 
     Not thread-safe: one audio thread calls :meth:`add`, and reads the fit.
     """

@@ -182,3 +182,7 @@ def test_leds_replay_plays_a_recording_and_refuses_a_bad_one(
     not_a_recording.write_text("version: 1\n")
     assert main(["leds", "replay", str(not_a_recording)]) == 1
     assert "show.yaml:1: not a frame of an LED recording" in capsys.readouterr().err
+    assert main(["leds", "replay", str(tmp_path / "none.jsonl")]) == 1
+    assert "none.jsonl cannot be read (No such file or directory); give a recording" in (
+        capsys.readouterr().err
+    )
