@@ -56,6 +56,11 @@ class MultiplexedMatrix(LedMatrix):
         self.failed: str | None = None
         self.scans = 0  # whole scans of the matrix so far
         self._frame: Frame = np.zeros((matrix.rows, matrix.columns), dtype=bool)
+        # The row lines' values that select each row: the same every scan, made once.
+        self._selects = [
+            {line: r == row for r, line in enumerate(matrix.row_lines)}
+            for row in range(matrix.rows)
+        ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="led-scan", daemon=True)
         if start:
@@ -68,9 +73,8 @@ class MultiplexedMatrix(LedMatrix):
 
     def scan_row(self, row: int) -> None:
         """Light ``row`` of the current frame, alone. Raises :class:`GpioError`."""
-        m = self.matrix
-        values = {line: r == row for r, line in enumerate(m.row_lines)}
-        values.update(zip(m.column_lines, self._frame[row].tolist(), strict=True))
+        values = dict(self._selects[row])
+        values.update(zip(self.matrix.column_lines, self._frame[row].tolist(), strict=True))
         self.lines.set(values)
 
     def scan_step(self, row: int) -> bool:

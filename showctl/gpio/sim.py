@@ -66,8 +66,7 @@ class SimOutputLines:
         unknown = set(values) - set(self._offsets)
         if unknown:
             raise GpioError(f"line {min(unknown)} of {self.chip.path} was not requested")
-        changed = {o: bool(v) for o, v in values.items() if self.values[o] != bool(v)}
-        self.values.update(changed)
+        self.values.update({o: bool(v) for o, v in values.items()})
         self.history.append(Change(self.clock.monotonic(), dict(values)))
 
     def close(self) -> None:
