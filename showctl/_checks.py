@@ -18,6 +18,7 @@ from showctl._convert import Converter, suggest, tags_of
 from showctl._yaml import Path
 from showctl.audio.clip import missing_bytes
 from showctl.show import (
+    FAULT,
     All,
     Blink,
     Cycle,
@@ -71,6 +72,12 @@ class _Checker:
         self.reference(("initial",), show.initial, self.scenes, "scene")
         for name in sorted(RESERVED_NAMES & self.outputs):
             self.conv.report(("outputs", name), f"'{name}' is a reserved word; name it otherwise")
+        if FAULT in self.scenes:
+            self.conv.report(
+                ("scenes", FAULT),
+                f"'{FAULT}' is the state showctl enters when the show cannot go on; "
+                "name the scene otherwise",
+            )
         self.check_flags()
         self.check_matrix()
         self.check_lines()

@@ -258,6 +258,86 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a show: players, LED matrix, inputs, controller and control socket, until stopped."""
+    import asyncio
+
+    from showctl import app, control, state
+    from showctl.errors import ControlError, GpioError
+    from showctl.supervisor import PlayerError
+
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    if args.capture and not args.sim:
+        print("--capture writes what simulated outputs play; add --sim", file=sys.stderr)
+        return 2
+    state_path = Path(args.state) if args.state else state.default_path(loaded.path)
+    try:
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(
+            f"the state folder {state_path.parent} cannot be made ({e.strerror}); "
+            "give a writable file with --state",
+            file=sys.stderr,
+        )
+        return 1
+    view = None
+    if args.sim and sys.stdout.isatty():  # the matrix and the keys, the log above them
+        from showctl import log
+        from showctl.ledview import TerminalView
+
+        title = f"{loaded.name or loaded.path.stem} (simulated)"
+        view = TerminalView(sys.stdout, title, app.legend(app.keys_for(loaded)))
+        log.configure(
+            getattr(args, "log_level", "info"),
+            getattr(args, "log_format", "auto"),
+            view.log_stream(),
+        )
+    options = app.RunOptions(
+        sim=args.sim,
+        socket=Path(args.socket) if args.socket else control.default_socket(),
+        state=state_path,
+        capture=Path(args.capture) if args.capture else None,
+        view=view,
+    )
+    try:
+        return asyncio.run(app.run(loaded, options))
+    except (PlayerError, GpioError, ControlError) as e:
+        print(e, file=sys.stderr)
+        return 1
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """``status``, ``trigger``, ``goto``, ``reset``, ``reload``: ask the running controller."""
+    import asyncio
+    import json
+
+    from showctl import control
+    from showctl.errors import ControlError
+
+    message: dict[str, object] = {"cmd": args.command}
+    if args.command == "trigger":
+        message["name"] = args.name
+    elif args.command == "goto":
+        message["scene"] = args.scene
+    elif args.command == "reload":
+        message["now"] = args.now
+    path = Path(args.socket) if args.socket else control.default_socket()
+    try:
+        answer = asyncio.run(control.request(path, message))
+    except ControlError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(answer.get("error"), file=sys.stderr)
+        for problem in answer.get("problems", ()):
+            print(problem, file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
 def cmd_player(args: argparse.Namespace) -> int:
     """One audio output's player process, driven by the controller (not for people)."""
     from showctl import player
@@ -396,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("show", nargs="?", metavar="SHOW")
 
+    _add_run_commands(add)
+
     p = add("player", cmd_player, "one output's player process (started by showctl itself)")
     p.add_argument("--output", required=True, help="the output's name in the show")
     p.add_argument("--device", required=True, help="the device query")
@@ -408,6 +490,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="play without the drift lock (to measure what it does)",
     )
     return parser
+
+
+def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    """``showctl run`` and the commands that talk to it over the control socket."""
+    p = add("run", cmd_run, "run a show: audio, LEDs, inputs, until stopped")
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument(
+        "--sim",
+        action="store_true",
+        help="simulate every backend: sound cards, LED matrix (drawn in the terminal) and "
+        "inputs (pressed from the keyboard)",
+    )
+    p.add_argument("--capture", metavar="FOLDER", help="with --sim: write each output's WAV here")
+    p.add_argument("--state", metavar="FILE", help="where the show's state is kept")
+    p.add_argument("--socket", metavar="PATH", help="the control socket to listen on")
+
+    control_help = {
+        "status": "show where the running show is (JSON)",
+        "trigger": "fire an event (or input:NAME) in the running show",
+        "goto": "make the running show go to a scene",
+        "reset": "start the running show over from its initial scene",
+        "reload": "read the running show's file again",
+    }
+    for name, text in control_help.items():
+        p = add(name, cmd_control, text)
+        p.add_argument("--socket", metavar="PATH", help="the controller's control socket")
+        if name == "trigger":
+            p.add_argument("name", metavar="EVENT")
+        elif name == "goto":
+            p.add_argument("scene", metavar="SCENE")
+        elif name == "reload":
+            p.add_argument(
+                "--now", action="store_true", help="take over at once, not at the next scene"
+            )
 
 
 def _add_leds_commands(

@@ -69,3 +69,7 @@ class ProgramError(ShowctlError, ValueError):
 
 class RecordingError(ShowctlError, ValueError):
     """A file that is not a recording of LED frames; the message names it and the line."""
+
+
+class ControlError(ShowctlError, ConnectionError):
+    """The control socket: no controller answers, or another one already listens."""

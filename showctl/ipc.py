@@ -1,8 +1,11 @@
 """JSON lines between the controller and its players: one object a line, UTF-8.
 
-Commands to a player: ``{"cmd": "play", "clip": PATH, "loop": BOOL, "t0": SECONDS}``,
+Commands to a player: ``{"cmd": "play", "clip": PATH, "loop": BOOL, "t0": SECONDS, "play": ID}``,
+``{"cmd": "load", "clips": [{"clip": PATH, "loop": BOOL}, ...]}`` (keep these opened ahead),
 ``{"cmd": "stop", "fade": SECONDS}``, ``{"cmd": "quit"}``.
-Events from a player: ``{"event": "ready" | "heartbeat" | "started" | "finished" | "error", ...}``.
+Events from a player: ``{"event": "ready" | "heartbeat" | "started" | "finished" | "error", ...}``;
+``ready`` says how soon after a command a sample can be placed (``soonest``, s), ``started``
+and ``finished`` name the play by its ``play`` ID.
 A player's logs travel separately, as JSON lines on its stderr (:class:`LogLines`), which the
 controller re-emits into its structured log tagged with the output and pid.
 """

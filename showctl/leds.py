@@ -162,6 +162,7 @@ class LedPlayer:
         self._wake = threading.Event()
         self._schedule: Schedule | None = None
         self._t0 = 0.0
+        self._late = False  # the schedule was fast-forwarded: show its frame at once
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="leds", daemon=True)
 
@@ -169,11 +170,16 @@ class LedPlayer:
         self._thread.start()
 
     def play(self, schedule: Schedule, t0: float) -> None:
-        """Show ``schedule`` from ``t0`` (monotonic s), in place of what was playing."""
+        """Show ``schedule`` from ``t0`` (monotonic s), in place of what was playing. A ``t0``
+        already past (a scene resumed) jumps to where the scene is now and shows that at once,
+        without replaying what came before."""
+        late = self.clock() - t0
+        if late > 0:
+            schedule.advance(late)
         with self._lock:
             if self._schedule is not None:
                 self._schedule.close()
-            self._schedule, self._t0 = schedule, t0
+            self._schedule, self._t0, self._late = schedule, t0, late > 0
         self._wake.set()
 
     def stop(self) -> None:
@@ -193,6 +199,8 @@ class LedPlayer:
         with self._lock:
             if self._schedule is None or self._stopping:
                 return None
+            if self._late:
+                return self.clock()
             at = self._schedule.next_time()
             return None if at is None else self._t0 + at
 
@@ -202,16 +210,20 @@ class LedPlayer:
             schedule = self._schedule
             if schedule is None or self._stopping:
                 return None
-            at = schedule.next_time()
-            if at is None or self._t0 + at > self.clock():
-                return None
-            due = self._t0 + at
-            try:
-                schedule.advance(at)
-            except ProgramError as e:  # one that showctl check lets through would be a bug
-                failure: str | None = f"an LED program stopped: {e}"
+            failure: str | None = None
+            if self._late:  # joined late: the frame as it is now, where play() left it
+                self._late = False
+                at = self.clock() - self._t0
             else:
-                failure = None
+                next_at = schedule.next_time()
+                if next_at is None or self._t0 + next_at > self.clock():
+                    return None
+                at = next_at
+                try:
+                    schedule.advance(at)
+                except ProgramError as e:  # one that showctl check lets through would be a bug
+                    failure = f"an LED program stopped: {e}"
+            due = self._t0 + at
             frame = schedule.frame.copy()
         if failure is not None:
             self._fail(failure)

@@ -40,9 +40,10 @@ class TerminalView:
     from the LED thread, log lines from anywhere.
     """
 
-    def __init__(self, stream: TextIO, title: str = "") -> None:
+    def __init__(self, stream: TextIO, title: str = "", footer: tuple[str, ...] = ()) -> None:
         self.stream = stream
         self.title = title
+        self.footer = footer  # lines below the matrix (the keys of ``run --sim``)
         self._drawn = 0
         self._last: list[str] = []
         self._lock = threading.Lock()
@@ -50,6 +51,7 @@ class TerminalView:
     def show(self, t: float, frame: Frame) -> None:
         lines = [f"{self.title}  t = {t:8.3f} s".strip()]
         lines += [" ".join(LIT if v else DARK for v in row) for row in frame.tolist()]
+        lines += self.footer
         with self._lock:
             self._erase()
             self._draw(lines)

@@ -11,7 +11,12 @@ Trigger names, one per kind of trigger:
 - ``after:I`` for the timer of transition I of the current scene,
 - ``audio_end:all`` / ``audio_end:OUTPUT`` when the audio ends,
 - ``flags_changed``, fired after entering a scene and after flags change, for transitions
-  that have only a ``when``.
+  that have only a ``when``;
+
+and the controller's own, from any scene: ``goto:SCENE`` (a game master's jump, with the
+scenes' exit and enter actions) and ``fault`` (into the :data:`FAULT` state, which is not a
+scene of the show: the show cannot go on as written). The machine is an ``AsyncMachine``:
+``await model.trigger(name)``.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from transitions import EventData, Machine
+from transitions import EventData
+from transitions.extensions.asyncio import AsyncMachine
 
-from showctl.show import Action, ClearFlag, SetFlag, Show, Transition
+from showctl.show import FAULT, Action, ClearFlag, SetFlag, Show, Transition
 
 log = structlog.get_logger()
 
@@ -46,10 +52,14 @@ class ShowState:
 
     flags: set[str] = field(default_factory=set)
     scene: str = ""
+    entries: int = 0  # how many times a state was entered: a re-entered scene counts too
 
     if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
 
-        def trigger(self, name: str) -> bool: ...
+        async def trigger(self, name: str) -> bool: ...
+
+    def entered(self, event: EventData) -> None:
+        self.entries += 1
 
     def apply(self, actions: Iterable[Action]) -> bool:
         """Run flag actions; returns whether any flag changed. Logs each change."""
@@ -103,14 +113,23 @@ class RunActions:
 
 
 def states(show: Show) -> list[dict[str, Any]]:
-    """The machine's states: one per scene, with its enter and exit actions."""
+    """The machine's states: one per scene, with its enter and exit actions (and the count
+    of entries, :meth:`ShowState.entered`)."""
     return [
         {
             "name": name,
-            "on_enter": [RunActions(scene.on_enter)] if scene.on_enter else [],
+            "on_enter": [*([RunActions(scene.on_enter)] if scene.on_enter else []), "entered"],
             "on_exit": [RunActions(scene.on_exit)] if scene.on_exit else [],
         }
         for name, scene in show.scenes.items()
+    ]
+
+
+def controller_transitions(show: Show) -> list[dict[str, Any]]:
+    """The transitions every show has, from any state: ``goto:SCENE`` and ``fault``."""
+    return [
+        *({"trigger": f"goto:{name}", "source": "*", "dest": name} for name in show.scenes),
+        {"trigger": FAULT, "source": "*", "dest": FAULT},
     ]
 
 
@@ -129,17 +148,18 @@ def transition_table(show: Show) -> list[dict[str, Any]]:
     ]
 
 
-def build_machine(show: Show, model: ShowState) -> Machine:
-    """A queued machine over ``model``, in the show's initial scene.
+def build_machine(show: Show, model: ShowState, initial: str | None = None) -> AsyncMachine:
+    """A queued asyncio machine over ``model``, in ``initial`` (default: the show's).
 
-    Unknown triggers in a scene are ignored (a button pressed in a scene that does not
-    listen to it is not an error). There are no automatic ``to_<scene>`` transitions.
+    Triggers that are not valid in a scene are ignored (a button pressed in a scene that does
+    not listen to it is not an error). There are no automatic ``to_<scene>`` transitions.
+    Entering a state runs the scene's enter actions, then counts in ``model.entries``.
     """
-    return Machine(
+    return AsyncMachine(
         model=model,
-        states=states(show),
-        transitions=transition_table(show),
-        initial=show.initial,
+        states=[*states(show), {"name": FAULT, "on_enter": ["entered"]}],
+        transitions=transition_table(show) + controller_transitions(show),
+        initial=initial or show.initial,
         model_attribute="scene",
         auto_transitions=False,
         queued=True,

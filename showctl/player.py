@@ -33,6 +33,8 @@ COMMAND_POLL = 0.25
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
+#: Readings of how far ahead the output renders, taken before ``ready`` (see _soonest).
+SOONEST_READINGS = 40
 
 logger = ipc.LogLines(sys.stderr)
 
@@ -53,6 +55,7 @@ class Player:
         self._wake = threading.Event()
         self.renderer.notify = self._wake.set
         self._clip: ClipStream | None = None  # the latest clip sent to the renderer
+        self._loaded: dict[tuple[Path, bool], ClipStream] = {}  # opened ahead by ``load``
 
     def emit(self, event: str, **data: Any) -> None:
         with self._lock:
@@ -80,8 +83,11 @@ class Player:
             )
             self.stream.close()
             return 1
-        self.emit("ready", device=self.stream.device, rate=self.stream.rate)
-        logger.info("player_ready", device=self.stream.device, rate=self.stream.rate)
+        soonest = self._soonest()
+        self.emit("ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest)
+        logger.info(
+            "player_ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest
+        )
         beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         beat.start()
         # Commands are read on a thread of their own, so that a failure (the heartbeat thread
@@ -115,23 +121,27 @@ class Player:
         self._wake.set()
         beat.join()
         self.stream.close()
+        for clip in self._loaded.values():
+            clip.close()
         return status
+
+    def _soonest(self) -> float:
+        """How soon after a command a sample can be placed, worst case (s): the largest
+        :meth:`Renderer.ahead` over some block periods. The controller puts T0 at least this
+        far after its command."""
+        worst = 0.0
+        for _ in range(SOONEST_READINGS):
+            worst = max(worst, self.renderer.ahead())
+            time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
+        return round(worst, 4)
 
     def command(self, message: dict[str, Any]) -> bool:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
         cmd = message.get("cmd")
         if cmd == "play":
-            info = inspect(Path(message["clip"]), self.stream.rate)
-            t0 = float(message["t0"])
-            loop = bool(message.get("loop", False))
-            # Open the clip a little before where the timeline will be when it starts.
-            start = max(0, int((time.monotonic() - t0 - JOIN_MARGIN) * self.stream.rate))
-            if not loop and start >= info.frames:
-                self.emit("finished", reason="already over")
-                return True
-            self._clip = ClipStream(info, loop=loop, start=start)
-            self.renderer.commands.append(Play(self._clip, t0))
-            logger.info("clip_queued", clip=str(info.path), t0=t0, loop=loop)
+            self._play(Path(message["clip"]), bool(message.get("loop", False)), message)
+        elif cmd == "load":
+            self._load({(Path(c["clip"]), bool(c.get("loop", False))) for c in message["clips"]})
         elif cmd == "stop":
             self.renderer.commands.append(Stop(float(message.get("fade", 0.0))))
         elif cmd == "quit":
@@ -139,6 +149,36 @@ class Player:
         else:
             logger.warning("command_unknown", command=message)
         return True
+
+    def _play(self, path: Path, loop: bool, message: dict[str, Any]) -> None:
+        t0 = float(message["t0"])
+        play = int(message.get("play", 0))
+        # Open the clip a little before where the timeline will be when it starts.
+        start = max(0, int((time.monotonic() - t0 - JOIN_MARGIN) * self.stream.rate))
+        clip = self._loaded.pop((path, loop), None)
+        if clip is None or start > 0:
+            if clip is not None:
+                clip.close()
+            info = inspect(path, self.stream.rate)
+            if not loop and start >= info.frames:
+                self.emit("finished", play=play, reason="already over")
+                return
+            clip = ClipStream(info, loop=loop, start=start)
+        self._clip = clip
+        self.renderer.commands.append(Play(clip, t0, play))
+        logger.info("clip_queued", clip=str(path), t0=t0, loop=loop, play=play)
+
+    def _load(self, wanted: set[tuple[Path, bool]]) -> None:
+        """Have exactly ``wanted`` (clip, loop) open and read ahead from their start, so that
+        playing one of them costs no file opening. A clip that cannot be loaded is logged;
+        playing it will report the error."""
+        for key in set(self._loaded) - wanted:
+            self._loaded.pop(key).close()
+        for path, loop in wanted - set(self._loaded):
+            try:
+                self._loaded[path, loop] = ClipStream(inspect(path, self.stream.rate), loop=loop)
+            except ClipError as e:
+                logger.warning("clip_not_loaded", clip=str(path), reason=str(e))
 
     def _beat(self) -> None:
         """Pass on the callback's events as they come, and a heartbeat every HEARTBEAT s; a

@@ -33,6 +33,8 @@ from showctl._yaml import YamlProblem, compose
 from showctl.errors import Problem, ShowError
 
 FORMAT_VERSION = 1
+#: The state showctl enters when the show cannot go on as written: no scene may have this name.
+FAULT = "fault"
 SCHEMA_ID = "https://showctl.invalid/schema/show-v1.json"
 
 Name = Annotated[

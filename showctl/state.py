@@ -90,3 +90,16 @@ def load(path: Path, show: str) -> SavedState | None:
         logger.info("state_of_another_show", path=str(path), saved_for=state.show)
         return None
     return state
+
+
+def default_path(show_file: Path) -> Path:
+    """Where a show's state is kept: in systemd's state directory (``StateDirectory=``), else
+    ``/var/lib/showctl`` for root, else the user's state folder; named after the show file."""
+    if "STATE_DIRECTORY" in os.environ:
+        folder = Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    elif os.geteuid() == 0:
+        folder = Path("/var/lib/showctl")
+    else:
+        home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        folder = Path(home) / "showctl"
+    return folder / f"{show_file.stem}.state.json"

@@ -15,7 +15,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,9 @@ class PlayerPool:
         self.lock = lock  # off only to measure (see the player's --no-drift-lock)
         self.env = {**os.environ, **(env or {})}
         self.players: dict[str, PlayerProcess] = {}
+        #: When set, every event goes here (output, event) instead of the players' queues,
+        #: which only :meth:`PlayerProcess.wait_for` reads: a controller listens this way.
+        self.on_event: Callable[[str, dict[str, Any]], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> PlayerPool:
@@ -137,18 +140,58 @@ class PlayerPool:
             logger.info("player_started", output=name, pid=process.pid)
         await asyncio.gather(*(p.wait_for("ready", timeout) for p in self.players.values()))
 
-    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float) -> None:
-        """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds)."""
+    @property
+    def soonest(self) -> float:
+        """How soon after a command every player can place a sample (s), by their ``ready``."""
+        return max((float(p.last["ready"]["soonest"]) for p in self.players.values()), default=0)
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each output's player: its pid, whether it runs, and its latest heartbeat's counts."""
+        out = {}
+        for name, p in self.players.items():
+            beat = p.last.get("heartbeat", {})
+            out[name] = {
+                "pid": p.pid,
+                "alive": p.process.returncode is None,
+                "playing": bool(beat.get("playing", False)),
+                "underruns": int(beat.get("underruns", 0)),
+            }
+        return out
+
+    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
+        """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds);
+        their ``started`` and ``finished`` events carry ``play``."""
         await asyncio.gather(
             *(
-                self.players[name].send({"cmd": "play", "clip": str(path), "loop": loop, "t0": t0})
+                self.players[name].send(
+                    {"cmd": "play", "clip": str(path), "loop": loop, "t0": t0, "play": play}
+                )
                 for name, (path, loop) in clips.items()
             )
         )
 
-    async def stop(self, fade: float = 0.0) -> None:
+    async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
+        """Have each output keep these clips (path, loop) opened ahead, and no others."""
         await asyncio.gather(
-            *(p.send({"cmd": "stop", "fade": fade}) for p in self.players.values())
+            *(
+                player.send(
+                    {
+                        "cmd": "load",
+                        "clips": [
+                            {"clip": str(path), "loop": loop}
+                            for path, loop in sorted(clips.get(name, ()))
+                        ],
+                    }
+                )
+                for name, player in self.players.items()
+            )
+        )
+
+    async def stop(self, fade: float = 0.0, outputs: Collection[str] | None = None) -> None:
+        """Stop the given outputs (default: all), at once or fading out over ``fade`` s."""
+        names = self.players if outputs is None else outputs
+        await asyncio.gather(
+            *(self.players[name].send({"cmd": "stop", "fade": fade}) for name in names)
         )
 
     async def close(self) -> None:
@@ -187,9 +230,16 @@ class PlayerPool:
                     pid=player.pid,
                     message=event.get("message"),
                 )
-            await player.events.put(event)
+            await self._deliver(player, event)
         code = await player.process.wait()
-        await player.events.put({"event": "exited", "code": code})
+        player.last["exited"] = {"event": "exited", "code": code}
+        await self._deliver(player, player.last["exited"])
+
+    async def _deliver(self, player: PlayerProcess, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(player.output, event)
+        else:
+            await player.events.put(event)
 
     async def _forward_logs(self, player: PlayerProcess) -> None:
         """Re-emit a player's JSON log lines here, tagged with its output and pid."""

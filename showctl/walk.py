@@ -119,7 +119,7 @@ async def walk(
                 leds.play(Schedule(show.matrix, scene.leds, clip_meter(show, name)), start)
             listens = FLAGS_CHANGED in machine.get_triggers(name)
             if listens:
-                state.trigger(FLAGS_CHANGED)
+                await state.trigger(FLAGS_CHANGED)
             for step in plan(show, scene, pause):
                 if state.scene != name:
                     break
@@ -131,9 +131,9 @@ async def walk(
                     at=round(step.at, 3),
                 )
                 flags = set(state.flags)
-                state.trigger(step.trigger)
+                await state.trigger(step.trigger)
                 if listens and state.scene == name and state.flags != flags:
-                    state.trigger(FLAGS_CHANGED)
+                    await state.trigger(FLAGS_CHANGED)
             if state.scene == name:
                 log.warning("walk_stuck", hint="no trigger of this scene leads anywhere now")
                 state.flags.clear()

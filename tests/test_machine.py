@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from showctl import show
 from showctl.machine import ShowState, build_machine, render_table
 from tests.conftest import ROOT
+
+run = asyncio.run
 
 ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
 
@@ -42,24 +45,24 @@ def test_conditions_and_actions() -> None:
     state = ShowState()
     build_machine(ESCAPE_ROOM, state)
     assert state.scene == "idle"
-    state.trigger("input:start")
+    run(state.trigger("input:start"))
     assert state.scene == "idle", "the start button does nothing while the door is open"
-    state.trigger("input:door")
+    run(state.trigger("input:door"))
     assert (state.scene, state.flags) == ("idle", {"door_closed"})
-    state.trigger("input:start")
+    run(state.trigger("input:start"))
     assert state.scene == "intro"
-    state.trigger("input:gears")
+    run(state.trigger("input:gears"))
     assert state.flags == {"door_closed"}, "intro does not listen to the puzzles"
-    state.trigger("audio_end:room")
-    state.trigger("input:gears")
-    state.trigger("flags_changed")
+    run(state.trigger("audio_end:room"))
+    run(state.trigger("input:gears"))
+    run(state.trigger("flags_changed"))
     assert state.scene == "puzzles", "one puzzle is not enough"
-    state.trigger("after:3")
+    run(state.trigger("after:3"))
     assert state.scene == "puzzles", "no hint once the gears are solved"
-    state.trigger("input:portrait")
-    state.trigger("flags_changed")
+    run(state.trigger("input:portrait"))
+    run(state.trigger("flags_changed"))
     assert state.scene == "finale"
-    state.trigger("audio_end:room")
+    run(state.trigger("audio_end:room"))
     assert (state.scene, state.flags) == ("reset", set()), "reset clears every flag on entry"
 
 
@@ -72,5 +75,5 @@ def test_toggle(tmp_path: Path) -> None:
     state = ShowState()
     build_machine(show.load(path), state)
     for expected in ({"lit"}, set(), {"lit"}):
-        state.trigger("event:flip")
+        run(state.trigger("event:flip"))
         assert state.flags == expected

@@ -19,6 +19,7 @@ events leave on another; both are appended and popped whole, which needs no lock
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -60,10 +61,12 @@ class Source(Protocol):
 
 @dataclass
 class Play:
-    """Play ``stream`` with its sample ``0`` at ``t0`` (monotonic seconds, DAC time)."""
+    """Play ``stream`` with its sample ``0`` at ``t0`` (monotonic seconds, DAC time); its
+    ``started`` and ``finished`` events carry ``id`` (as ``play``)."""
 
     stream: Source
     t0: float
+    id: int = 0
 
 
 @dataclass
@@ -113,6 +116,13 @@ class Renderer:
     def playing(self) -> bool:
         return self._playing is not None
 
+    def ahead(self) -> float:
+        """Seconds from now until the DAC time of the next block to be rendered: how soon a
+        command given now can place a sample. Its largest value, just after a callback (a
+        block period plus the output latency), is the worst case. Read from the control
+        thread, once the clock is ready."""
+        return self.clock.time_of(self._frame) - time.monotonic()
+
     def render(self, block: Block, dac_time: float) -> None:
         """Fill ``block``, whose first sample leaves the DAC at ``dac_time`` (audio thread)."""
         n = len(block)
@@ -145,7 +155,12 @@ class Renderer:
         self.retired.append(self._playing.stream)
         if reason is not None:
             frame = self._frame if at_frame is None else at_frame
-            self._emit("finished", reason=reason, dac_time=self.clock.time_of(frame))
+            self._emit(
+                "finished",
+                play=self._playing.id,
+                reason=reason,
+                dac_time=self.clock.time_of(frame),
+            )
         self._playing = None
 
     def _emit(self, event: str, **data: Any) -> None:
@@ -172,6 +187,7 @@ class Renderer:
             self._started = True
             self._emit(
                 "started",
+                play=play.id,
                 t0=play.t0,
                 position=stream.position,
                 zeros=begin,

@@ -1,0 +1,192 @@
+"""``showctl run``: the composition root. Players, LED matrix, inputs, controller, control socket.
+
+Everything runs in one event loop; the lifetimes are owned here. With ``sim``, every backend
+is simulated: players on simulated sound cards (what they play can be written to WAV files),
+the matrix on simulated lines, and the inputs on simulated lines that the keyboard presses
+(a key per input and per event, shown under the matrix).
+
+Signals only set things in motion: SIGTERM and SIGINT stop the show, SIGHUP reloads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import signal
+import sys
+import termios
+import tty
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from showctl.control import ControlServer
+from showctl.controller import ShowController
+from showctl.gpio.base import GpioBackend, chip_path
+from showctl.leds import LedPlayer, Shown, open_matrix
+from showctl.ledview import TerminalView
+from showctl.show import Show
+from showctl.supervisor import PlayerPool
+from showctl.triggers import InputWatcher
+
+logger = structlog.get_logger()
+
+#: How long a key holds its simulated button down (s).
+KEY_PRESS = 0.15
+QUIT_KEY = "q"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``showctl run`` runs: simulated or on the hardware, and where things go."""
+
+    sim: bool
+    socket: Path
+    state: Path | None
+    capture: Path | None = None  # sim: write what each output plays here
+    #: sim: the terminal where the matrix and the keys are drawn (and read), or None
+    view: TerminalView | None = None
+
+
+def keys_for(show: Show) -> dict[str, str]:
+    """A key for every input (a letter of its name, the first free one) and every event (a
+    digit, or a free letter), as ``{key: "input:NAME" | "event:NAME"}``. ``q`` quits."""
+    keys: dict[str, str] = {}
+    events = sorted({t.event for s in show.scenes.values() for t in s.transitions if t.event})
+    spare = iter("123456789abcdefghijklmnoprstuvwxyz")
+    for name in show.inputs:
+        key = next((c for c in name.lower() if c.isalnum() and c not in keys and c != "q"), None)
+        if key is None:
+            key = next(c for c in spare if c not in keys)
+        keys[key] = f"input:{name}"
+    for name in events:
+        keys[next(c for c in spare if c not in keys)] = f"event:{name}"
+    return keys
+
+
+def legend(keys: dict[str, str]) -> tuple[str, ...]:
+    words = [f"[{key}] {name.split(':', 1)[1]}" for key, name in keys.items()]
+    return ("keys: " + "  ".join(words) + f"  [{QUIT_KEY}] quit",)
+
+
+async def run(show: Show, options: RunOptions) -> int:
+    """Run ``show`` until SIGTERM, SIGINT or (sim) the quit key; the exit status."""
+    gpio = _gpio(options.sim)
+    view = options.view
+    keys = keys_for(show) if options.sim and view is not None else {}
+
+    def on_frame(shown: Shown) -> None:
+        if view is not None:
+            view.show(shown.at, shown.frame)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    pool = PlayerPool(
+        show.outputs, backend="sim" if options.sim else "sounddevice", capture=options.capture
+    )
+    leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=on_frame) if show.matrix else None
+    watcher: InputWatcher | None = None
+    server: ControlServer | None = None
+    try:
+        if leds is not None:
+            leds.start()
+        async with pool:
+            controller = ShowController(show, pool, leds=leds, state_path=options.state)
+
+            pool.on_event = functools.partial(_player_event, controller)
+            watcher = InputWatcher(
+                show, gpio, lambda name, edge: controller.fire(name, "gpio", at=edge.time)
+            )
+            watcher.start()
+            server = ControlServer(options.socket, controller)
+            await server.start()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: loop.create_task(controller.reload(), name="reload")
+            )
+            await controller.start()
+            logger.info("show_running", show=show.name or show.path.stem, sim=options.sim)
+            with _keyboard(keys, gpio, controller, stop):
+                async with asyncio.TaskGroup() as tasks:
+                    running = tasks.create_task(controller.run(), name="controller")
+                    await stop.wait()
+                    running.cancel()
+            logger.info("show_stopping")
+            pool.on_event = None  # the players are told to quit now: not a failure
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            await server.close()
+        if watcher is not None:
+            watcher.close()
+        if leds is not None:
+            leds.stop()
+    return 0
+
+
+def _gpio(sim: bool) -> GpioBackend:
+    if sim:
+        from showctl.gpio.sim import SimGpio  # noqa: PLC0415  (only what is chosen is loaded)
+
+        return SimGpio()
+    from showctl.gpio.gpiod_backend import GpiodBackend  # noqa: PLC0415  (same)
+
+    return GpiodBackend()
+
+
+def _player_event(controller: ShowController, output: str, event: dict[str, Any]) -> None:
+    """What the controller hears of its players: the end of a clip, a player gone."""
+    kind = event.get("event")
+    if kind == "finished":
+        controller.audio_finished(output, int(event.get("play", -1)), str(event.get("reason")))
+    elif kind == "exited":
+        controller.output_failed(output, f"its player ended ({event.get('code')})")
+
+
+@contextlib.contextmanager
+def _keyboard(
+    keys: dict[str, str], gpio: GpioBackend, controller: ShowController, stop: asyncio.Event
+) -> Iterator[None]:
+    """While inside, the terminal's keys press the simulated inputs and fire the events."""
+    if not keys or not sys.stdin.isatty():
+        yield
+        return
+    from showctl.gpio.sim import SimGpio  # noqa: PLC0415
+
+    assert isinstance(gpio, SimGpio)
+    loop = asyncio.get_running_loop()
+    show = controller.show
+    fd = sys.stdin.fileno()
+
+    def on_key() -> None:
+        key = os.read(fd, 1).decode(errors="replace").lower()
+        if key == QUIT_KEY:
+            stop.set()
+            return
+        name = keys.get(key)
+        if name is None:
+            return
+        kind, _, what = name.partition(":")
+        if kind == "event":
+            controller.fire(name, "keyboard")
+            return
+        spec = show.inputs[what]
+        lines = gpio.inputs[chip_path(spec.chip)]
+        lines.press(spec.line)
+        loop.call_later(KEY_PRESS, lines.release, spec.line)
+
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    loop.add_reader(fd, on_key)
+    try:
+        yield
+    finally:
+        loop.remove_reader(fd)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -1,0 +1,153 @@
+"""The local control socket: ``showctl status``, ``trigger``, ``goto``, ``reset``, ``reload``.
+
+A Unix socket that only the controller's user and group may use (the socket is mode 0660 in a
+folder of mode 0750). A client sends one JSON object on a line and gets one back:
+
+- ``{"cmd": "status"}``
+- ``{"cmd": "trigger", "name": "room-ready"}`` (an event; ``input:NAME`` for an input)
+- ``{"cmd": "goto", "scene": "finale"}``
+- ``{"cmd": "reset"}``
+- ``{"cmd": "reload", "now": false}``
+
+Every answer has ``ok``; a refusal has ``error``, one sentence naming the thing and the fix.
+``status`` is answered at once, whatever the controller is busy with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from showctl.controller import Answer, ShowController
+from showctl.errors import ControlError
+
+logger = structlog.get_logger()
+
+#: The longest request line taken (bytes).
+MAX_REQUEST = 4096
+
+
+def default_socket() -> Path:
+    """Where the controller listens: ``$SHOWCTL_SOCKET``; else systemd's runtime directory
+    (``RuntimeDirectory=showctl``); else ``/run/showctl`` for root; else the user's runtime
+    directory."""
+    if "SHOWCTL_SOCKET" in os.environ:
+        return Path(os.environ["SHOWCTL_SOCKET"])
+    if "RUNTIME_DIRECTORY" in os.environ:
+        return Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0]) / "control.sock"
+    if os.geteuid() == 0:
+        return Path("/run/showctl/control.sock")
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/showctl-{os.geteuid()}"
+    return Path(runtime) / "showctl" / "control.sock"
+
+
+class ControlServer:
+    """Answers the control socket for one controller. ``await start()``; ``close()`` ends it."""
+
+    def __init__(self, path: Path, controller: ShowController) -> None:
+        self.path = path
+        self.controller = controller
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        """Listen. Raises :class:`ControlError` if another controller answers on the path."""
+        self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        if self.path.exists() or self.path.is_symlink():
+            with contextlib.suppress(ControlError):
+                await request(self.path, {"cmd": "status"}, timeout=1.0)
+                raise ControlError(
+                    f"another showctl controller is running and listening at {self.path}; "
+                    "stop it first (showctl status tells which show it runs)"
+                )
+            self.path.unlink()  # left by a controller that was killed
+        self._server = await asyncio.start_unix_server(
+            self._client, path=str(self.path), limit=MAX_REQUEST
+        )
+        os.chmod(self.path, 0o660)
+        logger.info("control_listening", socket=str(self.path))
+
+    async def close(self) -> None:
+        """Stop listening and remove the socket. Idempotent; never raises."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            answer = await self.answer(line)
+            writer.write((json.dumps(answer) + "\n").encode())
+            await writer.drain()
+        except (ValueError, ConnectionError) as e:  # ValueError: a line over the limit
+            logger.warning("control_request_failed", reason=str(e))
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def answer(self, line: bytes) -> dict[str, Any]:
+        """The answer to one request line. Never raises for what a client sends."""
+        try:
+            message = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            message = None
+        if not isinstance(message, dict):
+            return self._bad('a request is one JSON object on a line, such as {"cmd": "status"}')
+        cmd = message.get("cmd")
+        c = self.controller
+        if cmd == "status":
+            return c.status()
+        if cmd == "trigger" and isinstance(message.get("name"), str):
+            return await c.trigger(message["name"])
+        if cmd == "goto" and isinstance(message.get("scene"), str):
+            return await c.goto(message["scene"])
+        if cmd == "reset":
+            return await c.reset()
+        if cmd == "reload":
+            return await c.reload(now=bool(message.get("now", False)))
+        return self._bad(
+            f"unknown request {str(cmd)[:40]!r}; send status, trigger (with name), goto (with "
+            "scene), reset or reload"
+        )
+
+    def _bad(self, error: str) -> Answer:
+        logger.warning("control_request_refused", error=error)
+        return Answer(ok=False, error=error)
+
+
+async def request(path: Path, message: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Send one request to the controller at ``path`` and return its answer. Raises
+    :class:`ControlError` when none answers there."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_unix_connection(str(path))
+            try:
+                writer.write((json.dumps(message) + "\n").encode())
+                await writer.drain()
+                line = await reader.readline()
+            finally:
+                writer.close()
+    except (FileNotFoundError, ConnectionRefusedError) as e:
+        raise ControlError(
+            f"no showctl controller is running at {path}; start one with 'showctl run SHOW' "
+            "(or give its socket with --socket)"
+        ) from e
+    except PermissionError as e:
+        raise ControlError(
+            f"not allowed to talk to the controller at {path}; run as its user or a member "
+            "of its group"
+        ) from e
+    except TimeoutError as e:
+        raise ControlError(f"the controller at {path} did not answer within {timeout:g} s") from e
+    answer = json.loads(line) if line else None
+    if not isinstance(answer, dict):
+        raise ControlError(f"the controller at {path} closed without answering")
+    return answer

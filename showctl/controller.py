@@ -1,0 +1,456 @@
+"""The show controller: the show's state machine, driving the outputs, the LEDs and the state file.
+
+Triggers (GPIO inputs, timers, the end of the audio, events from the control socket) go into
+one queue; a single task takes them one at a time and fires them on the machine
+(:mod:`showctl.machine`), so the show moves in a predictable order whatever comes at once.
+Entering a scene picks one T0 a little ahead (far enough for every player to be told:
+the players' own ``soonest``, plus a margin), tells every output what to play from T0, starts
+the scene's LED cues from T0, arms its timers from T0 and saves the state.
+
+Nothing a trigger does can crash the controller: a trigger the show does not know, or one the
+scene does not listen to, is counted and logged (at most once a second per trigger, with the
+count of the ones not logged, so that a flood does not flood the log); when the queue is full,
+the newest triggers are dropped and counted. ``status()`` answers without waiting on the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from showctl import state as saved_state
+from showctl.clock import Clock, MonotonicClock
+from showctl.cues import Schedule
+from showctl.leds import LedPlayer
+from showctl.machine import FLAGS_CHANGED, ShowState, build_machine
+from showctl.meter import clip_meter
+from showctl.show import FAULT, Show, check
+
+logger = structlog.get_logger()
+
+#: Added to the players' ``soonest`` for T0: the controller's own work and the pipe.
+LEAD_MARGIN = 0.002
+#: Triggers waiting at most; more are dropped (and counted) until the queue drains.
+QUEUE_SIZE = 1000
+#: At most one log line a second for each ignored, unknown or dropped trigger.
+LOG_EVERY = 1.0
+
+
+class Outputs(Protocol):
+    """What the controller needs of the audio outputs: the players (a
+    :class:`~showctl.supervisor.PlayerPool`) or a simulation with memory
+    (:class:`showctl.testing.RecordingOutputs`). Their ``finished`` events come back through
+    :meth:`ShowController.audio_finished`."""
+
+    @property
+    def soonest(self) -> float:
+        """How soon after a command every output can place a sample (s)."""
+        ...
+
+    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
+        """Start each output's clip (path, loop) at ``t0``; ``play`` tags its events."""
+        ...
+
+    async def stop(self, fade: float = 0.0, outputs: Collection[str] | None = None) -> None: ...
+
+    async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
+        """Keep these clips ready to start at once, per output."""
+        ...
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each output's state, JSON-ready: at least ``alive``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A machine trigger (``input:door``), where it came from, and, for timers and the end of
+    the audio, the scene entry it belongs to (a later scene does not take it)."""
+
+    name: str
+    source: str
+    entry: int | None = None
+    at: float | None = None  # when it happened (monotonic s), where the source knows
+
+
+class Answer(dict[str, Any]):
+    """A JSON-ready answer to a control request: ``ok`` and more."""
+
+
+class ShowController:
+    """One show, running. Create it, ``await start()``, then ``await run()`` until cancelled.
+
+    Every method runs on the event loop's thread. ``clock`` places T0 and the timers;
+    ``wall`` is for the state file (seconds since the epoch survive a reboot).
+    """
+
+    def __init__(
+        self,
+        show: Show,
+        outputs: Outputs,
+        *,
+        leds: LedPlayer | None = None,
+        state_path: Path | None = None,
+        clock: Clock | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.show = show
+        self.outputs = outputs
+        self.leds = leds
+        self.state_path = state_path
+        self.clock = clock or MonotonicClock()
+        self.wall = wall
+        self.state = ShowState()
+        self.machine = build_machine(show, self.state)
+        self.queue: asyncio.Queue[Trigger] = asyncio.Queue(QUEUE_SIZE)
+        self.counts: Counter[str] = Counter()  # handled, unmet, ignored, unknown, dropped
+        self.entry = 0  # scene entries so far: tags plays, timers and audio ends
+        self.t0 = 0.0
+        self.fault: str | None = None
+        self.pending: Show | None = None  # a reloaded show, taking over at the next change
+        self._timers: list[tuple[float, str]] = []
+        self._timers_changed = asyncio.Event()
+        self._once: set[str] = set()  # outputs playing a clip once in this scene
+        self._finished: set[str] = set()
+        self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take the show up: resume the saved scene if the show says so, else start over."""
+        saved = None
+        if self.state_path is not None:
+            saved = await asyncio.to_thread(saved_state.load, self.state_path, self._key)
+        if self.show.restart == "resume" and saved is not None and saved.scene in self.show.scenes:
+            elapsed = max(0.0, self.wall() - saved.started)
+            self.state.flags = set(saved.flags) & set(self.show.flags)
+            self.machine.set_state(saved.scene, model=self.state)
+            logger.info("scene_resumed", scene=saved.scene, elapsed=round(elapsed, 3))
+            await self._enter(t0=self.clock.monotonic() - elapsed)
+        else:
+            await self._start_over()
+
+    async def run(self) -> None:
+        """Handle triggers and timers until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._timer_loop(), name="controller-timers")
+            while True:
+                await self.handle(await self.queue.get())
+
+    def fire(self, name: str, source: str, *, at: float | None = None) -> None:
+        """Queue a trigger (never blocks; when the queue is full it is dropped and counted)."""
+        self._put(Trigger(name, source, at=at))
+
+    async def handle(self, trigger: Trigger) -> bool:
+        """Fire one trigger on the machine now; whether it moved the show (a transition ran).
+        Counted and logged when the show does not know it or the scene does not listen."""
+        if trigger.entry is not None and trigger.entry != self.entry:
+            return False  # a timer or an audio end of a scene since left
+        scene = self.state.scene
+        if trigger.name not in self.machine.events:
+            self._tally("unknown", trigger, hint="the show has no such input or event")
+            return False
+        if trigger.name not in self.machine.get_triggers(scene):
+            self._tally("ignored", trigger, hint="this scene does not listen to it")
+            return False
+        flags, entries = set(self.state.flags), self.state.entries
+        moved = await self.state.trigger(trigger.name)
+        self.counts["handled" if moved else "unmet"] += 1
+        if self.state.entries == entries and self.state.flags == flags:
+            # Nothing changed (a condition did not hold, or the flags were already so): a
+            # button pressed again and again is not worth a line each.
+            self._tally_log(
+                "trigger_changed_nothing", level="info", trigger=trigger.name, scene=scene
+            )
+            return moved
+        logger.info("trigger_fired", trigger=trigger.name, source=trigger.source, scene=scene)
+        if self.state.entries != entries:
+            await self._enter()
+        else:
+            await self._flags_changed()
+        return moved
+
+    # --- control --------------------------------------------------------------------------
+
+    async def goto(self, scene: str) -> Answer:
+        """Go to ``scene`` now, as a transition would (its exit and enter actions run)."""
+        if scene not in self.show.scenes:
+            return self._refuse(f"the show has no scene {scene!r}; its scenes are: {self._scenes}")
+        await self.handle(Trigger(f"goto:{scene}", "control"))
+        return self.status()
+
+    async def reset(self) -> Answer:
+        """Start the show over: every flag clear, the initial scene entered anew."""
+        logger.info("show_reset", scene=self.state.scene)
+        await self._start_over()
+        return self.status()
+
+    async def trigger(self, name: str) -> Answer:
+        """Fire an event (``room-ready``) or an input (``input:door``) now, from the control
+        socket. Unknown names get a refusal naming what the show has."""
+        full = name if ":" in name else f"event:{name}"
+        if full not in self.machine.events or not full.startswith(("event:", "input:")):
+            self._tally("unknown", Trigger(full, "control"), hint="the show has no such event")
+            return self._refuse(
+                f"the show has no event or input {name!r}; it has: {self._triggerables}"
+            )
+        moved = await self.handle(Trigger(full, "control"))
+        return Answer(self.status(), moved=moved)
+
+    async def reload(self, *, now: bool = False) -> Answer:
+        """Read the show file again. An invalid one changes nothing (its errors are logged with
+        their places and answered). A valid one takes over at the next scene change, or at once
+        with ``now``. A show with other outputs, matrix or inputs needs a restart of showctl."""
+        new, problems = await asyncio.to_thread(check, self.show.path)
+        errors = [str(p) for p in problems if p.severity == "error"]
+        if new is None:
+            for error in errors:
+                logger.error("reload_problem", problem=error)
+            logger.error("reload_rejected", path=str(self.show.path), errors=len(errors))
+            return self._refuse(
+                f"{self.show.path} has {len(errors)} error(s); the running show goes on "
+                "unchanged. Correct them (showctl check) and reload again",
+                problems=errors,
+            )
+        changed = [
+            part
+            for part in ("outputs", "matrix", "inputs")
+            if getattr(new, part) != getattr(self.show, part)
+        ]
+        if changed:
+            logger.error("reload_rejected", path=str(self.show.path), changed=changed)
+            return self._refuse(
+                f"the new {self.show.path} changes the show's {' and '.join(changed)}, which "
+                "showctl takes up only at start; the running show goes on unchanged. "
+                "Restart showctl (systemctl restart showctl) to take it up"
+            )
+        self.pending = new
+        logger.info("reload_accepted", path=str(self.show.path), now=now)
+        if now:
+            await self._take_over()
+            await self._enter()
+        return self.status()
+
+    def status(self) -> Answer:
+        """Where the show is, in JSON-ready form. Never waits."""
+        now = self.clock.monotonic()
+        return Answer(
+            ok=True,
+            show=self.show.name or self.show.path.stem,
+            path=str(self.show.path),
+            scene=self.state.scene,
+            seconds=round(max(0.0, now - self.t0), 3),
+            flags=sorted(self.state.flags),
+            fault=self.fault,
+            reload_pending=self.pending is not None,
+            triggers=dict(self.counts),
+            queued=self.queue.qsize(),
+            timers=[
+                {"trigger": name, "in": round(due - now, 3)} for due, name in sorted(self._timers)
+            ],
+            outputs=self.outputs.health(),
+            leds=None if self.leds is None else (self.leds.failed or "ok"),
+        )
+
+    def output_failed(self, output: str, reason: str) -> None:
+        """An output's player has gone. The show goes on with the others; with none left, it
+        cannot, and the controller enters the fault state."""
+        logger.error("output_failed", output=output, reason=reason)
+        health = self.outputs.health()
+        if health and not any(h["alive"] for h in health.values()):
+            self.enter_fault(f"every audio output has stopped (the last: {output}, {reason})")
+
+    def enter_fault(self, reason: str) -> None:
+        """The show cannot go on: stop the outputs, darken the LEDs, say why. ``reset`` or
+        ``goto`` leaves it."""
+        if self.state.scene == FAULT:
+            return
+        self.fault = reason
+        logger.error("show_fault", reason=reason)
+        self._put(Trigger(FAULT, "controller"))
+
+    # --- from the outputs and timers ------------------------------------------------------
+
+    def audio_finished(self, output: str, play: int, reason: str) -> None:
+        """An output's clip ended (``reason`` ``end`` or ``already over``): fire ``audio_end``."""
+        if play != self.entry or output not in self._once or reason not in ("end", "already over"):
+            return  # a clip of an earlier scene, or one stopped on purpose
+        self._finished.add(output)
+        for which in (output, "all") if self._once <= self._finished else (output,):
+            name = f"audio_end:{which}"
+            if name in self.machine.events:
+                self._put(Trigger(name, "audio", self.entry))
+
+    def expire_due(self) -> None:
+        """Fire the timers that are due by the clock."""
+        now = self.clock.monotonic()
+        due = [t for t in self._timers if t[0] <= now]
+        for timer in due:
+            self._timers.remove(timer)
+            self._put(Trigger(timer[1], "timer", self.entry))
+
+    async def _timer_loop(self) -> None:
+        while True:
+            self._timers_changed.clear()
+            self.expire_due()
+            wait = min((due for due, _ in self._timers), default=None)
+            timeout = None if wait is None else max(0.0, wait - self.clock.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timers_changed.wait(), timeout)
+
+    # --- scenes ---------------------------------------------------------------------------
+
+    async def _start_over(self) -> None:
+        if self.pending is not None:
+            await self._take_over()
+        self.state.flags.clear()
+        self.machine.set_state(self.show.initial, model=self.state)
+        self.state.apply(self.show.scenes[self.show.initial].on_enter)
+        await self._enter()
+
+    async def _take_over(self) -> None:
+        """Put the reloaded show in place, in the same scene if it still has it."""
+        new, self.pending = self.pending, None
+        assert new is not None
+        scene = self.state.scene if self.state.scene in new.scenes else new.initial
+        self.show = new
+        self.state = ShowState(flags=self.state.flags & set(new.flags))
+        self.machine = build_machine(new, self.state, initial=scene)
+        logger.info("show_reloaded", scene=scene)
+
+    async def _enter(self, *, t0: float | None = None) -> None:
+        """The machine is in a new state: play it from one T0 on every output and the LEDs."""
+        if self.pending is not None and t0 is None:
+            await self._take_over()
+        self.entry += 1
+        scene_name = self.state.scene
+        now = self.clock.monotonic()
+        self.t0 = now + self.outputs.soonest + LEAD_MARGIN if t0 is None else t0
+        self._timers.clear()
+        self._once, self._finished = set(), set()
+        if scene_name == FAULT:
+            await self.outputs.stop()
+            if self.leds is not None and self.show.matrix is not None:
+                self.leds.play(Schedule(self.show.matrix, ()), self.t0)
+            self._timers_changed.set()
+            return
+        self.fault = None
+        scene = self.show.scenes[scene_name]
+        clips = {
+            output: (self.show.clip_path(play.clip), play.loop)
+            for output, play in scene.audio.items()
+            if play.clip is not None
+        }
+        await self.outputs.play(clips, self.t0, self.entry)
+        silent = [name for name in self.show.outputs if name not in clips]
+        if silent:
+            await self.outputs.stop(outputs=silent)
+        if self.leds is not None and self.show.matrix is not None:
+            meter = clip_meter(self.show, scene_name)
+            self.leds.play(Schedule(self.show.matrix, scene.leds, meter), self.t0)
+        self._once = {output for output, (_, loop) in clips.items() if not loop}
+        self._timers = [
+            (self.t0 + t.after, f"after:{i}")
+            for i, t in enumerate(scene.transitions)
+            if t.after is not None
+        ]
+        self._timers_changed.set()
+        logger.info(
+            "scene_entered",
+            scene=scene_name,
+            t0=round(self.t0, 6),
+            lead_ms=round((self.t0 - now) * 1e3, 3),
+            outputs=len(clips),
+            flags=sorted(self.state.flags),
+        )
+        await self._save()
+        await self.outputs.load(self._next_clips())
+        if FLAGS_CHANGED in self.machine.get_triggers(scene_name):
+            await self.handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
+
+    async def _flags_changed(self) -> None:
+        await self._save()
+        if FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
+            await self.handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
+
+    def _next_clips(self) -> dict[str, set[tuple[Path, bool]]]:
+        """The clips of every scene the current one can lead to, per output."""
+        clips: dict[str, set[tuple[Path, bool]]] = {}
+        for t in self.show.scenes[self.state.scene].transitions:
+            if t.to is None:
+                continue
+            for output, play in self.show.scenes[t.to].audio.items():
+                if play.clip is not None:
+                    clips.setdefault(output, set()).add((self.show.clip_path(play.clip), play.loop))
+        return clips
+
+    async def _save(self) -> None:
+        if self.state_path is None:
+            return
+        record = saved_state.SavedState(
+            show=self._key,
+            scene=self.state.scene,
+            started=self.wall() + (self.t0 - self.clock.monotonic()),
+            flags=frozenset(self.state.flags),
+        )
+        try:
+            await asyncio.to_thread(saved_state.save, self.state_path, record)
+        except OSError as e:
+            self._tally_log("state_not_saved", path=str(self.state_path), reason=str(e))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @property
+    def _key(self) -> str:
+        return str(self.show.path.resolve())
+
+    @property
+    def _scenes(self) -> str:
+        return ", ".join(self.show.scenes)
+
+    @property
+    def _triggerables(self) -> str:
+        names = sorted(
+            name.removeprefix("event:")
+            for name in self.machine.events
+            if name.startswith(("event:", "input:"))
+        )
+        return ", ".join(names) or "none"
+
+    def _put(self, trigger: Trigger) -> None:
+        try:
+            self.queue.put_nowait(trigger)
+        except asyncio.QueueFull:
+            self._tally("dropped", trigger, hint="more triggers than the controller can take")
+
+    def _tally(self, kind: str, trigger: Trigger, hint: str) -> None:
+        self.counts[kind] += 1
+        self._tally_log(
+            f"trigger_{kind}",
+            trigger=trigger.name,
+            source=trigger.source,
+            scene=self.state.scene,
+            hint=hint,
+        )
+
+    def _tally_log(self, event: str, level: str = "warning", **data: Any) -> None:
+        """Log ``event``, at most once a second for each (event, trigger)."""
+        key = f"{event}:{data.get('trigger', '')}"
+        now = self.clock.monotonic()
+        last, silent = self._logged.get(key, (-LOG_EVERY, 0))
+        if now - last < LOG_EVERY:
+            self._logged[key] = (last, silent + 1)
+            return
+        self._logged[key] = (now, 0)
+        getattr(logger, level)(event, **data, **({"not_logged": silent} if silent else {}))
+
+    def _refuse(self, error: str, **data: Any) -> Answer:
+        return Answer(ok=False, error=error, **data)
