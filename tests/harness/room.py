@@ -1,0 +1,126 @@
+"""A show controller on simulated parts and a fake clock, for tests that play a show through.
+
+The controller is the real one; its outputs are :class:`~showctl.testing.RecordingOutputs`
+(they remember what each output was told to play, and end clips by the clock), its inputs
+simulated GPIO lines watched by the real :class:`~showctl.triggers.InputWatcher`, its LEDs the
+real :class:`~showctl.leds.LedPlayer` on simulated lines, stepped by the test instead of by its
+thread. Time moves only when the test says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+
+from showctl.clock import FakeClock
+from showctl.controller import ShowController
+from showctl.gpio.base import chip_path
+from showctl.gpio.sim import SimGpio, SimInputLines, SimOutputLines
+from showctl.leds import LedPlayer, open_matrix
+from showctl.show import Show
+from showctl.testing import RecordingOutputs
+from showctl.triggers import InputWatcher
+
+
+class Room:
+    """``async with Room(show) as room``: started, in the show's first scene."""
+
+    def __init__(
+        self, show: Show, state_path: Path | None = None, wall_offset: float = 1.7e9
+    ) -> None:
+        self.show = show
+        self.clock = FakeClock()
+        self.wall_offset = wall_offset
+        self.gpio = SimGpio(self.clock)
+        self.outputs = RecordingOutputs(show.outputs, self.clock)
+        self.leds = (
+            LedPlayer(open_matrix(show.matrix, self.gpio), clock=self.clock.monotonic)
+            if show.matrix
+            else None
+        )
+        self.controller = ShowController(
+            show,
+            self.outputs,
+            leds=self.leds,
+            state_path=state_path,
+            clock=self.clock,
+            wall=lambda: self.clock.now + self.wall_offset,
+        )
+        self.outputs.on_finished = self.controller.audio_finished
+        self.watcher = InputWatcher(
+            show, self.gpio, lambda name, edge: self.controller.fire(name, "gpio", at=edge.time)
+        )
+
+    async def __aenter__(self) -> Room:
+        self.watcher.start()
+        await self.controller.start()
+        await self.settle()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.watcher.close()
+        if self.leds is not None:
+            self.leds.stop()
+
+    @property
+    def scene(self) -> str:
+        return self.controller.state.scene
+
+    @property
+    def flags(self) -> set[str]:
+        return set(self.controller.state.flags)
+
+    def inputs(self, name: str) -> SimInputLines:
+        return self.gpio.inputs[chip_path(self.show.inputs[name].chip)]
+
+    async def press(self, name: str) -> None:
+        """Press and release an input (a button, a closing switch), 200 ms apart."""
+        line = self.show.inputs[name].line
+        self.inputs(name).press(line)
+        await self.settle()
+        await self.wait(0.2)
+        self.inputs(name).release(line)
+        await self.settle()
+
+    async def wait(self, seconds: float, step: float = 0.05) -> None:
+        """Let ``seconds`` pass on the fake clock, in steps, everything running at each."""
+        end = self.clock.now + seconds
+        while self.clock.now < end:
+            self.clock.advance(min(step, end - self.clock.now))
+            self.outputs.finish_due()
+            self.controller.expire_due()
+            await self.settle()
+            self.show_leds()
+
+    async def until(self, scene_time: float) -> None:
+        """Wait until ``scene_time`` seconds after the current scene's T0."""
+        target = self.controller.t0 + scene_time
+        assert target >= self.clock.now, f"{scene_time} s into the scene is already past"
+        await self.wait(target - self.clock.now)
+
+    async def settle(self) -> None:
+        """Let the loop hand over ready input edges, then handle every queued trigger."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+        while not self.controller.queue.empty():
+            await self.controller.handle(self.controller.queue.get_nowait())
+
+    def show_leds(self) -> None:
+        if self.leds is not None:
+            while self.leds.step() is not None:
+                pass
+
+    def lit(self) -> np.ndarray:
+        """The matrix as its lines show it now: rows x columns of booleans (direct drive)."""
+        assert self.leds is not None and self.show.matrix is not None
+        lines = self.leds.matrix.lines
+        assert isinstance(lines, SimOutputLines)
+        return np.array(
+            [[lines.values[line] for line in row] for row in self.show.matrix.lines], dtype=bool
+        )
+
+    def played(self, output: str) -> list[str]:
+        """The clips an output was told to play, by file name, in order."""
+        return [p.clip.name for p in self.outputs.plays if p.output == output]

@@ -1,0 +1,311 @@
+"""The show controller on a fake clock: triggers, timers, audio ends, state, reload, fault."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from showctl import show, state
+from showctl.controller import QUEUE_SIZE
+from tests.conftest import ROOT
+from tests.harness.room import Room
+
+ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+
+#: Two scenes and a timer; ``a`` counts as a gallery show unless told to resume.
+SMALL = """\
+version: 1
+initial: a
+media: media
+restart: {restart}
+outputs:
+  left: {{device: "hw:CARD=a"}}
+  right: {{device: "hw:CARD=b"}}
+inputs:
+  button: {{line: 3}}
+flags: [pressed, seen]
+scenes:
+  a:
+    audio: {{left: {{clip: tone.wav, loop: true}}}}
+    on_exit: {{set: seen}}
+    transitions:
+      - {{input: button, do: {{set: pressed}}}}
+      - {{event: go, when: pressed, to: b}}
+      - {{after: 10s, to: b}}
+  b:
+    audio: {{left: tone.wav, right: tone.wav}}
+    transitions:
+      - {{audio_end: all, to: a}}
+      - {{event: back, to: a}}
+"""
+
+
+@pytest.fixture
+def small(tmp_path: Path, tone: Path) -> Callable[..., show.Show]:
+    def make(restart: str = "start-over", text: str = SMALL) -> show.Show:
+        path = tmp_path / "small.yaml"
+        path.write_text(text.format(restart=restart))
+        return show.load(path)
+
+    return make
+
+
+@pytest.fixture
+def tone(tmp_path: Path) -> Path:
+    from showctl.testing import write_wav
+
+    return write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+
+
+def play(show_: show.Show, body: Callable[[Room], Awaitable[None]], **kw: object) -> None:
+    async def main() -> None:
+        async with Room(show_, **kw) as room:  # type: ignore[arg-type]
+            await body(room)
+
+    asyncio.run(main())
+
+
+def test_unknown_and_unheard_triggers_are_counted_and_logged_once_a_second(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        for _ in range(50):
+            c.fire("event:nonsense", "test")
+            c.fire("event:back", "test")  # scene a does not listen to it
+        await room.settle()
+        await room.wait(1.1)
+        c.fire("event:back", "test")
+        await room.settle()
+        assert room.scene == "a"
+        assert (c.counts["unknown"], c.counts["ignored"]) == (50, 51)
+
+    with capture_logs() as logs:
+        play(small(), body)
+    ignored = [e for e in logs if e["event"] == "trigger_ignored"]
+    assert [e.get("not_logged") for e in ignored] == [None, 49]
+    assert len([e for e in logs if e["event"] == "trigger_unknown"]) == 1
+
+
+def test_a_full_queue_drops_the_newest_triggers_and_counts_them(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        for _ in range(QUEUE_SIZE + 5):
+            c.fire("input:button", "test")
+        assert c.counts["dropped"] == 5
+        await room.settle()
+        assert room.flags == {"pressed"}
+        assert c.counts["handled"] == QUEUE_SIZE
+
+    play(small(), body)
+
+
+def test_a_timer_belongs_to_its_scene(small) -> None:
+    """The 10 s timer of scene a fires once, and not after a has been left and entered again."""
+
+    async def body(room: Room) -> None:
+        c = room.controller
+        await room.wait(5)
+        await room.press("button")
+        await c.trigger("go")
+        assert room.scene == "b"
+        await c.trigger("back")
+        assert room.scene == "a"
+        entered = c.t0
+        await room.wait(9.5)  # the old timer (10 s after the first entry) has come and gone
+        assert room.scene == "a"
+        await room.wait(entered + 10.01 - room.clock.now)
+        assert room.scene == "b"
+
+    play(small(), body)
+
+
+def test_audio_end_all_waits_for_every_output_and_only_this_scenes_clips(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        await c.goto("b")
+        play_id = c.entry
+        c.audio_finished("left", play_id - 1, "end")  # a clip of an earlier scene
+        c.audio_finished("left", play_id, "stopped")  # stopped on purpose, not its end
+        c.audio_finished("left", play_id, "end")
+        await room.settle()
+        assert room.scene == "b", "one output of two has ended"
+        c.audio_finished("right", play_id, "end")
+        await room.settle()
+        assert room.scene == "a"
+
+    play(small(), body)
+
+
+def test_every_change_is_saved_and_a_resumed_scene_goes_on_where_it_was(small, tmp_path) -> None:
+    saved = tmp_path / "state.json"
+    resumable = small("resume")
+    key = str(resumable.path.resolve())
+
+    async def first(room: Room) -> None:
+        await room.press("button")
+        assert state.load(saved, key).flags == {"pressed"}
+        await room.wait(4)
+
+    play(resumable, first, state_path=saved)
+    before = state.load(saved, key)
+    assert (before.scene, before.flags) == ("a", {"pressed"})
+
+    async def after_restart(room: Room) -> None:
+        # 4 s of scene a had passed, and 3 s more while showctl was down (wall clock)
+        c = room.controller
+        assert (room.scene, room.flags) == ("a", {"pressed"})
+        assert room.clock.now - c.t0 == pytest.approx(7.0, abs=0.3)
+        assert room.outputs.plays[-1].t0 == c.t0, "the players late-join the running scene"
+        await room.wait(2.5)
+        assert room.scene == "a"
+        await room.wait(0.6)
+        assert room.scene == "b", "the timer kept its time across the restart"
+
+    # The Room's fake clock starts at 1000 again; the wall clock reads 7 s after the T0 saved.
+    play(resumable, after_restart, state_path=saved, wall_offset=before.started + 7.0 - 1000.0)
+
+
+def test_a_gallery_starts_over_whatever_was_saved(small, tmp_path) -> None:
+    saved = tmp_path / "state.json"
+    gallery = small("start-over")
+    state.save(saved, state.SavedState(str(gallery.path.resolve()), "b", 1.7e9, frozenset()))
+
+    async def body(room: Room) -> None:
+        assert (room.scene, room.flags) == ("a", set())
+
+    play(gallery, body, state_path=saved)
+
+
+def test_goto_runs_the_exit_and_enter_actions_and_names_the_scenes_it_has(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        answer = await c.goto("nowhere")
+        assert answer == {
+            "ok": False,
+            "error": "the show has no scene 'nowhere'; its scenes are: a, b",
+        }
+        answer = await c.goto("b")
+        assert answer["scene"] == "b" and answer["flags"] == ["seen"]
+
+    play(small(), body)
+
+
+def test_reset_clears_the_flags_and_enters_the_first_scene_anew(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        await room.press("button")
+        await c.goto("b")
+        entry = c.entry
+        answer = await c.reset()
+        assert (answer["scene"], answer["flags"], c.entry) == ("a", [], entry + 1)
+        assert room.outputs.plays[-1].clip.name == "tone.wav"
+
+    play(small(), body)
+
+
+def test_an_invalid_reload_changes_nothing_and_says_where_the_errors_are(small) -> None:
+    running = small()
+
+    async def body(room: Room) -> None:
+        c = room.controller
+        await room.press("button")
+        running.path.write_text(SMALL.format(restart="start-over").replace("to: b", "to: c"))
+        answer = await c.reload(now=True)
+        assert not answer["ok"]
+        assert answer["error"].endswith(
+            "has 2 error(s); the running show goes on unchanged. Correct them (showctl check) "
+            "and reload again"
+        )
+        assert all(p.startswith(f"{running.path}:") for p in answer["problems"])
+        assert c.show is running and (room.scene, room.flags) == ("a", {"pressed"})
+        await c.trigger("go")
+        assert room.scene == "b", "the old show still runs"
+
+    with capture_logs() as logs:
+        play(running, body)
+    assert [e["event"] for e in logs if e["event"].startswith("reload")] == [
+        "reload_problem",
+        "reload_problem",
+        "reload_rejected",
+    ]
+
+
+def test_a_valid_reload_takes_over_at_the_next_scene_or_at_once(small) -> None:
+    running = small()
+
+    async def body(room: Room) -> None:
+        c = room.controller
+        running.path.write_text(
+            SMALL.format(restart="start-over").replace("after: 10s", "after: 2s")
+        )
+        answer = await c.reload()
+        assert answer["reload_pending"] and c.show is running
+        await room.wait(5)  # the old show's 10 s timer still counts in this scene
+        assert room.scene == "a"
+        await room.wait(5.1)
+        assert room.scene == "b" and c.show is not running and not c.status()["reload_pending"]
+        await c.trigger("back")
+        await room.wait(2.1)
+        assert room.scene == "b", "the new show's 2 s timer"
+
+        running.path.write_text(SMALL.format(restart="start-over"))
+        entry = c.entry
+        answer = await c.reload(now=True)
+        assert answer["ok"] and answer["scene"] == "b" and c.entry == entry + 1, "at once"
+
+    play(running, body)
+
+
+def test_a_reload_that_changes_the_hardware_is_refused(small) -> None:
+    running = small()
+
+    async def body(room: Room) -> None:
+        running.path.write_text(SMALL.format(restart="start-over").replace("line: 3", "line: 4"))
+        answer = await room.controller.reload()
+        assert answer == {
+            "ok": False,
+            "error": f"the new {running.path} changes the show's inputs, which showctl takes "
+            "up only at start; the running show goes on unchanged. Restart showctl "
+            "(systemctl restart showctl) to take it up",
+        }
+
+    play(running, body)
+
+
+def test_with_every_output_gone_the_show_is_in_fault_until_reset(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        room.outputs.alive["left"] = False
+        c.output_failed("left", "killed")
+        await room.settle()
+        assert room.scene == "a", "one output of two: the show goes on"
+        room.outputs.alive["right"] = False
+        c.output_failed("right", "killed")
+        await room.settle()
+        status = c.status()
+        assert status["scene"] == "fault"
+        assert status["fault"] == "every audio output has stopped (the last: right, killed)"
+        assert {o for _, o in room.outputs.stops[-2:]} == {"left", "right"}
+        await c.trigger("go")
+        assert room.scene == "fault", "a fault does not listen to the show's triggers"
+        await c.reset()
+        assert room.scene == "a" and c.status()["fault"] is None
+
+    play(small(), body)
+
+
+def test_a_state_that_cannot_be_saved_is_logged_and_the_show_goes_on(small, tmp_path) -> None:
+    folder = tmp_path / "not-a-folder"  # a file where the state's folder should be
+    folder.write_text("")
+
+    async def body(room: Room) -> None:
+        await room.press("button")
+        await room.controller.trigger("go")
+        assert room.scene == "b"
+
+    with capture_logs() as logs:
+        play(small(), body, state_path=folder / "state.json")
+    assert [e["event"] for e in logs].count("state_not_saved") >= 1
