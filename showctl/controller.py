@@ -216,7 +216,8 @@ class ShowController:
                 logger.error("reload_problem", problem=error)
             logger.error("reload_rejected", path=str(self.show.path), errors=len(errors))
             return self._refuse(
-                f"{self.show.path} has {len(errors)} error(s); the running show goes on "
+                f"{self.show.path} has {len(errors)} error{'s' * (len(errors) != 1)}; the "
+                "running show goes on "
                 "unchanged. Correct them (showctl check) and reload again",
                 problems=errors,
             )
