@@ -91,7 +91,8 @@ async def run(show: Show, options: RunOptions) -> int:
     )
     leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=on_frame) if show.matrix else None
     watcher: InputWatcher | None = None
-    server: ControlServer | None = None
+    server = ControlServer(options.socket)
+    server.check_free()
     try:
         if leds is not None:
             leds.start()
@@ -103,8 +104,7 @@ async def run(show: Show, options: RunOptions) -> int:
                 show, gpio, lambda name, edge: controller.fire(name, "gpio", at=edge.time)
             )
             watcher.start()
-            server = ControlServer(options.socket, controller)
-            await server.start()
+            await server.start(controller)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             loop.add_signal_handler(
@@ -119,11 +119,11 @@ async def run(show: Show, options: RunOptions) -> int:
                     running.cancel()
             logger.info("show_stopping")
             pool.on_event = None  # the players are told to quit now: not a failure
+            await controller.saved()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-        if server is not None:
-            await server.close()
+        await server.close()
         if watcher is not None:
             watcher.close()
         if leds is not None:

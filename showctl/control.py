@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -48,24 +49,35 @@ def default_socket() -> Path:
 
 
 class ControlServer:
-    """Answers the control socket for one controller. ``await start()``; ``close()`` ends it."""
+    """Answers the control socket for one controller: ``check_free()`` first, then
+    ``await start(controller)``; ``close()`` ends it."""
 
-    def __init__(self, path: Path, controller: ShowController) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.controller = controller
+        self.controller: ShowController | None = None
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> None:
-        """Listen. Raises :class:`ControlError` if another controller answers on the path."""
+    def check_free(self) -> None:
+        """Raise :class:`ControlError` if another controller listens on the path (call it
+        before starting anything else); remove a socket left by a controller that was killed."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(self.path))
+            except (FileNotFoundError, ConnectionRefusedError):
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()  # nobody listens: left by a controller killed
+                return
+            except OSError:
+                return  # not a socket we can use: start() will say why
+        raise ControlError(
+            f"another showctl controller is running and listening at {self.path}; "
+            "stop it first (showctl status tells which show it runs)"
+        )
+
+    async def start(self, controller: ShowController) -> None:
+        """Answer for ``controller`` (after :meth:`check_free`). Raises ``OSError``."""
+        self.controller = controller
         self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        if self.path.exists() or self.path.is_symlink():
-            with contextlib.suppress(ControlError):
-                await request(self.path, {"cmd": "status"}, timeout=1.0)
-                raise ControlError(
-                    f"another showctl controller is running and listening at {self.path}; "
-                    "stop it first (showctl status tells which show it runs)"
-                )
-            self.path.unlink()  # left by a controller that was killed
         self._server = await asyncio.start_unix_server(
             self._client, path=str(self.path), limit=MAX_REQUEST
         )
@@ -103,6 +115,7 @@ class ControlServer:
             return self._bad('a request is one JSON object on a line, such as {"cmd": "status"}')
         cmd = message.get("cmd")
         c = self.controller
+        assert c is not None, "answers only after start()"
         if cmd == "status":
             return c.status()
         if cmd == "trigger" and isinstance(message.get("name"), str):

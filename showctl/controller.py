@@ -121,6 +121,8 @@ class ShowController:
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         self._finished: set[str] = set()
         self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
+        self._saver: asyncio.Task[None] | None = None
+        self._save_wanted = False
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -171,7 +173,9 @@ class ShowController:
                 "trigger_changed_nothing", level="info", trigger=trigger.name, scene=scene
             )
             return moved
-        logger.info("trigger_fired", trigger=trigger.name, source=trigger.source, scene=scene)
+        self._tally_log(
+            "trigger_fired", level="info", trigger=trigger.name, source=trigger.source, scene=scene
+        )
         if self.state.entries != entries:
             await self._enter()
         else:
@@ -372,13 +376,13 @@ class ShowController:
             outputs=len(clips),
             flags=sorted(self.state.flags),
         )
-        await self._save()
+        self._save()
         await self.outputs.load(self._next_clips())
         if FLAGS_CHANGED in self.machine.get_triggers(scene_name):
             await self.handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     async def _flags_changed(self) -> None:
-        await self._save()
+        self._save()
         if FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
             await self.handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
@@ -393,19 +397,35 @@ class ShowController:
                     clips.setdefault(output, set()).add((self.show.clip_path(play.clip), play.loop))
         return clips
 
-    async def _save(self) -> None:
+    def _save(self) -> None:
+        """Save the state in the background (two fsyncs take milliseconds). Changes made while
+        a save runs are saved together once it is done: a flood of changes is not a flood of
+        writes, and the file always ends with the latest state."""
         if self.state_path is None:
             return
-        record = saved_state.SavedState(
-            show=self._key,
-            scene=self.state.scene,
-            started=self.wall() + (self.t0 - self.clock.monotonic()),
-            flags=frozenset(self.state.flags),
-        )
-        try:
-            await asyncio.to_thread(saved_state.save, self.state_path, record)
-        except OSError as e:
-            self._tally_log("state_not_saved", path=str(self.state_path), reason=str(e))
+        self._save_wanted = True
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_latest(), name="state-save")
+
+    async def saved(self) -> None:
+        """Wait until the latest state is on disk (or failed to be)."""
+        while self._saver is not None and not self._saver.done():
+            await asyncio.shield(self._saver)
+
+    async def _save_latest(self) -> None:
+        assert self.state_path is not None
+        while self._save_wanted:
+            self._save_wanted = False
+            record = saved_state.SavedState(
+                show=self._key,
+                scene=self.state.scene,
+                started=self.wall() + (self.t0 - self.clock.monotonic()),
+                flags=frozenset(self.state.flags),
+            )
+            try:
+                await asyncio.to_thread(saved_state.save, self.state_path, record)
+            except OSError as e:
+                self._tally_log("state_not_saved", path=str(self.state_path), reason=str(e))
 
     # --- helpers --------------------------------------------------------------------------
 

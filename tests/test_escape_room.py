@@ -19,98 +19,117 @@ PENDULUM = (1, 1)
 GEARS_LAMP, PORTRAIT_LAMP = (0, 0), (0, 2)
 
 
+async def idle(room: Room) -> None:
+    """The room waits: the hum loops, the pendulum lamp blinks once a second."""
+    assert room.scene == "idle"
+    assert room.played("room") == ["hum.wav"]
+    assert room.outputs.plays[0].loop
+    await room.until(0.5)
+    assert room.lit()[PENDULUM]
+    assert room.lit().sum() == 1
+    await room.wait(1.0)
+    assert not room.lit().any()
+
+
+async def won_game(room: Room) -> None:
+    """The first game: won, with the hint on the way."""
+    c = room.controller
+    await idle(room)
+
+    await room.press("start")
+    assert room.scene == "idle", "the start button does nothing while the door is open"
+    await room.press("door")
+    assert (room.scene, room.flags) == ("idle", {"door_closed"})
+    assert room.controller.state_path is not None
+    saved = state.load(room.controller.state_path, str(ESCAPE_ROOM.path.resolve()))
+    assert saved is not None
+    assert saved.flags == {"door_closed"}, "every change is saved"
+    await room.press("start")
+    assert room.scene == "intro"
+    assert room.played("room")[-1] == "intro.wav"
+    assert "hint" in [o for _, o in room.outputs.stops], "the hint speaker is silent"
+
+    await room.press("gears")
+    assert room.flags == {"door_closed"}, "the intro does not listen to the puzzles"
+    assert c.counts["ignored"] == 1
+
+    # intro.wav is 5 s: its end leads to the puzzles
+    await room.wait(5.5)
+    assert room.scene == "puzzles"
+    assert room.played("room")[-1] == "puzzles.wav"
+
+    # 4 minutes with the gears unsolved: the hint, on both outputs from one T0
+    await room.wait(240)
+    assert room.scene == "hint"
+    room_play, hint_play = room.outputs.plays[-2:]
+    assert (room_play.clip.name, hint_play.clip.name) == ("puzzles.wav", "hint.wav")
+    assert room_play.t0 == hint_play.t0 == c.t0
+    await room.wait(3.5)
+    assert room.scene == "puzzles-late", "the end of the hint leads on"
+
+    await room.press("gears")
+    assert room.scene == "puzzles-late"
+    await room.press("portrait")
+    assert room.scene == "finale", "both puzzles solved"
+    await room.until(0.25)  # the third 100 ms blink: on
+    lit = room.lit()
+    assert lit[GEARS_LAMP]
+    assert lit[PORTRAIT_LAMP]
+    assert lit[PENDULUM]
+
+    await room.wait(5.5)
+    assert (room.scene, room.flags) == ("reset", set())
+    await room.wait(0.2)
+    assert room.lit().all(), "the room lights up for the game master"
+
+    answer = await c.trigger("room-ready")
+    assert answer["ok"]
+    assert room.scene == "idle"
+
+
+async def lost_game(room: Room) -> None:
+    """The second game: the players never solve the gears and run out of time."""
+    await room.press("door")
+    await room.press("start")
+    await room.wait(5.5)
+    await room.wait(240)
+    await room.wait(3.5)
+    assert room.scene == "puzzles-late"
+    await room.until(11 * 60 - 0.1)
+    assert room.scene == "puzzles-late"
+    await room.wait(0.2)
+    assert room.scene == "game-over"
+    await room.until(0.6)
+    assert room.lit().all(), "every LED blinks on together"
+    await room.wait(3.5)
+    assert room.scene == "reset"
+
+
 def test_the_room_played_through_every_scene(tmp_path: Path) -> None:
     """Two games: one won (with a hint on the way), one lost on time; each scene checked for
     its flags, what every output plays from one T0, and its lights."""
     saved = tmp_path / "state.json"
 
-    async def play() -> None:
+    async def play() -> Room:
         async with Room(ESCAPE_ROOM, state_path=saved) as room:
-            c = room.controller
-            # idle: the hum loops, the pendulum lamp blinks once a second
-            assert room.scene == "idle"
-            assert room.played("room") == ["hum.wav"]
-            assert room.outputs.plays[0].loop
-            await room.until(0.5)
-            assert room.lit()[PENDULUM] and room.lit().sum() == 1
-            await room.wait(1.0)
-            assert not room.lit().any()
+            await won_game(room)
+            await lost_game(room)
+        return room
 
-            await room.press("start")
-            assert room.scene == "idle", "the start button does nothing while the door is open"
-            await room.press("door")
-            assert (room.scene, room.flags) == ("idle", {"door_closed"})
-            assert state.load(saved, str(ESCAPE_ROOM.path.resolve())).flags == {"door_closed"}
-            await room.press("start")
-            assert room.scene == "intro"
-            assert room.played("room")[-1] == "intro.wav"
-            assert "hint" in [o for _, o in room.outputs.stops], "the hint speaker is silent"
-
-            await room.press("gears")
-            assert room.flags == {"door_closed"}, "the intro does not listen to the puzzles"
-            assert c.counts["ignored"] == 1
-
-            # intro.wav is 5 s: its end leads to the puzzles
-            await room.wait(5.5)
-            assert room.scene == "puzzles"
-            assert room.played("room")[-1] == "puzzles.wav"
-
-            # 4 minutes with the gears unsolved: the hint, on both outputs from one T0
-            await room.wait(240)
-            assert room.scene == "hint"
-            room_play, hint_play = room.outputs.plays[-2:]
-            assert (room_play.clip.name, hint_play.clip.name) == ("puzzles.wav", "hint.wav")
-            assert room_play.t0 == hint_play.t0 == c.t0
-            await room.wait(3.5)
-            assert room.scene == "puzzles-late", "the end of the hint leads on"
-
-            await room.press("gears")
-            assert room.scene == "puzzles-late"
-            await room.press("portrait")
-            assert room.scene == "finale", "both puzzles solved"
-            await room.until(0.25)  # the third 100 ms blink: on
-            lit = room.lit()
-            assert lit[GEARS_LAMP] and lit[PORTRAIT_LAMP] and lit[PENDULUM]
-
-            await room.wait(5.5)
-            assert (room.scene, room.flags) == ("reset", set())
-            await room.wait(0.2)
-            assert room.lit().all(), "the room lights up for the game master"
-
-            answer = await c.trigger("room-ready")
-            assert answer["ok"] and room.scene == "idle"
-
-            # The second game: the players never solve the gears and run out of time.
-            await room.press("door")
-            await room.press("start")
-            await room.wait(5.5)
-            await room.wait(240)
-            await room.wait(3.5)
-            assert room.scene == "puzzles-late"
-            await room.until(11 * 60 - 0.1)
-            assert room.scene == "puzzles-late"
-            await room.wait(0.2)
-            assert room.scene == "game-over"
-            await room.until(0.6)
-            assert room.lit().all(), "every LED blinks on together"
-            await room.wait(3.5)
-            assert room.scene == "reset"
-
-        entered = [p.clip.name for p in room.outputs.plays if p.output == "room"]
-        assert entered == [
-            "hum.wav",
-            "intro.wav",
-            "puzzles.wav",
-            "puzzles.wav",  # the hint scene: the clock ticks on
-            "puzzles.wav",  # puzzles-late
-            "finale.wav",
-            "hum.wav",
-            "intro.wav",
-            "puzzles.wav",
-            "puzzles.wav",
-            "puzzles.wav",
-            "game-over.wav",
-        ]
-        assert room.played("hint") == ["hint.wav", "hint.wav"]
-
-    asyncio.run(play())
+    room = asyncio.run(play())
+    entered = [p.clip.name for p in room.outputs.plays if p.output == "room"]
+    assert entered == [
+        "hum.wav",
+        "intro.wav",
+        "puzzles.wav",
+        "puzzles.wav",  # the hint scene: the clock ticks on
+        "puzzles.wav",  # puzzles-late
+        "finale.wav",
+        "hum.wav",
+        "intro.wav",
+        "puzzles.wav",
+        "puzzles.wav",
+        "puzzles.wav",
+        "game-over.wav",
+    ]
+    assert room.played("hint") == ["hint.wav", "hint.wav"]

@@ -106,6 +106,7 @@ class Room:
             await asyncio.sleep(0)
         while not self.controller.queue.empty():
             await self.controller.handle(self.controller.queue.get_nowait())
+        await self.controller.saved()
 
     def show_leds(self) -> None:
         if self.leds is not None:
@@ -114,7 +115,8 @@ class Room:
 
     def lit(self) -> np.ndarray:
         """The matrix as its lines show it now: rows x columns of booleans (direct drive)."""
-        assert self.leds is not None and self.show.matrix is not None
+        assert self.leds is not None
+        assert self.show.matrix is not None
         lines = self.leds.matrix.lines
         assert isinstance(lines, SimOutputLines)
         return np.array(

@@ -1,0 +1,171 @@
+"""``showctl run --sim`` as a person runs it: a process, driven over its control socket.
+
+The players are real processes (on simulated sound cards, writing what they play to WAV
+files); the controller is told what to do by ``showctl status/trigger/goto/reset/reload``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from tests.conftest import ROOT
+
+SHOWCTL = [sys.executable, "-m", "showctl"]
+
+
+class Running:
+    """A ``showctl run --sim`` process and the commands that talk to it."""
+
+    def __init__(self, folder: Path, show: Path) -> None:
+        self.socket = folder / "run" / "control.sock"
+        self.state = folder / "state.json"
+        self.capture = folder / "capture"
+        self.log = (folder / "run.log").open("w+")
+        self.process = subprocess.Popen(
+            [
+                *SHOWCTL,
+                "run",
+                "--sim",
+                str(show),
+                "--socket",
+                str(self.socket),
+                "--state",
+                str(self.state),
+                "--capture",
+                str(self.capture),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while self.ask("status").returncode != 0:
+            assert self.process.poll() is None, self.logs()
+            assert time.monotonic() < deadline, "the controller did not answer within 30 s"
+            time.sleep(0.2)
+
+    def ask(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*SHOWCTL, *args, "--socket", str(self.socket)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def answer(self, *args: str) -> dict:
+        done = self.ask(*args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def logs(self) -> list[dict]:
+        self.log.seek(0)
+        return [json.loads(line) for line in self.log if line.startswith("{")]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Iterator[Running]:
+    shows = tmp_path / "shows"
+    shows.mkdir()
+    shutil.copy(ROOT / "shows" / "escape-room.yaml", shows)
+    (tmp_path / "media").symlink_to(ROOT / "media")
+    running = Running(tmp_path, shows / "escape-room.yaml")
+    yield running
+    running.stop()
+
+
+def test_the_room_is_played_over_the_control_socket(room: Running) -> None:
+    assert stat.S_IMODE(room.socket.stat().st_mode) == 0o660, "owner and group only"
+    status = room.answer("status")
+    assert (status["scene"], status["flags"], status["fault"]) == ("idle", [], None)
+    assert {name: o["alive"] for name, o in status["outputs"].items()} == {
+        "room": True,
+        "hint": True,
+    }
+    assert room.answer("trigger", "input:door")["flags"] == ["door_closed"]
+    assert room.answer("trigger", "input:start")["scene"] == "intro"
+    refused = room.ask("trigger", "room-reddy")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("the show has no event or input 'room-reddy'; it has: ")
+    assert room.answer("goto", "finale")["scene"] == "finale"
+    time.sleep(6)  # finale.wav is 5 s: its end leads to the reset scene
+    assert room.answer("status")["scene"] == "reset"
+    assert room.answer("trigger", "room-ready")["scene"] == "idle"
+    assert room.stop() == 0
+    assert not room.socket.exists(), "the socket goes with the controller"
+
+    # What the room speaker played: the hum, the start of the intro, the finale to its end.
+    played, rate = soundfile.read(str(room.capture / "hw_CARD_room.wav"), dtype="float32")
+    assert rate == 48000
+    assert (abs(played) > 0.01).mean() > 0.5
+    queued = [e["clip"].rsplit("/", 1)[1] for e in room.logs() if e["event"] == "clip_queued"]
+    assert queued[:4] == ["hum.wav", "intro.wav", "finale.wav", "hum.wav"]
+    assert json.loads(room.state.read_text())["scene"] == "idle"
+
+
+def test_reload_keeps_an_invalid_show_out_and_takes_a_valid_one(room: Running) -> None:
+    show = Path(room.answer("status")["path"])
+    good = show.read_text()
+    show.write_text(good.replace("to: intro", "to: intro-typo"))
+    refused = room.ask("reload")
+    assert refused.returncode == 1
+    assert "1 error; the running show goes on unchanged" in refused.stderr
+    assert "unknown scene 'intro-typo'" in refused.stdout + refused.stderr
+
+    room.process.send_signal(signal.SIGHUP)  # the same, as systemctl reload would do
+    deadline = time.monotonic() + 10
+    while sum(e["event"] == "reload_rejected" for e in room.logs()) < 2:
+        assert time.monotonic() < deadline, "SIGHUP did not reload"
+        time.sleep(0.1)
+    assert room.answer("status")["scene"] == "idle"
+
+    show.write_text(good.replace("interval: 1s", "interval: 2s"))
+    assert room.answer("reload")["reload_pending"] is True
+    assert room.answer("reload", "--now")["reload_pending"] is False
+    assert room.stop() == 0
+
+
+def test_without_a_controller_the_commands_say_how_to_start_one(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*SHOWCTL, "status", "--socket", str(tmp_path / "none.sock")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"no showctl controller is running at {tmp_path / 'none.sock'}; start one with "
+        "'showctl run SHOW' (or give its socket with --socket)\n"
+    )
+
+
+def test_a_second_controller_on_the_same_socket_is_refused(room: Running, tmp_path: Path) -> None:
+    show = Path(room.answer("status")["path"])
+    env = {**os.environ}
+    done = subprocess.run(
+        [*SHOWCTL, "run", "--sim", str(show), "--socket", str(room.socket)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert f"another showctl controller is running and listening at {room.socket}" in done.stderr
+    assert room.answer("status")["ok"], "the first one runs on"
