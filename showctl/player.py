@@ -35,6 +35,9 @@ READY_TIMEOUT = 15.0
 JOIN_MARGIN = 0.2
 #: Readings of how far ahead the output renders, taken before ``ready`` (see _soonest).
 SOONEST_READINGS = 40
+#: A running stream that asks for no block for this long has stalled (seconds): the device
+#: or its driver hangs without an error, and the output is silent until the player restarts.
+STALL_TIMEOUT = 1.0
 
 logger = ipc.LogLines(sys.stderr)
 
@@ -185,6 +188,7 @@ class Player:
         failed device or clip reader is found at the next heartbeat at the latest."""
         renderer = self.renderer
         next_beat = time.monotonic()
+        blocks, moved = renderer.counters.blocks, next_beat
         while not self._done.is_set():
             self._wake.clear()
             while renderer.events:
@@ -192,7 +196,16 @@ class Player:
                 self.emit(event, **data)
             while renderer.retired:
                 renderer.retired.popleft().close()
+            now = time.monotonic()
+            if renderer.counters.blocks != blocks:
+                blocks, moved = renderer.counters.blocks, now
             failed = self.stream.failed or (self._clip.error if self._clip else None)
+            if not failed and now - moved > STALL_TIMEOUT:
+                failed = (
+                    f"device {self.stream.device!r} has asked for no samples for over "
+                    f"{STALL_TIMEOUT:g} s (its driver hangs); restarting the player may bring it "
+                    "back, else check the device"
+                )
             if failed:
                 self.emit("error", message=f"output {self.output!r}: {failed}")
                 self._done.set()

@@ -36,7 +36,7 @@ except OSError as e:  # the PortAudio library itself is missing
 #: Samples a block. Fixed: through the PulseAudio ALSA plugin a variable size stalls.
 BLOCK = 256
 #: Output latency asked of PortAudio, in seconds.
-LATENCY = 0.02
+LATENCY = 0.01
 CARDS = Path("/proc/asound/cards")
 _CARD_QUERY = re.compile(r"^hw:CARD=([^,]+)(?:,DEV=(\d+))?$")
 

@@ -110,6 +110,29 @@ def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
     assert error["message"] == "output 'a': output device 'sim-a' stopped: was it unplugged?"
 
 
+def test_a_stream_that_stalls_is_an_error() -> None:
+    """The device stops asking for blocks, without an error of its own (seen on the hub's
+    ALSA pulse plugin with small buffers): the player says so and exits."""
+
+    class Stalling(SimStream):
+        def _step(self) -> None:
+            if self.frames < 96000:  # two seconds, then no more blocks
+                super()._step()
+
+    class Silent(io.BytesIO):
+        def __iter__(self):
+            time.sleep(3600)
+            yield b""
+
+    events = io.BytesIO()
+    status = Player("a", Stalling("sim-a", 48000, clock=MonotonicClock()), events).run(Silent())
+    assert status == 1
+    (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
+    assert error["message"].startswith(
+        "output 'a': device 'sim:sim-a' has asked for no samples for over 1 s (its driver hangs)"
+    )
+
+
 def test_player_process_quits_cleanly() -> None:
     """`quit` ends a real player process with status 0 and nothing on stderr but its logs,
     while the controller still holds the command pipe open (as the player pool does)."""

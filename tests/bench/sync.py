@@ -31,7 +31,7 @@ import numpy as np
 
 from showctl import log, supervisor
 from showctl.show import Output
-from tests.harness.analysis import channel, find_start, noise_clip
+from tests.harness.analysis import Window, noise_clip, skews
 from tests.harness.soundhub import SoundHub, device_name
 
 OUTPUTS = 8
@@ -45,26 +45,6 @@ ROUND_PAUSE = 0.6  # seconds of silence after each start's clips
 SETTLE = 60.0
 #: Seconds the players run before the first (young) start.
 YOUNG = 10.0
-
-
-Window = tuple[int, int]
-
-
-def skews(recording: np.ndarray, windows: list[Window], clips: list[np.ndarray]) -> list[float]:
-    """The skew of each start, in seconds: in each start's stretch of the recording, where
-    every output's clip begins. A start where some clip is not found whole counts as missed."""
-    out = []
-    for start, end in windows:
-        segment = recording[start:end]
-        firsts = []
-        for i, clip in enumerate(clips):
-            at, match = find_start(channel(segment, i), clip)
-            if match < 0.9:
-                break
-            firsts.append(at)
-        else:
-            out.append((max(firsts) - min(firsts)) / RATE)
-    return out
 
 
 async def scheduled(

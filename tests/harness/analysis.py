@@ -67,3 +67,30 @@ def find_start(
 
 def channel(recording: npt.NDArray[np.int16], index: int) -> Samples:
     return (recording[:, index].astype(np.float32) / 32768.0).astype(np.float32)
+
+
+#: A stretch of a recording: its first sample and the one after its last.
+Window = tuple[int, int]
+
+
+def skews(
+    recording: npt.NDArray[np.int16],
+    windows: list[Window],
+    clips: list[Samples],
+    rate: int = 48000,
+) -> list[float]:
+    """The skew of each start, in seconds: in each start's stretch of the recording, where
+    every output's clip begins (output ``i`` in channel ``i``). A start where some clip is not
+    found whole counts as missed (it is left out)."""
+    out = []
+    for start, end in windows:
+        segment = recording[start:end]
+        firsts = []
+        for i, clip in enumerate(clips):
+            at, match = find_start(channel(segment, i), clip)
+            if match < 0.9:
+                break
+            firsts.append(at)
+        else:
+            out.append((max(firsts) - min(firsts)) / rate)
+    return out
