@@ -216,6 +216,7 @@ class Player:
                     "heartbeat",
                     blocks=c.blocks,
                     underruns=c.underruns,
+                    xruns=self.stream.xruns,
                     drops=c.drops,
                     repeats=c.repeats,
                     offset=round(c.offset, 3),

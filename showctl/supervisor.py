@@ -154,7 +154,8 @@ class PlayerPool:
                 "pid": p.pid,
                 "alive": p.process.returncode is None,
                 "playing": bool(beat.get("playing", False)),
-                "underruns": int(beat.get("underruns", 0)),
+                "underruns": int(beat.get("underruns", 0)),  # the clip not read in time
+                "xruns": int(beat.get("xruns", 0)),  # the device not fed in time
             }
         return out
 

@@ -42,6 +42,11 @@ class OutputStream(Protocol):
         ...
 
     @property
+    def xruns(self) -> int:
+        """Blocks the device ran out of samples for (it played late: an audible gap)."""
+        ...
+
+    @property
     def failed(self) -> str | None:
         """Why the stream stopped by itself (a device gone), or ``None`` while it runs."""
         ...

@@ -65,6 +65,10 @@ class SimStream:
         return f"sim:{self._query}"
 
     @property
+    def xruns(self) -> int:
+        return 0  # a simulated device is never starved: it waits for its blocks
+
+    @property
     def failed(self) -> str | None:
         return None
 

@@ -144,7 +144,7 @@ class SoundDeviceStream:
         self._render: Render | None = None
         self._failed: str | None = None
         self._closing = False
-        self.xruns = 0
+        self._xruns = 0
         try:
             self._stream = sd.OutputStream(
                 samplerate=rate,
@@ -171,6 +171,10 @@ class SoundDeviceStream:
         return self._device.name
 
     @property
+    def xruns(self) -> int:
+        return self._xruns
+
+    @property
     def failed(self) -> str | None:
         return self._failed
 
@@ -184,7 +188,7 @@ class SoundDeviceStream:
     def _callback(self, out: np.ndarray, frames: int, times: Any, status: Any) -> None:
         dac_time = to_monotonic(times.outputBufferDacTime, times.currentTime)
         if status.output_underflow:
-            self.xruns += 1
+            self._xruns += 1
         assert self._render is not None
         try:
             self._render(out[:, 0], dac_time)
