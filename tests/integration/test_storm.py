@@ -81,8 +81,17 @@ def test_a_storm_of_triggers_leaves_status_quick_and_the_audio_whole(tmp_path: P
     control = tmp_path / "control.sock"
     with SoundHub(2) as hub:
         controller = subprocess.Popen(
-            [sys.executable, "-m", "showctl", "run", str(show), "--socket", str(control)]
-            + ["--state", str(tmp_path / "state.json")],
+            [
+                sys.executable,
+                "-m",
+                "showctl",
+                "run",
+                str(show),
+                "--socket",
+                str(control),
+                "--state",
+                str(tmp_path / "state.json"),
+            ],
             env={**os.environ, **hub.env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
