@@ -8,6 +8,7 @@ so one mistake is reported once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -18,7 +19,9 @@ from showctl._convert import Converter, suggest, tags_of
 from showctl._yaml import Path
 from showctl.audio.clip import missing_bytes
 from showctl.show import (
+    COMPARISON,
     FAULT,
+    Action,
     All,
     Blink,
     Cycle,
@@ -26,6 +29,7 @@ from showctl.show import (
     Forever,
     Frames,
     Hold,
+    Increment,
     LedRef,
     Matrix,
     Meter,
@@ -36,6 +40,7 @@ from showctl.show import (
     Sequence,
     Show,
     Transition,
+    Zero,
 )
 
 RESERVED_NAMES = frozenset({"all"})
@@ -66,6 +71,7 @@ class _Checker:
         self.outputs = self.declared(("outputs",), show.outputs)
         self.inputs = self.declared(("inputs",), show.inputs)
         self.flags = set(show.flags)
+        self.counters = set(show.counters)
         self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
         self.media_ok = True
 
@@ -100,11 +106,12 @@ class _Checker:
         return False
 
     def check_flags(self) -> None:
-        seen: set[str] = set()
-        for i, flag in enumerate(self.show.flags):
-            if flag in seen:
-                self.conv.report(("flags", i), f"flag '{flag}' is declared twice")
-            seen.add(flag)
+        for key, what in (("flags", "flag"), ("counters", "counter")):
+            seen: set[str] = set()
+            for i, name in enumerate(getattr(self.show, key)):
+                if name in seen:
+                    self.conv.report((key, i), f"{what} '{name}' is declared twice")
+                seen.add(name)
 
     # the matrix and the GPIO lines
 
@@ -262,7 +269,7 @@ class _Checker:
                 self.check_clip(clip_path, play.clip, output)
         for key in ("on_enter", "on_exit"):
             for i, action in enumerate(getattr(scene, key)):
-                self.flag((*here, key, i, action.TAG), action.flag)
+                self.action((*here, key, i, action.TAG), action)
         if scene.leds and self.show.matrix is None:
             self.conv.report((*here, "leds"), "this scene has LED cues, but the show has no matrix")
         elif scene.leds:
@@ -272,8 +279,17 @@ class _Checker:
             self.transition((*here, "transitions", i), transition, scene)
 
     def flag(self, path: Path, condition: str) -> None:
-        flag = condition.rsplit(maxsplit=1)[-1]
-        self.reference(path, flag, self.flags, "flag")
+        compared = re.match(COMPARISON, condition)
+        if compared:
+            self.reference(path, compared[1], self.counters, "counter")
+        else:
+            self.reference(path, condition.rsplit(maxsplit=1)[-1], self.flags, "flag")
+
+    def action(self, path: Path, action: Action) -> None:
+        if isinstance(action, Increment | Zero):
+            self.reference(path, action.counter, self.counters, "counter")
+        else:
+            self.reference(path, action.flag, self.flags, "flag")
 
     def program(self, path: Path, program: Program, scene: Scene) -> None:
         tag = self.written_tag(path, program)
@@ -342,7 +358,7 @@ class _Checker:
                 condition,
             )
         for i, action in enumerate(t.do):
-            self.flag((*path, "do", i, action.TAG), action.flag)
+            self.action((*path, "do", i, action.TAG), action)
 
     def audio_end(self, path: Path, which: str, scene: Scene) -> None:
         playing = {o: p for o, p in scene.audio.items() if p.clip is not None}

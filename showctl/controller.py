@@ -134,6 +134,9 @@ class ShowController:
         if self.show.restart == "resume" and saved is not None and saved.scene in self.show.scenes:
             elapsed = max(0.0, self.wall() - saved.started)
             self.state.flags = set(saved.flags) & set(self.show.flags)
+            self.state.counters = {
+                name: count for name, count in saved.counters.items() if name in self.show.counters
+            }
             self.machine.set_state(saved.scene, model=self.state)
             logger.info("scene_resumed", scene=saved.scene, elapsed=round(elapsed, 3))
             await self._enter(t0=self.clock.monotonic() - elapsed)
@@ -163,10 +166,10 @@ class ShowController:
         if trigger.name not in self.machine.get_triggers(scene):
             self._tally("ignored", trigger, hint="this scene does not listen to it")
             return False
-        flags, entries = set(self.state.flags), self.state.entries
+        memory, entries = self.state.memory, self.state.entries
         moved = await self.state.trigger(trigger.name)
         self.counts["handled" if moved else "unmet"] += 1
-        if self.state.entries == entries and self.state.flags == flags:
+        if self.state.entries == entries and self.state.memory == memory:
             # Nothing changed (a condition did not hold, or the flags were already so): a
             # button pressed again and again is not worth a line each.
             self._tally_log(
@@ -192,7 +195,8 @@ class ShowController:
         return self.status()
 
     async def reset(self) -> Answer:
-        """Start the show over: every flag clear, the initial scene entered anew."""
+        """Start the show over: every flag clear, every counter 0, the initial scene entered
+        anew."""
         logger.info("show_reset", scene=self.state.scene)
         await self._start_over()
         return self.status()
@@ -254,6 +258,7 @@ class ShowController:
             scene=self.state.scene,
             seconds=round(max(0.0, now - self.t0), 3),
             flags=sorted(self.state.flags),
+            counters=dict(sorted(self.state.counters.items())),
             fault=self.fault,
             reload_pending=self.pending is not None,
             triggers=dict(self.counts),
@@ -317,6 +322,7 @@ class ShowController:
         if self.pending is not None:
             await self._take_over()
         self.state.flags.clear()
+        self.state.counters.clear()
         self.machine.set_state(self.show.initial, model=self.state)
         self.state.apply(self.show.scenes[self.show.initial].on_enter)
         await self._enter()
@@ -327,7 +333,10 @@ class ShowController:
         assert new is not None
         scene = self.state.scene if self.state.scene in new.scenes else new.initial
         self.show = new
-        self.state = ShowState(flags=self.state.flags & set(new.flags))
+        self.state = ShowState(
+            flags=self.state.flags & set(new.flags),
+            counters={n: c for n, c in self.state.counters.items() if n in new.counters},
+        )
         self.machine = build_machine(new, self.state, initial=scene)
         logger.info("show_reloaded", scene=scene)
 
@@ -421,6 +430,7 @@ class ShowController:
                 scene=self.state.scene,
                 started=self.wall() + (self.t0 - self.clock.monotonic()),
                 flags=frozenset(self.state.flags),
+                counters=dict(self.state.counters),
             )
             try:
                 await asyncio.to_thread(saved_state.save, self.state_path, record)

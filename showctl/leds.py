@@ -25,6 +25,9 @@ from showctl.show import Matrix
 
 logger = structlog.get_logger()
 
+#: A scene started this long ago (s) or more is joined where it is now (see LedPlayer.play).
+JOIN_AFTER = 0.25
+
 
 class LedMatrix:
     """A matrix driven directly: one line per LED, a frame set in one change."""
@@ -171,15 +174,16 @@ class LedPlayer:
 
     def play(self, schedule: Schedule, t0: float) -> None:
         """Show ``schedule`` from ``t0`` (monotonic s), in place of what was playing. A ``t0``
-        already past (a scene resumed) jumps to where the scene is now and shows that at once,
-        without replaying what came before."""
+        more than :data:`JOIN_AFTER` past (a scene resumed) jumps to where the scene is now and
+        shows that at once, without replaying what came before; less late, the frames due are
+        shown in order at once."""
         late = self.clock() - t0
-        if late > 0:
+        if late > JOIN_AFTER:
             schedule.advance(late)
         with self._lock:
             if self._schedule is not None:
                 self._schedule.close()
-            self._schedule, self._t0, self._late = schedule, t0, late > 0
+            self._schedule, self._t0, self._late = schedule, t0, late > JOIN_AFTER
         self._wake.set()
 
     def stop(self) -> None:

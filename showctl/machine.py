@@ -10,8 +10,8 @@ Trigger names, one per kind of trigger:
 - ``event:NAME`` for a network or control event,
 - ``after:I`` for the timer of transition I of the current scene,
 - ``audio_end:all`` / ``audio_end:OUTPUT`` when the audio ends,
-- ``flags_changed``, fired after entering a scene and after flags change, for transitions
-  that have only a ``when``;
+- ``flags_changed``, fired after entering a scene and after flags or counters change, for
+  transitions that have only a ``when``;
 
 and the controller's own, from any scene: ``goto:SCENE`` (a game master's jump, with the
 scenes' exit and enter actions) and ``fault`` (into the :data:`FAULT` state, which is not a
@@ -21,6 +21,8 @@ scene of the show: the show cannot go on as written). The machine is an ``AsyncM
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -29,7 +31,17 @@ import structlog
 from transitions import EventData
 from transitions.extensions.asyncio import AsyncMachine
 
-from showctl.show import FAULT, Action, ClearFlag, SetFlag, Show, Transition
+from showctl.show import (
+    COMPARISON,
+    FAULT,
+    Action,
+    ClearFlag,
+    Increment,
+    SetFlag,
+    Show,
+    Transition,
+    Zero,
+)
 
 log = structlog.get_logger()
 
@@ -48,9 +60,11 @@ def trigger_name(transition: Transition, index: int) -> str:
 
 @dataclass
 class ShowState:
-    """The model the machine drives: the current scene (``scene``) and the flags that are set."""
+    """The model the machine drives: the current scene (``scene``), the flags that are set and
+    the counters (a counter not in ``counters`` is 0)."""
 
     flags: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)
     scene: str = ""
     entries: int = 0  # how many times a state was entered: a re-entered scene counts too
 
@@ -61,10 +75,23 @@ class ShowState:
     def entered(self, event: EventData) -> None:
         self.entries += 1
 
+    @property
+    def memory(self) -> tuple[frozenset[str], tuple[tuple[str, int], ...]]:
+        """The flags and counters together: what conditions read, to tell whether it changed."""
+        return frozenset(self.flags), tuple(sorted(self.counters.items()))
+
     def apply(self, actions: Iterable[Action]) -> bool:
-        """Run flag actions; returns whether any flag changed. Logs each change."""
+        """Run actions; returns whether any flag or counter changed. Logs each change."""
         changed = False
         for action in actions:
+            if isinstance(action, Increment | Zero):
+                was_count = self.counters.get(action.counter, 0)
+                count = was_count + 1 if isinstance(action, Increment) else 0
+                if count != was_count:
+                    self.counters[action.counter] = count
+                    log.info("counter_changed", counter=action.counter, value=count)
+                    changed = True
+                continue
             was = action.flag in self.flags
             if isinstance(action, SetFlag):
                 now = True
@@ -86,10 +113,13 @@ class FlagTest:
     flag: str
     expected: bool = True
 
-    @classmethod
-    def parse(cls, condition: str) -> FlagTest:
+    @staticmethod
+    def parse(condition: str) -> FlagTest | CounterTest:
+        compared = re.match(COMPARISON, condition)
+        if compared:
+            return CounterTest(compared[1], compared[2], int(compared[3]))
         words = condition.split()
-        return cls(words[-1], expected=len(words) == 1)
+        return FlagTest(words[-1], expected=len(words) == 1)
 
     def __call__(self, event: EventData) -> bool:
         state = cast(ShowState, event.model)
@@ -97,6 +127,32 @@ class FlagTest:
 
     def __str__(self) -> str:
         return self.flag if self.expected else f"not {self.flag}"
+
+
+@dataclass(frozen=True)
+class CounterTest:
+    """A transition condition: a counter compared with a number (``attempts >= 3``)."""
+
+    counter: str
+    operator: str
+    value: int
+
+    def __call__(self, event: EventData) -> bool:
+        count = cast(ShowState, event.model).counters.get(self.counter, 0)
+        return bool(COMPARE[self.operator](count, self.value))
+
+    def __str__(self) -> str:
+        return f"{self.counter} {self.operator} {self.value}"
+
+
+COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +165,7 @@ class RunActions:
         cast(ShowState, event.model).apply(self.actions)
 
     def __str__(self) -> str:
-        return ", ".join(f"{a.TAG} {a.flag}" for a in self.actions)
+        return ", ".join(f"{a.TAG} {getattr(a, a.TAG_FIELD)}" for a in self.actions)
 
 
 def states(show: Show) -> list[dict[str, Any]]:

@@ -421,10 +421,37 @@ class ToggleFlag:
     flag: Annotated[Name, Doc("The flag.")]
 
 
-Action = SetFlag | ClearFlag | ToggleFlag
+@dataclass(frozen=True)
+class Increment:
+    """Add one to a counter."""
 
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "count"
+    TAG_FIELD: ClassVar[str] = "counter"
+    counter: Annotated[Name, Doc("The counter.")]
+
+
+@dataclass(frozen=True)
+class Zero:
+    """Set a counter back to 0."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "zero"
+    TAG_FIELD: ClassVar[str] = "counter"
+    counter: Annotated[Name, Doc("The counter.")]
+
+
+Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero
+FlagAction = SetFlag | ClearFlag | ToggleFlag
+
+#: A comparison of a counter with a whole number: ``attempts >= 3``.
+COMPARISON = r"^([A-Za-z_][A-Za-z0-9_-]*)\s*(==|!=|<=|>=|<|>)\s*([0-9]+)$"
 Condition = Annotated[
-    str, Pattern(r"^(not\s+)?[A-Za-z_][A-Za-z0-9_-]*$", "a flag name, or 'not' and a flag name")
+    str,
+    Pattern(
+        r"^((not\s+)?[A-Za-z_][A-Za-z0-9_-]*|[A-Za-z_][A-Za-z0-9_-]*\s*(==|!=|<=|>=|<|>)\s*[0-9]+)$",
+        "a flag name, 'not' and a flag name, or a counter compared with a number ('attempts >= 3')",
+    ),
 ]
 
 
@@ -454,7 +481,10 @@ class Transition:
     ] = None
     when: Annotated[
         Annotated[tuple[Condition, ...], OneOrMany()],
-        Doc("Conditions that must all hold: flag names, or 'not NAME'."),
+        Doc(
+            "Conditions that must all hold: flag names, 'not NAME', or counters compared with "
+            "numbers ('attempts >= 3'; ==, !=, <, <=, >, >=)."
+        ),
     ] = ()
     do: Annotated[
         Annotated[tuple[Action, ...], OneOrMany()],
@@ -516,6 +546,10 @@ class Show:
     )
     flags: Annotated[
         tuple[Name, ...], Doc("The flags the scenes set, clear and test; all start clear.")
+    ] = ()
+    counters: Annotated[
+        tuple[Name, ...],
+        Doc("The counters the scenes count, zero and compare; all start at 0."),
     ] = ()
     path: Path = dataclasses.field(default=Path("show.yaml"), metadata={"internal": True})
 

@@ -1,4 +1,4 @@
-"""The show's state on disk: the current scene, when it started, and the flags.
+"""The show's state on disk: the current scene, when it started, the flags and the counters.
 
 Written at every change, atomically: the new state goes to a temporary file beside the old one,
 is flushed to the disk (``fsync``), and then renamed over it, and the folder is flushed too. A
@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -34,6 +35,7 @@ class SavedState:
     scene: str
     started: float  # wall-clock seconds when the scene began (its T0)
     flags: frozenset[str] = frozenset()
+    counters: Mapping[str, int] = field(default_factory=dict)
 
 
 def save(path: Path, state: SavedState) -> None:
@@ -45,6 +47,7 @@ def save(path: Path, state: SavedState) -> None:
         "scene": state.scene,
         "started": state.started,
         "flags": sorted(state.flags),
+        "counters": dict(state.counters),
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -80,10 +83,11 @@ def load(path: Path, show: str) -> SavedState | None:
             scene=str(record["scene"]),
             started=float(record["started"]),
             flags=frozenset(str(flag) for flag in record["flags"]),
+            counters={str(k): int(v) for k, v in record.get("counters", {}).items()},
         )
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         logger.warning("state_unusable", path=str(path), reason=str(e), hint="starting over")
         return None
     if state.show != show:

@@ -98,8 +98,8 @@ async def walk(
 
     Returns the number of scene changes made. Sleeps on absolute deadlines (loop time), so a
     slow step does not push the later ones back. Logs ``scene_entered``, ``output_plays``,
-    ``led_cue``, ``trigger_fired``, ``flag_changed`` and ``walk_stuck`` (a scene none of
-    whose triggers leads anywhere: the walk then starts the show over). With ``leds``, each
+    ``led_cue``, ``trigger_fired``, ``flag_changed``, ``counter_changed`` and ``walk_stuck``
+    (a scene none of whose triggers leads anywhere: the walk then starts the show over). With ``leds``, each
     scene's cues play on it from the moment the scene is entered (in real time, whatever the
     speed).
     """
@@ -130,9 +130,9 @@ async def walk(
                     simulated=step.simulated,
                     at=round(step.at, 3),
                 )
-                flags = set(state.flags)
+                memory = state.memory
                 await state.trigger(step.trigger)
-                if listens and state.scene == name and state.flags != flags:
+                if listens and state.scene == name and state.memory != memory:
                     await state.trigger(FLAGS_CHANGED)
             if state.scene == name:
                 log.warning("walk_stuck", hint="no trigger of this scene leads anywhere now")

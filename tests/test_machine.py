@@ -77,3 +77,27 @@ def test_toggle(tmp_path: Path) -> None:
     for expected in ({"lit"}, set(), {"lit"}):
         run(state.trigger("event:flip"))
         assert state.flags == expected
+
+
+def test_counters_count_compare_and_zero(tmp_path: Path) -> None:
+    """Three wrong answers open the hint; the right one zeroes the count."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "version: 1\ninitial: a\ncounters: [wrong]\nscenes:\n  a:\n    transitions:\n"
+        "      - {event: wrong, do: {count: wrong}}\n"
+        "      - {when: wrong >= 3, to: hint}\n"
+        "      - {event: right, do: {zero: wrong}}\n"
+        "  hint:\n    transitions: [{event: back, to: a}]\n"
+    )
+    state = ShowState()
+    build_machine(show.load(path), state)
+    run(state.trigger("event:wrong"))
+    run(state.trigger("event:wrong"))
+    run(state.trigger("flags_changed"))
+    assert (state.scene, state.counters) == ("a", {"wrong": 2})
+    run(state.trigger("event:right"))
+    assert state.counters == {"wrong": 0}
+    for _ in range(3):
+        run(state.trigger("event:wrong"))
+    run(state.trigger("flags_changed"))
+    assert state.scene == "hint"

@@ -28,7 +28,9 @@ while True:
 
 def test_state_round_trips_and_belongs_to_its_show(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    state = SavedState("escape-room", "puzzles", 1_790_000_000.25, frozenset({"door_open"}))
+    state = SavedState(
+        "escape-room", "puzzles", 1_790_000_000.25, frozenset({"door_open"}), {"wrong": 2}
+    )
     save(path, state)
     assert load(path, "escape-room") == state
     with capture_logs() as logs:
@@ -39,7 +41,15 @@ def test_state_round_trips_and_belongs_to_its_show(tmp_path: Path) -> None:
 
 def test_an_unusable_file_is_reported_and_taken_as_none(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    for text in ("{not json", '{"format": 99}', '{"format": 1, "show": "demo"}', "[]"):
+    counters = '{"format": 1, "show": "demo", "scene": "a", "started": 1, "flags": [], '
+    for text in (
+        "{not json",
+        '{"format": 99}',
+        '{"format": 1, "show": "demo"}',
+        "[]",
+        counters + '"counters": []}',
+        counters + '"counters": {"wrong": "many"}}',
+    ):
         path.write_text(text)
         with capture_logs() as logs:
             assert load(path, "demo") is None

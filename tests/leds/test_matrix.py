@@ -40,6 +40,20 @@ def test_frames_are_shown_at_t0_plus_their_time_one_set_each() -> None:
     assert player.due() == t0 + 1.5
 
 
+def test_a_scene_joined_late_shows_where_it_is_without_replaying_the_past() -> None:
+    """A scene resumed 10.3 s in, blinking ``a`` each 0.5 s: the frame of 10.3 s (``a`` lit)
+    at once, in one change, and the next change at 10.5 s."""
+    clock, player, lines = rig()
+    t0 = clock.now - 10.3
+    player.play(Schedule(MATRIX, (Cue(Blink(("a",), 0.5)),)), t0)
+    shown = player.step()
+    assert shown is not None
+    assert shown.frame.tolist() == [[True, False], [False, False]]
+    assert len(lines.history) == 1  # type: ignore[attr-defined]
+    assert player.step() is None
+    assert player.due() == t0 + 10.5
+
+
 def test_a_gpio_failure_is_reported_once_and_the_cues_stop() -> None:
     clock, player, lines = rig()
     player.play(Schedule(MATRIX, (Cue(Blink(("a",), 0.1)),)), clock.now)
