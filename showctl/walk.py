@@ -99,9 +99,9 @@ async def walk(
     Returns the number of scene changes made. Sleeps on absolute deadlines (loop time), so a
     slow step does not push the later ones back. Logs ``scene_entered``, ``output_plays``,
     ``led_cue``, ``trigger_fired``, ``flag_changed``, ``counter_changed`` and ``walk_stuck``
-    (a scene none of whose triggers leads anywhere: the walk then starts the show over). With ``leds``, each
-    scene's cues play on it from the moment the scene is entered (in real time, whatever the
-    speed).
+    (a scene none of whose triggers leads anywhere: the walk then starts the show over). With
+    ``leds``, each scene's cues play on it from the moment the scene is entered (in real time,
+    whatever the speed).
     """
     state = ShowState()
     machine = build_machine(show, state)
