@@ -80,8 +80,12 @@ async def run(show: Show, options: RunOptions) -> int:
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
 
+    title = view.title if view is not None else ""
+    scene = [""]  # the scene shown in the view's title, set once the controller runs
+
     def on_frame(shown: Shown) -> None:
         if view is not None:
+            view.title = f"{title} · scene {scene[0]}"
             view.show(shown.at, shown.frame)
 
     loop = asyncio.get_running_loop()
@@ -98,6 +102,7 @@ async def run(show: Show, options: RunOptions) -> int:
             leds.start()
         async with pool:
             controller = ShowController(show, pool, leds=leds, state_path=options.state)
+            controller.on_scene = lambda name: scene.__setitem__(0, name)
 
             pool.on_event = functools.partial(_player_event, controller)
             watcher = InputWatcher(

@@ -122,6 +122,8 @@ class ShowController:
         self._finished: set[str] = set()
         self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
         self._saver: asyncio.Task[None] | None = None
+        #: Told each scene entered, before its T0 (the terminal view shows it).
+        self.on_scene: Callable[[str], None] = lambda scene: None
         self._save_wanted = False
 
     # --- the loop -------------------------------------------------------------------------
@@ -346,6 +348,7 @@ class ShowController:
             await self._take_over()
         self.entry += 1
         scene_name = self.state.scene
+        self.on_scene(scene_name)
         now = self.clock.monotonic()
         self.t0 = now + self.outputs.soonest + LEAD_MARGIN if t0 is None else t0
         self._timers.clear()
