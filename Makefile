@@ -21,7 +21,7 @@ setup-test: setup
 	deploy/system-packages.sh deploy/apt-packages-test.txt
 
 demo: setup
-	$(BIN)/showctl walk shows/demo.yaml --leds
+	$(BIN)/showctl run --sim shows/demo.yaml --capture captures
 
 test: lint typecheck pytest bench-quick
 
@@ -36,7 +36,7 @@ pytest: setup-test
 	$(BIN)/pytest
 
 # The benchmarks in quick mode: they run the real paths and print their figures.
-BENCHES := sync drift loop cost led_timing
+BENCHES := sync drift loop cost led_timing trigger_latency
 bench-quick: setup-test
 	for b in $(BENCHES); do $(BIN)/python tests/bench/$$b.py --quick || exit 1; done
 

@@ -59,7 +59,11 @@ class Outputs(Protocol):
         """Start each output's clip (path, loop) at ``t0``; ``play`` tags its events."""
         ...
 
-    async def stop(self, fade: float = 0.0, outputs: Collection[str] | None = None) -> None: ...
+    async def stop(
+        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+    ) -> None:
+        """Silence the outputs (default: all) from ``at`` (a T0; default: now)."""
+        ...
 
     async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
         """Keep these clips ready to start at once, per output."""
@@ -369,7 +373,7 @@ class ShowController:
         await self.outputs.play(clips, self.t0, self.entry)
         silent = [name for name in self.show.outputs if name not in clips]
         if silent:
-            await self.outputs.stop(outputs=silent)
+            await self.outputs.stop(outputs=silent, at=self.t0)
         if self.leds is not None and self.show.matrix is not None:
             meter = clip_meter(self.show, scene_name)
             self.leds.play(Schedule(self.show.matrix, scene.leds, meter), self.t0)

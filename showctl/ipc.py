@@ -2,7 +2,7 @@
 
 Commands to a player: ``{"cmd": "play", "clip": PATH, "loop": BOOL, "t0": SECONDS, "play": ID}``,
 ``{"cmd": "load", "clips": [{"clip": PATH, "loop": BOOL}, ...]}`` (keep these opened ahead),
-``{"cmd": "stop", "fade": SECONDS}``, ``{"cmd": "quit"}``.
+``{"cmd": "stop", "fade": SECONDS, "at": SECONDS}`` (``at``: a T0, else now), ``{"cmd": "quit"}``.
 Events from a player: ``{"event": "ready" | "heartbeat" | "started" | "finished" | "error", ...}``;
 ``ready`` says how soon after a command a sample can be placed (``soonest``, s), ``started``
 and ``finished`` name the play by its ``play`` ID.

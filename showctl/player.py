@@ -146,7 +146,10 @@ class Player:
         elif cmd == "load":
             self._load({(Path(c["clip"]), bool(c.get("loop", False))) for c in message["clips"]})
         elif cmd == "stop":
-            self.renderer.commands.append(Stop(float(message.get("fade", 0.0))))
+            at = message.get("at")
+            self.renderer.commands.append(
+                Stop(float(message.get("fade", 0.0)), None if at is None else float(at))
+            )
         elif cmd == "quit":
             return False
         else:

@@ -188,11 +188,14 @@ class PlayerPool:
             )
         )
 
-    async def stop(self, fade: float = 0.0, outputs: Collection[str] | None = None) -> None:
-        """Stop the given outputs (default: all), at once or fading out over ``fade`` s."""
+    async def stop(
+        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+    ) -> None:
+        """Stop the given outputs (default: all) at ``at`` (a T0; default: now), at once or
+        fading out over ``fade`` s."""
         names = self.players if outputs is None else outputs
         await asyncio.gather(
-            *(self.players[name].send({"cmd": "stop", "fade": fade}) for name in names)
+            *(self.players[name].send({"cmd": "stop", "fade": fade, "at": at}) for name in names)
         )
 
     async def close(self) -> None:

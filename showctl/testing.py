@@ -74,10 +74,12 @@ class RecordingOutputs:
             self._current[output] = Played(output, clip, loop, t0, play)
             self.plays.append(self._current[output])
 
-    async def stop(self, fade: float = 0.0, outputs: Collection[str] | None = None) -> None:
+    async def stop(
+        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+    ) -> None:
         for output in self.names if outputs is None else outputs:
             self._current.pop(output, None)
-            self.stops.append((self.clock.monotonic(), output))
+            self.stops.append((self.clock.monotonic() if at is None else at, output))
 
     async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
         self.loads.append({output: set(c) for output, c in clips.items()})

@@ -7,6 +7,9 @@ content sample ``(t - t0) * rate`` at DAC time ``t``:
 - **start**: the first block that reaches ``t0`` gets ``round((t0 - t) * rate)`` zeros, then the
   clip, so the start lands on the sample and not on a block boundary; a player that comes in late
   (``t0`` already past) skips to where the timeline is (a late join);
+- **scene change**: a clip (or a stop) sent while another sounds, for a T0 still ahead, waits:
+  the sounding clip plays up to the sample before T0 and the new one from T0, in one block, so
+  every output changes on the same sample;
 - **drift lock**: afterwards, where the content is is compared with where the timeline says it
   should be, by the fitted DAC clock; when they part by more than ``DEADBAND`` samples, one
   sample is dropped or repeated in the next block, so the output stays locked to the monotonic
@@ -71,9 +74,11 @@ class Play:
 
 @dataclass
 class Stop:
-    """Stop now, or fade out over ``fade`` seconds and stop."""
+    """Stop now, or at ``at`` (monotonic seconds, DAC time); at once, or fading out over
+    ``fade`` seconds."""
 
     fade: float = 0.0
+    at: float | None = None
 
 
 @dataclass
@@ -108,6 +113,8 @@ class Renderer:
         self._frame = 0  # the stream's index of the next block's first sample
         self._next_report = 0  # the frame from which the next block's DAC time is fed to the fit
         self._playing: Play | None = None
+        #: What takes over from the sounding clip at its time, on the sample: a scene change.
+        self._next: Play | Stop | None = None
         self._started = False
         self._gain = 1.0
         self._fade_step = 0.0  # gain change a sample while fading out
@@ -131,35 +138,69 @@ class Renderer:
             self._next_report = self._frame + REPORT_EVERY
         while self.commands:
             self._apply(self.commands.popleft())
-        if self._playing is None:
-            block.fill(0.0)
-        else:
-            self._fill(block, self._playing)
+        head = 0
+        if self._next is not None:
+            at = self._next.t0 if isinstance(self._next, Play) else self._next.at
+            assert at is not None
+            split = round((at - self.clock.time_of(self._frame)) * self.rate)
+            if split < n:  # the change falls in this block: the sounding clip up to its sample
+                head = max(0, split)
+                self._fill_part(block[:head], self._frame)
+                self._change(self._next, self._frame + head)
+                self._next = None
+        self._fill_part(block[head:], self._frame + head)
         self._frame += n
         self.counters.blocks += 1
 
+    def _fill_part(self, part: Block, frame: int) -> None:
+        """Fill ``part``, whose first sample is the stream's ``frame``."""
+        if not len(part):
+            return
+        if self._playing is None:
+            part.fill(0.0)
+        else:
+            self._fill(part, self._playing, frame)
+
     def _apply(self, command: Play | Stop) -> None:
+        """Take a command. One that comes while a clip sounds and is due later (a new scene's
+        clip, or a stop at its T0) waits for its sample; anything else acts at once."""
+        due = command.t0 if isinstance(command, Play) else command.at
+        sounding = self._playing is not None and self._started
+        if sounding and due is not None and self.clock.time_of(self._frame) < due:
+            self._drop_next()
+            self._next = command
+            return
+        self._drop_next()
+        self._change(command, self._frame)
+
+    def _change(self, command: Play | Stop, frame: int) -> None:
         if isinstance(command, Play):
-            self._end(None)
+            self._end("replaced" if self._started else None, at_frame=frame)
             self._playing, self._started = command, False
             self._gain, self._fade_step = 1.0, 0.0
         elif command.fade > 0 and self._playing is not None:
             self._fade_step = -1.0 / max(1.0, command.fade * self.rate)
         else:
-            self._end("stopped")
+            self._end("stopped", at_frame=frame)
 
-    def _end(self, reason: str | None, at_frame: int | None = None) -> None:
-        """Let go of the clip; the control thread closes its stream (never here)."""
+    def _drop_next(self) -> None:
+        """Forget a change still waiting; a clip that never sounded is handed back."""
+        if isinstance(self._next, Play):
+            self.retired.append(self._next.stream)
+        self._next = None
+
+    def _end(self, reason: str | None, at_frame: int) -> None:
+        """Let go of the clip, its last sample before ``at_frame``; the control thread closes
+        its stream (never here)."""
         if self._playing is None:
             return
         self.retired.append(self._playing.stream)
         if reason is not None:
-            frame = self._frame if at_frame is None else at_frame
             self._emit(
                 "finished",
                 play=self._playing.id,
                 reason=reason,
-                dac_time=self.clock.time_of(frame),
+                dac_time=self.clock.time_of(at_frame),
             )
         self._playing = None
 
@@ -167,12 +208,13 @@ class Renderer:
         self.events.append((event, data))
         self.notify()
 
-    def _fill(self, block: Block, play: Play) -> None:
-        """Fill all of ``block`` from the clip: zeros where it has no samples for it."""
+    def _fill(self, block: Block, play: Play, frame: int) -> None:
+        """Fill all of ``block`` (from the stream's ``frame`` on) from the clip: zeros where it
+        has no samples for it."""
         n = len(block)
         stream = play.stream
         # The content sample the timeline puts at this block's first sample.
-        due = (self.clock.time_of(self._frame) - play.t0) * self.rate
+        due = (self.clock.time_of(frame) - play.t0) * self.rate
         begin = 0
         repeat = False
         if not self._started:
@@ -191,7 +233,7 @@ class Renderer:
                 t0=play.t0,
                 position=stream.position,
                 zeros=begin,
-                dac_time=self.clock.time_of(self._frame + begin),
+                dac_time=self.clock.time_of(frame + begin),
             )
         else:
             offset = stream.position - due
@@ -211,7 +253,7 @@ class Renderer:
         if missing:
             block[begin + got :] = 0.0
             if stream.length is not None and stream.position >= stream.length:
-                self._end("end", at_frame=self._frame + begin + got)
+                self._end("end", at_frame=frame + begin + got)
                 return
             self.counters.underruns += 1
             stream.skip(missing)  # stay on the timeline: the reader catches up
@@ -221,4 +263,4 @@ class Renderer:
             block *= gains
             self._gain = float(gains[-1])
             if self._gain <= 0.0:
-                self._end("faded", at_frame=self._frame + n)
+                self._end("faded", at_frame=frame + n)

@@ -16,12 +16,14 @@ from showctl.testing import write_wav
 RATE = 48000
 
 
-def ramp_clip(tmp_path: Path, frames: int) -> Path:
-    """A clip whose sample i is (i + 1) / 2**15 as 16-bit PCM: each sample says where it is."""
+def ramp_clip(tmp_path: Path, frames: int, first: int = 0, name: str = "ramp.wav") -> Path:
+    """A clip whose sample i is (first + i + 1) / 2**15 as 16-bit PCM: each sample says where it
+    is (and, with ``first``, which clip it is from)."""
     import soundfile
 
-    path = tmp_path / "ramp.wav"
-    soundfile.write(str(path), (np.arange(frames) + 1).astype(np.int16), RATE, subtype="PCM_16")
+    path = tmp_path / name
+    samples = (np.arange(frames) + first + 1).astype(np.int16)
+    soundfile.write(str(path), samples, RATE, subtype="PCM_16")
     return path
 
 
@@ -135,3 +137,52 @@ def test_fade_out(tmp_path: Path) -> None:
     assert np.abs(fade[: RATE // 10]).max() > np.abs(fade[-RATE // 10 :]).max() * 3
     assert [e for e, _ in renderer.events][-1] == "finished"
     assert renderer.events[-1][1]["reason"] == "faded"
+
+
+def test_a_scene_change_hands_over_on_the_sample(tmp_path: Path) -> None:
+    """A new clip sent while one sounds, for a T0 ahead: the old one plays up to the sample
+    before T0, the new one from T0, in the same block."""
+    clock, stream, renderer = rig(tmp_path)
+    old = ClipStream(inspect(ramp_clip(tmp_path, 5000), RATE), loop=True, threaded=False)
+    renderer.commands.append(Play(old, clock.now + 2.1, id=1))
+    stream.run_until(clock.now + 3.0)
+    new_path = ramp_clip(tmp_path, 5000, first=20000, name="new.wav")
+    t0 = clock.now + 3.0 + 0.0123
+    renderer.commands.append(
+        Play(ClipStream(inspect(new_path, RATE), loop=False, threaded=False), t0, id=2)
+    )
+    stream.run_until(t0 + 0.2)
+    stream.close()
+    content = decode(played(tmp_path))
+    first_new = int(np.argmax(content >= 20000))
+    assert abs(stream.dac_time(first_new) - t0) * RATE <= 0.5
+    assert content[first_new] == 20000
+    assert 0 <= content[first_new - 1] < 5000, "the old clip sounds up to the new one's T0"
+    events = [(e, d["play"], d.get("reason")) for e, d in renderer.events]
+    assert events == [
+        ("started", 1, None),
+        ("finished", 1, "replaced"),
+        ("started", 2, None),
+        ("finished", 2, "end"),
+    ]
+
+
+def test_a_stop_at_t0_silences_on_its_sample_and_a_later_command_replaces_it(
+    tmp_path: Path,
+) -> None:
+    clock, stream, renderer = rig(tmp_path)
+    clip = ClipStream(inspect(ramp_clip(tmp_path, 5000), RATE), loop=True, threaded=False)
+    renderer.commands.append(Play(clip, clock.now + 2.1))
+    stream.run_until(clock.now + 3.0)
+    t0 = clock.now + 3.0 + 0.5
+    short = ramp_clip(tmp_path, 100, name="short.wav")
+    waiting = ClipStream(inspect(short, RATE), loop=False, threaded=False)
+    renderer.commands.append(Play(waiting, t0 - 0.1))
+    renderer.commands.append(Stop(at=t0))  # sent later: it takes the place of the play
+    stream.run_until(t0 + 0.2)
+    stream.close()
+    content = decode(played(tmp_path))
+    last = int(np.flatnonzero(content >= 0)[-1])
+    assert abs(stream.dac_time(last + 1) - t0) * RATE <= 0.5
+    assert (content[last + 1 :] == -1).all()
+    assert waiting in renderer.retired, "the play that never sounded is handed back to close"
