@@ -80,19 +80,13 @@ async def run(show: Show, options: RunOptions) -> int:
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
 
-    title = view.title if view is not None else ""
-    scene = [""]  # the scene shown in the view's title, set once the controller runs
-
-    def on_frame(shown: Shown) -> None:
-        if view is not None:
-            view.title = f"{title} · scene {scene[0]}"
-            view.show(shown.at, shown.frame)
-
+    screen = _Screen(view) if view is not None else None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     pool = PlayerPool(
         show.outputs, backend="sim" if options.sim else "sounddevice", capture=options.capture
     )
+    on_frame = screen.frame if screen is not None else None
     leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=on_frame) if show.matrix else None
     watcher: InputWatcher | None = None
     server = ControlServer(options.socket)
@@ -102,19 +96,22 @@ async def run(show: Show, options: RunOptions) -> int:
             leds.start()
         async with pool:
             controller = ShowController(show, pool, leds=leds, state_path=options.state)
-            controller.on_scene = lambda name: scene.__setitem__(0, name)
-
+            if screen is not None:
+                controller.on_scene = screen.enter
             pool.on_event = functools.partial(_player_event, controller)
-            watcher = InputWatcher(
-                show, gpio, lambda name, edge: controller.fire(name, "gpio", at=edge.time)
-            )
+            watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
             await server.start(controller)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: loop.create_task(controller.reload(), name="reload")
-            )
+            reloads: set[asyncio.Task[Any]] = set()  # held here until done (the loop won't)
+
+            def reload() -> None:
+                task = loop.create_task(controller.reload(), name="reload")
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, reload)
             await controller.start()
             logger.info("show_running", show=show.name or show.path.stem, sim=options.sim)
             with _keyboard(keys, gpio, controller, stop):
@@ -134,6 +131,22 @@ async def run(show: Show, options: RunOptions) -> int:
         if leds is not None:
             leds.stop()
     return 0
+
+
+class _Screen:
+    """The matrix in the terminal, with the current scene in its title."""
+
+    def __init__(self, view: TerminalView) -> None:
+        self.view = view
+        self.title = view.title
+        self.scene = ""
+
+    def enter(self, scene: str) -> None:
+        self.scene = scene
+
+    def frame(self, shown: Shown) -> None:
+        self.view.title = f"{self.title} · scene {self.scene}"
+        self.view.show(shown.at, shown.frame)
 
 
 def _gpio(sim: bool) -> GpioBackend:

@@ -82,7 +82,6 @@ class Trigger:
     name: str
     source: str
     entry: int | None = None
-    at: float | None = None  # when it happened (monotonic s), where the source knows
 
 
 class Answer(dict[str, Any]):
@@ -124,10 +123,12 @@ class ShowController:
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         self._finished: set[str] = set()
-        self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
-        self._saver: asyncio.Task[None] | None = None
         #: Told each scene entered, before its T0 (the terminal view shows it).
         self.on_scene: Callable[[str], None] = lambda scene: None
+        # One change of the show at a time: the queue's triggers, and control requests.
+        self._busy = asyncio.Lock()
+        self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
+        self._saver: asyncio.Task[None] | None = None
         self._save_wanted = False
 
     # --- the loop -------------------------------------------------------------------------
@@ -156,13 +157,18 @@ class ShowController:
             while True:
                 await self.handle(await self.queue.get())
 
-    def fire(self, name: str, source: str, *, at: float | None = None) -> None:
+    def fire(self, name: str, source: str) -> None:
         """Queue a trigger (never blocks; when the queue is full it is dropped and counted)."""
-        self._put(Trigger(name, source, at=at))
+        self._put(Trigger(name, source))
 
     async def handle(self, trigger: Trigger) -> bool:
-        """Fire one trigger on the machine now; whether it moved the show (a transition ran).
-        Counted and logged when the show does not know it or the scene does not listen."""
+        """Fire one trigger on the machine now, after whatever is being handled; whether it
+        moved the show (a transition ran). Counted and logged when the show does not know it
+        or the scene does not listen."""
+        async with self._busy:
+            return await self._handle(trigger)
+
+    async def _handle(self, trigger: Trigger) -> bool:
         if trigger.entry is not None and trigger.entry != self.entry:
             return False  # a timer or an audio end of a scene since left
         scene = self.state.scene
@@ -203,8 +209,9 @@ class ShowController:
     async def reset(self) -> Answer:
         """Start the show over: every flag clear, every counter 0, the initial scene entered
         anew."""
-        logger.info("show_reset", scene=self.state.scene)
-        await self._start_over()
+        async with self._busy:
+            logger.info("show_reset", scene=self.state.scene)
+            await self._start_over()
         return self.status()
 
     async def trigger(self, name: str) -> Answer:
@@ -231,8 +238,7 @@ class ShowController:
             logger.error("reload_rejected", path=str(self.show.path), errors=len(errors))
             return self._refuse(
                 f"{self.show.path} has {len(errors)} error{'s' * (len(errors) != 1)}; the "
-                "running show goes on "
-                "unchanged. Correct them (showctl check) and reload again",
+                "running show goes on unchanged. Correct them (showctl check) and reload again",
                 problems=errors,
             )
         changed = [
@@ -250,8 +256,9 @@ class ShowController:
         self.pending = new
         logger.info("reload_accepted", path=str(self.show.path), now=now)
         if now:
-            await self._take_over()
-            await self._enter()
+            async with self._busy:
+                self._take_over()
+                await self._enter()
         return self.status()
 
     def status(self) -> Answer:
@@ -326,14 +333,14 @@ class ShowController:
 
     async def _start_over(self) -> None:
         if self.pending is not None:
-            await self._take_over()
+            self._take_over()
         self.state.flags.clear()
         self.state.counters.clear()
         self.machine.set_state(self.show.initial, model=self.state)
         self.state.apply(self.show.scenes[self.show.initial].on_enter)
         await self._enter()
 
-    async def _take_over(self) -> None:
+    def _take_over(self) -> None:
         """Put the reloaded show in place, in the same scene if it still has it."""
         new, self.pending = self.pending, None
         assert new is not None
@@ -349,7 +356,7 @@ class ShowController:
     async def _enter(self, *, t0: float | None = None) -> None:
         """The machine is in a new state: play it from one T0 on every output and the LEDs."""
         if self.pending is not None and t0 is None:
-            await self._take_over()
+            self._take_over()
         self.entry += 1
         scene_name = self.state.scene
         self.on_scene(scene_name)
@@ -370,6 +377,8 @@ class ShowController:
             for output, play in scene.audio.items()
             if play.clip is not None
         }
+        # Before anything is sent: a clip already over (a resumed scene) says so at once.
+        self._once = {output for output, (_, loop) in clips.items() if not loop}
         await self.outputs.play(clips, self.t0, self.entry)
         silent = [name for name in self.show.outputs if name not in clips]
         if silent:
@@ -377,7 +386,6 @@ class ShowController:
         if self.leds is not None and self.show.matrix is not None:
             meter = clip_meter(self.show, scene_name)
             self.leds.play(Schedule(self.show.matrix, scene.leds, meter), self.t0)
-        self._once = {output for output, (_, loop) in clips.items() if not loop}
         self._timers = [
             (self.t0 + t.after, f"after:{i}")
             for i, t in enumerate(scene.transitions)
@@ -395,12 +403,12 @@ class ShowController:
         self._save()
         await self.outputs.load(self._next_clips())
         if FLAGS_CHANGED in self.machine.get_triggers(scene_name):
-            await self.handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
+            await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     async def _flags_changed(self) -> None:
         self._save()
         if FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
-            await self.handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
+            await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     def _next_clips(self) -> dict[str, set[tuple[Path, bool]]]:
         """The clips of every scene the current one can lead to, per output."""

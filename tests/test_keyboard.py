@@ -75,10 +75,10 @@ def test_the_room_is_played_from_the_keyboard(tmp_path: Path) -> None:
     shutil.copy(ROOT / "shows" / "escape-room.yaml", shows)
     (tmp_path / "media").symlink_to(ROOT / "media")
     socket = tmp_path / "control.sock"
-    terminal = Terminal(
-        [sys.executable, "-m", "showctl", "run", "--sim", str(shows / "escape-room.yaml")]
-        + ["--socket", str(socket), "--state", str(tmp_path / "state.json")]
-    )
+    show = shows / "escape-room.yaml"
+    state = tmp_path / "state.json"
+    run = ["run", "--sim", str(show), "--socket", str(socket), "--state", str(state)]
+    terminal = Terminal([sys.executable, "-m", "showctl", *run])
 
     def scene() -> str:
         done = subprocess.run(

@@ -121,7 +121,7 @@ class Bench:
             controller = ShowController(self.show, self.pool, leds=self.leds)
             self.pool.on_event = self.on_event
             watcher = InputWatcher(
-                self.show, self.gpio, lambda name, edge: controller.fire(name, "gpio", at=edge.time)
+                self.show, self.gpio, lambda name, edge: controller.fire(name, "gpio")
             )
             watcher.start()
             self.leds.start()

@@ -50,7 +50,7 @@ class Room:
         )
         self.outputs.on_finished = self.controller.audio_finished
         self.watcher = InputWatcher(
-            show, self.gpio, lambda name, edge: self.controller.fire(name, "gpio", at=edge.time)
+            show, self.gpio, lambda name, edge: self.controller.fire(name, "gpio")
         )
 
     async def __aenter__(self) -> Room:
