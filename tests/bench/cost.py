@@ -29,6 +29,7 @@ import numpy as np
 import soundfile
 
 from showctl import log, supervisor
+from showctl.audio.sounddevice_backend import BLOCK, LATENCY
 from showctl.show import Output
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -82,12 +83,13 @@ async def measure(hub: SoundHub, clip: Path, seconds: float) -> tuple[float, lis
 
 async def reference(hub: SoundHub, seconds: float) -> tuple[float, list[float]]:
     """The harness's floor: a bare sounddevice stream with an empty callback, in a process of
-    its own (PortAudio, the in-process PulseAudio client, Python and numpy; no showctl)."""
+    its own (PortAudio, the in-process PulseAudio client, Python and numpy; no showctl), with
+    the block size and latency the players ask for."""
     code = (
         "import sys, time, sounddevice as sd\n"
         "def cb(out, frames, t, status): out.fill(0)\n"
         f"s = sd.OutputStream(device={device_name(0)!r}, samplerate={RATE}, channels=1,"
-        " dtype='float32', callback=cb, latency=0.02, blocksize=256)\n"
+        f" dtype='float32', callback=cb, latency={LATENCY}, blocksize={BLOCK})\n"
         "s.start(); print('ready', flush=True); time.sleep(1e6)\n"
     )
     process = await asyncio.create_subprocess_exec(
