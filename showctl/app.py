@@ -84,7 +84,10 @@ async def run(show: Show, options: RunOptions) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     pool = PlayerPool(
-        show.outputs, backend="sim" if options.sim else "sounddevice", capture=options.capture
+        show.outputs,
+        backend="sim" if options.sim else "sounddevice",
+        capture=options.capture,
+        supervise=True,
     )
     on_frame = screen.frame if screen is not None else None
     leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=on_frame) if show.matrix else None
@@ -160,12 +163,15 @@ def _gpio(sim: bool) -> GpioBackend:
 
 
 def _player_event(controller: ShowController, output: str, event: dict[str, Any]) -> None:
-    """What the controller hears of its players: the end of a clip, a player gone."""
+    """What the controller hears of its players: the end of a clip, an output failed (its
+    restarts spent) or back."""
     kind = event.get("event")
     if kind == "finished":
         controller.audio_finished(output, int(event.get("play", -1)), str(event.get("reason")))
-    elif kind == "exited":
-        controller.output_failed(output, f"its player ended ({event.get('code')})")
+    elif kind == "failed":
+        controller.output_failed(output, str(event.get("reason")))
+    elif kind == "restarted" and event.get("recovered"):
+        controller.output_recovered(output)
 
 
 @contextlib.contextmanager

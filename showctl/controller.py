@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,7 +70,7 @@ class Outputs(Protocol):
         ...
 
     def health(self) -> dict[str, dict[str, Any]]:
-        """Each output's state, JSON-ready: at least ``alive``."""
+        """Each output's state, JSON-ready: at least ``failed`` (why, or ``None``)."""
         ...
 
 
@@ -130,6 +130,7 @@ class ShowController:
         self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
         self._saver: asyncio.Task[None] | None = None
         self._save_wanted = False
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -284,12 +285,18 @@ class ShowController:
         )
 
     def output_failed(self, output: str, reason: str) -> None:
-        """An output's player has gone. The show goes on with the others; with none left, it
-        cannot, and the controller enters the fault state."""
-        logger.error("output_failed", output=output, reason=reason)
+        """An output is failed (its restarts spent). The show goes on with the others, degraded;
+        with none left it cannot, and the controller enters the fault state."""
+        logger.error("show_degraded", output=output, reason=reason)
         health = self.outputs.health()
-        if health and not any(h["alive"] for h in health.values()):
-            self.enter_fault(f"every audio output has stopped (the last: {output}, {reason})")
+        if health and all(h["failed"] for h in health.values()):
+            self.enter_fault(f"every audio output has failed (the last: {output}, {reason})")
+
+    def output_recovered(self, output: str) -> None:
+        """A failed output is back. Out of a fault, the show starts over."""
+        logger.info("output_recovered", output=output)
+        if self.state.scene == FAULT:
+            self._background(self.reset(), "recover")
 
     def enter_fault(self, reason: str) -> None:
         """The show cannot go on: stop the outputs, darken the LEDs, say why. ``reset`` or
@@ -303,9 +310,12 @@ class ShowController:
     # --- from the outputs and timers ------------------------------------------------------
 
     def audio_finished(self, output: str, play: int, reason: str) -> None:
-        """An output's clip ended (``reason`` ``end`` or ``already over``): fire ``audio_end``."""
+        """An output's clip ended (``reason`` ``end`` or ``already over``): fire ``audio_end``
+        (once: a restarted player says "already over" again)."""
         if play != self.entry or output not in self._once or reason not in ("end", "already over"):
             return  # a clip of an earlier scene, or one stopped on purpose
+        if output in self._finished:
+            return
         self._finished.add(output)
         for which in (output, "all") if self._once <= self._finished else (output,):
             name = f"audio_end:{which}"
@@ -470,6 +480,11 @@ class ShowController:
             if name.startswith(("event:", "input:"))
         )
         return ", ".join(names) or "none"
+
+    def _background(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._tasks.discard)
 
     def _put(self, trigger: Trigger) -> None:
         try:

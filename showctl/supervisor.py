@@ -1,11 +1,17 @@
-"""The players of a show: one process per output, started, commanded and heard from.
+"""The players of a show: one process per output, started, commanded, heard from and kept alive.
 
 :class:`PlayerPool` starts ``python -m showctl player`` for every output, waits until each says
 ``ready``, sends commands, and collects events; each player's stderr (its JSON log lines) is
 forwarded into this process's log, tagged with the output and the pid. :func:`play_scene`
 plays a scene's clips on every output at one common T0 and reports what each output did.
 
-Restarting players that die or hang (supervision) builds on this; see DESIGN.md.
+Supervised (``supervise=True``), the pool restarts a player that dies or hangs (no event for
+:data:`HEARTBEAT_TIMEOUT`): a fresh process for that output is given the clips it had loaded
+and the clip it was playing, with its T0, so it joins the running scene at the right sample
+while the other outputs play on. Restarts back off exponentially; after
+:data:`RESTART_BUDGET` restarts in :data:`RESTART_WINDOW` seconds the output is failed (the
+show runs degraded) and retried every :data:`RETRY_FAILED` seconds, so a card plugged back in
+is taken up again.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,16 @@ logger = structlog.get_logger()
 #: How far ahead of "now" a scene's T0 is put by default: time for every player to get the
 #: command and prepare its clip before the first sample is due.
 DEFAULT_LEAD = 0.15
+#: A ready player sends a heartbeat twice a second; one silent this long is hung (seconds).
+HEARTBEAT_TIMEOUT = 2.0
+#: Restarts of one output allowed within RESTART_WINDOW seconds before it is failed.
+RESTART_BUDGET = 5
+RESTART_WINDOW = 60.0
+#: The wait before the first restart, doubled for each restart in the window, at most BACKOFF_MAX.
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 8.0
+#: How often a failed output is tried again (seconds).
+RETRY_FAILED = 60.0
 
 
 class PlayerError(ShowctlError, RuntimeError):
@@ -45,6 +61,9 @@ class PlayerProcess:
     process: asyncio.subprocess.Process
     events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     last: dict[str, dict[str, Any]] = field(default_factory=dict)  # the latest event of a kind
+    heard: float = field(default_factory=time.monotonic)  # when it last said anything
+    #: Its ``ready`` went to the queue: from now on its events go to the pool's listener.
+    handed_over: bool = False
 
     @property
     def pid(self) -> int:
@@ -80,17 +99,27 @@ class PlayerPool:
         capture: Path | None = None,
         env: Mapping[str, str] | None = None,
         lock: bool = True,
+        supervise: bool = False,
     ) -> None:
         self.outputs = outputs
         self.backend = backend
         self.capture = capture
         self.lock = lock  # off only to measure (see the player's --no-drift-lock)
+        self.supervise = supervise
         self.env = {**os.environ, **(env or {})}
         self.players: dict[str, PlayerProcess] = {}
-        #: When set, every event goes here (output, event) instead of the players' queues,
-        #: which only :meth:`PlayerProcess.wait_for` reads: a controller listens this way.
+        #: When set, the events of ready players go here (output, event) instead of their
+        #: queues, which only :meth:`PlayerProcess.wait_for` reads: a controller listens so.
+        #: Supervised, the pool adds ``restarted`` and ``failed`` (with a ``reason``).
         self.on_event: Callable[[str, dict[str, Any]], None] | None = None
+        #: Outputs whose restarts are spent, with why; retried every RETRY_FAILED seconds.
+        self.failed: dict[str, str] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(outputs, 0)  # since the pool started
+        self._recent: dict[str, list[float]] = {name: [] for name in outputs}
+        # What a fresh player of each output must be told: its loaded clips, its clip playing.
+        self._replay: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in outputs}
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     async def __aenter__(self) -> PlayerPool:
         try:
@@ -105,40 +134,46 @@ class PlayerPool:
 
     async def start(self, timeout: float = 30.0) -> None:
         """Start every player and wait until all are ready. Raises :class:`PlayerError`."""
-        for name, output in self.outputs.items():
-            args = [
-                sys.executable,
-                "-m",
-                "showctl",
-                "player",
-                "--output",
-                name,
-                "--device",
-                output.device,
-                "--rate",
-                str(output.rate),
-                "--backend",
-                self.backend,
-            ]
-            if self.capture is not None:
-                args += ["--capture", str(self.capture)]
-            if not self.lock:
-                args.append("--no-drift-lock")
-            process = await asyncio.create_subprocess_exec(
-                *args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.env,
-            )
-            player = PlayerProcess(name, process)
-            self.players[name] = player
-            self._tasks.append(
-                asyncio.create_task(self._read_events(player), name=f"events:{name}")
-            )
-            self._tasks.append(asyncio.create_task(self._forward_logs(player), name=f"logs:{name}"))
-            logger.info("player_started", output=name, pid=process.pid)
+        for name in self.outputs:
+            await self._spawn(name)
         await asyncio.gather(*(p.wait_for("ready", timeout) for p in self.players.values()))
+        if self.supervise:
+            self._task(self._watch(), name="players-watch")
+
+    async def _spawn(self, name: str) -> PlayerProcess:
+        """Start the player process of output ``name`` (not waiting for it to be ready)."""
+        output = self.outputs[name]
+        args = [
+            sys.executable,
+            "-m",
+            "showctl",
+            "player",
+            "--output",
+            name,
+            "--device",
+            output.device,
+            "--rate",
+            str(output.rate),
+            "--backend",
+            self.backend,
+        ]
+        if self.capture is not None:
+            args += ["--capture", str(self.capture)]
+        if not self.lock:
+            args.append("--no-drift-lock")
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+        )
+        player = PlayerProcess(name, process)
+        self.players[name] = player
+        self._task(self._read_events(player), name=f"events:{name}")
+        self._task(self._forward_logs(player), name=f"logs:{name}")
+        logger.info("player_started", output=name, pid=process.pid)
+        return player
 
     @property
     def soonest(self) -> float:
@@ -146,13 +181,16 @@ class PlayerPool:
         return max((float(p.last["ready"]["soonest"]) for p in self.players.values()), default=0)
 
     def health(self) -> dict[str, dict[str, Any]]:
-        """Each output's player: its pid, whether it runs, and its latest heartbeat's counts."""
+        """Each output's player: its pid, whether it runs, its restarts, why it failed (or
+        ``None``), and its latest heartbeat's counts."""
         out = {}
         for name, p in self.players.items():
             beat = p.last.get("heartbeat", {})
             out[name] = {
                 "pid": p.pid,
                 "alive": p.process.returncode is None,
+                "failed": self.failed.get(name),
+                "restarts": self.restarts[name],
                 "playing": bool(beat.get("playing", False)),
                 "underruns": int(beat.get("underruns", 0)),  # the clip not read in time
                 "xruns": int(beat.get("xruns", 0)),  # the device not fed in time
@@ -162,30 +200,25 @@ class PlayerPool:
     async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
         """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds);
         their ``started`` and ``finished`` events carry ``play``."""
-        await asyncio.gather(
-            *(
-                self.players[name].send(
-                    {"cmd": "play", "clip": str(path), "loop": loop, "t0": t0, "play": play}
-                )
-                for name, (path, loop) in clips.items()
-            )
-        )
+        messages = {
+            name: {"cmd": "play", "clip": str(path), "loop": loop, "t0": t0, "play": play}
+            for name, (path, loop) in clips.items()
+        }
+        for name, message in messages.items():
+            self._replay[name]["play"] = message
+        await asyncio.gather(*(self.players[name].send(m) for name, m in messages.items()))
 
     async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
         """Have each output keep these clips (path, loop) opened ahead, and no others."""
+        for name in self.players:
+            self._replay[name]["load"] = {
+                "cmd": "load",
+                "clips": [
+                    {"clip": str(path), "loop": loop} for path, loop in sorted(clips.get(name, ()))
+                ],
+            }
         await asyncio.gather(
-            *(
-                player.send(
-                    {
-                        "cmd": "load",
-                        "clips": [
-                            {"clip": str(path), "loop": loop}
-                            for path, loop in sorted(clips.get(name, ()))
-                        ],
-                    }
-                )
-                for name, player in self.players.items()
-            )
+            *(player.send(self._replay[name]["load"]) for name, player in self.players.items())
         )
 
     async def stop(
@@ -193,13 +226,16 @@ class PlayerPool:
     ) -> None:
         """Stop the given outputs (default: all) at ``at`` (a T0; default: now), at once or
         fading out over ``fade`` s."""
-        names = self.players if outputs is None else outputs
+        names = list(self.players if outputs is None else outputs)
+        for name in names:
+            self._replay[name].pop("play", None)  # a fresh player starts silent anyway
         await asyncio.gather(
             *(self.players[name].send({"cmd": "stop", "fade": fade, "at": at}) for name in names)
         )
 
     async def close(self) -> None:
         """Ask every player to quit, then make sure they have. Never raises."""
+        self._closing = True
         for player in self.players.values():
             with contextlib.suppress(Exception):
                 await player.send({"cmd": "quit"})
@@ -227,6 +263,7 @@ class PlayerPool:
                 )
                 continue
             player.last[str(event.get("event"))] = event
+            player.heard = time.monotonic()
             if event.get("event") == "error":
                 logger.error(
                     "player_error",
@@ -238,12 +275,88 @@ class PlayerPool:
         code = await player.process.wait()
         player.last["exited"] = {"event": "exited", "code": code}
         await self._deliver(player, player.last["exited"])
+        if self.supervise and not self._closing and self.players.get(player.output) is player:
+            self._task(
+                self._restart(player.output, _why(player, code)), name=f"restart:{player.output}"
+            )
 
     async def _deliver(self, player: PlayerProcess, event: dict[str, Any]) -> None:
-        if self.on_event is not None:
+        if self.on_event is not None and player.handed_over:
             self.on_event(player.output, event)
         else:
             await player.events.put(event)
+            player.handed_over = player.handed_over or event.get("event") == "ready"
+
+    # --- supervision ----------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Kill a ready player that has been silent too long (hung); its end restarts it."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_TIMEOUT / 4)
+            now = time.monotonic()
+            for player in list(self.players.values()):
+                silent = now - player.heard
+                if (
+                    player.handed_over
+                    and player.process.returncode is None
+                    and (silent > HEARTBEAT_TIMEOUT)
+                ):
+                    logger.error(
+                        "player_hung",
+                        output=player.output,
+                        pid=player.pid,
+                        silent=round(silent, 3),
+                    )
+                    player.last["hung"] = {"silent": silent}
+                    with contextlib.suppress(ProcessLookupError):
+                        player.process.kill()
+
+    async def _restart(self, name: str, reason: str, timeout: float = 30.0) -> None:
+        """Start a fresh player for ``name`` after a back-off, and let it join what its output
+        was playing; or, with the budget spent, fail the output and retry it later."""
+        now = time.monotonic()
+        recent = [t for t in self._recent[name] if now - t < RESTART_WINDOW]
+        self._recent[name] = recent
+        if len(recent) >= RESTART_BUDGET:
+            self.failed[name] = reason
+            logger.error(
+                "output_failed",
+                output=name,
+                reason=reason,
+                restarts=len(recent),
+                retry_in=RETRY_FAILED,
+            )
+            self._tell(name, {"event": "failed", "reason": reason})
+            await asyncio.sleep(RETRY_FAILED)
+            self._recent[name] = []
+        else:
+            await asyncio.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** len(recent)))
+        if self._closing:
+            return
+        self._recent[name].append(time.monotonic())
+        self.restarts[name] += 1
+        player = await self._spawn(name)
+        try:
+            await player.wait_for("ready", timeout)
+        except (PlayerError, TimeoutError) as e:
+            logger.error("player_restart_failed", output=name, reason=str(e))
+            if player.process.returncode is None:
+                player.process.kill()  # its end comes back here, for the next try
+            return
+        for message in self._replay[name].values():  # the loaded clips, then the one playing
+            await player.send(message)
+        recovered = self.failed.pop(name, None) is not None
+        logger.info("player_restarted", output=name, pid=player.pid, recovered=recovered)
+        self._tell(name, {"event": "restarted", "recovered": recovered})
+
+    def _task(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` as a task of the pool (cancelled at close); forget the finished ones."""
+        self._tasks = [task for task in self._tasks if not task.done()]
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    def _tell(self, name: str, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(name, event)
 
     async def _forward_logs(self, player: PlayerProcess) -> None:
         """Re-emit a player's JSON log lines here, tagged with its output and pid."""
@@ -269,6 +382,16 @@ class PlayerPool:
             logger.log(
                 _LEVELS.get(level_name, 20), event, output=player.output, pid=player.pid, **record
             )
+
+
+def _why(player: PlayerProcess, code: int) -> str:
+    """Why a player ended, in a few words: its error, hung, or its exit status."""
+    if "hung" in player.last:
+        return f"its player hung (silent for {player.last['hung']['silent']:.1f} s)"
+    error = player.last.get("error")
+    if error is not None:
+        return str(error.get("message"))
+    return f"its player ended (exit status {code})"
 
 
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}

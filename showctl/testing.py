@@ -86,7 +86,11 @@ class RecordingOutputs:
 
     def health(self) -> dict[str, dict[str, Any]]:
         return {
-            name: {"alive": self.alive[name], "playing": name in self._current}
+            name: {
+                "alive": self.alive[name],
+                "failed": None if self.alive[name] else "told so by the test",
+                "playing": name in self._current,
+            }
             for name in self.names
         }
 

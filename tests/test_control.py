@@ -103,6 +103,6 @@ def test_status_is_json() -> None:
     answer = asyncio.run(status())
     assert json.loads(json.dumps(answer)) == answer
     assert answer["outputs"] == {
-        "room": {"alive": True, "playing": True},
-        "hint": {"alive": True, "playing": False},
+        "room": {"alive": True, "failed": None, "playing": True},
+        "hint": {"alive": True, "failed": None, "playing": False},
     }

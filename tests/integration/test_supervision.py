@@ -1,0 +1,127 @@
+"""Supervised players on the real audio path: killed, hung, or their card gone and back.
+
+The players play through the real backend to the virtual sound hub. A player killed or
+stopped is replaced by a fresh process that joins the running scene at its place; the other
+output plays on, untouched. A card that stays gone spends the restarts, is reported failed,
+and is taken up again once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from showctl import supervisor
+from showctl.show import Output
+from tests.harness.analysis import noise_clip
+from tests.harness.soundhub import SoundHub, device_name
+
+RATE = 48000
+LOOP = 48000  # samples in each output's looped clip
+
+
+class Listener:
+    """The pool's events, as a controller would get them."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str, dict[str, Any]]] = []
+
+    def __call__(self, output: str, event: dict[str, Any]) -> None:
+        if event.get("event") != "heartbeat":
+            self.events.append((time.monotonic(), output, event))
+
+    async def wait(self, output: str, kind: str, after: float, timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, name, event in self.events:
+                if at >= after and name == output and event["event"] == kind:
+                    return event
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {kind!r} from {output} in {timeout} s: {self.events[-5:]}")
+
+
+@pytest.fixture
+def clips(tmp_path: Path) -> dict[str, tuple[Path, bool]]:
+    out = {}
+    for i, name in enumerate(("a", "b")):
+        path = tmp_path / f"{name}.wav"
+        noise_clip(path, seed=10 + i, seconds=LOOP / RATE)
+        out[name] = (path, True)
+    return out
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+def test_a_player_killed_or_hung_is_replaced_and_joins_the_scene(
+    clips: dict[str, tuple[Path, bool]], how: signal.Signals
+) -> None:
+    async def main(hub: SoundHub) -> None:
+        listener = Listener()
+        outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
+        async with supervisor.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
+            pool.on_event = listener
+            t0 = time.monotonic() + 0.2
+            await pool.play(clips, t0, play=7)
+            await listener.wait("a", "started", 0)
+            await asyncio.sleep(1.0)
+            victim, other = pool.players["a"].pid, pool.players["b"]
+            blocks = other.last["heartbeat"]["blocks"]
+            hit = time.monotonic()
+            os.kill(victim, how)
+            joined = await listener.wait("a", "started", hit)
+            back = time.monotonic() - hit
+            assert pool.players["a"].pid != victim
+            assert joined["play"] == 7
+            # Joined where the scene is: the content position its first sample has on the
+            # timeline, within the loop (the player's own account, by its DAC clock).
+            expected = (joined["dac_time"] - t0) * RATE % LOOP
+            assert abs(joined["position"] % LOOP - expected) <= 2
+            assert back < (4.0 if how == signal.SIGSTOP else 2.0), f"back after {back:.2f} s"
+            await asyncio.sleep(0.6)
+            assert pool.players["b"] is other, "the other output keeps its player"
+            assert other.last["heartbeat"]["blocks"] > blocks
+            health = pool.health()
+            assert (health["a"]["restarts"], health["b"]["restarts"]) == (1, 0)
+            assert health["a"]["failed"] is None
+
+    with SoundHub(2) as hub:
+        asyncio.run(main(hub))
+
+
+def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
+    clips: dict[str, tuple[Path, bool]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub stops (both cards gone): each output's restarts are spent, it is failed with the
+    reason; the hub starts again (the cards are back): the next retry takes them up, and they
+    play the scene again from its place."""
+    monkeypatch.setattr(supervisor, "RESTART_BUDGET", 2)
+    monkeypatch.setattr(supervisor, "BACKOFF_FIRST", 0.05)
+    monkeypatch.setattr(supervisor, "RETRY_FAILED", 3.0)
+
+    async def main(hub: SoundHub) -> None:
+        listener = Listener()
+        outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
+        async with supervisor.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
+            pool.on_event = listener
+            await pool.play(clips, time.monotonic() + 0.2, play=3)
+            await listener.wait("a", "started", 0)
+            gone = time.monotonic()
+            hub.stop()
+            failed = await listener.wait("a", "failed", gone, timeout=60)
+            assert "hub_out0" in failed["reason"]
+            assert pool.failed["a"] == failed["reason"]
+            assert pool.health()["a"]["failed"] == failed["reason"]
+            hub.start()
+            back = time.monotonic()
+            restarted = await listener.wait("a", "restarted", back, timeout=60)
+            assert restarted["recovered"] is True
+            assert (await listener.wait("a", "started", back))["play"] == 3
+            assert "a" not in pool.failed
+
+    with SoundHub(2) as hub:
+        asyncio.run(main(hub))
