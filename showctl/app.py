@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
 import sys
@@ -33,6 +32,7 @@ from showctl.ledview import TerminalView
 from showctl.show import Show
 from showctl.supervisor import PlayerPool
 from showctl.triggers import InputWatcher
+from showctl.watchdog import Liveness, Notifier
 
 logger = structlog.get_logger()
 
@@ -99,30 +99,27 @@ async def run(show: Show, options: RunOptions) -> int:
             leds.start()
         async with pool:
             controller = ShowController(show, pool, leds=leds, state_path=options.state)
-            if screen is not None:
-                controller.on_scene = screen.enter
-            pool.on_event = functools.partial(_player_event, controller)
+            systemd = _Systemd(controller, screen)
+            pool.on_event = systemd.player_event
+            pool.check_in = controller.check_in = systemd.liveness.check_in
             watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
             await server.start(controller)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            reloads: set[asyncio.Task[Any]] = set()  # held here until done (the loop won't)
-
-            def reload() -> None:
-                task = loop.create_task(controller.reload(), name="reload")
-                reloads.add(task)
-                task.add_done_callback(reloads.discard)
-
-            loop.add_signal_handler(signal.SIGHUP, reload)
+            loop.add_signal_handler(signal.SIGHUP, controller.reload_soon)
             await controller.start()
+            systemd.notifier.ready(systemd.status())  # players ready, lines held, show on
             logger.info("show_running", show=show.name or show.path.stem, sim=options.sim)
             with _keyboard(keys, gpio, controller, stop):
                 async with asyncio.TaskGroup() as tasks:
                     running = tasks.create_task(controller.run(), name="controller")
+                    pinging = tasks.create_task(systemd.liveness.run(), name="watchdog")
                     await stop.wait()
                     running.cancel()
+                    pinging.cancel()
             logger.info("show_stopping")
+            systemd.notifier.stopping()
             pool.on_event = None  # the players are told to quit now: not a failure
             await controller.saved()
     finally:
@@ -162,16 +159,41 @@ def _gpio(sim: bool) -> GpioBackend:
     return GpiodBackend()
 
 
-def _player_event(controller: ShowController, output: str, event: dict[str, Any]) -> None:
-    """What the controller hears of its players: the end of a clip, an output failed (its
-    restarts spent) or back."""
-    kind = event.get("event")
-    if kind == "finished":
-        controller.audio_finished(output, int(event.get("play", -1)), str(event.get("reason")))
-    elif kind == "failed":
-        controller.output_failed(output, str(event.get("reason")))
-    elif kind == "restarted" and event.get("recovered"):
-        controller.output_recovered(output)
+class _Systemd:
+    """What systemd hears: the status at every scene and every change of the outputs, and the
+    watchdog's pings while the controller's loops go round. Also passes the players' events
+    on to the controller."""
+
+    def __init__(self, controller: ShowController, screen: _Screen | None) -> None:
+        self.controller = controller
+        self.screen = screen
+        self.notifier = Notifier()
+        interval = self.notifier.watchdog or 10.0  # not under a watchdog: ping nobody
+        self.liveness = Liveness(self.notifier, every=interval / 4, stale=interval / 2)
+        controller.on_scene = self.scene
+
+    def status(self) -> str:
+        health = self.controller.outputs.health()
+        working = sum(not h["failed"] for h in health.values())
+        return f"scene {self.controller.state.scene}; outputs {working}/{len(health)}"
+
+    def scene(self, name: str) -> None:
+        if self.screen is not None:
+            self.screen.enter(name)
+        self.notifier.status(self.status())
+
+    def player_event(self, output: str, event: dict[str, Any]) -> None:
+        """The end of a clip, an output failed (its restarts spent) or back."""
+        kind = event.get("event")
+        c = self.controller
+        if kind == "finished":
+            c.audio_finished(output, int(event.get("play", -1)), str(event.get("reason")))
+        elif kind == "failed":
+            c.output_failed(output, str(event.get("reason")))
+            self.notifier.status(self.status())
+        elif kind == "restarted" and event.get("recovered"):
+            c.output_recovered(output)
+            self.notifier.status(self.status())
 
 
 @contextlib.contextmanager

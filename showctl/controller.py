@@ -42,6 +42,9 @@ LEAD_MARGIN = 0.002
 QUEUE_SIZE = 1000
 #: At most one log line a second for each ignored, unknown or dropped trigger.
 LOG_EVERY = 1.0
+#: The trigger loop checks in at least this often while it is not stuck (seconds): well
+#: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
+CHECK_IN = 0.25
 
 
 class Outputs(Protocol):
@@ -123,8 +126,10 @@ class ShowController:
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         self._finished: set[str] = set()
-        #: Told each scene entered, before its T0 (the terminal view shows it).
+        #: Told each scene entered, before its T0 (the terminal view, systemd's status).
         self.on_scene: Callable[[str], None] = lambda scene: None
+        #: Called with "controller" while the trigger loop goes round (the watchdog's gate).
+        self.check_in: Callable[[str], None] = lambda loop: None
         # One change of the show at a time: the queue's triggers, and control requests.
         self._busy = asyncio.Lock()
         self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
@@ -152,11 +157,17 @@ class ShowController:
             await self._start_over()
 
     async def run(self) -> None:
-        """Handle triggers and timers until cancelled."""
+        """Handle triggers and timers until cancelled. Checks in (``check_in("controller")``)
+        at least every :data:`CHECK_IN` seconds while it is not stuck."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._timer_loop(), name="controller-timers")
             while True:
-                await self.handle(await self.queue.get())
+                self.check_in("controller")
+                try:
+                    trigger = await asyncio.wait_for(self.queue.get(), CHECK_IN)
+                except TimeoutError:
+                    continue
+                await self.handle(trigger)
 
     def fire(self, name: str, source: str) -> None:
         """Queue a trigger (never blocks; when the queue is full it is dropped and counted)."""
@@ -261,6 +272,10 @@ class ShowController:
                 self._take_over()
                 await self._enter()
         return self.status()
+
+    def reload_soon(self) -> None:
+        """Reload in the background (SIGHUP's handler: it may not wait)."""
+        self._background(self.reload(), "reload")
 
     def status(self) -> Answer:
         """Where the show is, in JSON-ready form. Never waits."""

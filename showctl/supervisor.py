@@ -118,6 +118,8 @@ class PlayerPool:
         self._recent: dict[str, list[float]] = {name: [] for name in outputs}
         # What a fresh player of each output must be told: its loaded clips, its clip playing.
         self._replay: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in outputs}
+        #: Called with "players" each time the supervision loop goes round (the watchdog's gate).
+        self.check_in: Callable[[str], None] = lambda loop: None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
@@ -292,6 +294,7 @@ class PlayerPool:
     async def _watch(self) -> None:
         """Kill a ready player that has been silent too long (hung); its end restarts it."""
         while True:
+            self.check_in("players")
             await asyncio.sleep(HEARTBEAT_TIMEOUT / 4)
             now = time.monotonic()
             for player in list(self.players.values()):
