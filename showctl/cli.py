@@ -306,6 +306,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (PlayerError, GpioError, ControlError) as e:
         print(e, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while the players were still starting
+        return 0
 
 
 def cmd_control(args: argparse.Namespace) -> int:

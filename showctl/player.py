@@ -142,7 +142,12 @@ class Player:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
         cmd = message.get("cmd")
         if cmd == "play":
-            self._play(Path(message["clip"]), bool(message.get("loop", False)), message)
+            self._play(
+                Path(message["clip"]),
+                bool(message.get("loop", False)),
+                float(message["t0"]),
+                int(message.get("play", 0)),
+            )
         elif cmd == "load":
             self._load({(Path(c["clip"]), bool(c.get("loop", False))) for c in message["clips"]})
         elif cmd == "stop":
@@ -156,9 +161,9 @@ class Player:
             logger.warning("command_unknown", command=message)
         return True
 
-    def _play(self, path: Path, loop: bool, message: dict[str, Any]) -> None:
-        t0 = float(message["t0"])
-        play = int(message.get("play", 0))
+    def _play(self, path: Path, loop: bool, t0: float, play: int) -> None:
+        """Queue ``path`` to start at ``t0`` (tagged ``play``): the clip loaded ahead if it
+        starts from its beginning, else opened where the timeline will be (a late join)."""
         # Open the clip a little before where the timeline will be when it starts.
         start = max(0, int((time.monotonic() - t0 - JOIN_MARGIN) * self.stream.rate))
         clip = self._loaded.pop((path, loop), None)
