@@ -346,7 +346,13 @@ def cmd_player(args: argparse.Namespace) -> int:
 
     capture = Path(args.capture) if args.capture else None
     return player.main(
-        args.output, args.device, args.rate, args.backend, capture, lock=not args.no_drift_lock
+        args.output,
+        args.device,
+        args.rate,
+        args.backend,
+        capture,
+        latency=args.latency,
+        lock=not args.no_drift_lock,
     )
 
 
@@ -484,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="the output's name in the show")
     p.add_argument("--device", required=True, help="the device query")
     p.add_argument("--rate", type=int, required=True, help="samples a second")
+    p.add_argument("--latency", type=_positive, default=0.02, help="seconds of sound held ahead")
     p.add_argument("--backend", choices=("sounddevice", "sim"), default="sounddevice")
     p.add_argument("--capture", metavar="FOLDER", help="sim: write what is played here")
     p.add_argument(

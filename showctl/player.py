@@ -259,11 +259,12 @@ def main(
     backend_name: str,
     capture: Path | None,
     *,
+    latency: float,
     lock: bool = True,
 ) -> int:
     """Run a player process: logs to stderr, events to stdout, commands from stdin."""
     try:
-        stream = backend(backend_name, capture).open(device, rate)
+        stream = backend(backend_name, capture).open(device, rate, latency)
     except AudioDeviceError as e:
         sys.stdout.buffer.write(
             ipc.encode({"event": "error", "output": output, "message": f"output {output!r}: {e}"})

@@ -83,6 +83,14 @@ class Output:
         Annotated[int, Range(min=8000, max=384000)],
         Doc("Sample rate in Hz. Every clip played on this output must have this rate."),
     ] = 48000
+    latency: Annotated[
+        Annotated[float, Seconds(min=0.002, max=0.5)],
+        Doc(
+            "How much sound the card holds ahead. Less lets a scene start sooner after its "
+            "trigger (10ms for an escape room's buttons), and costs more CPU and care; 20ms "
+            "suits a gallery."
+        ),
+    ] = 0.02
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,8 @@ class PlayerPool:
             output.device,
             "--rate",
             str(output.rate),
+            "--latency",
+            str(output.latency),
             "--backend",
             self.backend,
         ]

@@ -55,6 +55,7 @@ class OutputStream(Protocol):
 class OutputBackend(Protocol):
     """Opens output streams on devices named by a show file's query."""
 
-    def open(self, query: str, rate: int) -> OutputStream:
-        """Open the one device matching ``query``. Raises :class:`AudioDeviceError`."""
+    def open(self, query: str, rate: int, latency: float) -> OutputStream:
+        """Open the one device matching ``query``, holding about ``latency`` seconds of sound
+        ahead. Raises :class:`AudioDeviceError`."""
         ...

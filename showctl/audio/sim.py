@@ -140,7 +140,7 @@ class SimBackend:
         self.capture_dir = capture_dir
         self.block = block
 
-    def open(self, query: str, rate: int) -> SimStream:
+    def open(self, query: str, rate: int, latency: float = 0.01) -> SimStream:
         capture = None
         if self.capture_dir is not None:
             self.capture_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +151,7 @@ class SimBackend:
             clock=self.clock,
             ppm=self.ppm.get(query, 0.0),
             jitter=self.jitter,
+            latency=latency,
             block=self.block,
             capture=capture,
             seed=sum(map(ord, query)),

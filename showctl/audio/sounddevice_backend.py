@@ -35,8 +35,6 @@ except OSError as e:  # the PortAudio library itself is missing
 
 #: Samples a block. Fixed: through the PulseAudio ALSA plugin a variable size stalls.
 BLOCK = 256
-#: Output latency asked of PortAudio, in seconds.
-LATENCY = 0.01
 CARDS = Path("/proc/asound/cards")
 _CARD_QUERY = re.compile(r"^hw:CARD=([^,]+)(?:,DEV=(\d+))?$")
 
@@ -138,7 +136,7 @@ def to_monotonic(dac_time: float, current_time: float) -> float:
 class SoundDeviceStream:
     """An open PortAudio output stream, mono float32, :data:`BLOCK` samples a block."""
 
-    def __init__(self, device: Device, rate: int) -> None:
+    def __init__(self, device: Device, rate: int, latency: float) -> None:
         self._device = device
         self._rate = rate
         self._render: Render | None = None
@@ -152,7 +150,7 @@ class SoundDeviceStream:
                 device=device.index,
                 channels=1,
                 dtype="float32",
-                latency=LATENCY,
+                latency=latency,
                 callback=self._callback,
                 finished_callback=self._finished,
             )
@@ -212,5 +210,5 @@ class SoundDeviceStream:
 class SoundDeviceBackend:
     """Opens real output devices through PortAudio."""
 
-    def open(self, query: str, rate: int) -> SoundDeviceStream:
-        return SoundDeviceStream(find(query), rate)
+    def open(self, query: str, rate: int, latency: float) -> SoundDeviceStream:
+        return SoundDeviceStream(find(query), rate, latency)

@@ -29,7 +29,7 @@ import numpy as np
 import soundfile
 
 from showctl import log, supervisor
-from showctl.audio.sounddevice_backend import BLOCK, LATENCY
+from showctl.audio.sounddevice_backend import BLOCK
 from showctl.show import Output
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -89,7 +89,7 @@ async def reference(hub: SoundHub, seconds: float) -> tuple[float, list[float]]:
         "import sys, time, sounddevice as sd\n"
         "def cb(out, frames, t, status): out.fill(0)\n"
         f"s = sd.OutputStream(device={device_name(0)!r}, samplerate={RATE}, channels=1,"
-        f" dtype='float32', callback=cb, latency={LATENCY}, blocksize={BLOCK})\n"
+        f" dtype='float32', callback=cb, latency={Output('x').latency}, blocksize={BLOCK})\n"
         "s.start(); print('ready', flush=True); time.sleep(1e6)\n"
     )
     process = await asyncio.create_subprocess_exec(

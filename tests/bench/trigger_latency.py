@@ -10,6 +10,8 @@ clock, as the kernel stamps a real one) flips the show between two scenes:
 - ``quiet``: every output silent, the matrix dark;
 - ``sound``: every output plays its own noise clip from T0, the matrix all lit from T0.
 
+The outputs hold 10 ms of sound ahead (``latency: 10ms``), as a room with buttons would set.
+
 For each press into ``sound``: the audio latency is the latest output's first sample, by the
 DAC time the players report, minus the edge; the skew is read off the hub's recording, where
 each clip is found in its channel to the sample. For every press: the LED latency is when the
@@ -77,7 +79,9 @@ def write_show(folder: Path) -> tuple[Path, list[Any]]:
         noise_clip(folder / f"noise{i}.wav", seed=200 + i, seconds=CLIP_SECONDS)
         for i in range(OUTPUTS)
     ]
-    outputs = "\n".join(f'  out{i}: {{device: "{device_name(i)}"}}' for i in range(OUTPUTS))
+    outputs = "\n".join(
+        f'  out{i}: {{device: "{device_name(i)}", latency: 10ms}}' for i in range(OUTPUTS)
+    )
     audio = "\n".join(f"      out{i}: noise{i}.wav" for i in range(OUTPUTS))
     path = folder / "bench.yaml"
     path.write_text(SHOW.format(outputs=outputs, audio=audio))
