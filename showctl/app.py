@@ -38,6 +38,8 @@ logger = structlog.get_logger()
 
 #: How long a key holds its simulated button down (s).
 KEY_PRESS = 0.15
+#: How long the sound fades out when showctl stops (s); all of the stop takes under 2 s.
+STOP_FADE = 0.3
 QUIT_KEY = "q"
 
 
@@ -121,6 +123,8 @@ async def run(show: Show, options: RunOptions) -> int:
             logger.info("show_stopping")
             systemd.notifier.stopping()
             pool.on_event = None  # the players are told to quit now: not a failure
+            await pool.stop(fade=STOP_FADE)  # no click: the sound fades, then the players quit
+            await asyncio.sleep(STOP_FADE)
             await controller.saved()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -47,6 +47,8 @@ BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 8.0
 #: How often a failed output is tried again (seconds).
 RETRY_FAILED = 60.0
+#: How long the players together are given to quit before they are killed (seconds).
+QUIT_WAIT = 1.0
 
 
 class PlayerError(ShowctlError, RuntimeError):
@@ -238,18 +240,22 @@ class PlayerPool:
         )
 
     async def close(self) -> None:
-        """Ask every player to quit, then make sure they have. Never raises."""
+        """Ask every player to quit, give them :data:`QUIT_WAIT` seconds together, then kill
+        those still there. Never raises."""
         self._closing = True
         for player in self.players.values():
             with contextlib.suppress(Exception):
                 await player.send({"cmd": "quit"})
-        for player in self.players.values():
+
+        async def gone(player: PlayerProcess) -> None:
             try:
-                await asyncio.wait_for(player.process.wait(), 3)
+                await asyncio.wait_for(player.process.wait(), QUIT_WAIT)
             except (TimeoutError, ProcessLookupError):
                 with contextlib.suppress(ProcessLookupError):
                     player.process.kill()
                     await player.process.wait()
+
+        await asyncio.gather(*(gone(p) for p in self.players.values()))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
