@@ -81,8 +81,7 @@ async def run(show: Show, options: RunOptions) -> int:
     gpio = _gpio(options.sim)
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
-
-    screen = _Screen(view) if view is not None else None
+    screen = _Screen(view, keys) if view is not None else None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     pool = PlayerPool(
@@ -138,12 +137,14 @@ async def run(show: Show, options: RunOptions) -> int:
 
 
 class _Screen:
-    """The matrix in the terminal, with the current scene in its title."""
+    """The matrix in the terminal, with the current scene in its title and the keys below."""
 
-    def __init__(self, view: TerminalView) -> None:
+    def __init__(self, view: TerminalView, keys: dict[str, str]) -> None:
         self.view = view
         self.title = view.title
         self.scene = ""
+        if keys:
+            view.footer = legend(keys)
 
     def enter(self, scene: str) -> None:
         self.scene = scene

@@ -18,6 +18,7 @@ from showctl import __version__
 
 if TYPE_CHECKING:
     from showctl.leds import LedPlayer
+    from showctl.ledview import TerminalView
     from showctl.show import Show
 
 # Each command imports what it needs when it runs: a player process (`showctl player`, one per
@@ -97,17 +98,13 @@ def cmd_walk(args: argparse.Namespace) -> int:
 def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     """An LED player on simulated lines, drawn live at the bottom of the terminal; the log
     is then written above it."""
-    from showctl import log
     from showctl.gpio.sim import SimGpio
     from showctl.leds import LedPlayer, Shown, open_matrix
-    from showctl.ledview import Recorder, TerminalView
+    from showctl.ledview import Recorder
 
     matrix = loaded.matrix
     assert matrix is not None
-    view = TerminalView(sys.stdout, title=f"{loaded.name or loaded.path.stem}: LEDs (simulated)")
-    log.configure(
-        getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"), view.log_stream()
-    )
+    view = _terminal_view(args, f"{loaded.name or loaded.path.stem}: LEDs (simulated)")
     recorder = (
         Recorder(Path(args.record_leds), matrix.rows, matrix.columns) if args.record_leds else None
     )
@@ -120,6 +117,18 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     player = LedPlayer(open_matrix(matrix, SimGpio()), on_frame=on_frame)
     player.start()
     return player
+
+
+def _terminal_view(args: argparse.Namespace, title: str) -> TerminalView:
+    """The LED matrix drawn at the bottom of the terminal, with the log written above it."""
+    from showctl import log
+    from showctl.ledview import TerminalView
+
+    view = TerminalView(sys.stdout, title)
+    log.configure(
+        getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"), view.log_stream()
+    )
+    return view
 
 
 def cmd_leds_render(args: argparse.Namespace) -> int:
@@ -284,16 +293,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     view = None
     if args.sim and sys.stdout.isatty():  # the matrix and the keys, the log above them
-        from showctl import log
-        from showctl.ledview import TerminalView
-
-        title = f"{loaded.name or loaded.path.stem} (simulated)"
-        view = TerminalView(sys.stdout, title, app.legend(app.keys_for(loaded)))
-        log.configure(
-            getattr(args, "log_level", "info"),
-            getattr(args, "log_format", "auto"),
-            view.log_stream(),
-        )
+        view = _terminal_view(args, f"{loaded.name or loaded.path.stem} (simulated)")
     options = app.RunOptions(
         sim=args.sim,
         socket=Path(args.socket) if args.socket else control.default_socket(),

@@ -33,6 +33,7 @@ from showctl.leds import LedPlayer
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine
 from showctl.meter import clip_meter
 from showctl.show import FAULT, Show, check
+from showctl.supervisor import scene_clips
 
 logger = structlog.get_logger()
 
@@ -397,11 +398,7 @@ class ShowController:
             return
         self.fault = None
         scene = self.show.scenes[scene_name]
-        clips = {
-            output: (self.show.clip_path(play.clip), play.loop)
-            for output, play in scene.audio.items()
-            if play.clip is not None
-        }
+        clips = scene_clips(self.show, scene_name)
         # Before anything is sent: a clip already over (a resumed scene) says so at once.
         self._once = {output for output, (_, loop) in clips.items() if not loop}
         await self.outputs.play(clips, self.t0, self.entry)
@@ -439,11 +436,9 @@ class ShowController:
         """The clips of every scene the current one can lead to, per output."""
         clips: dict[str, set[tuple[Path, bool]]] = {}
         for t in self.show.scenes[self.state.scene].transitions:
-            if t.to is None:
-                continue
-            for output, play in self.show.scenes[t.to].audio.items():
-                if play.clip is not None:
-                    clips.setdefault(output, set()).add((self.show.clip_path(play.clip), play.loop))
+            if t.to is not None:
+                for output, clip in scene_clips(self.show, t.to).items():
+                    clips.setdefault(output, set()).add(clip)
         return clips
 
     def _save(self) -> None:

@@ -41,6 +41,7 @@ class Played:
     loop: bool
     t0: float
     play: int
+    seconds: float  # the clip's length
 
 
 class RecordingOutputs:
@@ -71,7 +72,9 @@ class RecordingOutputs:
 
     async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
         for output, (clip, loop) in clips.items():
-            self._current[output] = Played(output, clip, loop, t0, play)
+            info = soundfile.info(str(clip))
+            seconds = info.frames / info.samplerate
+            self._current[output] = Played(output, clip, loop, t0, play, seconds)
             self.plays.append(self._current[output])
 
     async def stop(
@@ -98,10 +101,7 @@ class RecordingOutputs:
         """End every clip played once whose last sample is past, by the clock."""
         now = self.clock.monotonic()
         for output, played in list(self._current.items()):
-            if played.loop:
-                continue
-            info = soundfile.info(str(played.clip))
-            if played.t0 + info.frames / info.samplerate <= now:
+            if not played.loop and played.t0 + played.seconds <= now:
                 del self._current[output]
                 if self.on_finished is not None:
                     self.on_finished(output, played.play, "end")

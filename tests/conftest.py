@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,15 @@ scenes:
 """
 
 CheckFn = Callable[[str], list[Problem]]
+
+
+@pytest.fixture
+def escape_room(tmp_path: Path) -> Path:
+    """A copy of shows/escape-room.yaml that a test may change, its media as in the checkout."""
+    shows = tmp_path / "shows"
+    shows.mkdir()
+    (tmp_path / "media").symlink_to(ROOT / "media")
+    return Path(shutil.copy(ROOT / "shows" / "escape-room.yaml", shows))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -69,13 +68,9 @@ class Terminal:
         os.write(self.master, key.encode())
 
 
-def test_the_room_is_played_from_the_keyboard(tmp_path: Path) -> None:
-    shows = tmp_path / "shows"
-    shows.mkdir()
-    shutil.copy(ROOT / "shows" / "escape-room.yaml", shows)
-    (tmp_path / "media").symlink_to(ROOT / "media")
+def test_the_room_is_played_from_the_keyboard(tmp_path: Path, escape_room: Path) -> None:
     socket = tmp_path / "control.sock"
-    show = shows / "escape-room.yaml"
+    show = escape_room
     state = tmp_path / "state.json"
     run = ["run", "--sim", str(show), "--socket", str(socket), "--state", str(state)]
     terminal = Terminal([sys.executable, "-m", "showctl", *run])

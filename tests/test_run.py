@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -19,8 +18,6 @@ from pathlib import Path
 
 import pytest
 import soundfile
-
-from tests.conftest import ROOT
 
 SHOWCTL = [sys.executable, "-m", "showctl"]
 
@@ -80,12 +77,8 @@ class Running:
 
 
 @pytest.fixture
-def room(tmp_path: Path) -> Iterator[Running]:
-    shows = tmp_path / "shows"
-    shows.mkdir()
-    shutil.copy(ROOT / "shows" / "escape-room.yaml", shows)
-    (tmp_path / "media").symlink_to(ROOT / "media")
-    running = Running(tmp_path, shows / "escape-room.yaml")
+def room(tmp_path: Path, escape_room: Path) -> Iterator[Running]:
+    running = Running(tmp_path, escape_room)
     yield running
     running.stop()
 

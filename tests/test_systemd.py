@@ -97,7 +97,9 @@ def test_the_stale_loops_are_named() -> None:
     assert gate.stale_loops(now + 5) == ["controller", "players"]
 
 
-def test_run_tells_systemd_ready_status_watchdog_and_stopping(tmp_path: Path) -> None:
+def test_run_tells_systemd_ready_status_watchdog_and_stopping(
+    tmp_path: Path, escape_room: Path
+) -> None:
     """``showctl run`` under a pretend systemd: READY=1 with the status once the players are
     ready, a STATUS at each scene, WATCHDOG=1 every second (a quarter of the 4 s asked) and
     none withheld, STOPPING=1 at SIGTERM."""
@@ -105,13 +107,9 @@ def test_run_tells_systemd_ready_status_watchdog_and_stopping(tmp_path: Path) ->
     address = tmp_path / "notify.sock"
     listener.bind(str(address))
     listener.settimeout(0.2)
-    shows = tmp_path / "shows"
-    shows.mkdir()
-    shutil.copy(ROOT / "shows" / "escape-room.yaml", shows)
-    (tmp_path / "media").symlink_to(ROOT / "media")
     control = tmp_path / "control.sock"
     env = {**os.environ, "NOTIFY_SOCKET": str(address), "WATCHDOG_USEC": "4000000"}
-    run = ["run", "--sim", str(shows / "escape-room.yaml"), "--socket", str(control)]
+    run = ["run", "--sim", str(escape_room), "--socket", str(control)]
     process = subprocess.Popen(
         [sys.executable, "-m", "showctl", *run, "--state", str(tmp_path / "state.json")],
         env=env,

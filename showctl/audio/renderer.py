@@ -71,6 +71,11 @@ class Play:
     t0: float
     id: int = 0
 
+    @property
+    def due(self) -> float:
+        """When it takes effect: its T0."""
+        return self.t0
+
 
 @dataclass
 class Stop:
@@ -79,6 +84,11 @@ class Stop:
 
     fade: float = 0.0
     at: float | None = None
+
+    @property
+    def due(self) -> float | None:
+        """When it takes effect: ``at``, or now (``None``)."""
+        return self.at
 
 
 @dataclass
@@ -140,9 +150,9 @@ class Renderer:
             self._apply(self.commands.popleft())
         head = 0
         if self._next is not None:
-            at = self._next.t0 if isinstance(self._next, Play) else self._next.at
-            assert at is not None
-            split = round((at - self.clock.time_of(self._frame)) * self.rate)
+            due = self._next.due
+            assert due is not None  # only a command with a time waits
+            split = round((due - self.clock.time_of(self._frame)) * self.rate)
             if split < n:  # the change falls in this block: the sounding clip up to its sample
                 head = max(0, split)
                 self._fill_part(block[:head], self._frame)
@@ -164,7 +174,7 @@ class Renderer:
     def _apply(self, command: Play | Stop) -> None:
         """Take a command. One that comes while a clip sounds and is due later (a new scene's
         clip, or a stop at its T0) waits for its sample; anything else acts at once."""
-        due = command.t0 if isinstance(command, Play) else command.at
+        due = command.due
         sounding = self._playing is not None and self._started
         if sounding and due is not None and self.clock.time_of(self._frame) < due:
             self._drop_next()
