@@ -53,6 +53,8 @@ class RunOptions:
     capture: Path | None = None  # sim: write what each output plays here
     #: sim: the terminal where the matrix and the keys are drawn (and read), or None
     view: TerminalView | None = None
+    #: How long to wait at start for sound cards that are not there yet (seconds).
+    wait_for_cards: float = 0.0
 
 
 def keys_for(show: Show) -> dict[str, str]:
@@ -89,6 +91,7 @@ async def run(show: Show, options: RunOptions) -> int:
         backend="sim" if options.sim else "sounddevice",
         capture=options.capture,
         supervise=True,
+        wait_for_cards=options.wait_for_cards,
     )
     on_frame = screen.frame if screen is not None else None
     leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=on_frame) if show.matrix else None

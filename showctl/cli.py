@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING
 
 from showctl import __version__
 
+#: How long ``showctl run`` waits by default for the show's sound cards at start (seconds): at
+#: boot, a USB card can come up after the service has started.
+WAIT_FOR_CARDS = 30.0
+
 if TYPE_CHECKING:
     from showctl.leds import LedPlayer
     from showctl.ledview import TerminalView
@@ -300,6 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         state=state_path,
         capture=Path(args.capture) if args.capture else None,
         view=view,
+        wait_for_cards=args.wait_for_cards,
     )
     try:
         return asyncio.run(app.run(loaded, options))
@@ -514,6 +519,14 @@ def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser
     p.add_argument("--capture", metavar="FOLDER", help="with --sim: write each output's WAV here")
     p.add_argument("--state", metavar="FILE", help="where the show's state is kept")
     p.add_argument("--socket", metavar="PATH", help="the control socket to listen on")
+    p.add_argument(
+        "--wait-for-cards",
+        metavar="SECONDS",
+        type=float,
+        default=WAIT_FOR_CARDS,
+        help="at start, how long to wait for sound cards that are not there yet, before the "
+        "show starts without them (default: %(default)g)",
+    )
 
     control_help = {
         "status": "show where the running show is (JSON)",
@@ -569,7 +582,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.func is not cmd_player:  # a player writes plain JSON lines (ipc.LogLines)
         from showctl import log
 
-        log.configure(getattr(args, "log_level", "info"), getattr(args, "log_format", "auto"))
+        log.configure(
+            getattr(args, "log_level", "info"),
+            getattr(args, "log_format", "auto"),
+            background=args.func is cmd_run,  # the show never waits for its log stream
+        )
     try:
         status: int = args.func(args)
     except BrokenPipeError:  # the reader went away (showctl check ... | head): not an error

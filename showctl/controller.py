@@ -43,6 +43,8 @@ LEAD_MARGIN = 0.002
 QUEUE_SIZE = 1000
 #: At most one log line a second for each ignored, unknown or dropped trigger.
 LOG_EVERY = 1.0
+#: After the disk refused the state (full, read-only), it is written again this much later (s).
+SAVE_RETRY = 5.0
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
 #: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
 CHECK_IN = 0.25
@@ -136,12 +138,14 @@ class ShowController:
         self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
         self._saver: asyncio.Task[None] | None = None
         self._save_wanted = False
+        self._save_retry: asyncio.TimerHandle | None = None  # after the disk refused the state
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- the loop -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Take the show up: resume the saved scene if the show says so, else start over."""
+        """Take the show up: resume the saved scene if the show says so, else start over; run
+        degraded without the outputs already failed (or go to the fault state if all are)."""
         saved = None
         if self.state_path is not None:
             saved = await asyncio.to_thread(saved_state.load, self.state_path, self._key)
@@ -156,6 +160,9 @@ class ShowController:
             await self._enter(t0=self.clock.monotonic() - elapsed)
         else:
             await self._start_over()
+        for output, health in self.outputs.health().items():  # cards missing at start
+            if health["failed"]:
+                self.output_failed(output, str(health["failed"]))
 
     async def run(self) -> None:
         """Handle triggers and timers until cancelled. Checks in (``check_in("controller")``)
@@ -452,9 +459,11 @@ class ShowController:
             self._saver = asyncio.create_task(self._save_latest(), name="state-save")
 
     async def saved(self) -> None:
-        """Wait until the latest state is on disk (or failed to be)."""
+        """Wait until the latest state is on disk (or the disk refused it: no retry then)."""
         while self._saver is not None and not self._saver.done():
             await asyncio.shield(self._saver)
+        if self._save_retry is not None:
+            self._save_retry.cancel()
 
     async def _save_latest(self) -> None:
         assert self.state_path is not None
@@ -469,8 +478,16 @@ class ShowController:
             )
             try:
                 await asyncio.to_thread(saved_state.save, self.state_path, record)
-            except OSError as e:
+            except OSError as e:  # the disk full or read-only, for a while perhaps: try later
                 self._tally_log("state_not_saved", path=str(self.state_path), reason=str(e))
+                if self._save_retry is not None:
+                    self._save_retry.cancel()
+                self._save_retry = asyncio.get_running_loop().call_later(SAVE_RETRY, self._save)
+                return
+            if self._save_retry is not None:  # the disk takes the state again
+                self._save_retry.cancel()
+                self._save_retry = None
+                logger.info("state_saved_again", path=str(self.state_path))
 
     # --- helpers --------------------------------------------------------------------------
 

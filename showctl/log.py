@@ -6,21 +6,42 @@ Context that holds for a while (``show``, ``scene``, ``output``, ``pid``) is bou
 
 On a terminal the lines are coloured and aligned for people; elsewhere (journald, a pipe,
 a file) each line is one JSON object.
+
+The controller writes its lines from a thread of its own (``background=True``): a stream that
+blocks (journald stuck, a pipe nobody reads) then holds up no loop of the show. While
+:data:`BACKLOG` lines wait, newer ones are dropped and counted, and the count is logged
+(``log_lines_dropped``) once the stream moves again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import sys
+import threading
+import time
 from typing import Literal, TextIO
 
 import structlog
 
 LogFormat = Literal["auto", "json", "console"]
 
+#: Lines that may wait for a blocked stream before newer ones are dropped.
+BACKLOG = 10_000
+DROPPED = "log_lines_dropped"
+#: How long the lines still waiting are given to be written at exit (seconds).
+FLUSH_WAIT = 0.5
 
-def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None) -> None:
-    """Send every log, structlog's and the stdlib's, to ``stream`` (default: stdout).
+
+def configure(
+    level: str = "info",
+    fmt: LogFormat = "auto",
+    stream: TextIO | None = None,
+    background: bool = False,
+) -> None:
+    """Send every log, structlog's and the stdlib's, to ``stream`` (default: stdout), written
+    by a thread of its own when ``background``.
 
     ``fmt="auto"`` renders JSON lines unless ``stream`` is a terminal. May be called again
     to reconfigure (the tests do); not thread-safe against concurrent logging while it runs.
@@ -51,7 +72,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | Non
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+    handler = Behind(stream) if background else logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -61,7 +82,67 @@ def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | Non
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
+        old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
     # transitions narrates every callback at INFO: worth reading only when debugging.
     logging.getLogger("transitions").setLevel("DEBUG" if level == "debug" else "WARNING")
+
+
+class Behind(logging.Handler):
+    """Formats each record where it is logged, and leaves the writing to a thread: the
+    logging call never waits for the stream. See the module's docstring."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.lines: queue.Queue[str | None] = queue.Queue(BACKLOG + 1)
+        self.dropped = 0
+        self._writer = threading.Thread(target=self._write, name="log-writer", daemon=True)
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        # The count of dropped lines (logged by the writer) has a place of its own in the queue.
+        report = isinstance(record.msg, dict) and record.msg.get("event") == DROPPED
+        try:
+            if self.lines.qsize() >= BACKLOG and not report:
+                raise queue.Full
+            self.lines.put_nowait(line)
+        except queue.Full:  # under the handler's lock
+            self.dropped += int(record.msg["count"]) if report else 1  # type: ignore[index]
+
+    def _write(self) -> None:
+        while (line := self.lines.get()) is not None:
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # the stream is gone (its reader quit): nothing is left to tell
+            with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+                dropped, self.dropped = self.dropped, 0
+            if dropped:  # queued before this line is done, so flush() waits for it too
+                structlog.get_logger().warning(
+                    DROPPED, count=dropped, reason="the log stream was blocked"
+                )
+            self.lines.task_done()
+        self.lines.task_done()
+
+    def flush(self) -> None:
+        """Wait up to :data:`FLUSH_WAIT` seconds for the lines still waiting to be written."""
+        deadline = time.monotonic() + FLUSH_WAIT
+        with self.lines.all_tasks_done:
+            while self.lines.unfinished_tasks and (left := deadline - time.monotonic()) > 0:
+                self.lines.all_tasks_done.wait(left)
+
+    def close(self) -> None:
+        self.flush()
+        # The writer's end, once the lines before it are out; with the stream blocked and the
+        # backlog full, the (daemon) thread ends with the process.
+        with contextlib.suppress(queue.Full):
+            self.lines.put_nowait(None)
+        super().close()

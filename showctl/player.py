@@ -11,6 +11,7 @@ vanishes is one ``error`` event naming the output, the thing and the fix, then e
 
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import sys
@@ -33,7 +34,9 @@ COMMAND_POLL = 0.25
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
-#: Readings of how far ahead the output renders, taken before ``ready`` (see _soonest).
+#: How many of the latest readings of how far ahead the output renders, taken while the clock
+#: fit grows, make ``soonest`` (their largest: a block period plus the output latency, the
+#: worst case, which the controller puts T0 at least that far after its command).
 SOONEST_READINGS = 40
 #: A running stream that asks for no block for this long has stalled (seconds): the device
 #: or its driver hangs without an error, and the output is silent until the player restarts.
@@ -68,10 +71,14 @@ class Player:
     def run(self, commands: BinaryIO) -> int:
         """Play until ``quit``, the end of the commands, or an error; the exit status."""
         self.stream.start(self.renderer.render)
-        # Ready once the DAC clock fit stands: a start placed before would be a guess.
+        # Ready once the DAC clock fit stands: a start placed before would be a guess. Meanwhile
+        # the latest readings of how far ahead the output renders are kept, for ``soonest``.
+        readings: collections.deque[float] = collections.deque(maxlen=SOONEST_READINGS)
         deadline = time.monotonic() + READY_TIMEOUT
         while not self.renderer.clock.ready and time.monotonic() < deadline:
-            time.sleep(0.01)
+            if self.renderer.clock.warm:
+                readings.append(self.renderer.ahead())
+            time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
         if not self.renderer.clock.ready:
             blocks, restarts = self.renderer.counters.blocks, self.renderer.clock.resets
             if blocks < 10:
@@ -86,10 +93,14 @@ class Player:
             )
             self.stream.close()
             return 1
-        soonest = self._soonest()
+        soonest = round(max(readings, default=0.0), 4)
         self.emit("ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest)
         logger.info(
-            "player_ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest
+            "player_ready",
+            device=self.stream.device,
+            rate=self.stream.rate,
+            soonest=soonest,
+            clock_resets=self.renderer.clock.resets,
         )
         beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         beat.start()
@@ -127,16 +138,6 @@ class Player:
         for clip in self._loaded.values():
             clip.close()
         return status
-
-    def _soonest(self) -> float:
-        """How soon after a command a sample can be placed, worst case (s): the largest
-        :meth:`Renderer.ahead` over some block periods. The controller puts T0 at least this
-        far after its command."""
-        worst = 0.0
-        for _ in range(SOONEST_READINGS):
-            worst = max(worst, self.renderer.ahead())
-            time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
-        return round(worst, 4)
 
     def command(self, message: dict[str, Any]) -> bool:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""

@@ -42,11 +42,14 @@ HEARTBEAT_TIMEOUT = 2.0
 #: Restarts of one output allowed within RESTART_WINDOW seconds before it is failed.
 RESTART_BUDGET = 5
 RESTART_WINDOW = 60.0
-#: The wait before the first restart, doubled for each restart in the window, at most BACKOFF_MAX.
+#: The first restart in the window is at once; the second waits BACKOFF_FIRST, and each one
+#: after twice as long as the one before, at most BACKOFF_MAX.
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 8.0
 #: How often a failed output is tried again (seconds).
 RETRY_FAILED = 60.0
+#: How often a player whose card is missing at start is tried again, while the pool waits.
+CARD_POLL = 1.0
 #: How long the players together are given to quit before they are killed (seconds).
 QUIT_WAIT = 1.0
 
@@ -102,12 +105,15 @@ class PlayerPool:
         env: Mapping[str, str] | None = None,
         lock: bool = True,
         supervise: bool = False,
+        wait_for_cards: float = 0.0,
     ) -> None:
         self.outputs = outputs
         self.backend = backend
         self.capture = capture
         self.lock = lock  # off only to measure (see the player's --no-drift-lock)
         self.supervise = supervise
+        #: Supervised: how long :meth:`start` waits for missing cards to appear (seconds).
+        self.wait_for_cards = wait_for_cards
         self.env = {**os.environ, **(env or {})}
         self.players: dict[str, PlayerProcess] = {}
         #: When set, the events of ready players go here (output, event) instead of their
@@ -123,6 +129,8 @@ class PlayerPool:
         #: Called with "players" each time the supervision loop goes round (the watchdog's gate).
         self.check_in: Callable[[str], None] = lambda loop: None
         self._tasks: list[asyncio.Task[None]] = []
+        self._booting: set[str] = set()  # outputs :meth:`start` is still trying
+        self._restarting: set[str] = set()  # outputs a restart is under way for
         self._closing = False
 
     async def __aenter__(self) -> PlayerPool:
@@ -137,12 +145,58 @@ class PlayerPool:
         await self.close()
 
     async def start(self, timeout: float = 30.0) -> None:
-        """Start every player and wait until all are ready. Raises :class:`PlayerError`."""
+        """Start every player and wait until all are ready. Raises :class:`PlayerError`.
+
+        Supervised, a player that cannot start (its card not there yet, at boot) is started
+        again every :data:`CARD_POLL` seconds for up to :attr:`wait_for_cards` seconds, with a
+        log line per missing card; an output still missing then is failed (and retried every
+        :data:`RETRY_FAILED` seconds), and the pool starts degraded, without raising."""
+        self._booting = set(self.outputs) if self.supervise else set()
         for name in self.outputs:
             await self._spawn(name)
-        await asyncio.gather(*(p.wait_for("ready", timeout) for p in self.players.values()))
-        if self.supervise:
-            self._task(self._watch(), name="players-watch")
+        if not self.supervise:
+            await asyncio.gather(*(p.wait_for("ready", timeout) for p in self.players.values()))
+            return
+        deadline = time.monotonic() + self.wait_for_cards
+        await asyncio.gather(*(self._boot(name, deadline, timeout) for name in self.outputs))
+        self._task(self._watch(), name="players-watch")
+
+    async def _boot(self, name: str, deadline: float, timeout: float) -> None:
+        """Have output ``name``'s player ready, trying until ``deadline``; else fail it."""
+        try:
+            await self._try_boot(name, deadline, timeout)
+        finally:
+            self._booting.discard(name)  # from now on its end restarts it
+
+    async def _try_boot(self, name: str, deadline: float, timeout: float) -> None:
+        waiting = False
+        while True:
+            player = self.players[name]
+            try:
+                await player.wait_for("ready", timeout)
+            except (PlayerError, TimeoutError) as e:
+                reason = str(e) or f"its player was not ready within {timeout:g} s"
+                with contextlib.suppress(ProcessLookupError):
+                    player.process.kill()
+                await player.process.wait()
+                if time.monotonic() >= deadline:
+                    self._task(self._restart(name, reason, fail=True), name=f"restart:{name}")
+                    return
+                if not waiting:
+                    logger.warning(
+                        "card_missing",
+                        output=name,
+                        device=self.outputs[name].device,
+                        reason=reason,
+                        wait=round(max(0.0, deadline - time.monotonic()), 1),
+                    )
+                    waiting = True
+                await asyncio.sleep(CARD_POLL)
+                await self._spawn(name)
+                continue
+            if waiting:
+                logger.info("card_found", output=name, device=self.outputs[name].device)
+            return
 
     async def _spawn(self, name: str) -> PlayerProcess:
         """Start the player process of output ``name`` (not waiting for it to be ready)."""
@@ -243,6 +297,12 @@ class PlayerPool:
         """Ask every player to quit, give them :data:`QUIT_WAIT` seconds together, then kill
         those still there. Never raises."""
         self._closing = True
+        # First the supervision and the restarts, so that no player starts after the others
+        # were asked to quit (one cancelled while it is started is killed by asyncio).
+        supervising = [t for t in self._tasks if not t.get_name().startswith(("events:", "logs:"))]
+        for task in supervising:
+            task.cancel()
+        await asyncio.gather(*supervising, return_exceptions=True)
         for player in self.players.values():
             with contextlib.suppress(Exception):
                 await player.send({"cmd": "quit"})
@@ -261,6 +321,14 @@ class PlayerPool:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _read_events(self, player: PlayerProcess) -> None:
+        try:
+            await self._follow(player)
+        finally:
+            if player.process.stdin is not None:
+                player.process.stdin.close()  # its last pipe: the transport can finish
+
+    async def _follow(self, player: PlayerProcess) -> None:
+        """Deliver ``player``'s events until it exits; then restart it when supervised."""
         assert player.process.stdout is not None
         async for line in player.process.stdout:
             event = ipc.decode(line)
@@ -285,7 +353,12 @@ class PlayerPool:
         code = await player.process.wait()
         player.last["exited"] = {"event": "exited", "code": code}
         await self._deliver(player, player.last["exited"])
-        if self.supervise and not self._closing and self.players.get(player.output) is player:
+        if (
+            self.supervise
+            and not self._closing
+            and self.players.get(player.output) is player
+            and player.output not in self._booting
+        ):
             self._task(
                 self._restart(player.output, _why(player, code)), name=f"restart:{player.output}"
             )
@@ -322,13 +395,26 @@ class PlayerPool:
                     with contextlib.suppress(ProcessLookupError):
                         player.process.kill()
 
-    async def _restart(self, name: str, reason: str, timeout: float = 30.0) -> None:
+    async def _restart(
+        self, name: str, reason: str, timeout: float = 30.0, *, fail: bool = False
+    ) -> None:
         """Start a fresh player for ``name`` after a back-off, and let it join what its output
-        was playing; or, with the budget spent, fail the output and retry it later."""
+        was playing; or, with the budget spent (or ``fail``), fail the output and retry it
+        later. One restart of an output at a time: a second one asked for meanwhile (its old
+        player's end seen after the boot gave up on it) is dropped."""
+        if name in self._restarting:
+            return
+        self._restarting.add(name)
+        try:
+            await self._restart_once(name, reason, timeout, fail)
+        finally:
+            self._restarting.discard(name)
+
+    async def _restart_once(self, name: str, reason: str, timeout: float, fail: bool) -> None:
         now = time.monotonic()
         recent = [t for t in self._recent[name] if now - t < RESTART_WINDOW]
         self._recent[name] = recent
-        if len(recent) >= RESTART_BUDGET:
+        if fail or len(recent) >= RESTART_BUDGET:
             self.failed[name] = reason
             logger.error(
                 "output_failed",
@@ -341,7 +427,7 @@ class PlayerPool:
             await asyncio.sleep(RETRY_FAILED)
             self._recent[name] = []
         else:
-            await asyncio.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** len(recent)))
+            await asyncio.sleep(_backoff(len(recent)))
         if self._closing:
             return
         self._recent[name].append(time.monotonic())
@@ -393,6 +479,11 @@ class PlayerPool:
             logger.log(
                 _LEVELS.get(level_name, 20), event, output=player.output, pid=player.pid, **record
             )
+
+
+def _backoff(recent: int) -> float:
+    """The wait (s) before a restart, with ``recent`` restarts in the window before it."""
+    return 0.0 if recent == 0 else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (recent - 1))
 
 
 def _why(player: PlayerProcess, code: int) -> str:

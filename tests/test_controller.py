@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import show, state
+from showctl import controller, show, state
 from showctl.controller import QUEUE_SIZE
 from tests.conftest import ROOT
 from tests.harness.room import Room
@@ -326,15 +326,44 @@ def test_with_every_output_failed_the_show_is_in_fault_until_one_is_back(small) 
     play(small(), body)
 
 
-def test_a_state_that_cannot_be_saved_is_logged_and_the_show_goes_on(small, tmp_path) -> None:
+def test_outputs_failed_at_start_leave_the_show_degraded_or_in_fault(small) -> None:
+    async def one_missing(room: Room) -> None:
+        assert room.scene == "a"
+        assert room.controller.status()["outputs"]["left"]["failed"] == "told so by the test"
+
+    async def all_missing(room: Room) -> None:
+        assert room.scene == "fault"
+        assert room.controller.fault.startswith("every audio output has failed")
+
+    with capture_logs() as logs:
+        play(small(), one_missing, missing=("left",))
+    assert [e["output"] for e in logs if e["event"] == "show_degraded"] == ["left"]
+    play(small(), all_missing, missing=("left", "right"))
+
+
+def test_a_state_the_disk_refuses_is_logged_and_saved_once_the_disk_takes_it(
+    small, tmp_path, monkeypatch
+) -> None:
+    """The show goes on; the latest state reaches the disk when it is back."""
+    monkeypatch.setattr(controller, "SAVE_RETRY", 0.05)  # real seconds: the loop's timer
     folder = tmp_path / "not-a-folder"  # a file where the state's folder should be
     folder.write_text("")
+    path = folder / "state.json"
 
     async def body(room: Room) -> None:
         await room.press("button")
         await room.controller.trigger("go")
         assert room.scene == "b"
+        await asyncio.sleep(0.2)  # retried, refused again
+        folder.unlink()
+        folder.mkdir()  # the disk is back
+        await asyncio.sleep(0.2)
+        saved = state.load(path, str(room.show.path.resolve()))
+        assert saved is not None, "the state was not written when the disk took it again"
+        assert (saved.scene, saved.flags) == ("b", {"pressed", "seen"})
 
     with capture_logs() as logs:
-        play(small(), body, state_path=folder / "state.json")
-    assert [e["event"] for e in logs].count("state_not_saved") >= 1
+        play(small(), body, state_path=path)
+    events = [e["event"] for e in logs]
+    assert events.count("state_not_saved") >= 1
+    assert events.count("state_saved_again") == 1

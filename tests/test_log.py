@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -95,3 +96,49 @@ def test_exceptions_are_rendered_in_json() -> None:
         structlog.get_logger().exception("player_crashed")
     (line,) = lines(stream)
     assert "RuntimeError: card gone" in str(line["exception"])
+
+
+class Blocked(io.StringIO):
+    """A stream whose writes wait until it is let go, as a pipe nobody reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.free = threading.Event()
+        self.waiting = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.waiting.set()
+        self.free.wait()
+        return super().write(text)
+
+
+def test_a_blocked_stream_holds_up_nothing_and_the_dropped_lines_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(log, "BACKLOG", 100)
+    stream = Blocked()
+    log.configure("info", "json", stream, background=True)
+    logger = structlog.get_logger()
+    logger.info("first")
+    assert stream.waiting.wait(30), "the writer never wrote"
+    done = threading.Event()
+
+    def chatter() -> None:
+        for i in range(1000):
+            logger.info("line", i=i)
+        done.set()
+
+    threading.Thread(target=chatter, daemon=True).start()
+    assert done.wait(30), "logging waited for the blocked stream"
+    stream.free.set()
+    handler = logging.getLogger().handlers[0]
+    handler.flush()  # the backlog, then the count
+    logger.info("after")
+    handler.flush()
+    said = lines(stream)
+    written = [e["i"] for e in said if e["event"] == "line"]
+    assert written == list(range(len(written))), "the lines kept are the first, in order"
+    assert len(written) == 100, "the backlog is kept"
+    assert [e["event"] for e in said[:1]] == ["first"]
+    assert [e["count"] for e in said if e["event"] == "log_lines_dropped"] == [900]
+    assert said[-1]["event"] == "after", "the stream moves again"

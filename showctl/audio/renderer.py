@@ -137,7 +137,7 @@ class Renderer:
         """Seconds from now until the DAC time of the next block to be rendered: how soon a
         command given now can place a sample. Its largest value, just after a callback (a
         block period plus the output latency), is the worst case. Read from the control
-        thread, once the clock is ready."""
+        thread, once the clock is warm."""
         return self.clock.time_of(self._frame) - time.monotonic()
 
     def render(self, block: Block, dac_time: float) -> None:

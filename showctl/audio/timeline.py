@@ -30,10 +30,10 @@ class DacClock:
     MAX_PPM = 2000.0
     #: Seconds of reports the fit must span before it is ready: a slope fitted over less is
     #: too uncertain to place a start or judge drift by.
-    READY_SPAN = 1.0
+    READY_SPAN = 0.75
     #: Seconds at the start of a stream whose reports are ignored: the buffer fills in a burst,
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
-    SETTLE = 0.5
+    SETTLE = 0.25
 
     def __init__(self, nominal_rate: float, window: float = 30.0) -> None:
         self.nominal_rate = nominal_rate

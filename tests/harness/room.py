@@ -28,13 +28,20 @@ class Room:
     """``async with Room(show) as room``: started, in the show's first scene."""
 
     def __init__(
-        self, show: Show, state_path: Path | None = None, wall_offset: float = 1.7e9
+        self,
+        show: Show,
+        state_path: Path | None = None,
+        wall_offset: float = 1.7e9,
+        missing: tuple[str, ...] = (),
     ) -> None:
+        """``missing``: outputs failed before the controller starts (their cards not there)."""
         self.show = show
         self.clock = FakeClock()
         self.wall_offset = wall_offset
         self.gpio = SimGpio(self.clock)
         self.outputs = RecordingOutputs(show.outputs, self.clock)
+        for name in missing:
+            self.outputs.alive[name] = False
         self.leds = (
             LedPlayer(open_matrix(show.matrix, self.gpio), clock=self.clock.monotonic)
             if show.matrix

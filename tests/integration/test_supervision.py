@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from showctl import supervisor
 from showctl.show import Output
@@ -123,3 +124,60 @@ def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
 
     with SoundHub(2) as hub:
         asyncio.run(main(hub))
+
+
+def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
+    clips: dict[str, tuple[Path, bool]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Boot: the cards are not there yet (the hub is down). Cards that come within the wait are
+    taken up; cards that do not are failed, the pool starts without them, and takes them up
+    once they are there."""
+    monkeypatch.setattr(supervisor, "CARD_POLL", 0.3)
+    monkeypatch.setattr(supervisor, "RETRY_FAILED", 2.0)
+    outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
+
+    async def cards_come_in_time(hub: SoundHub, logs: list[dict[str, Any]]) -> None:
+        async def plug_in_once_both_are_missed() -> None:
+            while sum(e["event"] == "card_missing" for e in logs) < 2:
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(hub.start)
+
+        plugging = asyncio.create_task(plug_in_once_both_are_missed())
+        pool = supervisor.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=60)
+        async with pool:
+            assert plugging.done()
+            assert pool.failed == {}
+            assert all(h["alive"] for h in pool.health().values())
+
+    async def cards_come_late(hub: SoundHub) -> None:
+        listener = Listener()
+        began = time.monotonic()
+        pool = supervisor.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=1.0)
+        async with pool:
+            assert time.monotonic() - began >= 1.0
+            assert set(pool.failed) == {"a", "b"}
+            assert "hub_out0" in pool.failed["a"]
+            pool.on_event = listener
+            await pool.play(clips, time.monotonic() + 0.2, play=5)  # a scene, without them
+            await asyncio.to_thread(hub.start)
+            back = time.monotonic()
+            assert (await listener.wait("a", "restarted", back))["recovered"] is True
+            assert (await listener.wait("a", "started", back))["play"] == 5
+            assert "a" not in pool.failed
+
+    hub = SoundHub(2)
+    hub.stop()  # a hub left running by another test would be there already
+    try:
+        with capture_logs() as logs:
+            asyncio.run(cards_come_in_time(hub, logs))
+        missing = [e for e in logs if e["event"] == "card_missing"]
+        assert sorted(e["output"] for e in missing) == ["a", "b"], "one line per card"
+        assert "hub_out0" in next(e["reason"] for e in missing if e["output"] == "a")
+        assert sorted(e["output"] for e in logs if e["event"] == "card_found") == ["a", "b"]
+        hub.stop()
+        with capture_logs() as logs:
+            asyncio.run(cards_come_late(hub))
+        restarted = [e["output"] for e in logs if e["event"] == "player_restarted"]
+        assert sorted(restarted) == ["a", "b"], "one player per output, started once"
+    finally:
+        hub.stop()
