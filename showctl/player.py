@@ -164,11 +164,12 @@ class Player:
 
     def _play(self, path: Path, loop: bool, t0: float, play: int) -> None:
         """Queue ``path`` to start at ``t0`` (tagged ``play``): the clip loaded ahead if it
-        starts from its beginning, else opened where the timeline will be (a late join)."""
+        starts from its beginning and its file is the one loaded, else opened (and checked)
+        where the timeline will be (a late join)."""
         # Open the clip a little before where the timeline will be when it starts.
         start = max(0, int((time.monotonic() - t0 - JOIN_MARGIN) * self.stream.rate))
         clip = self._loaded.pop((path, loop), None)
-        if clip is None or start > 0:
+        if clip is None or start > 0 or clip.info.changed():  # changed: checked again
             if clip is not None:
                 clip.close()
             info = inspect(path, self.stream.rate)

@@ -238,7 +238,16 @@ class PlayerPool:
     @property
     def soonest(self) -> float:
         """How soon after a command every player can place a sample (s), by their ``ready``."""
-        return max((float(p.last["ready"]["soonest"]) for p in self.players.values()), default=0)
+        return max((float(p.last["ready"]["soonest"]) for p in self._ready().values()), default=0)
+
+    def _ready(self) -> dict[str, PlayerProcess]:
+        """The players that are ready and running. A command for the others (starting again,
+        or failed) is kept in ``_replay`` and given to the next one once it is ready."""
+        return {
+            name: p
+            for name, p in self.players.items()
+            if "ready" in p.last and p.process.returncode is None
+        }
 
     def health(self) -> dict[str, dict[str, Any]]:
         """Each output's player: its pid, whether it runs, its restarts, why it failed (or
@@ -266,7 +275,8 @@ class PlayerPool:
         }
         for name, message in messages.items():
             self._replay[name]["play"] = message
-        await asyncio.gather(*(self.players[name].send(m) for name, m in messages.items()))
+        ready = self._ready()
+        await asyncio.gather(*(ready[n].send(m) for n, m in messages.items() if n in ready))
 
     async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
         """Have each output keep these clips (path, loop) opened ahead, and no others."""
@@ -278,7 +288,7 @@ class PlayerPool:
                 ],
             }
         await asyncio.gather(
-            *(player.send(self._replay[name]["load"]) for name, player in self.players.items())
+            *(player.send(self._replay[name]["load"]) for name, player in self._ready().items())
         )
 
     async def stop(
@@ -289,9 +299,9 @@ class PlayerPool:
         names = list(self.players if outputs is None else outputs)
         for name in names:
             self._replay[name].pop("play", None)  # a fresh player starts silent anyway
-        await asyncio.gather(
-            *(self.players[name].send({"cmd": "stop", "fade": fade, "at": at}) for name in names)
-        )
+        ready = self._ready()
+        message = {"cmd": "stop", "fade": fade, "at": at}
+        await asyncio.gather(*(ready[name].send(message) for name in names if name in ready))
 
     async def close(self) -> None:
         """Ask every player to quit, give them :data:`QUIT_WAIT` seconds together, then kill
@@ -373,11 +383,17 @@ class PlayerPool:
     # --- supervision ----------------------------------------------------------------------
 
     async def _watch(self) -> None:
-        """Kill a ready player that has been silent too long (hung); its end restarts it."""
+        """Kill a ready player that has been silent too long (hung); its end restarts it.
+        Silence while the controller's own loop stood still is not the players' doing: it is
+        not counted."""
+        every = HEARTBEAT_TIMEOUT / 4
         while True:
             self.check_in("players")
-            await asyncio.sleep(HEARTBEAT_TIMEOUT / 4)
+            before = time.monotonic()
+            await asyncio.sleep(every)
             now = time.monotonic()
+            if now - before > 2 * every:  # the loop was held up: the players' news is still
+                continue  # in the pipes, read before the next round
             for player in list(self.players.values()):
                 silent = now - player.heard
                 if (

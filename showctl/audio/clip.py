@@ -48,6 +48,19 @@ class ClipInfo:
     path: Path
     frames: int
     rate: int
+    stamp: tuple[int, ...] | None = None  # the file when it was checked: see :meth:`changed`
+
+    def changed(self) -> bool:
+        """Whether the file is no longer the one checked (replaced, rewritten or gone)."""
+        return _stamp(self.path) != self.stamp
+
+
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def inspect(path: Path, rate: int) -> ClipInfo:
@@ -56,6 +69,7 @@ def inspect(path: Path, rate: int) -> ClipInfo:
     Raises :class:`ClipError` with one sentence naming the file and the fix. Blocking (reads the
     header and the last second of the file).
     """
+    stamp = _stamp(path)
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
@@ -92,7 +106,7 @@ def inspect(path: Path, rate: int) -> ClipInfo:
             f"{path} is cut short: its header promises {info.frames} samples but "
             f"reading its end gave {reason}; export it again"
         )
-    return ClipInfo(path, info.frames, rate)
+    return ClipInfo(path, info.frames, rate, stamp)
 
 
 class ClipStream:

@@ -86,6 +86,28 @@ def test_truncated_wav_is_caught_at_load(tmp_path: Path) -> None:
     assert "is cut short" in error["message"]
 
 
+def test_a_loaded_clip_rewritten_before_it_plays_is_checked_again(tmp_path: Path) -> None:
+    """Loaded ahead (opened, checked), then rewritten as a stereo file before its scene: the
+    play finds the file changed and checks it again, instead of playing what it was."""
+
+    class Rewrite(io.BytesIO):
+        def __iter__(self):  # read once the player is ready
+            yield ipc.encode({"cmd": "load", "clips": [{"clip": str(path)}]})
+            time.sleep(0.3)
+            write_wav(path, channels=2)
+            yield ipc.encode({"cmd": "play", "clip": str(path), "t0": time.monotonic() + 1.0})
+
+    path = write_wav(tmp_path / "clip.wav")
+    stream = SimStream("sim-a", 48000, clock=MonotonicClock())
+    events = io.BytesIO()
+    status = Player("a", stream, events).run(Rewrite())
+    errors = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
+    assert status == 1
+    assert [e["message"] for e in errors] == [
+        f"output 'a': {path} has 2 channels; mix it down to one (mono)"
+    ]
+
+
 def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
     """The device goes away while no command comes: the player reports it and exits."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,14 @@ import numpy.typing as npt
 
 RATE = 48000
 DEFAULT_DIR = Path(os.environ.get("SHOWCTL_HUB_DIR", "/tmp/showctl-soundhub"))
+
+
+def _remap(index: int) -> str:
+    """The arguments of the remap sink that is output ``index``: a mono sink on one channel."""
+    return (
+        f"sink_name=out{index} master=hub channels=1 master_channel_map=aux{index} "
+        "channel_map=mono remix=no"
+    )
 
 
 def device_name(index: int) -> str:
@@ -101,16 +110,14 @@ class SoundHub:
             f"--log-target=file:{self.folder / 'pulseaudio.log'}",
             "-L",
             f"module-native-protocol-unix auth-anonymous=1 socket={self.socket}",
+            "-L",  # pactl cannot end a stream; PulseAudio's command line can (see unplug)
+            f"module-cli-protocol-unix socket={self.folder / 'cli.sock'}",
             "-L",
             f"module-null-sink sink_name=hub channels={self.outputs} "
             f"channel_map={channel_map} rate={self.rate} format=s16le",
         ]
         for i in range(self.outputs):
-            args += [
-                "-L",
-                f"module-remap-sink sink_name=out{i} master=hub channels=1 "
-                f"master_channel_map=aux{i} channel_map=mono remix=no",
-            ]
+            args += ["-L", f"module-remap-sink {_remap(i)}"]
         subprocess.run(
             args,
             env={**os.environ, **self.env},
@@ -138,6 +145,43 @@ class SoundHub:
         except (OSError, ValueError, IndexError):
             pass
         self.socket.unlink(missing_ok=True)
+
+    def unplug(self, index: int) -> None:
+        """Take output ``index``'s card away, as a USB card pulled out: the stream playing on
+        it ends, and its sink is unloaded. (Unloaded alone, PulseAudio would move the stream
+        to the hub's own sink and play it on.)"""
+        sinks = [line.split("\t") for line in self._pactl("list", "short", "sinks").splitlines()]
+        modules = self._pactl("list", "short", "modules").splitlines()
+        found = [m.split("\t")[0] for m in modules if f"sink_name=out{index} " in m + " "]
+        if not found:
+            raise RuntimeError(f"output {index} of the hub is not plugged in")
+        sink = next(fields[0] for fields in sinks if fields[1] == f"out{index}")
+        for line in self._pactl("list", "short", "sink-inputs").splitlines():
+            stream, on = line.split("\t")[:2]
+            if on == sink:
+                with socket.socket(socket.AF_UNIX) as cli:
+                    cli.connect(str(self.folder / "cli.sock"))
+                    cli.sendall(f"kill-sink-input {stream}\n".encode())  # ("exit" ends it all)
+                    cli.shutdown(socket.SHUT_WR)
+                    while cli.recv(4096):
+                        pass
+        self._pactl("unload-module", found[0])
+
+    def plug(self, index: int) -> None:
+        """Put output ``index``'s card back."""
+        self._pactl("load-module", "module-remap-sink", *_remap(index).split())
+
+    def _pactl(self, *args: str) -> str:
+        done = subprocess.run(
+            ["pactl", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pactl {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
 
     def _write_alsa_config(self) -> None:
         lines = ["</usr/share/alsa/alsa.conf>"]
