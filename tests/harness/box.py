@@ -11,8 +11,9 @@ hub through the real backend (or simulated, without a hub). Around it, what a bo
   be made read-only or full.
 
 The controller runs under a small wrapper (:data:`WRAPPER`) that shortens the retry of a
-failed output (a minute on a box) so that a test need not wait for it, and on ``SIGUSR2``
-holds the controller's event loop still for a while, as a hung controller.
+failed output (a minute on a box) so that a test need not wait for it, on ``SIGUSR2`` holds
+the controller's event loop still for a while, as a hung controller, and can give it simulated
+GPIO lines (this machine has no GPIO chip) with real sound cards.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ from typing import Any
 
 from showctl import state
 
-#: Runs ``showctl`` with RETRY_FAILED set to argv[1], and SIGUSR2 holding the loop argv[2] s.
+#: Runs ``showctl`` with RETRY_FAILED set to argv[1], SIGUSR2 holding the loop argv[2] s, and
+#: with argv[3] "sim", simulated GPIO lines (for a show with an LED matrix, on a machine with
+#: no GPIO chip) while the sound cards are real.
 WRAPPER = """\
 import signal, sys, time
-from showctl import supervisor
+from showctl import app, supervisor
 from showctl.cli import main
-supervisor.RETRY_FAILED = float(sys.argv[1])
-signal.signal(signal.SIGUSR2, lambda *_: time.sleep(float(sys.argv[2])))
-sys.exit(main(sys.argv[3:]))
+from showctl.gpio.sim import SimGpio
+retry, hold, gpio = sys.argv[1:4]
+supervisor.RETRY_FAILED = float(retry)
+if gpio == "sim":
+    app._gpio = lambda sim: SimGpio()
+signal.signal(signal.SIGUSR2, lambda *_: time.sleep(float(hold)))
+sys.exit(main(sys.argv[4:]))
 """
 #: Bytes the log pipe holds before the controller's writes to it block (a page).
 PIPE_SIZE = 4096
@@ -61,6 +68,7 @@ class Box:
         hold: float = 6.0,
         watchdog: float = 4.0,
         state_kb: int = 256,
+        sim_gpio: bool = False,
     ) -> None:
         self.folder = folder
         self.show = show
@@ -87,7 +95,8 @@ class Box:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(folder / "notify.sock"))
         self.notify.settimeout(0.2)
-        command = [sys.executable, "-c", WRAPPER, str(retry_failed), str(hold), "run", str(show)]
+        command = [sys.executable, "-c", WRAPPER, str(retry_failed), str(hold)]
+        command += ["sim" if sim_gpio else "real", "run", str(show)]
         command += ["--socket", str(self.socket), "--state", str(self.state_path)]
         self.process = subprocess.Popen(
             [*command, *(["--sim"] if sim else [])],
