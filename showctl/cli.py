@@ -358,6 +358,7 @@ def cmd_player(args: argparse.Namespace) -> int:
         capture,
         latency=args.latency,
         lock=not args.no_drift_lock,
+        known_ppm=args.ppm,
     )
 
 
@@ -498,6 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=_positive, default=0.02, help="seconds of sound held ahead")
     p.add_argument("--backend", choices=("sounddevice", "sim"), default="sounddevice")
     p.add_argument("--capture", metavar="FOLDER", help="sim: write what is played here")
+    p.add_argument(
+        "--ppm",
+        type=float,
+        help="the card's clock error as the player before measured it: the fit starts there",
+    )
     p.add_argument(
         "--no-drift-lock",
         action="store_true",

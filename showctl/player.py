@@ -49,11 +49,17 @@ class Player:
     """The control side of one player: commands in, events out. Blocking; one per process."""
 
     def __init__(
-        self, output: str, stream: OutputStream, events: BinaryIO, *, lock: bool = True
+        self,
+        output: str,
+        stream: OutputStream,
+        events: BinaryIO,
+        *,
+        lock: bool = True,
+        known_ppm: float | None = None,
     ) -> None:
         self.output = output
         self.stream = stream
-        self.renderer = Renderer(stream.rate, lock=lock)
+        self.renderer = Renderer(stream.rate, lock=lock, known_ppm=known_ppm)
         self._events = events
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -263,6 +269,7 @@ def main(
     *,
     latency: float,
     lock: bool = True,
+    known_ppm: float | None = None,
 ) -> int:
     """Run a player process: logs to stderr, events to stdout, commands from stdin."""
     try:
@@ -273,7 +280,8 @@ def main(
         )
         sys.stdout.buffer.flush()
         return 1
-    status = Player(output, stream, sys.stdout.buffer, lock=lock).run(sys.stdin.buffer)
+    player = Player(output, stream, sys.stdout.buffer, lock=lock, known_ppm=known_ppm)
+    status = player.run(sys.stdin.buffer)
     # End the process here: the command reader thread may still be blocked reading the pipe,
     # and the interpreter's shutdown would abort on its lock. Everything is released by now.
     sys.stdout.flush()

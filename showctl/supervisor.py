@@ -50,6 +50,9 @@ BACKOFF_MAX = 8.0
 RETRY_FAILED = 60.0
 #: How often a player whose card is missing at start is tried again, while the pool waits.
 CARD_POLL = 1.0
+#: A player's measured clock error (its heartbeats' ``ppm``) is taken as its card's once the
+#: player has run this long (seconds), and given to the next player of that output.
+RATE_LEARNED = 20.0
 #: How long the players together are given to quit before they are killed (seconds).
 QUIT_WAIT = 1.0
 
@@ -67,6 +70,7 @@ class PlayerProcess:
     events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     last: dict[str, dict[str, Any]] = field(default_factory=dict)  # the latest event of a kind
     heard: float = field(default_factory=time.monotonic)  # when it last said anything
+    born: float = field(default_factory=time.monotonic)
     #: Its ``ready`` went to the queue: from now on its events go to the pool's listener.
     handed_over: bool = False
 
@@ -124,6 +128,8 @@ class PlayerPool:
         self.failed: dict[str, str] = {}
         self.restarts: dict[str, int] = dict.fromkeys(outputs, 0)  # since the pool started
         self._recent: dict[str, list[float]] = {name: [] for name in outputs}
+        #: Each card's clock error (ppm) as a player that ran long enough measured it.
+        self._ppm: dict[str, float] = {}
         # What a fresh player of each output must be told: its loaded clips, its clip playing.
         self._replay: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in outputs}
         #: Called with "players" each time the supervision loop goes round (the watchdog's gate).
@@ -221,6 +227,8 @@ class PlayerPool:
             args += ["--capture", str(self.capture)]
         if not self.lock:
             args.append("--no-drift-lock")
+        if name in self._ppm:  # the card is the same: its rate need not be learned again
+            args += ["--ppm", str(self._ppm[name])]
         process = await asyncio.create_subprocess_exec(
             *args,
             stdin=asyncio.subprocess.PIPE,
@@ -352,6 +360,8 @@ class PlayerPool:
                 continue
             player.last[str(event.get("event"))] = event
             player.heard = time.monotonic()
+            if event.get("event") == "heartbeat" and player.heard - player.born > RATE_LEARNED:
+                self._ppm[player.output] = float(event.get("ppm", 0.0))
             if event.get("event") == "error":
                 logger.error(
                     "player_error",
@@ -432,6 +442,7 @@ class PlayerPool:
         self._recent[name] = recent
         if fail or len(recent) >= RESTART_BUDGET:
             self.failed[name] = reason
+            self._ppm.pop(name, None)  # the card that comes back may be another
             logger.error(
                 "output_failed",
                 output=name,

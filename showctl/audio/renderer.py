@@ -109,6 +109,8 @@ class Renderer:
     rate: int
     #: Keep the content on the timeline (off only to measure what the lock is worth).
     lock: bool = True
+    #: The card's clock error as the player before measured it (see DacClock), if any.
+    known_ppm: float | None = None
     clock: DacClock = field(init=False)
     commands: collections.deque[Play | Stop] = field(default_factory=collections.deque)
     events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
@@ -119,7 +121,7 @@ class Renderer:
     notify: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
-        self.clock = DacClock(self.rate)
+        self.clock = DacClock(self.rate, known_ppm=self.known_ppm)
         self._frame = 0  # the stream's index of the next block's first sample
         self._next_report = 0  # the frame from which the next block's DAC time is fed to the fit
         self._playing: Play | None = None

@@ -2,10 +2,16 @@
 
 A sound card reports, block by block, when the block's first frame will leave the DAC. Each
 report is noisy (scheduling, the PulseAudio plugin's latency estimate), but frames leave at the
-card's own steady rate, so the reports lie on a line: ``time = a + frame / rate``. :class:`DacClock`
-fits that line by least squares with exponential forgetting, in O(1) per block and with no
-arrays, so the audio callback can run it. The fitted line says when any frame is heard (to place a
-start on the sample) and the card's true rate (to keep it locked to the timeline: drift).
+card's own steady rate, so the reports lie on a line: ``time = a + frame / rate``.
+:class:`DacClock` fits that line by least squares with exponential forgetting, in O(1) per block
+and with no arrays, so the audio callback can run it. The fitted line says when any frame is
+heard (to place a start on the sample) and the card's true rate (to keep it locked to the
+timeline: drift).
+
+A fresh fit learns the card's rate over its first seconds, and meanwhile its slope errs by
+hundreds of ppm, which the drift lock follows (a millisecond off within seconds, on the test
+harness). A player that replaces another on the same card is given the rate the one before it
+measured: its fit starts from that rate and leaves it only as far as the reports show.
 """
 
 from __future__ import annotations
@@ -34,10 +40,21 @@ class DacClock:
     #: Seconds at the start of a stream whose reports are ignored: the buffer fills in a burst,
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
     SETTLE = 0.25
+    #: With a known rate: how sure it is (ppm), and how far a single report strays (seconds).
+    #: The two weigh the known rate against the reports' slope (a Gaussian prior on it).
+    KNOWN_PPM = 10.0
+    JITTER = 0.0005
 
-    def __init__(self, nominal_rate: float, window: float = 30.0) -> None:
+    def __init__(
+        self, nominal_rate: float, window: float = 30.0, known_ppm: float | None = None
+    ) -> None:
+        """``known_ppm``: the card's clock error as measured before (by the player before)."""
         self.nominal_rate = nominal_rate
         self._tau = window * nominal_rate  # forgetting constant, in frames
+        self._prior_slope = 1.0 / (nominal_rate * (1.0 + (known_ppm or 0.0) * 1e-6))
+        # The prior's weight, in the units of the centred sum of squared frames (0: none).
+        sure = self.KNOWN_PPM * 1e-6 / nominal_rate
+        self._prior = 0.0 if known_ppm is None else (self.JITTER / sure) ** 2
         self.resets = 0
         self._outliers = 0
         self._stream_start: int | None = None
@@ -49,7 +66,7 @@ class DacClock:
         self._x0 = 0  # the frame index the sums are centred on (the newest report)
         self._y0 = 0.0
         self._w = self._sx = self._sy = self._sxx = self._sxy = 0.0
-        self._slope = 1.0 / self.nominal_rate  # the fit, kept up to date by _include
+        self._slope = self._prior_slope  # the fit, kept up to date by _include
         self._at_centre = 0.0
 
     @property
@@ -106,12 +123,14 @@ class DacClock:
         self._at_centre = (self._sy - self._slope * self._sx) / self._w
 
     def _fitted_slope(self) -> float:
-        """The least-squares slope (seconds a frame), or the nominal one before warm-up."""
+        """The least-squares slope (seconds a frame), drawn towards the known rate if there is
+        one; before warm-up, the known rate (or the nominal one)."""
         w, sx, sy = self._w, self._sx, self._sy
-        denominator = w * self._sxx - sx * sx
-        if self.warm and denominator > 0:
-            return (w * self._sxy - sx * sy) / denominator
-        return 1.0 / self.nominal_rate
+        sxx = self._sxx - sx * sx / w if w > 0 else 0.0  # centred on the reports' mean
+        sxy = self._sxy - sx * sy / w if w > 0 else 0.0
+        if self.warm and sxx + self._prior > 0:
+            return (sxy + self._prior * self._prior_slope) / (sxx + self._prior)
+        return self._prior_slope
 
     def _fitted_ppm(self) -> float:
         return (1.0 / (self._slope * self.nominal_rate) - 1.0) * 1e6

@@ -34,6 +34,27 @@ def test_recovers_rate_and_time(ppm: float) -> None:
     assert clock.ppm == pytest.approx(ppm, abs=5.0)
 
 
+def test_a_known_rate_holds_a_young_fit_steady() -> None:
+    """Two seconds of reports with 0.5 ms of jitter: a fresh fit's slope errs by tens of ppm
+    or more; one given the card's rate (the player before measured it) stays within a few."""
+    rate = 48000 * (1 + 150e-6)
+    errors = {"fresh": [], "known": []}
+    for seed in range(20):
+        for kind, known in (("fresh", None), ("known", 150.0)):
+            clock = DacClock(48000, known_ppm=known)
+            feed(clock, rate, seconds=2, jitter=0.0005, seed=seed)
+            errors[kind].append(abs(clock.ppm - 150.0))
+    assert max(errors["known"]) < 5.0
+    assert max(errors["fresh"]) > 20.0
+
+
+def test_a_known_rate_gives_way_to_what_the_reports_show() -> None:
+    """The rate given is wrong (another card came back): over the window, the reports win."""
+    clock = DacClock(48000, known_ppm=150.0)
+    feed(clock, 48000 * (1 - 50e-6), seconds=60, jitter=0.0005)
+    assert clock.ppm == pytest.approx(-50.0, abs=5.0)
+
+
 def test_outliers_are_left_out() -> None:
     clock = DacClock(48000)
     feed(clock, 48000, seconds=3, jitter=0.0)
