@@ -36,7 +36,7 @@ pytest: setup-test
 	$(BIN)/pytest
 
 # The benchmarks in quick mode: they run the real paths and print their figures.
-BENCHES := sync drift loop cost led_timing trigger_latency
+BENCHES := sync drift loop cost led_timing trigger_latency recovery soak
 bench-quick: setup-test
 	for b in $(BENCHES); do $(BIN)/python tests/bench/$$b.py --quick || exit 1; done
 

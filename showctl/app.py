@@ -161,7 +161,7 @@ def _gpio(sim: bool) -> GpioBackend:
     if sim:
         from showctl.gpio.sim import SimGpio  # noqa: PLC0415  (only what is chosen is loaded)
 
-        return SimGpio()
+        return SimGpio(record=False)
     from showctl.gpio.gpiod_backend import GpiodBackend  # noqa: PLC0415  (same)
 
     return GpiodBackend()

@@ -43,6 +43,9 @@ LEAD_MARGIN = 0.002
 QUEUE_SIZE = 1000
 #: At most one log line a second for each ignored, unknown or dropped trigger.
 LOG_EVERY = 1.0
+#: The (event, trigger) pairs whose last line is remembered for that, at most (then the ones
+#: older than LOG_EVERY are forgotten).
+TALLY_KEYS = 1000
 #: After the disk refused the state (full, read-only), it is written again this much later (s).
 SAVE_RETRY = 5.0
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
@@ -537,6 +540,8 @@ class ShowController:
         if now - last < LOG_EVERY:
             self._logged[key] = (last, silent + 1)
             return
+        if len(self._logged) >= TALLY_KEYS:  # names without end (a flood): forget the old ones
+            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
         self._logged[key] = (now, 0)
         getattr(logger, level)(event, **data, **({"not_logged": silent} if silent else {}))
 

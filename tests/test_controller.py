@@ -70,6 +70,21 @@ def play(show_: show.Show, body: Callable[[Room], Awaitable[None]], **kw: object
     asyncio.run(main())
 
 
+def test_a_flood_of_new_names_is_counted_in_bounded_memory(small) -> None:
+    async def body(room: Room) -> None:
+        c = room.controller
+        for i in range(5000):
+            c.fire(f"event:nonsense-{i}", "test")
+            if i % 500 == 0:
+                await room.settle()
+                await room.wait(1.1)
+        await room.settle()
+        assert c.counts["unknown"] == 5000
+        assert len(c._logged) <= controller.TALLY_KEYS
+
+    play(small(), body)
+
+
 def test_unknown_and_unheard_triggers_are_counted_and_logged_once_a_second(small) -> None:
     async def body(room: Room) -> None:
         c = room.controller

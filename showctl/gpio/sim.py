@@ -45,8 +45,11 @@ class SimOutputLines:
         clock: Clock,
         consumer: str,
         active_low: Collection[int] = (),
+        *,
+        record: bool = True,
     ) -> None:
         self.chip = chip
+        self.record = record  # keep every change in ``history`` (for tests: it only grows)
         self._offsets = tuple(offsets)
         self.active_low = frozenset(active_low)  # as requested; values here stay logical
         self.clock = clock
@@ -67,7 +70,8 @@ class SimOutputLines:
         if unknown:
             raise GpioError(f"line {min(unknown)} of {self.chip.path} was not requested")
         self.values.update({o: bool(v) for o, v in values.items()})
-        self.history.append(Change(self.clock.monotonic(), dict(values)))
+        if self.record:
+            self.history.append(Change(self.clock.monotonic(), dict(values)))
 
     def close(self) -> None:
         if self.closed:
@@ -104,8 +108,11 @@ class SimOutputLines:
 class SimGpio:
     """Simulated chips, made on first use (``/dev/gpiochip0`` and so on), on one clock."""
 
-    def __init__(self, clock: Clock | None = None, lines: int = 64) -> None:
+    def __init__(self, clock: Clock | None = None, lines: int = 64, *, record: bool = True) -> None:
+        """``record``: output lines keep every change, for tests to read (``showctl run --sim``
+        keeps none: it runs for as long as people leave it)."""
         self.clock = clock or MonotonicClock()
+        self.record = record
         self.chips: dict[str, SimChip] = {}
         self.inputs: dict[str, SimInputLines] = {}  # by chip path: where tests press buttons
         self._lines = lines
@@ -133,7 +140,7 @@ class SimGpio:
     ) -> SimOutputLines:
         sim = self.chip(chip)
         self._check_free(sim, offsets)
-        return SimOutputLines(sim, offsets, self.clock, CONSUMER, active_low)
+        return SimOutputLines(sim, offsets, self.clock, CONSUMER, active_low, record=self.record)
 
     def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> SimInputLines:
         sim = self.chip(chip)

@@ -42,11 +42,11 @@ WRAPPER = """\
 import signal, sys, time
 from showctl import app, supervisor
 from showctl.cli import main
-from showctl.gpio.sim import SimGpio
 retry, hold, gpio = sys.argv[1:4]
 supervisor.RETRY_FAILED = float(retry)
 if gpio == "sim":
-    app._gpio = lambda sim: SimGpio()
+    gpio_of = app._gpio
+    app._gpio = lambda sim: gpio_of(True)  # as --sim has them
 signal.signal(signal.SIGUSR2, lambda *_: time.sleep(float(hold)))
 sys.exit(main(sys.argv[4:]))
 """
