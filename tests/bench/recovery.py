@@ -38,7 +38,7 @@ import numpy as np
 from showctl import log
 from showctl.show import Output
 from showctl.supervisor import PlayerPool
-from tests.harness.analysis import Samples, channel, find, noise_clip
+from tests.harness.analysis import SILENT_RUN, Samples, channel, find, noise_clip, silent_channels
 from tests.harness.soundhub import Recording, SoundHub, device_name
 
 OUTPUTS = 8
@@ -55,8 +55,6 @@ PLACED = 0.1
 #: Samples of the stretch in which each clip is found, and of its parts.
 WINDOW = 4800
 PART = 1024
-#: This many zero samples in a row in a noise channel is silence (noise has none such).
-SILENT_RUN = 32
 
 
 class Kill:
@@ -172,11 +170,7 @@ def measure(
     s = back + int(AFTER * RATE)
     skew, placed = skew_at(s), skew_at(back + int(PLACED * RATE))
     # The others: no silence from before the kill to the end of the skew's stretch.
-    interrupted = set(changed)
-    for i in others:
-        zero = samples[r : s + WINDOW, i] == 0
-        if np.convolve(zero, np.ones(SILENT_RUN), mode="valid").max() >= SILENT_RUN:
-            interrupted.add(str(i))
+    interrupted = set(changed) | {str(i) for i in silent_channels(samples[r : s + WINDOW], others)}
     return gap, skew, placed, len(interrupted)
 
 

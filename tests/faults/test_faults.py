@@ -24,13 +24,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.harness.analysis import noise_clip
+from tests.harness.analysis import noise_clip, silent_channels
 from tests.harness.box import Box
 from tests.harness.soundhub import Recording, SoundHub, device_name
 
 OUTPUTS = 8
-#: This many zero samples in a row is silence in a noise channel.
-SILENT_RUN = 32
 
 SHOW_HEAD = """\
 version: 1
@@ -81,16 +79,6 @@ def _healthy_before_and_after(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if box.process.poll() is None:
         box.wait_healthy(timeout=30, playing=True)
-
-
-def silent_channels(samples: np.ndarray, channels: list[int]) -> list[int]:
-    """The channels (of ``channels``) with a run of SILENT_RUN zero samples."""
-    silent = []
-    for i in channels:
-        zero = (samples[:, i] == 0).astype(np.int32)
-        if np.convolve(zero, np.ones(SILENT_RUN, np.int32), mode="valid").max() >= SILENT_RUN:
-            silent.append(i)
-    return silent
 
 
 def index(output: str) -> int:

@@ -94,3 +94,17 @@ def skews(
         else:
             out.append((max(firsts) - min(firsts)) / rate)
     return out
+
+
+#: This many zero samples in a row is silence in a noise channel (noise has no such run).
+SILENT_RUN = 32
+
+
+def silent_channels(recording: npt.NDArray[np.int16], channels: list[int]) -> list[int]:
+    """Those of ``channels`` of a hub recording with a run of SILENT_RUN zero samples."""
+    silent = []
+    for i in channels:
+        zero = (recording[:, i] == 0).astype(np.int32)
+        if np.convolve(zero, np.ones(SILENT_RUN, np.int32), mode="valid").max() >= SILENT_RUN:
+            silent.append(i)
+    return silent
