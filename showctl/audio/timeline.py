@@ -11,11 +11,7 @@ timeline: drift).
 A fresh fit learns the card's rate over its first seconds, and meanwhile its slope errs by
 hundreds of ppm, which the drift lock follows (a millisecond off within seconds, on the test
 harness). A player that replaces another on the same card is given the rate the one before it
-measured: its fit starts from that rate and leaves it only as far as the reports show. And for
-its first KNOWN_HOLD seconds once ready it follows no report at all: the line it placed its
-first sample by, at the known rate, stands. A young stream's reports wander while it settles
-(through PulseAudio by half a millisecond over its first seconds), and a rate known to a few
-ppm strays less than that in the hold (10 ppm over 10 s: 0.1 ms).
+measured: its fit starts from that rate and leaves it only as far as the reports show.
 """
 
 from __future__ import annotations
@@ -45,10 +41,8 @@ class DacClock:
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
     SETTLE = 0.25
     #: With a known rate: how sure it is (ppm), and how far a single report strays (seconds).
-    #: The two weigh the known rate against the reports' slope (a Gaussian prior on it). And
-    #: how long, once ready, the line stands as it is, whatever the reports say (seconds).
+    #: The two weigh the known rate against the reports' slope (a Gaussian prior on it).
     KNOWN_PPM = 10.0
-    KNOWN_HOLD = 10.0
     JITTER = 0.0005
 
     def __init__(
@@ -67,7 +61,6 @@ class DacClock:
         self._reset()
 
     def _reset(self) -> None:
-        self._hold_until: int | None = None  # with a known rate: the frame the hold ends at
         self._count = 0
         self._first = 0  # the frame of the first report since the (re)start
         self._x0 = 0  # the frame index the sums are centred on (the newest report)
@@ -98,11 +91,7 @@ class DacClock:
                 return
             self._restart()  # the stream's timing jumped (an xrun, a suspended device)
         self._outliers = 0
-        if self._hold_until is not None and frame < self._hold_until:
-            return  # a known rate, and a young stream: its reports are not followed yet
         self._include(frame, dac_time)
-        if self._prior and self._hold_until is None and self.ready:
-            self._hold_until = frame + int(self.KNOWN_HOLD * self.nominal_rate)
         if self.ready and abs(self._fitted_ppm()) > self.MAX_PPM:
             self._restart()
             self._include(frame, dac_time)

@@ -48,22 +48,6 @@ def test_a_known_rate_holds_a_young_fit_steady() -> None:
     assert max(errors["fresh"]) > 20.0
 
 
-def test_a_known_rate_holds_the_line_while_a_young_streams_reports_wander() -> None:
-    """The reports drift 0.5 ms late over the stream's first 8 s (as a young PulseAudio
-    stream's do), the card itself steady: a clock given the rate keeps to the card; a fresh
-    one follows the reports."""
-    rate = 48000 * (1 + 150e-6)
-    clocks = {"fresh": DacClock(48000), "known": DacClock(48000, known_ppm=150.0)}
-    for frame in range(0, 8 * 48000, 256):
-        wander = 0.0005 * frame / (8 * 48000)
-        for clock in clocks.values():
-            clock.add(frame, 1000.0 + frame / rate + wander)
-    frame = 8 * 48000
-    true = 1000.0 + frame / rate
-    assert clocks["known"].time_of(frame) == pytest.approx(true, abs=50e-6)
-    assert abs(clocks["fresh"].time_of(frame) - true) > 200e-6
-
-
 def test_a_known_rate_gives_way_to_what_the_reports_show() -> None:
     """The rate given is wrong (another card came back): over the window, the reports win."""
     clock = DacClock(48000, known_ppm=150.0)
