@@ -256,7 +256,9 @@ def main() -> int:
     every = args.every or (20.0 if args.quick else 60.0)
     soak = Soak()
     # A hub of its own: a soak runs for an hour, and other tests' recordings must not hear it.
+    # Started afresh (not one a soak cut short left running), and so stopped at the end.
     hub = SoundHub(OUTPUTS, folder=Path(tempfile.gettempdir()) / "showctl-soak-hub")
+    hub.stop()
     with hub, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with Box(
