@@ -57,15 +57,6 @@ WINDOW = 4800
 PART = 1024
 
 
-class Kill:
-    """One kill: the output, when, and the recording made around it."""
-
-    def __init__(self, output: int, at: float, recording: Recording) -> None:
-        self.output = output
-        self.at = at
-        self.recording = recording
-
-
 async def run(clips: list[Samples], folder: Path, hub: SoundHub, kills: int, settle: float) -> Any:
     names = [f"out{i}" for i in range(OUTPUTS)]
     outputs = {name: Output(device_name(i)) for i, name in enumerate(names)}

@@ -76,15 +76,11 @@ class SoundHub:
         """Whether a hub with at least this many outputs answers on the socket."""
         if not self.socket.exists():
             return False
-        result = subprocess.run(
-            ["pactl", "list", "short", "sinks"],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        sinks = {line.split("\t")[1] for line in result.stdout.splitlines() if "\t" in line}
-        return result.returncode == 0 and {f"out{i}" for i in range(self.outputs)} <= sinks
+        try:
+            sinks = self._sinks()
+        except RuntimeError:
+            return False
+        return {f"out{i}" for i in range(self.outputs)} <= set(sinks)
 
     def start(self) -> SoundHub:
         """Start PulseAudio with the hub, unless one is running already. Idempotent."""
@@ -150,12 +146,11 @@ class SoundHub:
         """Take output ``index``'s card away, as a USB card pulled out: the stream playing on
         it ends, and its sink is unloaded. (Unloaded alone, PulseAudio would move the stream
         to the hub's own sink and play it on.)"""
-        sinks = [line.split("\t") for line in self._pactl("list", "short", "sinks").splitlines()]
         modules = self._pactl("list", "short", "modules").splitlines()
         found = [m.split("\t")[0] for m in modules if f"sink_name=out{index} " in m + " "]
         if not found:
             raise RuntimeError(f"output {index} of the hub is not plugged in")
-        sink = next(fields[0] for fields in sinks if fields[1] == f"out{index}")
+        sink = self._sinks()[f"out{index}"]
         for line in self._pactl("list", "short", "sink-inputs").splitlines():
             stream, on = line.split("\t")[:2]
             if on == sink:
@@ -170,6 +165,11 @@ class SoundHub:
     def plug(self, index: int) -> None:
         """Put output ``index``'s card back."""
         self._pactl("load-module", "module-remap-sink", *_remap(index).split())
+
+    def _sinks(self) -> dict[str, str]:
+        """The hub's sinks: their index by their name."""
+        rows = [line.split("\t") for line in self._pactl("list", "short", "sinks").splitlines()]
+        return {row[1]: row[0] for row in rows if len(row) > 1}
 
     def _pactl(self, *args: str) -> str:
         done = subprocess.run(
