@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -395,7 +396,16 @@ def test_a_bad_invocation_is_one_sentence_and_changes_nothing(
         (root / "usr" / "bin" / "python3").write_text(python)
         (root / "usr" / "bin" / "python3").chmod(0o755)
     before = snapshot(root)
-    failed = install(root, *args, user=user)
+    script = SCRIPT
+    if user:  # another user must be able to read the script, wherever the checkout is
+        shared = Path(tempfile.mkdtemp())
+        shared.chmod(0o755)
+        script = Path(shutil.copy(SCRIPT, shared / SCRIPT.name))
+    try:
+        failed = install(root, *args, script=script, user=user)
+    finally:
+        if script != SCRIPT:
+            shutil.rmtree(script.parent)
     assert failed.code == 1
     assert failed.out == []
     assert len(failed.err) == 1, failed.err

@@ -163,6 +163,7 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
             back = time.monotonic()
             assert (await listener.wait("a", "restarted", back))["recovered"] is True
             assert (await listener.wait("a", "started", back))["play"] == 5
+            assert (await listener.wait("b", "restarted", back))["recovered"] is True
             assert "a" not in pool.failed
 
     hub = SoundHub(2)
