@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="the output's name in the show")
     p.add_argument("--device", required=True, help="the device query")
     p.add_argument("--rate", type=int, required=True, help="samples a second")
-    p.add_argument("--latency", type=_positive, default=0.02, help="seconds of sound held ahead")
+    p.add_argument("--latency", type=_positive, required=True, help="seconds held ahead")
     p.add_argument("--backend", choices=("sounddevice", "sim"), default="sounddevice")
     p.add_argument("--capture", metavar="FOLDER", help="sim: write what is played here")
     p.add_argument(

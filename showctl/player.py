@@ -237,6 +237,7 @@ class Player:
                     repeats=c.repeats,
                     offset=round(c.offset, 3),
                     ppm=round(renderer.clock.ppm, 2),
+                    clock_resets=renderer.clock.resets,
                     playing=renderer.playing,
                 )
                 next_beat += HEARTBEAT

@@ -87,10 +87,10 @@ class Output:
         Annotated[float, Seconds(min=0.002, max=0.5)],
         Doc(
             "How much sound the card holds ahead. Less lets a scene start sooner after its "
-            "trigger (10ms for an escape room's buttons), and costs more CPU and care; 20ms "
-            "suits a gallery."
+            "trigger (10ms for an escape room's buttons), and costs more CPU and leaves less "
+            "room for a busy moment; 40ms suits a gallery."
         ),
-    ] = 0.02
+    ] = 0.04
 
 
 @dataclass(frozen=True)

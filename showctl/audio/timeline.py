@@ -11,7 +11,9 @@ timeline: drift).
 A fresh fit learns the card's rate over its first seconds, and meanwhile its slope errs by
 hundreds of ppm, which the drift lock follows (a millisecond off within seconds, on the test
 harness). A player that replaces another on the same card is given the rate the one before it
-measured: its fit starts from that rate and leaves it only as far as the reports show.
+measured: its fit starts from that rate and leaves it only as far as the reports show. So
+does a fit started afresh after the stream's timing jumped (an xrun): the card's rate is the
+one thing the jump did not change.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ class DacClock:
         self.nominal_rate = nominal_rate
         self._tau = window * nominal_rate  # forgetting constant, in frames
         self._prior_slope = 1.0 / (nominal_rate * (1.0 + (known_ppm or 0.0) * 1e-6))
-        # The prior's weight, in the units of the centred sum of squared frames (0: none).
-        sure = self.KNOWN_PPM * 1e-6 / nominal_rate
-        self._prior = 0.0 if known_ppm is None else (self.JITTER / sure) ** 2
+        # A known rate's weight, in the units of the centred sum of squared frames.
+        self._known_weight = (self.JITTER * nominal_rate / (self.KNOWN_PPM * 1e-6)) ** 2
+        self._prior = 0.0 if known_ppm is None else self._known_weight
         self.resets = 0
         self._outliers = 0
         self._stream_start: int | None = None
@@ -89,14 +91,19 @@ class DacClock:
             self._outliers += 1
             if self._outliers < self.RESET_AFTER:
                 return
-            self._restart()  # the stream's timing jumped (an xrun, a suspended device)
+            # The stream's timing jumped (an xrun, a suspended device), its crystal did not:
+            # the fit starts afresh from the rate it had measured, if over a whole window (a
+            # young stream's slope errs by hundreds of ppm, and would be held there).
+            self._restart(keep_rate=self._x0 - self._first >= self._tau)
         self._outliers = 0
         self._include(frame, dac_time)
         if self.ready and abs(self._fitted_ppm()) > self.MAX_PPM:
-            self._restart()
+            self._restart(keep_rate=False)
             self._include(frame, dac_time)
 
-    def _restart(self) -> None:
+    def _restart(self, keep_rate: bool) -> None:
+        if keep_rate:
+            self._prior_slope, self._prior = self._slope, self._known_weight
         self._reset()
         self.resets += 1
 

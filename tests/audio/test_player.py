@@ -170,6 +170,8 @@ def test_player_process_quits_cleanly() -> None:
             "x",
             "--rate",
             "48000",
+            "--latency",
+            "0.04",
             "--backend",
             "sim",
         ],
