@@ -74,24 +74,6 @@ class Player:
             self._events.write(ipc.encode({"event": event, "output": self.output, **data}))
             self._events.flush()
 
-    def _say_ready(self, soonest: float) -> None:
-        self.emit("ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest)
-        logger.info(
-            "player_ready",
-            device=self.stream.device,
-            rate=self.stream.rate,
-            soonest=soonest,
-            clock_resets=self.renderer.clock.resets,
-            realtime=self.stream.realtime,
-        )
-        if self.stream.realtime is False:
-            logger.warning(
-                "audio_not_realtime",
-                hint="the audio thread runs at ordinary priority, so a busy box can make it "
-                "late (a gap); allow real-time priority: the unit's LimitRTPRIO=20, or an "
-                "rtprio limit for the user in /etc/security/limits.d",
-            )
-
     def run(self, commands: BinaryIO) -> int:
         """Play until ``quit``, the end of the commands, or an error; the exit status."""
         self.stream.start(self.renderer.render)
@@ -117,7 +99,15 @@ class Player:
             )
             self.stream.close()
             return 1
-        self._say_ready(round(max(readings, default=0.0), 4))
+        soonest = round(max(readings, default=0.0), 4)
+        self.emit("ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest)
+        logger.info(
+            "player_ready",
+            device=self.stream.device,
+            rate=self.stream.rate,
+            soonest=soonest,
+            clock_resets=self.renderer.clock.resets,
+        )
         beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         beat.start()
         # Commands are read on a thread of their own, so that a failure (the heartbeat thread

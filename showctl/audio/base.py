@@ -51,12 +51,6 @@ class OutputStream(Protocol):
         """Why the stream stopped by itself (a device gone), or ``None`` while it runs."""
         ...
 
-    @property
-    def realtime(self) -> bool | None:
-        """Whether the audio thread runs at real-time priority (``None``: not known yet, or
-        no such thread: a simulation)."""
-        ...
-
 
 class OutputBackend(Protocol):
     """Opens output streams on devices named by a show file's query."""

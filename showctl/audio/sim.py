@@ -69,10 +69,6 @@ class SimStream:
         return 0  # a simulated device is never starved: it waits for its blocks
 
     @property
-    def realtime(self) -> bool | None:
-        return None
-
-    @property
     def failed(self) -> str | None:
         return None
 

@@ -15,7 +15,6 @@ by a fresh player process, not by a running one.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -36,10 +35,6 @@ except OSError as e:  # the PortAudio library itself is missing
 
 #: Samples a block. Fixed: through the PulseAudio ALSA plugin a variable size stalls.
 BLOCK = 256
-#: The real-time priority (SCHED_FIFO) the audio thread asks for: above every ordinary thread,
-#: so that a busy box (the LED matrix, the controller, a log flood) does not make it late, and
-#: below the kernel's interrupt threads (50). The unit allows it (``LimitRTPRIO``).
-PRIORITY = 20
 CARDS = Path("/proc/asound/cards")
 _CARD_QUERY = re.compile(r"^hw:CARD=([^,]+)(?:,DEV=(\d+))?$")
 
@@ -138,16 +133,6 @@ def to_monotonic(dac_time: float, current_time: float) -> float:
     return now + dac_time - current_time
 
 
-def _ask_realtime() -> bool:
-    """Put the calling thread (only it) at real-time priority :data:`PRIORITY`; whether it
-    could (it needs ``RLIMIT_RTPRIO`` or ``CAP_SYS_NICE``)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(PRIORITY))
-    except OSError:
-        return False
-    return True
-
-
 class SoundDeviceStream:
     """An open PortAudio output stream, mono float32, :data:`BLOCK` samples a block."""
 
@@ -158,7 +143,6 @@ class SoundDeviceStream:
         self._failed: str | None = None
         self._closing = False
         self._xruns = 0
-        self._realtime: bool | None = None
         try:
             self._stream = sd.OutputStream(
                 samplerate=rate,
@@ -192,10 +176,6 @@ class SoundDeviceStream:
     def failed(self) -> str | None:
         return self._failed
 
-    @property
-    def realtime(self) -> bool | None:
-        return self._realtime
-
     def start(self, render: Render) -> None:
         self._render = render
         try:
@@ -204,8 +184,6 @@ class SoundDeviceStream:
             raise AudioDeviceError(f"output device {self.device!r} cannot start ({e})") from e
 
     def _callback(self, out: np.ndarray, frames: int, times: Any, status: Any) -> None:
-        if self._realtime is None:  # the first block: this is PortAudio's audio thread
-            self._realtime = _ask_realtime()
         dac_time = to_monotonic(times.outputBufferDacTime, times.currentTime)
         if status.output_underflow:
             self._xruns += 1

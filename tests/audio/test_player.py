@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from showctl import ipc, player
+from showctl import ipc
 from showctl.audio.sim import SimStream
 from showctl.clock import MonotonicClock
 from showctl.player import Player
@@ -50,25 +50,6 @@ def test_plays_and_reports(tmp_path: Path) -> None:
     finished = next(e for e in events if e["event"] == "finished")
     assert finished["dac_time"] - started["dac_time"] == pytest.approx(0.3, abs=0.001)
     assert all(e["output"] == "a" for e in events)
-
-
-@pytest.mark.parametrize(("realtime", "warned"), [(False, True), (True, False), (None, False)])
-def test_a_refused_real_time_priority_is_logged_with_the_fix(
-    monkeypatch: pytest.MonkeyPatch, realtime: bool | None, warned: bool
-) -> None:
-    class Stream(SimStream):
-        @property
-        def realtime(self) -> bool | None:
-            return realtime
-
-    log = io.StringIO()
-    monkeypatch.setattr(player, "logger", ipc.LogLines(log))
-    stream = Stream("sim-a", 48000, clock=MonotonicClock())
-    Player("a", stream, io.BytesIO()).run(io.BytesIO(ipc.encode({"cmd": "quit"})))
-    logged = [json.loads(line) for line in log.getvalue().splitlines()]
-    warnings = [e for e in logged if e["event"] == "audio_not_realtime"]
-    assert len(warnings) == warned
-    assert all("LimitRTPRIO=20" in e["hint"] for e in warnings)
 
 
 @pytest.mark.parametrize(
