@@ -39,6 +39,9 @@ class DacClock:
     #: Seconds of reports the fit must span before it is ready: a slope fitted over less is
     #: too uncertain to place a start or judge drift by.
     READY_SPAN = 0.75
+    #: The same with a known rate (the player before measured it, or the fit before a jump):
+    #: only where the line lies is left to learn, and a restarted output sounds sooner.
+    READY_SPAN_KNOWN = 0.5
     #: Seconds at the start of a stream whose reports are ignored: the buffer fills in a burst,
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
     SETTLE = 0.25
@@ -79,7 +82,8 @@ class DacClock:
     @property
     def ready(self) -> bool:
         """Whether the fit spans enough time to be trusted (to place starts by)."""
-        return self.warm and self._x0 - self._first >= self.READY_SPAN * self.nominal_rate
+        span = self.READY_SPAN_KNOWN if self._prior else self.READY_SPAN
+        return self.warm and self._x0 - self._first >= span * self.nominal_rate
 
     def add(self, frame: int, dac_time: float) -> None:
         """Take the report that frame ``frame`` leaves the DAC at ``dac_time`` (monotonic s)."""

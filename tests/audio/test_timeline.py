@@ -50,6 +50,20 @@ def test_a_known_rate_holds_a_young_fit_steady() -> None:
     assert max(errors["fresh"]) > 20.0
 
 
+def test_a_known_rate_is_ready_sooner() -> None:
+    """Given the card's rate, a fit has only the line's place to learn: ready after 0.8 s of
+    a stream (where one without waits for a second), and placing frames within 20 us (reports
+    with 30 us of jitter, as on the test harness)."""
+    rate = 48000 * (1 + 150e-6)
+    known, fresh = DacClock(48000, known_ppm=150.0), DacClock(48000)
+    for clock in (known, fresh):
+        feed(clock, rate, seconds=0.8, jitter=0.00003)
+    assert known.ready
+    assert not fresh.ready
+    frame = int(0.85 * 48000)
+    assert known.time_of(frame) == pytest.approx(1000.0 + frame / rate, abs=20e-6)
+
+
 def test_a_known_rate_gives_way_to_what_the_reports_show() -> None:
     """The rate given is wrong (another card came back): over the window, the reports win."""
     clock = DacClock(48000, known_ppm=150.0)
