@@ -30,7 +30,8 @@ HEARTBEAT = 0.5
 #: How often the main thread looks whether the player must end, while no command comes.
 COMMAND_POLL = 0.25
 #: How long a fresh stream may take to deliver blocks steadily enough to fit its clock. The
-#: fit needs 1.5 s; eight players starting at once on two cores have taken 3.5 s and more.
+#: fit needs about a second; eight players starting at once on two cores have taken 3.5 s
+#: and more.
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
