@@ -4,9 +4,10 @@ Each output of the hub is one channel of its monitor's recording, so what every 
 and when, can be read off at the sample. The figures (skew percentiles) are measured by
 tests/bench/sync.py; these tests check the behaviour.
 
-Through the hub's ALSA pulse plugin, PortAudio pulls samples about 120 ppm faster than the hub
-plays them while reporting a steady latency, so the drift lock sees a fast card and repeats a
-sample every ~0.2 s (each counted in the player's heartbeat). A real card reports its delay
+Through the hub's ALSA pulse plugin, PortAudio pulls samples faster than the hub plays them
+(200 to 270 ppm at 20 ms of latency, 0 to 60 ppm at the default 40 ms) while reporting a steady
+latency, so the drift lock sees a fast card and repeats a sample up to several times a second
+(each counted in the player's heartbeat). A real card reports its delay
 truly. Here, content is identified by short segments between corrections, and the loop test
 turns the lock off (the lock is tested on the simulator, whose clock errors are known).
 """
