@@ -48,6 +48,8 @@ LOG_EVERY = 1.0
 TALLY_KEYS = 1000
 #: After the disk refused the state (full, read-only), it is written again this much later (s).
 SAVE_RETRY = 5.0
+#: How long the sound fades out when the show is paused (s).
+PAUSE_FADE = 0.2
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
 #: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
 CHECK_IN = 0.25
@@ -131,9 +133,14 @@ class ShowController:
         self._timers: list[tuple[float, str]] = []
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
+        #: While paused: how far into the scene it was (s); the show stands still there.
+        self.paused: float | None = None
         self._finished: set[str] = set()
         #: Told each scene entered, before its T0 (the terminal view, systemd's status).
         self.on_scene: Callable[[str], None] = lambda scene: None
+        #: Called after every change a client could show: a scene entered, flags or counters
+        #: changed, paused or resumed, an output failed or back (see :meth:`watch`).
+        self._watchers: list[Callable[[], None]] = []
         #: Called with "controller" while the trigger loop goes round (the watchdog's gate).
         self.check_in: Callable[[str], None] = lambda loop: None
         # One change of the show at a time: the queue's triggers, and control requests.
@@ -201,6 +208,9 @@ class ShowController:
         if trigger.name not in self.machine.get_triggers(scene):
             self._tally("ignored", trigger, hint="this scene does not listen to it")
             return False
+        if self.paused is not None and not trigger.name.startswith(("goto:", FAULT)):
+            self._tally("ignored", trigger, hint="the show is paused; resume it first")
+            return False
         memory, entries = self.state.memory, self.state.entries
         moved = await self.state.trigger(trigger.name)
         self.counts["handled" if moved else "unmet"] += 1
@@ -221,6 +231,58 @@ class ShowController:
         return moved
 
     # --- control --------------------------------------------------------------------------
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` (on the loop's thread, must not block) after every change a
+        client could show; returns what stops it."""
+        self._watchers.append(callback)
+        return lambda: self._watchers.remove(callback)
+
+    def changed(self) -> None:
+        """Tell the watchers that something changed (the outputs' health, say)."""
+        for callback in list(self._watchers):
+            try:
+                callback()
+            except Exception:  # a surface's bug must not stop the show
+                logger.exception("watcher_failed")
+
+    async def go(self) -> Answer:
+        """Go to the next scene: where the current scene's first transition with a ``to``
+        leads (the "skip" of a game master, the GO of a cue desk)."""
+        scene = self.state.scene
+        spec = self.show.scenes.get(scene)
+        target = next((t.to for t in spec.transitions if t.to), None) if spec else None
+        if target is None:
+            return self._refuse(
+                f"scene {scene!r} leads to no other scene, so there is no next one; "
+                f"go to a scene by name instead (its scenes are: {self._scenes})"
+            )
+        return await self.goto(target)
+
+    async def pause(self) -> Answer:
+        """Hold the show where it is: the sound fades out, the LEDs hold their frame, the
+        timers stand still, and triggers are ignored until :meth:`resume` (``goto`` and
+        ``reset`` end the pause too). Pausing a paused show changes nothing."""
+        async with self._busy:
+            if self.paused is None and self.state.scene != FAULT:
+                self.paused = max(0.0, self.clock.monotonic() - self.t0)
+                self._timers.clear()
+                self._timers_changed.set()
+                await self.outputs.stop(fade=PAUSE_FADE)
+                if self.leds is not None:
+                    self.leds.hold()
+                logger.info("show_paused", scene=self.state.scene, seconds=round(self.paused, 3))
+                self.changed()
+        return self.status()
+
+    async def resume(self) -> Answer:
+        """Go on from where :meth:`pause` held the show: the sound, the LEDs and the timers
+        take up the scene at the time it was paused. Resuming a running show changes nothing."""
+        async with self._busy:
+            if self.paused is not None:
+                logger.info("show_resumed", scene=self.state.scene)
+                await self._enter(t0=self.clock.monotonic() - self.paused)
+        return self.status()
 
     async def goto(self, scene: str) -> Answer:
         """Go to ``scene`` now, as a transition would (its exit and enter actions run)."""
@@ -296,7 +358,8 @@ class ShowController:
             show=self.show.name or self.show.path.stem,
             path=str(self.show.path),
             scene=self.state.scene,
-            seconds=round(max(0.0, now - self.t0), 3),
+            seconds=round(max(0.0, now - self.t0) if self.paused is None else self.paused, 3),
+            paused=self.paused is not None,
             flags=sorted(self.state.flags),
             counters=dict(sorted(self.state.counters.items())),
             fault=self.fault,
@@ -310,10 +373,24 @@ class ShowController:
             leds=None if self.leds is None else (self.leds.failed or "ok"),
         )
 
+    def summary(self) -> Answer:
+        """What changes only when the show moves (no running times or counts), JSON-ready: the
+        state the network surfaces publish (MQTT retained, OSC replies). Never waits."""
+        return Answer(
+            show=self.show.name or self.show.path.stem,
+            scene=self.state.scene,
+            paused=self.paused is not None,
+            flags=sorted(self.state.flags),
+            counters=dict(sorted(self.state.counters.items())),
+            fault=self.fault,
+            outputs={name: h["failed"] or "ok" for name, h in self.outputs.health().items()},
+        )
+
     def output_failed(self, output: str, reason: str) -> None:
         """An output is failed (its restarts spent). The show goes on with the others, degraded;
         with none left it cannot, and the controller enters the fault state."""
         logger.error("show_degraded", output=output, reason=reason)
+        self.changed()
         health = self.outputs.health()
         if health and all(h["failed"] for h in health.values()):
             self.enter_fault(f"every audio output has failed (the last: {output}, {reason})")
@@ -321,6 +398,7 @@ class ShowController:
     def output_recovered(self, output: str) -> None:
         """A failed output is back. Out of a fault, the show starts over."""
         logger.info("output_recovered", output=output)
+        self.changed()
         if self.state.scene == FAULT:
             self._background(self.reset(), "recover")
 
@@ -394,6 +472,7 @@ class ShowController:
         if self.pending is not None and t0 is None:
             self._take_over()
         self.entry += 1
+        self.paused = None
         scene_name = self.state.scene
         self.on_scene(scene_name)
         now = self.clock.monotonic()
@@ -405,6 +484,7 @@ class ShowController:
             if self.leds is not None and self.show.matrix is not None:
                 self.leds.play(Schedule(self.show.matrix, ()), self.t0)
             self._timers_changed.set()
+            self.changed()
             return
         self.fault = None
         scene = self.show.scenes[scene_name]
@@ -433,12 +513,14 @@ class ShowController:
             flags=sorted(self.state.flags),
         )
         self._save()
+        self.changed()
         await self.outputs.load(self._next_clips())
         if FLAGS_CHANGED in self.machine.get_triggers(scene_name):
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     async def _flags_changed(self) -> None:
         self._save()
+        self.changed()
         if FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 

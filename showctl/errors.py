@@ -73,3 +73,7 @@ class RecordingError(ShowctlError, ValueError):
 
 class ControlError(ShowctlError, ConnectionError):
     """The control socket: no controller answers, or another one already listens."""
+
+
+class SettingsError(ShowctlError, ValueError):
+    """A settings file that is missing or wrong; the message names the file, the key and the fix."""

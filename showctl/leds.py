@@ -186,6 +186,14 @@ class LedPlayer:
             self._schedule, self._t0, self._late = schedule, t0, late > JOIN_AFTER
         self._wake.set()
 
+    def hold(self) -> None:
+        """Keep the frame shown now and show no more (a paused show): :meth:`play` goes on."""
+        with self._lock:
+            if self._schedule is not None:
+                self._schedule.close()
+                self._schedule = None
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop the thread, turn the matrix off and release its lines. Idempotent."""
         with self._lock:

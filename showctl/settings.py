@@ -1,0 +1,183 @@
+"""The settings file: where the operator surfaces listen, and how to reach the MQTT broker.
+
+A TOML file, by default ``/etc/showctl/settings.toml`` (``showctl run --settings FILE``); without
+one, every surface has its default: the web page on 127.0.0.1:8080, no MQTT, no OSC. Every key
+is optional::
+
+    [web]
+    host = "127.0.0.1"   # another address (0.0.0.0: every one) needs a token
+    port = 8080          # 0: no web page and no HTTP API
+    token = ""           # what every control action must carry (Authorization: Bearer ...)
+
+    [mqtt]
+    host = ""            # the broker; empty: no MQTT
+    port = 1883          # 8883 is the usual port with TLS
+    username = ""
+    password = ""
+    tls = false
+    ca_file = ""         # with tls: the CA that signed the broker's certificate (default: the system's)
+    client_id = ""       # default: showctl-HOSTNAME
+    base = "showctl"     # the topics below it: BASE/event/NAME, BASE/trigger, BASE/state, BASE/online
+
+    [mqtt.events]        # more topics, each firing one event ("input:NAME" for an input)
+    "room1/props/chest" = "chest-opened"
+
+    [osc]
+    host = "127.0.0.1"
+    port = 0             # 0: no OSC
+
+A mistake gets one sentence naming the file, the key and the fix (:class:`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from showctl.errors import SettingsError
+
+DEFAULT_PATH = Path("/etc/showctl/settings.toml")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web page and the HTTP/WebSocket API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str = ""
+
+    @property
+    def needs_token(self) -> bool:
+        """Whether control actions must carry the token: when bound to anything but loopback."""
+        return not is_loopback(self.host)
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """The MQTT broker and the topics showctl listens to and publishes."""
+
+    host: str = ""
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    client_id: str = ""
+    base: str = "showctl"
+    events: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class OscSettings:
+    """The OSC (UDP) server for show-control desks."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole settings file."""
+
+    web: WebSettings = WebSettings()
+    mqtt: MqttSettings = MqttSettings()
+    osc: OscSettings = OscSettings()
+    path: Path | None = None  # where they were read from (None: the defaults)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load(path: Path | None) -> Settings:
+    """Read the settings at ``path``; ``None``: :data:`DEFAULT_PATH` if it exists, else the
+    defaults. Raises :class:`SettingsError` (one sentence) for a file missing or wrong."""
+    if path is None:
+        if not DEFAULT_PATH.exists():
+            return Settings()
+        path = DEFAULT_PATH
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise SettingsError(f"the settings file {path} does not exist; give an existing one") from e
+    except OSError as e:
+        raise SettingsError(f"the settings file {path} cannot be read ({e.strerror})") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise SettingsError(f"{path} is not valid TOML: {e}; correct it") from e
+    sections = {"web": WebSettings, "mqtt": MqttSettings, "osc": OscSettings}
+    _known(path, "", raw, list(sections))
+    values: dict[str, Any] = {"path": path}
+    for name, kind in sections.items():
+        section = raw.get(name, {})
+        if not isinstance(section, dict):
+            raise SettingsError(f"{path}: {name} must be a table ([{name}]); correct it")
+        values[name] = _section(path, name, kind, section)
+    settings = Settings(**values)
+    web = settings.web
+    if web.port and web.needs_token and not web.token:
+        raise SettingsError(
+            f"{path}: web.host is {web.host}, so the page can be reached from other machines, "
+            "and web.token is empty; set web.token to a long secret, or web.host to 127.0.0.1"
+        )
+    return settings
+
+
+def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any:
+    keys = {f.name: f for f in fields(kind)}
+    _known(path, f"{name}.", raw, list(keys))
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}: {name}.{key}"
+        default = getattr(kind(), key)
+        if key == "events":
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str) and v for v in value.values()
+            ):
+                raise SettingsError(
+                    f'{where} must be a table of topic = "event name"; correct it'
+                )
+            if any(not topic or "+" in topic or "#" in topic for topic in value):
+                raise SettingsError(
+                    f"{where}: a topic is empty or has a wildcard (+ or #); name each topic "
+                    "in full, one per event"
+                )
+            values[key] = MappingProxyType(dict(value))
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise SettingsError(f"{where} must be true or false, not {value!r}")
+            values[key] = value
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+                raise SettingsError(f"{where} must be a port number from 0 to 65535, not {value!r}")
+            values[key] = value
+        else:
+            if not isinstance(value, str):
+                raise SettingsError(f'{where} must be a string in quotes, not {value!r}')
+            values[key] = value
+    if name == "mqtt" and ("+" in values.get("base", "") or "#" in values.get("base", "")):
+        raise SettingsError(
+            f"{path}: mqtt.base has a wildcard (+ or #); give a plain topic such as showctl"
+        )
+    return kind(**values)
+
+
+def _known(path: Path, prefix: str, raw: Mapping[str, Any], keys: list[str]) -> None:
+    for key in raw:
+        if key not in keys:
+            where = f"[{prefix.rstrip('.')}]" if prefix else "the file"
+            raise SettingsError(
+                f"{path}: unknown setting {prefix}{key}; the settings of {where} are: "
+                f"{', '.join(keys)}"
+            )
