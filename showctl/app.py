@@ -1,4 +1,5 @@
-"""``showctl run``: the composition root. Players, LED matrix, inputs, controller, control socket.
+"""``showctl run``: the composition root. Players, LED matrix, inputs, controller, control socket,
+and the operator surfaces of the settings file (the web page and API, MQTT, OSC).
 
 Everything runs in one event loop; the lifetimes are owned here. With ``sim``, every backend
 is simulated: players on simulated sound cards (what they play can be written to WAV files),
@@ -17,8 +18,8 @@ import signal
 import sys
 import termios
 import tty
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,14 @@ from showctl.controller import ShowController
 from showctl.gpio.base import GpioBackend, chip_path
 from showctl.leds import LedPlayer, Shown, open_matrix
 from showctl.ledview import TerminalView
+from showctl.mqtt import MqttSurface
+from showctl.osc import OscSurface
+from showctl.settings import Settings
 from showctl.show import Show
 from showctl.supervisor import PlayerPool
 from showctl.triggers import InputWatcher
 from showctl.watchdog import Liveness, Notifier
+from showctl.web import WebSurface
 
 logger = structlog.get_logger()
 
@@ -55,6 +60,7 @@ class RunOptions:
     view: TerminalView | None = None
     #: How long to wait at start for sound cards that are not there yet (seconds).
     wait_for_cards: float = 0.0
+    settings: Settings = field(default_factory=Settings)
 
 
 def keys_for(show: Show) -> dict[str, str]:
@@ -93,11 +99,12 @@ async def run(show: Show, options: RunOptions) -> int:
         supervise=True,
         wait_for_cards=options.wait_for_cards,
     )
-    on_frame = screen.frame if screen is not None else None
-    leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=on_frame) if show.matrix else None
+    frames = _Frames([screen.frame] if screen is not None else [])
+    leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=frames) if show.matrix else None
     watcher: InputWatcher | None = None
     server = ControlServer(options.socket)
     server.check_free()
+    surfaces = _Surfaces(options.settings)
     try:
         if leds is not None:
             leds.start()
@@ -109,6 +116,7 @@ async def run(show: Show, options: RunOptions) -> int:
             watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
             await server.start(controller)
+            await surfaces.start(controller, frames)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             loop.add_signal_handler(signal.SIGHUP, controller.reload_soon)
@@ -122,21 +130,27 @@ async def run(show: Show, options: RunOptions) -> int:
                     await stop.wait()
                     running.cancel()
                     pinging.cancel()
-            logger.info("show_stopping")
-            systemd.notifier.stopping()
-            pool.on_event = None  # the players are told to quit now: not a failure
-            await pool.stop(fade=STOP_FADE)  # no click: the sound fades, then the players quit
-            await asyncio.sleep(STOP_FADE)
-            await controller.saved()
+            await _wind_down(pool, controller, systemd.notifier)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        await surfaces.close()
         await server.close()
         if watcher is not None:
             watcher.close()
         if leds is not None:
             leds.stop()
     return 0
+
+
+async def _wind_down(pool: PlayerPool, controller: ShowController, notifier: Notifier) -> None:
+    """The show stops: the sound fades out (no click), the players quit, the state is saved."""
+    logger.info("show_stopping")
+    notifier.stopping()
+    pool.on_event = None  # the players are told to quit now: not a failure
+    await pool.stop(fade=STOP_FADE)
+    await asyncio.sleep(STOP_FADE)
+    await controller.saved()
 
 
 class _Screen:
@@ -202,6 +216,68 @@ class _Systemd:
         elif kind == "restarted" and event.get("recovered"):
             c.output_recovered(output)
             self.notifier.status(self.status())
+        elif kind == "restarted":
+            c.changed()
+
+
+@dataclass
+class _Frames:
+    """Passes each frame the LED matrix shows to everyone who follows it (the LED thread)."""
+
+    watchers: list[Callable[[Shown], None]]
+
+    def __call__(self, shown: Shown) -> None:
+        for watcher in self.watchers:
+            watcher(shown)
+
+
+class _Surfaces:
+    """The operator surfaces the settings ask for. One that cannot start (its port taken) is
+    logged with the fix, and the show goes on without it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.web: WebSurface | None = None
+        self.mqtt: MqttSurface | None = None
+        self.osc: OscSurface | None = None
+
+    async def start(self, controller: ShowController, frames: _Frames) -> None:
+        """Start each surface the settings ask for; the web page follows the LED ``frames``."""
+        s = self.settings
+        if s.web.port:
+            web = WebSurface(s.web, controller)
+            try:
+                await web.start()
+                self.web = web
+                frames.watchers.append(web.frame)
+            except OSError as e:
+                _not_listening("web", s.web.host, s.web.port, e)
+        if s.osc.port:
+            osc = OscSurface(s.osc, controller)
+            try:
+                await osc.start()
+                self.osc = osc
+            except OSError as e:
+                _not_listening("osc", s.osc.host, s.osc.port, e)
+        if s.mqtt.host:
+            self.mqtt = MqttSurface(s.mqtt, controller)
+            self.mqtt.start()
+
+    async def close(self) -> None:
+        """Close each surface that runs. Idempotent; never raises."""
+        for surface in (self.mqtt, self.osc, self.web):
+            if surface is not None:
+                await surface.close()
+
+
+def _not_listening(section: str, host: str, port: int, e: OSError) -> None:
+    logger.error(
+        f"{section}_not_listening",
+        address=f"{host}:{port}",
+        reason=e.strerror or str(e),
+        fix=f"another program may hold the port: give {section}.port another one in the "
+        "settings file; the show runs without it",
+    )
 
 
 @contextlib.contextmanager

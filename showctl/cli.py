@@ -275,8 +275,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a show: players, LED matrix, inputs, controller and control socket, until stopped."""
     import asyncio
 
-    from showctl import app, control, state
-    from showctl.errors import ControlError, GpioError
+    from showctl import app, control, settings, state
+    from showctl.errors import ControlError, GpioError, SettingsError
     from showctl.supervisor import PlayerError
 
     loaded = _load(args.show)
@@ -285,6 +285,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.capture and not args.sim:
         print("--capture writes what simulated outputs play; add --sim", file=sys.stderr)
         return 2
+    try:
+        run_settings = settings.load(Path(args.settings) if args.settings else None)
+    except SettingsError as e:
+        print(e, file=sys.stderr)
+        return 1
     state_path = Path(args.state) if args.state else state.default_path(loaded.path)
     try:
         state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         capture=Path(args.capture) if args.capture else None,
         view=view,
         wait_for_cards=args.wait_for_cards,
+        settings=run_settings,
     )
     try:
         return asyncio.run(app.run(loaded, options))
@@ -525,6 +531,12 @@ def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser
     p.add_argument("--capture", metavar="FOLDER", help="with --sim: write each output's WAV here")
     p.add_argument("--state", metavar="FILE", help="where the show's state is kept")
     p.add_argument("--socket", metavar="PATH", help="the control socket to listen on")
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="the settings file: the web page, MQTT and OSC (default: "
+        "/etc/showctl/settings.toml if it exists, else the web page on 127.0.0.1:8080 only)",
+    )
     p.add_argument(
         "--wait-for-cards",
         metavar="SECONDS",

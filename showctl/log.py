@@ -15,13 +15,16 @@ blocks (journald stuck, a pipe nobody reads) then holds up no loop of the show. 
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import json
 import logging
 import queue
 import sys
 import threading
 import time
-from typing import Literal, TextIO
+from collections.abc import Callable
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -32,6 +35,8 @@ BACKLOG = 10_000
 DROPPED = "log_lines_dropped"
 #: How long the lines still waiting are given to be written at exit (seconds).
 FLUSH_WAIT = 0.5
+#: Log events kept for the game-master page.
+RECENT = 50
 
 
 def configure(
@@ -146,3 +151,51 @@ class Behind(logging.Handler):
         with contextlib.suppress(queue.Full):
             self.lines.put_nowait(None)
         super().close()
+
+
+class Recent(logging.Handler):
+    """Keeps the latest :data:`RECENT` log events (INFO and up), for the game-master page.
+
+    :meth:`attach` it to the root logger; every thread may log meanwhile. Each event is a
+    JSON-ready dict (``timestamp``, ``level``, ``event`` and its data, as in the JSON lines).
+    ``on_record`` is called after each one is kept, on the thread that logged it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(maxlen=RECENT)
+        self.seq = 0
+        self.on_record: Callable[[], None] = lambda: None
+        self.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[
+                    structlog.stdlib.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                ],
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(default=str),
+                ],
+            )
+        )
+
+    def attach(self) -> None:
+        logging.getLogger().addHandler(self)
+
+    def detach(self) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = json.loads(self.format(record))
+        except Exception:  # a record that cannot be shown is not worth losing the show for
+            return
+        with self.lock or contextlib.nullcontext():
+            self.seq += 1
+            self.lines.append((self.seq, line))
+        self.on_record()
+
+    def since(self, seq: int) -> tuple[int, list[dict[str, Any]]]:
+        """The events after number ``seq`` (0: all that are kept), and the last number."""
+        with self.lock or contextlib.nullcontext():
+            return self.seq, [line for n, line in self.lines if n > seq]

@@ -3,15 +3,17 @@
 It opens its device at start and keeps the stream running with silence, so a start costs no
 device opening, then obeys commands from the controller on stdin (see :mod:`showctl.ipc`) and
 reports events on stdout: ``ready``; ``heartbeat`` twice a second with the content position,
-underruns, drift corrections, the card's measured clock error (ppm) and the offset from the
-timeline; ``started`` and ``finished`` with their DAC times; ``error``. Its logs go to stderr as
-JSON lines, for the controller to forward. A bad clip or a device that cannot be opened or that
-vanishes is one ``error`` event naming the output, the thing and the fix, then exit status 1.
+underruns, drift corrections, the card's measured clock error (ppm), the offset from the
+timeline and the peak level since the last one (dBFS); ``started`` and ``finished`` with their
+DAC times; ``error``. Its logs go to stderr as JSON lines, for the controller to forward. A bad
+clip or a device that cannot be opened or that vanishes is one ``error`` event naming the output,
+the thing and the fix, then exit status 1.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import os
 import queue
 import sys
@@ -27,6 +29,8 @@ from showctl.audio.renderer import Play, Renderer, Stop
 from showctl.errors import AudioDeviceError, ClipError
 
 HEARTBEAT = 0.5
+#: A heartbeat's peak below this (-90 dBFS) is reported as silence: level None.
+SILENT = 10 ** (-90 / 20)
 #: How often the main thread looks whether the player must end, while no command comes.
 COMMAND_POLL = 0.25
 #: How long a fresh stream may take to deliver blocks steadily enough to fit its clock. The
@@ -229,6 +233,7 @@ class Player:
                 return
             if time.monotonic() >= next_beat:
                 c = renderer.counters
+                peak, c.peak = c.peak, 0.0  # a block's peak may fall between: one is lost
                 self.emit(
                     "heartbeat",
                     blocks=c.blocks,
@@ -240,6 +245,7 @@ class Player:
                     ppm=round(renderer.clock.ppm, 2),
                     clock_resets=renderer.clock.resets,
                     playing=renderer.playing,
+                    level=round(20 * math.log10(peak), 1) if peak > SILENT else None,
                 )
                 next_beat += HEARTBEAT
             self._wake.wait(max(0.0, next_beat - time.monotonic()))

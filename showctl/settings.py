@@ -15,9 +15,9 @@ is optional::
     username = ""
     password = ""
     tls = false
-    ca_file = ""         # with tls: the CA that signed the broker's certificate (default: the system's)
+    ca_file = ""         # with tls: the CA of the broker's certificate (default: the system's)
     client_id = ""       # default: showctl-HOSTNAME
-    base = "showctl"     # the topics below it: BASE/event/NAME, BASE/trigger, BASE/state, BASE/online
+    base = "showctl"     # topics below it: BASE/event/NAME, BASE/trigger, BASE/state, BASE/online
 
     [mqtt.events]        # more topics, each firing one event ("input:NAME" for an input)
     "room1/props/chest" = "chest-opened"
@@ -145,9 +145,7 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             if not isinstance(value, dict) or not all(
                 isinstance(v, str) and v for v in value.values()
             ):
-                raise SettingsError(
-                    f'{where} must be a table of topic = "event name"; correct it'
-                )
+                raise SettingsError(f'{where} must be a table of topic = "event name"; correct it')
             if any(not topic or "+" in topic or "#" in topic for topic in value):
                 raise SettingsError(
                     f"{where}: a topic is empty or has a wildcard (+ or #); name each topic "
@@ -164,7 +162,7 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             values[key] = value
         else:
             if not isinstance(value, str):
-                raise SettingsError(f'{where} must be a string in quotes, not {value!r}')
+                raise SettingsError(f"{where} must be a string in quotes, not {value!r}")
             values[key] = value
     if name == "mqtt" and ("+" in values.get("base", "") or "#" in values.get("base", "")):
         raise SettingsError(

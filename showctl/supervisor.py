@@ -271,6 +271,7 @@ class PlayerPool:
                 "playing": bool(beat.get("playing", False)),
                 "underruns": int(beat.get("underruns", 0)),  # the clip not read in time
                 "xruns": int(beat.get("xruns", 0)),  # the device not fed in time
+                "level": beat.get("level"),  # the last heartbeat's peak, dBFS (None: silent)
             }
         return out
 

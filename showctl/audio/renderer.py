@@ -100,6 +100,7 @@ class Counters:
     drops: int = 0
     repeats: int = 0
     offset: float = 0.0  # content minus timeline at the last block, in samples
+    peak: float = 0.0  # the loudest sample since the heartbeat thread last took it (0..1)
 
 
 @dataclass
@@ -163,6 +164,8 @@ class Renderer:
         self._fill_part(block[head:], self._frame + head)
         self._frame += n
         self.counters.blocks += 1
+        peak = max(float(block.max()), -float(block.min()))  # no array made: two reductions
+        self.counters.peak = max(self.counters.peak, peak)
 
     def _fill_part(self, part: Block, frame: int) -> None:
         """Fill ``part``, whose first sample is the stream's ``frame``."""

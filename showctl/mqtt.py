@@ -1,0 +1,389 @@
+"""The MQTT surface: escape-room props and panels fire the show's events through a broker,
+and see where the show is.
+
+Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
+
+- ``BASE/event/NAME`` fires the event ``NAME``, ``BASE/input/NAME`` the input ``NAME`` (as if
+  its GPIO line had fired); the payload is ignored;
+- ``BASE/trigger`` takes a JSON object, ``{"event": "NAME"}`` or ``{"input": "NAME"}``;
+- each topic of the settings' ``[mqtt.events]`` fires its event (``input:NAME``: an input);
+- ``BASE/state`` is published by showctl (retained, QoS 1): the show's summary as JSON (the
+  show, scene, paused, flags, counters, fault and the outputs' health), whenever it changes and
+  after every (re)connect;
+- ``BASE/online`` is published by showctl (retained, QoS 1): ``online`` once connected, and
+  ``offline`` when showctl stops. The last will says ``offline`` too, so the broker tells the
+  room when showctl dies or its network goes.
+
+A message refused (malformed JSON, not an object, an unknown name, more than
+:data:`MAX_PAYLOAD` bytes, or a retained one, which is old news rather than a trigger) changes
+nothing and is logged (``mqtt_message_refused``), at most once a second per topic with the
+count of the ones not logged. Triggers go to the controller's queue, so a flood is dropped and
+counted there rather than piling up.
+
+The show never waits for the broker: the connection runs on paho's thread, and when the broker
+goes away (or was never there) showctl tries again, from 1 s up to every :data:`MAX_DELAY` s,
+while the show goes on; publishing is skipped while disconnected, and the state is published
+anew once connected again. Triggers published while showctl is away are lost, not replayed
+later (a clean session). The broker going away is logged once, not at every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from showctl.controller import ShowController
+from showctl.errors import SettingsError
+from showctl.settings import MqttSettings
+
+logger = structlog.get_logger()
+
+#: The largest payload taken (bytes); a longer one is refused.
+MAX_PAYLOAD = 4096
+#: Reconnection waits from MIN_DELAY, doubling up to MAX_DELAY (s).
+MIN_DELAY = 1
+MAX_DELAY = 30
+#: Seconds between pings: a broker gone silent is noticed within 1.5 times this, and the broker
+#: publishes the last will as soon after showctl went silent.
+KEEPALIVE = 15
+#: How long close() waits for the broker to take "offline" (s).
+CLOSE_WAIT = 2.0
+#: At most one log line a second for each topic's refused messages.
+LOG_EVERY = 1.0
+#: Topics whose last refusal is remembered, at most (then the ones older than LOG_EVERY go).
+LOGGED_TOPICS = 1000
+
+
+class MqttSurface:
+    """Fires the show's events from MQTT messages and publishes its state, for one controller.
+
+    Call :meth:`start` and :meth:`close` on the event loop's thread. paho's callbacks run on
+    paho's own thread and only hand what they got to the loop (``call_soon_threadsafe``);
+    everything else, the controller included, is touched on the loop's thread.
+    :attr:`counts` holds the messages ``fired`` and ``refused`` so far, and the attempts to
+    connect that found the broker ``unreachable``.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        controller: ShowController,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock`` paces the log lines of refused messages (seconds)."""
+        self.settings = settings
+        self.controller = controller
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+        base = settings.base
+        self.topics = {
+            "event": f"{base}/event/",
+            "input": f"{base}/input/",
+            "trigger": f"{base}/trigger",
+            "state": f"{base}/state",
+            "online": f"{base}/online",
+        }
+        self._client: Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None
+        self._unwatch: Callable[[], None] | None = None
+        self._published: str | None = None  # the state last handed to paho
+        self._connected = False
+        self._trouble_logged = False  # unreachable or refused, logged once until connected
+        self._logged: dict[str, tuple[float, int]] = {}  # topic: (last logged, not logged since)
+        self._closed = False
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start connecting to the broker in the background, and publishing the state at every
+        change. Never blocks and never raises for a broker that cannot be reached (that is
+        logged, and tried again). Raises :class:`SettingsError` when ``tls`` is on and the
+        ``ca_file`` cannot be used."""
+        if self._client is not None or self._closed:
+            return
+        s = self.settings
+        self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
+        client = Client(
+            CallbackAPIVersion.VERSION2, client_id=s.client_id or f"showctl-{socket.gethostname()}"
+        )
+        if s.username:
+            client.username_pw_set(s.username, s.password or None)
+        if s.tls:
+            try:
+                client.tls_set(ca_certs=s.ca_file or None)
+            except OSError as e:  # ssl.SSLError too
+                raise SettingsError(
+                    f"mqtt.ca_file {s.ca_file!r} cannot be used ({e}); give the PEM file of the "
+                    "CA that signed the broker's certificate, or leave it empty for the system's"
+                ) from e
+        client.will_set(self.topics["online"], "offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=MIN_DELAY, max_delay=MAX_DELAY)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.connect_async(s.host, s.port, keepalive=KEEPALIVE)
+        client.loop_start()
+        self._client = client
+        self._unwatch = self.controller.watch(self._changed)
+        logger.info("mqtt_connecting", host=s.host, port=s.port, tls=s.tls, base=s.base)
+
+    async def close(self) -> None:
+        """Say ``offline`` (retained) if connected, disconnect and stop paho's thread (up to
+        :data:`CLOSE_WAIT` s for the broker's acknowledgement, and a few more while an attempt
+        to connect runs out). Idempotent; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if client.is_connected():
+                info = client.publish(self.topics["online"], "offline", qos=1, retain=True)
+                with contextlib.suppress(ValueError, RuntimeError):  # not sent: the will says it
+                    await asyncio.to_thread(info.wait_for_publish, CLOSE_WAIT)
+            client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
+        except Exception:  # teardown never raises; the broker's will tells the room
+            logger.exception("mqtt_close_failed")
+        logger.info("mqtt_closed")
+
+    # --- paho's thread: hand everything to the loop ---------------------------------------
+
+    def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+            loop.call_soon_threadsafe(callback, *args, context=self._context)
+
+    def _on_connect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if not reason.is_failure:
+            # Every time: a reconnect may be to a broker that has forgotten everything.
+            # The state follows the SUBACK (see _on_subscribe).
+            client.subscribe([(topic, 1) for topic in self._subscriptions()])
+            client.publish(self.topics["online"], "online", qos=1, retain=True)
+        self._to_loop(self._connect_answered, str(reason), reason.is_failure)
+
+    def _on_connect_fail(self, client: Client, userdata: Any) -> None:
+        self._to_loop(self._unreachable)
+
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        # Without a DISCONNECT from the broker, paho's reason is a bare "Unspecified error".
+        why = str(reason) if flags.is_disconnect_packet_from_server else "connection lost"
+        self._to_loop(self._disconnected, why)
+
+    def _on_subscribe(
+        self,
+        client: Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # After the CONNACK, paho resends the states the last connection left unacknowledged;
+        # the SUBACK comes after that, so the current state published now is the last retained.
+        self._to_loop(self._publish_state, True)
+        topics = self._subscriptions()  # one reason per topic, in order
+        refused = [t for t, r in zip(topics, reasons, strict=False) if r.is_failure]
+        if refused:
+            self._to_loop(self._subscriptions_refused, refused)
+
+    def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # not UTF-8: not a topic of ours
+            return
+        self._to_loop(self._received, topic, message.payload, message.retain)
+
+    # --- the loop's thread ----------------------------------------------------------------
+
+    def _subscriptions(self) -> list[str]:
+        fixed = [self.topics["event"] + "+", self.topics["input"] + "+", self.topics["trigger"]]
+        return list(dict.fromkeys([*fixed, *self.settings.events]))
+
+    def _connect_answered(self, reason: str, failed: bool) -> None:
+        s = self.settings
+        if self._closed:
+            return
+        if failed:
+            if not self._trouble_logged:
+                self._trouble_logged = True
+                logger.warning(
+                    "mqtt_refused",
+                    host=s.host,
+                    port=s.port,
+                    reason=reason,
+                    error=f"the broker at {s.host}:{s.port} refused showctl ({reason}); check "
+                    "mqtt.username, mqtt.password and mqtt.client_id in the settings",
+                )
+            return
+        self._connected = True
+        self._trouble_logged = False
+        logger.info("mqtt_connected", host=s.host, port=s.port)
+
+    def _unreachable(self) -> None:
+        s = self.settings
+        self.counts["unreachable"] += 1
+        if self._trouble_logged or self._closed:
+            return
+        self._trouble_logged = True
+        logger.warning(
+            "mqtt_unreachable",
+            host=s.host,
+            port=s.port,
+            error=f"cannot reach the MQTT broker at {s.host}:{s.port}; showctl keeps trying "
+            f"(at least every {MAX_DELAY} s) while the show goes on: check that the broker runs "
+            "and that mqtt.host and mqtt.port are right",
+        )
+
+    def _disconnected(self, reason: str) -> None:
+        if not self._connected or self._closed:
+            return  # a refused attempt, or our own disconnect
+        self._connected = False
+        logger.warning(
+            "mqtt_disconnected",
+            host=self.settings.host,
+            port=self.settings.port,
+            reason=reason,
+        )
+
+    def _subscriptions_refused(self, topics: list[str]) -> None:
+        logger.warning(
+            "mqtt_subscription_refused",
+            topics=topics,
+            error="the broker refused showctl these topics, so their messages do not reach the "
+            "show; allow showctl's user to read them in the broker's access list",
+        )
+
+    def _changed(self) -> None:
+        self._publish_state(force=False)
+
+    def _publish_state(self, force: bool) -> None:
+        """Publish the summary if it differs from the last one published (or ``force``)."""
+        client = self._client
+        if client is None or not client.is_connected():
+            return  # published anew once connected
+        text = json.dumps(self.controller.summary(), separators=(",", ":"))
+        if text == self._published and not force:
+            return
+        self._published = text
+        client.publish(self.topics["state"], text, qos=1, retain=True)
+
+    def _received(self, topic: str, payload: bytes, retained: bool) -> None:
+        if self._closed:
+            return
+        if len(payload) > MAX_PAYLOAD:
+            self._refuse(
+                topic,
+                f"a message of {len(payload)} bytes is over the limit of {MAX_PAYLOAD}; "
+                'send the name alone, or {"event": "NAME"} on ' + self.topics["trigger"],
+            )
+            return
+        if retained:
+            self._refuse(
+                topic,
+                "a retained message is old news, not a trigger; publish triggers without the "
+                f"retain flag, and clear this one (publish an empty retained message on {topic})",
+            )
+            return
+        name = self._name(topic, payload)
+        if name is None:
+            return
+        events = self.controller.machine.events
+        if name not in events or not name.startswith(("event:", "input:")):
+            kind, _, bare = name.partition(":")
+            names = sorted(n.partition(":")[2] for n in events if n.startswith(f"{kind}:"))
+            self._refuse(
+                topic,
+                f"the show has no {kind} {bare[:80]!r}; publish one it has: "
+                f"{', '.join(names) or 'none'}",
+            )
+            return
+        self.counts["fired"] += 1
+        self.controller.fire(name, "mqtt")
+
+    def _name(self, topic: str, payload: bytes) -> str | None:
+        """The trigger a message names (``event:NAME``, ``input:NAME``), or ``None`` (refused)."""
+        configured = self.settings.events.get(topic)
+        if configured is not None:
+            return configured if ":" in configured else f"event:{configured}"
+        for kind in ("event", "input"):
+            prefix = self.topics[kind]
+            if topic.startswith(prefix):
+                return f"{kind}:{topic.removeprefix(prefix)}"
+        if topic != self.topics["trigger"]:
+            return None  # not one of ours (cannot happen: only ours are subscribed)
+        how = f'publish a JSON object such as {{"event": "NAME"}} or {{"input": "NAME"}} on {topic}'
+        try:
+            message = json.loads(payload)
+        except ValueError:  # UnicodeDecodeError too
+            self._refuse(topic, f"the message is not JSON; {how}")
+            return None
+        if not isinstance(message, dict):
+            self._refuse(topic, f"the message is JSON but not an object; {how}")
+            return None
+        given = [
+            (kind, message[kind])
+            for kind in ("event", "input")
+            if isinstance(message.get(kind), str) and message[kind]
+        ]
+        if len(given) != 1:
+            self._refuse(topic, f"the object names no event or input, or both; {how}")
+            return None
+        kind, value = given[0]
+        return f"{kind}:{value}"
+
+    def _refuse(self, topic: str, error: str) -> None:
+        """Count a refused message; log it, at most once a second per topic."""
+        self.counts["refused"] += 1
+        now = self.clock()
+        key = topic[:200]
+        last, silent = self._logged.get(key, (-LOG_EVERY, 0))
+        if now - last < LOG_EVERY:
+            self._logged[key] = (last, silent + 1)
+            return
+        if len(self._logged) >= LOGGED_TOPICS:  # topics without end (a flood): forget old ones
+            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
+        self._logged[key] = (now, 0)
+        logger.warning(
+            "mqtt_message_refused",
+            topic=key,
+            error=error,
+            **({"not_logged": silent} if silent else {}),
+        )

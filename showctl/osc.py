@@ -1,0 +1,333 @@
+"""The OSC surface: show-control desks (QLab, a TouchOSC page, a lighting desk, a script) drive
+the show over UDP.
+
+Addresses (arguments, if any, are ignored)::
+
+    /showctl/go            go to the next scene (the scene's first transition with a "to")
+    /showctl/scene/NAME    go to scene NAME now
+    /showctl/event/NAME    fire event NAME ("input:NAME" fires an input, as below)
+    /showctl/input/NAME    fire input NAME, as if its line had changed
+    /showctl/reset         start the show over
+    /showctl/pause         hold the show where it is
+    /showctl/resume        go on from where it was held
+    /showctl/status        change nothing; just the reply
+
+Addresses are taken literally: OSC's patterns (``*``, ``?``, ``[...]``, ``{a,b}``) are not
+expanded, so one message is never more than one action (``/showctl/*`` is an unknown address,
+not a reset, a GO and a pause at once). A NAME is all that follows its prefix (``/`` too); an
+empty one, or one longer than :data:`MAX_NAME` characters, is refused. A bundle's messages are
+handled in their order as soon as the bundle arrives: time tags are ignored.
+
+Every message is answered, from the socket it came to, to the address and port it came from:
+
+- ``/showctl/state`` *scene* (string) *paused* (int, 1 or 0) *json* (string: the controller's
+  :meth:`~showctl.controller.ShowController.summary`), once the action is done;
+- ``/showctl/error`` *sentence* (string) when it is refused: an unknown address, scene, event
+  or input, a bad NAME, a GO from a scene that leads nowhere. A refusal changes nothing and is
+  logged (``osc_message_refused``, with ``address``, ``sender`` and ``error``).
+
+Messages are handled one at a time, in the order they arrived, by one task; at most
+:data:`QUEUE_SIZE` wait, and more are dropped and counted. A datagram that is not OSC is dropped
+unanswered. Neither changes the show, and each kind of trouble is logged at most
+:data:`REFUSALS_LOGGED` (refusals) or one (drops, garbage) times a second, with the count of
+the lines held back (``not_logged``).
+
+Ports: the settings' ``[osc]`` table (:class:`~showctl.settings.OscSettings`). ``port = 0``
+there means no OSC surface (the caller does not start one). OSC has no registered port: desks
+commonly send to 8000 or 9000; any free port above 1023 will do. ``host`` is 127.0.0.1 by
+default; OSC has no password, so binding another address (``0.0.0.0``) lets anyone on that
+network drive the show. The replies go to the port a message came from: a desk sees them only
+if it listens on the port it sends from (a script on one socket does; a desk with a
+separate "incoming" port does not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from showctl.controller import Answer, ShowController
+from showctl.settings import OscSettings
+
+logger = structlog.get_logger()
+
+#: The prefix of every address.
+PREFIX = "/showctl/"
+#: Messages waiting to be handled, at most; more are dropped (and counted).
+QUEUE_SIZE = 256
+#: The longest NAME taken in an address (characters).
+MAX_NAME = 200
+#: Refusal lines logged a second, at most (drops and garbage: one).
+REFUSALS_LOGGED = 10
+#: The longest piece of an address quoted in an error or a log line (characters).
+QUOTED = 80
+
+_Sender = tuple[Any, ...]  # (host, port), or (host, port, flow, scope) on IPv6
+
+
+@dataclass(frozen=True)
+class _Message:
+    address: str
+    sender: _Sender
+
+
+class OscSurface:
+    """Answers OSC messages for one controller: ``await start()``, then ``await close()``.
+
+    Every method runs on the event loop's thread. ``counts`` says how many messages were
+    ``answered`` (with the state), ``refused``, ``failed`` (a showctl bug, logged with its
+    traceback), ``dropped`` (the queue full) and ``garbage`` (not OSC), and how many
+    ``replies_unsent`` (the socket's buffer full).
+    """
+
+    def __init__(self, settings: OscSettings, controller: ShowController) -> None:
+        self.settings = settings
+        self.controller = controller
+        self.counts: Counter[str] = Counter()
+        self._queue: asyncio.Queue[_Message] = asyncio.Queue(QUEUE_SIZE)
+        self._transport: asyncio.DatagramTransport | None = None
+        self._protocol: _Protocol | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._writable = True
+        clock = controller.clock.monotonic
+        self._refusals = _Throttle(clock, REFUSALS_LOGGED)
+        self._drops = _Throttle(clock, 1)
+        self._garbage = _Throttle(clock, 1)
+
+    async def start(self) -> None:
+        """Bind the UDP socket on ``settings.host:settings.port`` and answer from now on (port 0
+        binds a free port: see :attr:`port`). Call once. Raises ``OSError`` when the address
+        cannot be bound (the port taken, the host not this machine's); the caller decides."""
+        if self._transport is not None:
+            raise RuntimeError("the OSC surface is started already; start it once")
+        loop = asyncio.get_running_loop()
+        self._transport, self._protocol = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=(self.settings.host, self.settings.port)
+        )
+        self._worker = loop.create_task(self._work(), name="osc-surface")
+        logger.info("osc_listening", host=self.settings.host, port=self.port)
+
+    @property
+    def port(self) -> int:
+        """The port the surface is bound to (0 before :meth:`start` and after :meth:`close`)."""
+        if self._transport is None:
+            return 0
+        return int(self._transport.get_extra_info("sockname")[1])
+
+    async def close(self) -> None:
+        """Stop answering: stop the task (cancelling the message being handled, if any, and
+        dropping those waiting) and close the socket; once it returns, the port is free.
+        Idempotent; never raises."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.cancel()
+            await asyncio.wait([worker])  # whatever it ended with: cancelled, as asked
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            await protocol.closed.wait()  # the loop closes the socket on its next round
+
+    # --- from the socket ------------------------------------------------------------------
+
+    def _received(self, data: bytes, sender: _Sender) -> None:
+        """Queue the messages of one datagram (never blocks, never raises for what it holds)."""
+        try:
+            packet = OscPacket(data)
+        except Exception as e:  # python-osc raises UnicodeDecodeError too, not only ParseError
+            self.counts["garbage"] += 1
+            self._garbage.log(
+                "osc_datagram_dropped",
+                sender=_who(sender),
+                size=len(data),
+                reason=f"not an OSC message or bundle ({type(e).__name__})",
+                garbage=self.counts["garbage"],
+            )
+            return
+        for timed in packet.messages:
+            try:
+                self._queue.put_nowait(_Message(timed.message.address, sender))
+            except asyncio.QueueFull:
+                self.counts["dropped"] += 1
+                self._drops.log(
+                    "osc_messages_dropped",
+                    sender=_who(sender),
+                    hint="more messages than the show can take; send fewer",
+                    dropped=self.counts["dropped"],
+                )
+
+    def _set_writable(self, writable: bool) -> None:
+        """The socket's send buffer has room (or not): replies are skipped while not."""
+        self._writable = writable
+
+    # --- the messages, one at a time ------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            message = await self._queue.get()
+            try:
+                datagram = await self._answer(message)
+            except Exception:  # a bug of showctl's: logged, and the surface goes on
+                self.counts["failed"] += 1
+                logger.exception(
+                    "osc_message_failed",
+                    address=_quoted(message.address),
+                    sender=_who(message.sender),
+                )
+                datagram = _datagram(
+                    "/showctl/error",
+                    f"showctl failed to handle {_quoted(message.address)}; its log says why",
+                )
+            self._send(message.sender, datagram)
+
+    async def _answer(self, message: _Message) -> bytes:
+        """Act on ``message``; the reply."""
+        answer = await self._act(message.address)
+        if answer.get("ok") is False:
+            self.counts["refused"] += 1
+            error = str(answer.get("error"))
+            self._refusals.log(
+                "osc_message_refused",
+                address=_quoted(message.address),
+                sender=_who(message.sender),
+                error=error,
+            )
+            return _datagram("/showctl/error", error)
+        self.counts["answered"] += 1
+        summary = self.controller.summary()
+        return _datagram(
+            "/showctl/state",
+            str(summary["scene"]),
+            int(bool(summary["paused"])),
+            json.dumps(summary),
+        )
+
+    async def _act(self, address: str) -> Answer:
+        """Do what ``address`` asks and return the controller's answer (``ok`` false and
+        ``error``: refused)."""
+        c = self.controller
+        actions: dict[str, Callable[[], Awaitable[Answer]]] = {
+            "go": c.go,
+            "reset": c.reset,
+            "pause": c.pause,
+            "resume": c.resume,
+        }
+        named: dict[str, Callable[[str], Awaitable[Answer]]] = {
+            "scene": c.goto,
+            "event": c.trigger,
+            "input": lambda name: c.trigger(f"input:{name}"),
+        }
+        if not address.startswith(PREFIX):
+            return _unknown(address)
+        what = address.removeprefix(PREFIX)
+        if what == "status":
+            return Answer(ok=True)
+        if what in actions:
+            return await actions[what]()
+        kind, _, name = what.partition("/")
+        if kind not in named:
+            return _unknown(address)
+        if not name:
+            return Answer(
+                ok=False,
+                error=f"the OSC address {_quoted(address)} names no {kind}; add its name, "
+                f"as in {PREFIX}{kind}/NAME",
+            )
+        if len(name) > MAX_NAME:
+            return Answer(
+                ok=False,
+                error=f"the {kind} name in the OSC address {_quoted(address)} is "
+                f"{len(name)} characters long; give one of at most {MAX_NAME}",
+            )
+        return await named[kind](name)
+
+    def _send(self, sender: _Sender, datagram: bytes) -> None:
+        if self._transport is None:
+            return
+        if not self._writable:
+            self.counts["replies_unsent"] += 1
+            return
+        self._transport.sendto(datagram, sender)
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    """Hands the socket's datagrams and flow control to the surface."""
+
+    def __init__(self, surface: OscSurface) -> None:
+        self.surface = surface
+        self.closed = asyncio.Event()  # the socket is closed: its port free again
+
+    def datagram_received(self, data: bytes, addr: _Sender) -> None:
+        self.surface._received(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        # A reply to a desk no longer listening comes back as ICMP "port unreachable": the
+        # desk's business, not the show's.
+        logger.debug("osc_reply_failed", reason=str(exc))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
+    def pause_writing(self) -> None:
+        self.surface._set_writable(False)
+
+    def resume_writing(self) -> None:
+        self.surface._set_writable(True)
+
+
+class _Throttle:
+    """Lets at most ``lines`` log lines through every second of ``clock``; counts the ones held
+    back and puts the count (``not_logged``) on the next line let through."""
+
+    def __init__(self, clock: Callable[[], float], lines: int) -> None:
+        self.clock = clock
+        self.lines = lines
+        self._since = -math.inf
+        self._logged = 0
+        self._held = 0
+
+    def log(self, event: str, **data: Any) -> None:
+        now = self.clock()
+        if now - self._since >= 1.0:
+            self._since, self._logged = now, 0
+        if self._logged >= self.lines:
+            self._held += 1
+            return
+        self._logged += 1
+        if self._held:
+            data["not_logged"], self._held = self._held, 0
+        logger.warning(event, **data)
+
+
+def _datagram(address: str, *args: str | int) -> bytes:
+    """An OSC message: each argument a string (``s``) or a 32-bit integer (``i``)."""
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        builder.add_arg(arg, "s" if isinstance(arg, str) else "i")
+    return bytes(builder.build().dgram)
+
+
+def _who(sender: _Sender) -> str:
+    return f"{sender[0]}:{sender[1]}"
+
+
+def _unknown(address: str) -> Answer:
+    return Answer(
+        ok=False,
+        error=f"unknown OSC address {_quoted(address)}; send {PREFIX}go, scene/NAME, "
+        "event/NAME, input/NAME, reset, pause, resume or status",
+    )
+
+
+def _quoted(address: str) -> str:
+    return address if len(address) <= QUOTED else f"{address[:QUOTED]}..."

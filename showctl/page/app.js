@@ -1,0 +1,213 @@
+// The game-master page: reads /api/v1/show once, then follows /api/v1/ws.
+// Every text from the show or the log is set with textContent: it is shown, never run.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "showctl-token";
+const LOG_LINES = 40;
+let tokenRequired = false;
+let status = null;
+let statusAt = 0;  // performance.now() when status came
+let descriptions = {};
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function say(text, bad) {
+  const m = $("message");
+  m.textContent = text;
+  m.className = bad ? "bad" : "";
+  m.hidden = !text;
+}
+
+function clock(seconds) {
+  const s = Math.floor(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const mm = h ? String(m).padStart(2, "0") : String(m);
+  return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
+}
+
+async function control(action, body) {
+  if (tokenRequired && !localStorage.getItem(TOKEN_KEY)) {
+    askToken("Type the token first.");
+    return;
+  }
+  const headers = { "Content-Type": "application/json" };
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (tokenRequired && token) headers.Authorization = "Bearer " + token;
+  let answer;
+  try {
+    const r = await fetch("/api/v1/" + action, {
+      method: "POST", headers, body: JSON.stringify(body || {}),
+    });
+    answer = await r.json();
+    if (r.status === 401 || r.status === 403) {
+      localStorage.removeItem(TOKEN_KEY);
+      askToken(answer.error);
+      return;
+    }
+  } catch (e) {
+    say("The controller does not answer: " + e.message, true);
+    return;
+  }
+  if (!answer.ok) {
+    say(answer.error, true);
+    return;
+  }
+  say(answer.moved === false ? "The show did not move: this scene does not take that now." : "");
+  showStatus(answer);
+}
+
+function askToken(why) {
+  say(why || "", true);
+  $("token-form").hidden = false;
+  $("token").focus();
+}
+
+function button(text, onClick, cls) {
+  const b = el("button", text, cls);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function showShow(show) {
+  tokenRequired = show.token_required;
+  $("show").textContent = show.name;
+  document.title = show.name + " · showctl";
+  const scenes = $("scenes");
+  scenes.replaceChildren(...show.scenes.map((s) => {
+    const o = el("option", s.name);
+    o.value = s.name;
+    return o;
+  }));
+  descriptions = Object.fromEntries(show.scenes.map((s) => [s.name, s.description]));
+  $("events").replaceChildren(...show.events.map((name) =>
+    button(name, () => control("trigger", { name }), "event")));
+  if (!show.events.length) $("events").replaceChildren(el("span", "none", "none"));
+  $("inputs").replaceChildren(...show.inputs.map((name) =>
+    button(name, () => control("trigger", { name: "input:" + name }), "input")));
+  if (!show.inputs.length) $("inputs").replaceChildren(el("span", "none", "none"));
+  const matrix = $("matrix");
+  $("matrix-section").hidden = !show.matrix;
+  if (show.matrix) {
+    matrix.style.gridTemplateColumns = "repeat(" + show.matrix.columns + ", 1fr)";
+    const cells = [];
+    for (let i = 0; i < show.matrix.rows * show.matrix.columns; i++) cells.push(el("div", undefined, "led"));
+    matrix.replaceChildren(...cells);
+  }
+  if (tokenRequired && !localStorage.getItem(TOKEN_KEY)) askToken("");
+}
+
+function showStatus(s) {
+  status = s;
+  statusAt = performance.now();
+  $("scene").textContent = s.scene;
+  $("description").textContent = descriptions[s.scene] || "";
+  $("paused").hidden = !s.paused;
+  const pause = $("pause");
+  pause.textContent = s.paused ? "Resume" : "Pause";
+  pause.dataset.action = s.paused ? "resume" : "pause";
+  $("fault").hidden = !s.fault;
+  $("fault").textContent = s.fault ? "Fault: " + s.fault : "";
+  const chips = s.flags.map((f) => el("span", f, "chip"));
+  for (const [name, count] of Object.entries(s.counters)) chips.push(el("span", name + " " + count, "chip"));
+  $("flags").replaceChildren(...(chips.length ? chips : [el("span", "none", "none")]));
+  $("outputs").replaceChildren(...Object.entries(s.outputs).map(([name, h]) => {
+    const row = el("div", undefined, "output");
+    const state = h.failed ? "failed: " + h.failed : (h.alive === false ? "restarting" : (h.playing ? "playing" : "idle"));
+    row.append(el("span", name, "name"), el("span", state, h.failed ? "state bad" : "state"));
+    const meter = el("div", undefined, "meter");
+    const bar = el("div", undefined, "bar");
+    const db = typeof h.level === "number" ? h.level : -90;
+    bar.style.width = Math.max(0, Math.min(100, (db + 60) / 60 * 100)) + "%";
+    meter.append(bar);
+    meter.title = typeof h.level === "number" ? h.level.toFixed(1) + " dBFS" : "silent";
+    row.append(meter);
+    return row;
+  }));
+  tick();
+}
+
+function showLeds(rows) {
+  const cells = $("matrix").children;
+  let i = 0;
+  for (const row of rows) for (const on of row) {
+    if (cells[i]) cells[i].classList.toggle("on", on === "1");
+    i++;
+  }
+}
+
+function showLog(lines) {
+  const log = $("log");
+  for (const line of lines) {
+    const li = el("li", undefined, "level-" + (line.level || "info"));
+    const when = (line.timestamp || "").slice(11, 19);
+    const data = Object.entries(line)
+      .filter(([k]) => !["timestamp", "level", "event", "logger"].includes(k))
+      .map(([k, v]) => k + "=" + (typeof v === "string" ? v : JSON.stringify(v)))
+      .join(" ");
+    li.append(el("time", when), el("b", String(line.event)), el("span", data));
+    log.prepend(li);
+  }
+  while (log.children.length > LOG_LINES) log.lastChild.remove();
+}
+
+function tick() {
+  if (!status) return;
+  const running = status.paused ? 0 : (performance.now() - statusAt) / 1000;
+  $("seconds").textContent = clock(status.seconds + running);
+}
+
+function follow() {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const ws = new WebSocket(scheme + location.host + "/api/v1/ws");
+  ws.onopen = () => { $("link").textContent = "live"; $("link").dataset.state = "live"; };
+  ws.onmessage = (m) => {
+    const news = JSON.parse(m.data);
+    if (news.type === "status") showStatus(news.status);
+    else if (news.type === "leds") showLeds(news.rows);
+    else if (news.type === "log") showLog(news.lines);
+  };
+  ws.onclose = () => {
+    $("link").textContent = "reconnecting…";
+    $("link").dataset.state = "lost";
+    setTimeout(start, 2000);
+  };
+}
+
+async function start() {
+  try {
+    const r = await fetch("/api/v1/show");
+    showShow(await r.json());
+  } catch (e) {
+    $("link").textContent = "reconnecting…";
+    $("link").dataset.state = "lost";
+    setTimeout(start, 2000);
+    return;
+  }
+  follow();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const b of document.querySelectorAll("button[data-action]")) {
+    b.addEventListener("click", () => {
+      const action = b.dataset.action;
+      if (action === "reset" && !confirm("Reset the room? Every flag is cleared and the show starts over.")) return;
+      control(action);
+    });
+  }
+  $("goto").addEventListener("click", () => control("goto", { scene: $("scenes").value }));
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    localStorage.setItem(TOKEN_KEY, $("token").value);
+    $("token-form").hidden = true;
+    say("");
+  });
+  setInterval(tick, 250);
+  start();
+});

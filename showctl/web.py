@@ -1,0 +1,431 @@
+"""The game-master page and the HTTP/WebSocket API behind it (aiohttp).
+
+``GET /`` is the page; ``/api/v1/...`` the API, described in ``showctl/openapi.yaml`` (served at
+``/api/v1/openapi.yaml``):
+
+- ``GET status``, ``GET show``: where the show is; what it has (scenes, events, inputs, matrix);
+- ``POST trigger`` (``{"name": "door"}``; ``input:NAME`` for an input), ``POST goto``
+  (``{"scene": "finale"}``), ``POST go`` (the next scene), ``POST reset``, ``POST pause``,
+  ``POST resume``: each answers the new status, as ``GET status`` does;
+- ``GET ws``: a WebSocket that sends ``{"type": "status" | "leds" | "log", ...}`` as things
+  change (the status at least once a second), and takes nothing.
+
+Bound to 127.0.0.1 by default. Bound to another address, every ``POST`` needs the settings
+file's ``web.token`` (``Authorization: Bearer TOKEN``); reading needs none. A ``POST`` must be
+JSON (``Content-Type: application/json``) and come from the page's own origin, so that another
+web site open in the operator's browser cannot press the buttons.
+
+Bad requests (malformed JSON, unknown names, bodies over :data:`MAX_BODY`, a missing or wrong
+token, more than :data:`RATE` a second from one address) get a 4xx answer
+``{"ok": false, "error": "one sentence"}`` and a log line (at most one a second for each kind),
+and change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from showctl.controller import Answer, ShowController
+from showctl.leds import Shown
+from showctl.log import Recent
+from showctl.settings import WebSettings
+
+logger = structlog.get_logger()
+
+PAGE = Path(__file__).parent / "page"
+OPENAPI = Path(__file__).parent / "openapi.yaml"
+#: The largest request body taken (bytes); a longer one is answered 413.
+MAX_BODY = 4096
+#: Control requests a second from one address, sustained; :data:`BURST` at once.
+RATE = 20.0
+BURST = 40.0
+#: WebSockets open at once, at most.
+MAX_SOCKETS = 32
+#: The WebSocket sends at most this often (s), and the status at least every STATUS_EVERY.
+SEND_EVERY = 0.05
+STATUS_EVERY = 1.0
+#: At most one log line a second for each kind of refusal.
+LOG_EVERY = 1.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Refused(Exception):
+    """A request refused: its HTTP status and the one sentence answered."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+class WebSurface:
+    """Serves the page and the API for ``controller``: ``await start()``, ``await close()``.
+
+    Runs on the event loop; :meth:`frame` may be called from any thread (the LED thread).
+    """
+
+    def __init__(
+        self,
+        settings: WebSettings,
+        controller: ShowController,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rate: float = RATE,
+    ) -> None:
+        """``rate``: control requests a second taken from one address (tests take more)."""
+        self.settings = settings
+        self.rate = rate
+        self.controller = controller
+        self.clock = clock
+        self.recent = Recent()
+        self._buckets: dict[str, tuple[float, float]] = {}  # address: (tokens, when)
+        self._logged: dict[str, tuple[float, int]] = {}
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._news = asyncio.Event()  # set when there is something to send; see _notify
+        self._frame: Shown | None = None
+        self._frame_lock = threading.Lock()
+        self._pending = False  # a wake-up from another thread is on its way
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._unwatch: Callable[[], None] | None = None
+        self.port = settings.port
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on the settings' host and port (port 0: a free one, then in :attr:`port`).
+        Raises ``OSError`` when the address cannot be taken."""
+        self._loop = asyncio.get_running_loop()
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
+        app.add_routes(
+            [
+                web.get("/", self._page),
+                web.static("/page", PAGE),
+                web.get("/api/v1/openapi.yaml", self._openapi),
+                web.get("/api/v1/status", self._status),
+                web.get("/api/v1/show", self._show),
+                web.get("/api/v1/ws", self._websocket),
+                web.post("/api/v1/trigger", self._control(self._trigger)),
+                web.post("/api/v1/goto", self._control(self._goto)),
+                web.post("/api/v1/go", self._control(lambda body: self.controller.go())),
+                web.post("/api/v1/reset", self._control(lambda body: self.controller.reset())),
+                web.post("/api/v1/pause", self._control(lambda body: self.controller.pause())),
+                web.post("/api/v1/resume", self._control(lambda body: self.controller.resume())),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        try:
+            await self._site.start()
+        except OSError:
+            await self.close()
+            raise
+        server = self._site._server  # the port actually bound (port 0: the system's choice)
+        if isinstance(server, asyncio.Server) and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        self._unwatch = self.controller.watch(self._notify)
+        self.recent.on_record = self._notify_threadsafe
+        self.recent.attach()
+        logger.info(
+            "web_listening",
+            url=f"http://{self.settings.host}:{self.port}/",
+            token_required=self.settings.needs_token,
+        )
+
+    async def close(self) -> None:
+        """Close every WebSocket and stop listening. Idempotent; never raises."""
+        self.recent.detach()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+
+    def frame(self, shown: Shown) -> None:
+        """The LED matrix shows ``shown`` now (any thread; it is sent at the next send)."""
+        with self._frame_lock:
+            self._frame = shown
+        self._notify_threadsafe()
+
+    # --- news for the WebSockets ----------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._news.set()
+
+    def _notify_threadsafe(self) -> None:
+        """Wake the senders from any thread: one wake-up at a time is on its way."""
+        loop = self._loop
+        if loop is None or not self._sockets or self._pending:
+            return
+        self._pending = True
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody to tell
+            loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self._pending = False
+        self._news.set()
+
+    # --- the page -------------------------------------------------------------------------
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(PAGE / "index.html", headers=_PAGE_HEADERS)
+
+    async def _openapi(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(OPENAPI, headers={"Content-Type": "application/yaml"})
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self._status_body())
+
+    async def _show(self, request: web.Request) -> web.StreamResponse:
+        show = self.controller.show
+        events = sorted(
+            name.removeprefix("event:")
+            for name in self.controller.machine.events
+            if name.startswith("event:")
+        )
+        matrix = show.matrix
+        return web.json_response(
+            {
+                "ok": True,
+                "name": show.name or show.path.stem,
+                "scenes": [
+                    {"name": name, "description": scene.description}
+                    for name, scene in show.scenes.items()
+                ],
+                "events": events,
+                "inputs": list(show.inputs),
+                "outputs": list(show.outputs),
+                "matrix": None
+                if matrix is None
+                else {"rows": matrix.rows, "columns": matrix.columns},
+                "token_required": self.settings.needs_token,
+            }
+        )
+
+    def _status_body(self) -> dict[str, Any]:
+        return {**self.controller.status(), "token_required": self.settings.needs_token}
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if len(self._sockets) >= MAX_SOCKETS:
+            raise Refused(
+                429, f"{MAX_SOCKETS} pages are open already; close one and load this one again"
+            )
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_BODY)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        sender = asyncio.create_task(self._send(ws), name="web-socket-sender")
+        try:
+            async for message in ws:  # nothing is taken: read only to see it close
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
+            self._sockets.discard(ws)
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+        return ws
+
+    async def _send(self, ws: web.WebSocketResponse) -> None:
+        """Send what is new to one page: the status when it changed (and every second), the
+        matrix when it changed, the log lines not sent yet."""
+        last_status: dict[str, Any] | None = None
+        status_sent = 0.0
+        last_frame: Shown | None = None
+        log_seq = 0
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while not ws.closed:
+                self._news.clear()
+                status = self._status_body()
+                moving = {k: v for k, v in status.items() if k not in ("seconds", "timers")}
+                now = self.clock()
+                if moving != last_status or now - status_sent >= STATUS_EVERY:
+                    await ws.send_json({"type": "status", "status": status})
+                    last_status, status_sent = moving, now
+                with self._frame_lock:
+                    shown = self._frame
+                if shown is not None and shown is not last_frame:
+                    last_frame = shown
+                    rows = ["".join("1" if on else "0" for on in row) for row in shown.frame]
+                    await ws.send_json({"type": "leds", "at": round(shown.at, 3), "rows": rows})
+                log_seq, lines = self.recent.since(log_seq)
+                if lines:
+                    await ws.send_json({"type": "log", "lines": lines})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._news.wait(), STATUS_EVERY)
+                await asyncio.sleep(SEND_EVERY)  # what comes meanwhile goes in the next send
+
+    # --- control --------------------------------------------------------------------------
+
+    def _control(self, action: Callable[[dict[str, Any]], Awaitable[Answer]]) -> Handler:
+        """A POST handler: the token, the rate, the body checked, then ``action(body)``."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            self._check_origin(request)
+            self._check_token(request)
+            self._check_rate(request)
+            body = await self._body(request)
+            answer = await action(body)
+            if not answer.get("ok"):
+                status = 409 if request.path.endswith("/go") else 404
+                raise Refused(status, str(answer.get("error")))
+            what = {k: body[k] for k in ("name", "scene") if k in body}  # checked by action
+            logger.info("web_control", action=request.path.rsplit("/", 1)[-1], **what)
+            return web.json_response({**answer, "token_required": self.settings.needs_token})
+
+        return handle
+
+    async def _trigger(self, body: dict[str, Any]) -> Answer:
+        name = _name(body, "name", 'fire one with {"name": "door"} ("input:door" for an input)')
+        return await self.controller.trigger(name)
+
+    async def _goto(self, body: dict[str, Any]) -> Answer:
+        scene = _name(body, "scene", 'go to one with {"scene": "finale"}')
+        return await self.controller.goto(scene)
+
+    def _check_origin(self, request: web.Request) -> None:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in (
+            f"http://{request.host}",
+            f"https://{request.host}",
+        ):
+            raise Refused(
+                403,
+                f"a control request from the web page at {origin[:80]} is refused; only this "
+                "controller's own page may send one",
+            )
+
+    def _check_token(self, request: web.Request) -> None:
+        if not self.settings.needs_token:
+            return
+        given = request.headers.get("Authorization", "")
+        if not given.startswith("Bearer "):
+            raise Refused(
+                401,
+                "this action needs the token of the settings file (web.token); send it as "
+                "Authorization: Bearer TOKEN, or type it in the page",
+            )
+        if not hmac.compare_digest(
+            given.removeprefix("Bearer ").encode(), self.settings.token.encode()
+        ):
+            raise Refused(403, "the token is wrong; use the one of the settings file (web.token)")
+
+    def _check_rate(self, request: web.Request) -> None:
+        """A token bucket for each address: :data:`RATE` a second, :data:`BURST` at once."""
+        address = request.remote or "?"
+        now = self.clock()
+        tokens, when = self._buckets.get(address, (BURST, now))
+        tokens = min(BURST, tokens + (now - when) * self.rate)
+        if tokens < 1.0:
+            self._buckets[address] = (tokens, now)
+            raise Refused(
+                429,
+                f"too many control requests from {address}: at most {self.rate:g} a second; "
+                "wait a moment and send again",
+            )
+        if len(self._buckets) > 1000:  # addresses without end: forget the full buckets
+            self._buckets = {a: b for a, b in self._buckets.items() if b[0] < BURST}
+        self._buckets[address] = (tokens - 1.0, now)
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        if request.content_type != "application/json":
+            raise Refused(
+                415, "a control request's body is JSON: send it with Content-Type: application/json"
+            )
+        raw = await request.read()  # over MAX_BODY: aiohttp raises 413, answered by _errors
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            raise Refused(400, 'the body is not a JSON object; send one such as {"name": "door"}')
+        return body
+
+    # --- answers --------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every refusal as ``{"ok": false, "error": ...}`` with its status, and a log line."""
+        try:
+            return await handler(request)
+        except Refused as e:
+            return self._refuse(request, e.status, e.error)
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse(
+                request, 413, f"the body is over {MAX_BODY} bytes; send a smaller one"
+            )
+        except web.HTTPNotFound:
+            return self._refuse(
+                request,
+                404,
+                f"there is no {request.path[:80]}; the API is described at /api/v1/openapi.yaml",
+            )
+        except web.HTTPMethodNotAllowed as e:
+            return self._refuse(
+                request,
+                405,
+                f"{request.path[:80]} takes {', '.join(sorted(e.allowed_methods))}, "
+                f"not {request.method[:10]}",
+            )
+
+    def _refuse(self, request: web.Request, status: int, error: str) -> web.Response:
+        key = f"{status}:{request.path[:80]}"
+        now = self.clock()
+        last, silent = self._logged.get(key, (-LOG_EVERY, 0))
+        if now - last >= LOG_EVERY:
+            if len(self._logged) > 1000:
+                self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
+            self._logged[key] = (now, 0)
+            logger.warning(
+                "web_request_refused",
+                status=status,
+                method=request.method,
+                path=request.path[:80],
+                remote=request.remote,
+                error=error,
+                **({"not_logged": silent} if silent else {}),
+            )
+        else:
+            self._logged[key] = (last, silent + 1)
+        return web.json_response({"ok": False, "error": error}, status=status)
+
+
+_PAGE_HEADERS = {
+    # The page runs its own script and nothing else; text from the show is only ever text.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _name(body: dict[str, Any], key: str, how: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise Refused(400, f"the body has no {key}; {how}")
+    return value

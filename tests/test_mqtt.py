@@ -1,0 +1,408 @@
+"""The MQTT surface against a real broker (mosquitto on a free loopback port): events in, state
+and presence out, a broker that goes away mid-show, and input that must change nothing.
+
+The controller runs on the Room's fake clock; the network runs in real time, so every wait on
+it is a bounded poll for a condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from showctl import show
+from showctl.mqtt import MAX_PAYLOAD, MqttSurface
+from showctl.settings import MqttSettings
+from showctl.testing import write_wav
+from tests.harness.broker import Broker, Listener, free_port, retained, running_broker
+from tests.harness.room import Room
+
+BASE = "room1/showctl"
+STATE, ONLINE, TRIGGER = f"{BASE}/state", f"{BASE}/online", f"{BASE}/trigger"
+#: Topics of the settings' [mqtt.events].
+EVENTS = {"room1/props/chest": "chest-opened", "room1/props/button": "input:button"}
+#: How long the network may take for one step (s); a reconnect waits out paho's backoff.
+NETWORK = 10.0
+RECONNECT = 15.0
+
+SHOW = """\
+version: 1
+initial: a
+media: media
+outputs:
+  left: {device: "hw:CARD=a"}
+inputs:
+  button: {line: 3}
+flags: [pressed]
+scenes:
+  a:
+    audio: {left: {clip: tone.wav, loop: true}}
+    on_enter: [{clear: pressed}]
+    transitions:
+      - {input: button, do: {set: pressed}}
+      - {event: go, when: pressed, to: b}
+  b:
+    audio: {left: {clip: tone.wav, loop: true}}
+    transitions:
+      - {event: chest-opened, to: c}
+      - {event: back, to: a}
+  c:
+    audio: {left: {clip: tone.wav, loop: true}}
+    transitions:
+      - {event: back, to: a}
+"""
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    with running_broker(tmp_path / "broker") as running:
+        yield running
+
+
+@pytest.fixture
+def room_show(tmp_path: Path) -> show.Show:
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    path = tmp_path / "room.yaml"
+    path.write_text(SHOW)
+    return show.load(path)
+
+
+def play(show_: show.Show, body: Callable[[Room], Any]) -> None:
+    async def main() -> None:
+        async with Room(show_) as room:
+            await body(room)
+
+    asyncio.run(main())
+
+
+@asynccontextmanager
+async def surface(
+    room: Room,
+    broker: Broker,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    **settings_: Any,
+) -> AsyncIterator[MqttSurface]:
+    """A started surface for the room's controller (``settings_``: other settings than the
+    test broker's), closed at the end."""
+    settings = MqttSettings(
+        **{
+            "host": broker.host,
+            "port": broker.port,
+            "client_id": f"showctl-test-{uuid.uuid4().hex[:8]}",
+            "base": BASE,
+            "events": MappingProxyType(EVENTS),
+            **settings_,
+        }
+    )
+    mqtt = MqttSurface(settings, room.controller, clock=clock)
+    mqtt.start()
+    try:
+        yield mqtt
+    finally:
+        await mqtt.close()
+
+
+async def until(
+    room: Room, condition: Callable[[], object], what: str, timeout: float = NETWORK
+) -> None:
+    """Let the loop run (and the room take its triggers) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        await asyncio.sleep(0.01)
+        await room.settle()
+
+
+def payload(listener: Listener, topic: str) -> Any:
+    """The last payload the listener got on ``topic`` (the state decoded), or ``None``."""
+    got = listener.last(topic)
+    return None if got is None else json.loads(got.payload) if topic == STATE else got.payload
+
+
+def summary(room: Room) -> Any:
+    """The controller's summary as a client decodes it."""
+    return json.loads(json.dumps(room.controller.summary()))
+
+
+async def publish(listener: Listener, topic: str, data: str | bytes = b"", **kw: bool) -> None:
+    """Publish (QoS 1) without holding up the loop; returns once the broker has it."""
+    await asyncio.to_thread(listener.publish, topic, data, **kw)
+
+
+async def connected(room: Room, listener: Listener) -> None:
+    """Until the surface is online and has published the state (so it is subscribed too)."""
+    await until(
+        room,
+        lambda: payload(listener, ONLINE) == b"online" and payload(listener, STATE) is not None,
+        "the surface online with its state",
+    )
+
+
+def test_events_through_the_broker_move_the_show_and_the_state_is_published(
+    room_show, broker
+) -> None:
+    """BASE/input/NAME, BASE/event/NAME, BASE/trigger with JSON and the settings' own topics
+    each fire on the show; BASE/state follows every change, retained, and only when it does
+    change."""
+
+    async def body(room: Room) -> None:
+        with Listener(broker, f"{BASE}/#") as listener:
+            async with surface(room, broker):
+                await connected(room, listener)
+                assert payload(listener, STATE) == summary(room)
+
+                await publish(listener, f"{BASE}/input/button")
+                await until(room, lambda: room.flags == {"pressed"}, "input:button fired")
+                await publish(listener, f"{BASE}/event/go")
+                await until(room, lambda: room.scene == "b", "event go fired")
+                await publish(listener, TRIGGER, json.dumps({"event": "back"}))
+                await until(room, lambda: room.scene == "a", "back fired by JSON")
+                await publish(listener, "room1/props/button")  # input:button, configured
+                await until(room, lambda: room.flags == {"pressed"}, "the configured input")
+                await publish(listener, TRIGGER, json.dumps({"input": "button"}))
+                await publish(listener, f"{BASE}/event/go")
+                await until(room, lambda: room.scene == "b", "go again")
+                await publish(listener, "room1/props/chest")  # chest-opened, configured
+                await until(room, lambda: room.scene == "c", "the configured event")
+                await until(
+                    room, lambda: payload(listener, STATE) == summary(room), "the state published"
+                )
+                scenes = [json.loads(m.payload)["scene"] for m in listener.on(STATE)]
+                assert scenes == ["a", "a", "b", "a", "a", "b", "c"]  # flags changed in a twice
+
+                # Changes that leave the summary as it was publish nothing; the next real one
+                # does (and marks where the broker's stream is).
+                before = len(listener.on(STATE))
+                for _ in range(3):
+                    room.controller.changed()
+                await publish(listener, f"{BASE}/event/back")
+                await until(
+                    room,
+                    lambda: room.scene == "a" and payload(listener, STATE) == summary(room),
+                    "back, published",
+                )
+                assert len(listener.on(STATE)) == before + 1
+
+                kept = await asyncio.to_thread(retained, broker, STATE)
+                assert kept is not None
+                assert kept.retain
+                assert json.loads(kept.payload) == summary(room)
+
+    play(room_show, body)
+
+
+def test_presence_is_online_while_connected_and_offline_after_a_crash_or_close(
+    room_show, broker
+) -> None:
+    """BASE/online is "online" (retained) while connected; the last will says "offline" when
+    the connection dies without a goodbye, the surface comes back online by itself, and close()
+    leaves "offline" retained."""
+
+    async def body(room: Room) -> None:
+        with Listener(broker, ONLINE) as listener, capture_logs() as logs:
+            async with surface(room, broker) as mqtt:
+                await until(room, lambda: payload(listener, ONLINE) == b"online", "online")
+                kept = await asyncio.to_thread(retained, broker, ONLINE)
+                assert kept is not None
+                assert (kept.payload, kept.retain) == (b"online", True)
+
+                # The network goes without an MQTT DISCONNECT: only the will can tell.
+                connection = mqtt._client.socket() if mqtt._client else None
+                assert isinstance(connection, socket.socket)
+                connection.shutdown(socket.SHUT_RDWR)
+                await until(
+                    room,
+                    lambda: (
+                        [m.payload for m in listener.on(ONLINE)][-2:] == [b"offline", b"online"]
+                    ),
+                    "the will, then online again",
+                    timeout=RECONNECT,
+                )
+            await mqtt.close()  # again: nothing happens
+            await until(room, lambda: payload(listener, ONLINE) == b"offline", "offline")
+        kept = await asyncio.to_thread(retained, broker, ONLINE)
+        assert kept is not None
+        assert (kept.payload, kept.retain) == (b"offline", True)
+        events = [e["event"] for e in logs if e["event"].startswith("mqtt_")]
+        assert events == [
+            "mqtt_connecting",
+            "mqtt_connected",
+            "mqtt_disconnected",
+            "mqtt_connected",
+            "mqtt_closed",
+        ]
+
+    play(room_show, body)
+
+
+def test_the_show_goes_on_while_the_broker_is_away_and_the_state_is_republished_after(
+    room_show, broker
+) -> None:
+    """With the broker stopped mid-show, the show still moves and nothing waits; the broker
+    gone is logged once however many attempts fail; started again on the same port (with
+    nothing retained), the surface reconnects, republishes the state it reached meanwhile, and
+    takes events again."""
+
+    async def body(room: Room) -> None:
+        with capture_logs() as logs:
+            async with surface(room, broker) as mqtt:
+                with Listener(broker, f"{BASE}/#") as listener:
+                    await connected(room, listener)
+                await asyncio.to_thread(broker.stop)
+                await until(room, lambda: mqtt.counts["unreachable"] >= 2, "two failed attempts")
+                await asyncio.wait_for(room.controller.goto("b"), 1.0)
+                answer = await asyncio.wait_for(room.controller.trigger("chest-opened"), 1.0)
+                assert (answer["ok"], room.scene) == (True, "c")
+
+                await asyncio.to_thread(broker.start)
+                with Listener(broker, f"{BASE}/#") as listener:
+                    await until(
+                        room,
+                        lambda: (
+                            payload(listener, STATE) == summary(room)
+                            and payload(listener, ONLINE) == b"online"
+                        ),
+                        "the state republished after the broker came back",
+                        timeout=RECONNECT,
+                    )
+                    kept = await asyncio.to_thread(retained, broker, STATE)
+                    assert kept is not None
+                    assert kept.retain
+                    assert json.loads(kept.payload)["scene"] == "c"
+
+                    await publish(listener, f"{BASE}/event/back")
+                    await until(room, lambda: room.scene == "a", "events through the broker")
+        counted = {
+            name: sum(1 for e in logs if e["event"] == name)
+            for name in ("mqtt_connected", "mqtt_disconnected", "mqtt_unreachable")
+        }
+        assert counted == {"mqtt_connected": 2, "mqtt_disconnected": 1, "mqtt_unreachable": 1}
+
+    play(room_show, body)
+
+
+def test_an_unreachable_broker_holds_up_nothing(room_show, broker) -> None:
+    """With nobody listening at the broker's address, start() returns, the show moves, the
+    failure is logged once, and close() ends it without a word of complaint."""
+
+    async def body(room: Room) -> None:
+        with capture_logs() as logs:
+            async with surface(room, broker, port=free_port()) as mqtt:
+                await until(room, lambda: mqtt.counts["unreachable"] >= 1, "an attempt failed")
+                await asyncio.wait_for(room.controller.goto("b"), 1.0)
+                assert room.scene == "b"
+        warnings = [e for e in logs if e["log_level"] in ("warning", "error")]
+        assert [e["event"] for e in warnings] == ["mqtt_unreachable"]
+        assert "mqtt.host and mqtt.port" in warnings[0]["error"]
+
+    play(room_show, body)
+
+
+def test_bad_input_changes_nothing_is_logged_once_a_second_and_the_surface_goes_on(
+    room_show, broker
+) -> None:
+    """Malformed JSON, a JSON array, an object naming nothing known, an unknown event, an
+    oversize payload and a retained trigger each change nothing and get one
+    mqtt_message_refused line; a flood on one topic gets one line a second with the count of
+    the rest; a good event works afterwards."""
+    now = [0.0]
+
+    async def body(room: Room) -> None:
+        await room.press("button")  # so that "go" would move the show, if it were fired
+        with Listener(broker, f"{BASE}/#") as listener, capture_logs() as logs:
+            # Retained before showctl connects: delivered on subscribing, with the retain flag.
+            await publish(listener, f"{BASE}/event/go", b"1", retain=True)  # (empty: cleared)
+            async with surface(room, broker, clock=lambda: now[0]) as mqtt:
+                await connected(room, listener)
+                await until(room, lambda: mqtt.counts["refused"] == 1, "the retained one")
+                bad = [
+                    (TRIGGER, b"{not json"),
+                    (TRIGGER, b'["go"]'),
+                    (TRIGGER, b'{"event": "go", "input": "button"}'),
+                    (TRIGGER, b'{"event": "nonsense"}'),
+                    (f"{BASE}/event/nonsense", b""),
+                    (f"{BASE}/event/go", b"x" * (MAX_PAYLOAD + 1)),
+                ]
+                for i, (topic, data) in enumerate(bad, start=2):
+                    now[0] += 1.1  # a new second: each gets its line
+                    await publish(listener, topic, data)
+                    await until(room, lambda i=i: mqtt.counts["refused"] == i, f"refusal {i}")
+
+                for _ in range(20):
+                    await publish(listener, TRIGGER, b"{")
+                await until(room, lambda: mqtt.counts["refused"] == 1 + len(bad) + 20, "flood")
+                now[0] += 1.1
+                await publish(listener, TRIGGER, b"{")
+                await until(room, lambda: mqtt.counts["refused"] == 1 + len(bad) + 21, "the last")
+                assert (room.scene, room.flags, mqtt.counts["fired"]) == ("a", {"pressed"}, 0)
+
+                await publish(listener, f"{BASE}/event/go")
+                await until(room, lambda: room.scene == "b", "a good event afterwards")
+
+        refused = [e for e in logs if e["event"] == "mqtt_message_refused"]
+        assert [e["topic"] for e in refused] == [
+            f"{BASE}/event/go",
+            *(topic for topic, _ in bad),
+            TRIGGER,
+            TRIGGER,
+        ]
+        errors = [e["error"] for e in refused]
+        for error, words in zip(
+            errors,
+            [
+                "retain flag",
+                "not JSON",
+                "not an object",
+                "no event or input, or both",
+                "no event 'nonsense'",
+                "no event 'nonsense'",
+                "over the limit",
+            ],
+            strict=False,
+        ):
+            assert words in error
+            assert "\n" not in error
+        assert [e.get("not_logged") for e in refused[-2:]] == [None, 19]
+        fired = [e["trigger"] for e in logs if e["event"] == "trigger_fired"]
+        assert fired == ["event:go"]  # the good one alone
+
+    play(room_show, body)
+
+
+def test_the_settings_credentials_are_used_and_a_refusal_is_logged_once(
+    room_show, tmp_path
+) -> None:
+    """Against a broker that wants a password, the settings' username and password get the
+    surface in; a wrong password gets one mqtt_refused line naming the settings to check,
+    and the show goes on."""
+
+    async def body(room: Room) -> None:
+        with running_broker(tmp_path / "private", users={"showctl": "s3cret"}) as broker:
+            with Listener(broker, f"{BASE}/#", user="showctl") as listener:
+                async with surface(room, broker, username="showctl", password="s3cret"):
+                    await connected(room, listener)
+            with capture_logs() as logs:
+                async with surface(room, broker, username="showctl", password="wrong"):
+                    await until(
+                        room, lambda: any(e["event"] == "mqtt_refused" for e in logs), "refused"
+                    )
+                    await asyncio.wait_for(room.controller.goto("b"), 1.0)
+                    assert room.scene == "b"
+        refusals = [e for e in logs if e["event"] in ("mqtt_refused", "mqtt_connected")]
+        assert [e["event"] for e in refusals] == ["mqtt_refused"]
+        assert "mqtt.username, mqtt.password" in refusals[0]["error"]
+
+    play(room_show, body)

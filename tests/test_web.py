@@ -1,0 +1,243 @@
+"""The HTTP and WebSocket API on a real socket, over a real controller on simulated parts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+from structlog.testing import capture_logs
+
+from showctl import log, show
+from showctl.leds import Shown
+from showctl.settings import WebSettings
+from showctl.web import MAX_BODY, WebSurface
+from tests.harness.room import Room
+from tests.test_controller import SMALL
+
+#: Taken from everywhere, with this token (the settings file's rule for such an address).
+OPEN = WebSettings(host="0.0.0.0", port=0, token="s3cret-token")
+LOCAL = WebSettings(host="127.0.0.1", port=0)
+
+
+@dataclass
+class Site:
+    room: Room
+    web: WebSurface
+    http: aiohttp.ClientSession
+    url: str
+
+    async def post(
+        self, action: str, body: object = None, **headers: str
+    ) -> tuple[int, dict[str, Any]]:
+        data = None if body is None else json.dumps(body)
+        headers.setdefault("Content-Type", "application/json")
+        async with self.http.post(f"{self.url}/api/v1/{action}", data=data, headers=headers) as r:
+            return r.status, await r.json()
+
+    async def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        async with self.http.get(f"{self.url}{path}") as r:
+            return r.status, await r.json()
+
+
+@asynccontextmanager
+async def site(show_: show.Show, settings: WebSettings = LOCAL, **kw: Any) -> AsyncIterator[Site]:
+    async with Room(show_) as room:
+        web = WebSurface(settings, room.controller, **kw)
+        await web.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                yield Site(room, web, http, f"http://127.0.0.1:{web.port}")
+        finally:
+            await web.close()
+
+
+def run(show_: show.Show, body: Callable[[Site], Awaitable[None]], **kw: Any) -> None:
+    async def main() -> None:
+        async with site(show_, **kw) as s:
+            await body(s)
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> show.Show:
+    from showctl.testing import write_wav
+
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL.format(restart="start-over"))
+    return show.load(path)
+
+
+def test_the_buttons_move_the_show_and_answer_its_status(small) -> None:
+    """Each POST does what the page's button says and answers the status it led to."""
+
+    async def body(s: Site) -> None:
+        status, answer = await s.post("trigger", {"name": "input:button"})
+        assert (status, answer["flags"], answer["moved"]) == (200, ["pressed"], True)
+        status, answer = await s.post("trigger", {"name": "go"})
+        assert (status, answer["scene"]) == (200, "b")
+        status, answer = await s.post("goto", {"scene": "a"})
+        assert (status, answer["scene"], answer["flags"]) == (200, "a", ["pressed", "seen"])
+        status, answer = await s.post("go")  # a's first transition with a scene: to b
+        assert (status, answer["scene"]) == (200, "b")
+        s.room.clock.advance(0.3)
+        into = s.room.clock.now - s.room.controller.t0  # 0.3 s less the lead
+        status, answer = await s.post("pause", {})
+        assert (status, answer["paused"], answer["seconds"]) == (200, True, round(into, 3))
+        s.room.clock.advance(5.0)
+        assert (await s.get("/api/v1/status"))[1]["seconds"] == round(into, 3)
+        status, answer = await s.post("resume")
+        assert (status, answer["paused"], answer["scene"]) == (200, False, "b")
+        assert s.room.outputs.plays[-1].t0 == pytest.approx(s.room.clock.now - into)
+        status, answer = await s.post("reset")
+        assert (status, answer["scene"], answer["flags"]) == (200, "a", [])
+        status, shown = await s.get("/api/v1/show")
+        assert shown["scenes"] == [
+            {"name": "a", "description": ""},
+            {"name": "b", "description": ""},
+        ]
+        assert (shown["events"], shown["inputs"]) == (["again", "back", "go"], ["button"])
+
+    run(small, body)
+
+
+def test_a_paused_show_takes_no_trigger_until_resumed(small) -> None:
+    """While paused the timers stand still and triggers are ignored; resume goes on."""
+
+    async def body(s: Site) -> None:
+        await s.post("pause")
+        await s.room.wait(60.0, step=1.0)  # far past a's 10-s timer
+        status, answer = await s.post("trigger", {"name": "input:button"})
+        assert (status, answer["moved"], answer["flags"], answer["scene"]) == (200, False, [], "a")
+        await s.post("resume")
+        await s.room.wait(9.5, step=0.5)
+        assert s.room.scene == "a"
+        await s.room.wait(1.0)
+        assert s.room.scene == "b"
+
+    run(small, body)
+
+
+#: Bad requests: (what, action, body as bytes, headers, status, words of the error).
+BAD = [
+    ("malformed JSON", "trigger", b'{"name": ', {}, 400, "not a JSON object"),
+    ("a JSON array", "trigger", b'["go"]', {}, 400, "not a JSON object"),
+    ("no name", "trigger", b'{"scene": "b"}', {}, 400, "has no name"),
+    ("a name not a string", "trigger", b'{"name": 5}', {}, 400, "has no name"),
+    ("an unknown event", "trigger", b'{"name": "fly"}', {}, 404, "no event or input 'fly'"),
+    ("an unknown scene", "goto", b'{"scene": "moon"}', {}, 404, "no scene 'moon'"),
+    ("an oversize body", "trigger", b'{"name": "' + b"x" * MAX_BODY + b'"}', {}, 413, "over"),
+    ("not JSON", "reset", b"name=go", {"Content-Type": "text/plain"}, 415, "Content-Type"),
+    ("another site", "reset", b"{}", {"Origin": "http://evil.example"}, 403, "evil.example"),
+    ("an unknown action", "fly", b"{}", {}, 404, "there is no /api/v1/fly"),
+]
+
+
+@pytest.mark.parametrize(("what", "action", "data", "headers", "status", "words"), BAD)
+def test_a_bad_request_gets_a_4xx_sentence_a_log_line_and_changes_nothing(
+    small, what, action, data, headers, status, words
+) -> None:
+    """Never a crash, never a change: the answer says what is wrong; the log says so too."""
+
+    async def body(s: Site) -> None:
+        await s.post("trigger", {"name": "input:button"})
+        before = s.room.controller.summary()
+        entry = s.room.controller.entry
+        head = {"Content-Type": "application/json", **headers}
+        with capture_logs() as logs:
+            async with s.http.post(f"{s.url}/api/v1/{action}", data=data, headers=head) as r:
+                answer = await r.json()
+                got = r.status
+        assert (got, answer["ok"]) == (status, False), what
+        assert words in answer["error"]
+        assert [e["status"] for e in logs if e["event"] == "web_request_refused"] == [status]
+        assert (s.room.controller.summary(), s.room.controller.entry) == (before, entry)
+        assert (await s.get("/api/v1/status"))[0] == 200  # still answering
+
+    run(small, body)
+
+
+def test_off_loopback_every_action_needs_the_token_and_reading_does_not(small) -> None:
+    """Bound to another address: no token 401, a wrong one 403, the right one acts."""
+
+    async def body(s: Site) -> None:
+        status, answer = await s.post("goto", {"scene": "b"})
+        assert (status, answer["error"].split(";")[0]) == (
+            401,
+            "this action needs the token of the settings file (web.token)",
+        )
+        status, answer = await s.post("goto", {"scene": "b"}, Authorization="Bearer nope")
+        assert (status, s.room.scene) == (403, "a")
+        assert (await s.get("/api/v1/status"))[1]["token_required"] is True
+        status, answer = await s.post("goto", {"scene": "b"}, Authorization="Bearer s3cret-token")
+        assert (status, answer["scene"]) == (200, "b")
+
+    run(small, body, settings=OPEN)
+
+
+def test_a_flood_is_answered_429_and_the_show_still_answers(small) -> None:
+    """More than the rate from one address: the rest is refused, and logged once a second."""
+
+    async def body(s: Site) -> None:
+        with capture_logs() as logs:
+            answers = [(await s.post("trigger", {"name": "again"}))[0] for _ in range(200)]
+        assert answers[:40] == [200] * 40  # the burst
+        assert answers.count(429) >= 200 - 40 - 20  # the bucket refills 20 a second
+        refused = [e for e in logs if e["event"] == "web_request_refused"]
+        assert 1 <= len(refused) <= 3
+        assert (await s.get("/api/v1/status"))[0] == 200
+
+    run(small, body)
+
+
+def test_the_websocket_sends_the_status_the_matrix_and_the_log_as_they_change(small) -> None:
+    """A page following /api/v1/ws sees a scene change, a matrix frame and the log line."""
+    log.configure("info", "json", io.StringIO())  # as showctl run does: through logging
+
+    async def body(s: Site) -> None:
+        async with asyncio.timeout(10), s.http.ws_connect(f"{s.url}/api/v1/ws") as ws:
+            first = await ws.receive_json(timeout=5)
+            assert (first["type"], first["status"]["scene"]) == ("status", "a")
+            await s.post("goto", {"scene": "b"})
+            frame = np.array([[True, False], [False, True]])
+            s.web.frame(Shown(at=0.25, due=0.0, shown=0.0, frame=frame))
+            scene, rows, events = "a", None, []
+            while scene != "b" or rows is None or "scene_entered" not in events:
+                news = await ws.receive_json()
+                if news["type"] == "status":
+                    scene = news["status"]["scene"]
+                elif news["type"] == "leds":
+                    rows = news["rows"]
+                else:
+                    events += [line["event"] for line in news["lines"]]
+            assert rows == ["10", "01"]
+
+    try:
+        run(small, body)
+    finally:
+        log.configure("warning", "json", io.StringIO())
+
+
+def test_the_page_and_the_openapi_file_are_served_with_a_strict_policy(small) -> None:
+    """The page runs only its own script; the API's description is where errors point."""
+
+    async def body(s: Site) -> None:
+        async with s.http.get(f"{s.url}/") as r:
+            assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+            assert '<script src="/page/app.js"' in await r.text()
+        async with s.http.get(f"{s.url}/page/app.js") as r:
+            assert r.status == 200
+        async with s.http.get(f"{s.url}/api/v1/openapi.yaml") as r:
+            assert (await r.text()).startswith("openapi: 3.1.0")
+
+    run(small, body)
