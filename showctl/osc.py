@@ -1,7 +1,7 @@
 """The OSC surface: show-control desks (QLab, a TouchOSC page, a lighting desk, a script) drive
 the show over UDP.
 
-Addresses (arguments, if any, are ignored)::
+Addresses (arguments are ignored, but for a button's release: see below)::
 
     /showctl/go            go to the next scene (the scene's first transition with a "to")
     /showctl/scene/NAME    go to scene NAME now
@@ -11,6 +11,9 @@ Addresses (arguments, if any, are ignored)::
     /showctl/pause         hold the show where it is
     /showctl/resume        go on from where it was held
     /showctl/status        change nothing; just the reply
+
+A message whose only argument is 0 or false is a button let go (TouchOSC and many desks send 1
+on press, 0 on release): it is dropped unanswered, so that one press is one GO.
 
 Addresses are taken literally: OSC's patterns (``*``, ``?``, ``[...]``, ``{a,b}``) are not
 expanded, so one message is never more than one action (``/showctl/*`` is an unknown address,
@@ -68,6 +71,8 @@ QUEUE_SIZE = 256
 MAX_NAME = 200
 #: Refusal lines logged a second, at most (drops and garbage: one).
 REFUSALS_LOGGED = 10
+#: How long close() waits for the message being handled to end (s).
+CLOSE_WAIT = 1.0
 #: The longest piece of an address quoted in an error or a log line (characters).
 QUOTED = 80
 
@@ -130,10 +135,10 @@ class OscSurface:
         worker, self._worker = self._worker, None
         if worker is not None:
             worker.cancel()
-            await asyncio.wait([worker])  # whatever it ended with: cancelled, as asked
+            await asyncio.wait([worker], timeout=CLOSE_WAIT)  # cancelled, as asked
         transport, self._transport = self._transport, None
         if transport is not None:
-            transport.close()
+            transport.abort()  # replies still buffered are dropped: close() would wait for them
         protocol, self._protocol = self._protocol, None
         if protocol is not None:
             await protocol.closed.wait()  # the loop closes the socket on its next round
@@ -155,6 +160,9 @@ class OscSurface:
             )
             return
         for timed in packet.messages:
+            if list(timed.message.params) in ([0], [0.0], [False]):
+                self.counts["released"] += 1  # a button let go: its press did the work
+                continue
             try:
                 self._queue.put_nowait(_Message(timed.message.address, sender))
             except asyncio.QueueFull:

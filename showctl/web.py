@@ -105,10 +105,8 @@ class WebSurface:
 
     # --- lifetime -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on the settings' host and port (port 0: a free one, then in :attr:`port`).
-        Raises ``OSError`` when the address cannot be taken."""
-        self._loop = asyncio.get_running_loop()
+    def app(self) -> web.Application:
+        """The application: the page's and the API's routes (opens nothing)."""
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         app.add_routes(
             [
@@ -126,6 +124,13 @@ class WebSurface:
                 web.post("/api/v1/resume", self._control(lambda body: self.controller.resume())),
             ]
         )
+        return app
+
+    async def start(self) -> None:
+        """Listen on the settings' host and port (port 0: a free one, then in :attr:`port`).
+        Raises ``OSError`` when the address cannot be taken."""
+        self._loop = asyncio.get_running_loop()
+        app = self.app()
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.settings.host, self.settings.port)

@@ -109,7 +109,8 @@ def on_stage(show_: show.Show, body: Body) -> None:
             await surface.start()
             desk = Desk(surface.port)
             try:
-                await body(room, surface, desk)
+                async with asyncio.timeout(30):  # a failing test fails; it never hangs
+                    await body(room, surface, desk)
             finally:
                 desk.close()
                 await surface.close()
@@ -154,6 +155,28 @@ def test_every_address_acts_and_replies_with_the_new_state(stage: show.Show) -> 
         for address, scene, paused, flags in STEPS
     ]
     assert got == expected
+
+
+def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: show.Show) -> None:
+    """A desk's button sends 1 on press and 0 on release: the release is dropped unanswered."""
+
+    async def body(room: Room, surface: OscSurface, desk: Desk) -> None:
+        scene = room.scene
+
+        def go(value: object) -> bytes:
+            builder = OscMessageBuilder("/showctl/go")
+            builder.add_arg(value)
+            return builder.build().dgram
+
+        for value in (0, 0.0, False):
+            desk.send_bytes(go(value))
+        reply, (after, *_) = await desk.ask("/showctl/status")  # the releases came first
+        assert (reply, after, surface.counts["released"]) == ("/showctl/state", scene, 3)
+        desk.send_bytes(go(1))
+        reply, (after, *_) = await desk.reply()
+        assert after != scene
+
+    on_stage(stage, body)
 
 
 @pytest.mark.parametrize(

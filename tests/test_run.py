@@ -25,7 +25,11 @@ SHOWCTL = [sys.executable, "-m", "showctl"]
 class Running:
     """A ``showctl run --sim`` process and the commands that talk to it."""
 
-    def __init__(self, folder: Path, show: Path) -> None:
+    def __init__(self, folder: Path, show: Path, settings: Path | None = None) -> None:
+        """``settings``: the settings file (default: one with every network surface off)."""
+        if settings is None:
+            settings = folder / "no-surfaces.toml"
+            settings.write_text("[web]\nport = 0\n")
         self.socket = folder / "run" / "control.sock"
         self.state = folder / "state.json"
         self.capture = folder / "capture"
@@ -42,6 +46,8 @@ class Running:
                 str(self.state),
                 "--capture",
                 str(self.capture),
+                "--settings",
+                str(settings),
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,251 @@
+"""``showctl run --sim`` with every operator surface on, driven by the real things: Debian's
+chromium (headless, through its chromedriver: nothing is downloaded), a mosquitto broker on a free
+loopback port, and OSC datagrams on a real UDP socket.
+
+Set ``SHOWCTL_SCREENSHOTS=FOLDER`` to keep the page's screenshot there (the README's picture
+is made so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.harness.broker import Broker, Listener, free_port, retained, running_broker
+from tests.test_run import Running
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: How long the page, the broker or a reply may take (s).
+WAIT = 15.0
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = WAIT) -> Any:
+    """Poll ``check()`` until it returns something true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    with running_broker(folder) as b:
+        yield b
+
+
+@pytest.fixture
+def room(tmp_path: Path, escape_room: Path, broker: Broker) -> Iterator[Running]:
+    """The escape room, with the page, MQTT and OSC on free loopback ports."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        f"[web]\nport = {free_port()}\n"
+        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "room1"\n'
+        '[mqtt.events]\n"room1/props/start-button" = "input:start"\n'
+        f"[osc]\nport = {free_udp_port()}\n"
+    )
+    running = Running(tmp_path, escape_room, settings=settings)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        assert path.exists(), (
+            f"{path} is missing: the browser tests need Debian's chromium and chromium-driver; "
+            "run make setup-test (deploy/apt-packages-test.txt lists them)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def page_url(room: Running) -> str:
+    line = wait_for("web_listening", lambda: logged(room, "web_listening"))
+    return str(line["url"])
+
+
+def logged(room: Running, event: str) -> dict[str, Any] | None:
+    return next((line for line in room.logs() if line.get("event") == event), None)
+
+
+def lit(driver: WebDriver) -> list[bool]:
+    cells = driver.find_elements(By.CSS_SELECTOR, "#matrix .led")
+    return [("on" in (c.get_attribute("class") or "").split()) for c in cells]
+
+
+def test_the_page_shows_the_room_live_and_its_buttons_move_it(
+    room: Running, browser: WebDriver, tmp_path: Path
+) -> None:
+    """Open the page, press the room's inputs: the scene changes and the matrix follows,
+    without a reload; the page fits a phone's width."""
+    browser.set_window_size(1280, 1000)
+    browser.get(page_url(room))
+    scene = browser.find_element(By.ID, "scene")
+    wait_for("the idle scene on the page", lambda: scene.text == "idle")
+    wait_for("the live link", lambda: browser.find_element(By.ID, "link").text == "live")
+    # idle breathes the pendulum lamp (the middle LED) and nothing else
+    seen_idle = [lit(browser) for _ in range(20) if not time.sleep(0.1)]
+    assert not any(frame[i] for frame in seen_idle for i in range(9) if i != 4)
+    browser.find_element(By.XPATH, "//div[@id='inputs']/button[.='door']").click()
+    wait_for("the door flag", lambda: "door_closed" in browser.find_element(By.ID, "flags").text)
+    browser.find_element(By.XPATH, "//div[@id='inputs']/button[.='start']").click()
+    wait_for("the intro scene on the page", lambda: scene.text == "intro")
+    assert room.answer("status")["scene"] == "intro"
+    # intro cycles through every LED: the corners light up now
+    wait_for("a corner LED lit by intro's cycle", lambda: lit(browser)[0] or lit(browser)[8])
+    wait_for(
+        "a log line of the scene",
+        lambda: "scene_entered" in browser.find_element(By.ID, "log").text,
+    )
+    assert browser.find_element(By.ID, "description").text == (
+        "The clockmaker's voice tells the story."
+    )
+    shot = tmp_path / "game-master.png"
+    browser.save_screenshot(str(shot))
+    if "SHOWCTL_SCREENSHOTS" in os.environ:
+        shutil.copy(shot, Path(os.environ["SHOWCTL_SCREENSHOTS"]) / shot.name)
+    browser.find_element(By.ID, "pause").click()
+    wait_for("paused on the page", lambda: browser.find_element(By.ID, "paused").is_displayed())
+    assert room.answer("status")["paused"] is True
+    browser.find_element(By.ID, "pause").click()  # now "Resume"
+    wait_for("resumed", lambda: not room.answer("status")["paused"])
+    browser.set_window_size(400, 860)  # a phone
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"
+    ), "the page is wider than a phone's screen"
+
+
+def test_text_from_the_show_is_shown_as_text_never_run(
+    tmp_path: Path, escape_room: Path, browser: WebDriver
+) -> None:
+    """A show whose name, scene description and event carry HTML: the page shows it as text,
+    and no element or script of it comes to life."""
+    sneaky = '<img src=x onerror="window.pwned=1">'
+    text = escape_room.read_text()
+    text = text.replace("name: The Clockmaker's Study (escape room)", f"name: '{sneaky}'").replace(
+        "description: The room waits; the pendulum lamp breathes.",
+        f"description: '<script>window.pwned=2</script>{sneaky}'",
+    )
+    escape_room.write_text(text)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f"[web]\nport = {free_port()}\n")
+    room = Running(tmp_path, escape_room, settings=settings)
+    try:
+        browser.get(page_url(room))
+        wait_for("the show's name", lambda: browser.find_element(By.ID, "show").text == sneaky)
+        wait_for(
+            "the description",
+            lambda: browser.find_element(By.ID, "description").text.endswith(sneaky),
+        )
+        assert browser.execute_script("return window.pwned === undefined")
+        assert browser.find_elements(By.CSS_SELECTOR, "main img, header img, main script") == []
+    finally:
+        room.stop()
+
+
+def test_mqtt_moves_the_running_room_and_survives_the_broker_going_away(
+    room: Running, broker: Broker
+) -> None:
+    """Events through the broker move ``showctl run``; the broker is restarted mid-show; the
+    show went on meanwhile and the retained state is published again."""
+    with Listener(broker, "room1/#") as listen:
+        wait_for(
+            "presence online", lambda: (m := listen.last("room1/online")) and m.payload == b"online"
+        )
+        listen.publish("room1/input/door")
+        wait_for("door_closed", lambda: "door_closed" in room.answer("status")["flags"])
+        listen.publish("room1/props/start-button")  # a prop's own topic, from the settings
+        wait_for("intro", lambda: room.answer("status")["scene"] == "intro")
+        wait_for("the state published", lambda: state(listen, "intro"))
+    broker.stop()
+    assert room.answer("goto", "finale")["scene"] == "finale"  # the show goes on meanwhile
+    broker.start()  # empty: nothing retained
+    with Listener(broker, "room1/#") as listen:
+        wait_for("the state republished, retained", lambda: state(listen, "finale"), timeout=40)
+        kept = retained(broker, "room1/state")
+        assert kept is not None
+        assert json.loads(kept.payload)["scene"] == "finale"
+        wait_for("presence online again", lambda: listen.last("room1/online"))
+        assert listen.last("room1/online").payload == b"online"
+        listen.publish("room1/trigger", json.dumps({"event": "nothing-such"}))
+        listen.publish("room1/input/door")
+    refused = wait_for("the refusal logged", lambda: logged(room, "mqtt_message_refused"))
+    assert "nothing-such" in refused["error"]
+    assert room.process.poll() is None
+
+
+def state(listen: Listener, scene: str) -> bool:
+    message = listen.last("room1/state")
+    return message is not None and json.loads(message.payload)["scene"] == scene
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_osc_addresses_move_the_running_room_and_reply_its_state(room: Running) -> None:
+    """A desk sends the addresses; each gets ``/showctl/state`` (or ``/showctl/error``) back."""
+    port = int(logged(room, "osc_listening")["port"]) if logged(room, "osc_listening") else 0
+    assert port, "showctl did not say where OSC listens"
+    desk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    desk.bind(("127.0.0.1", 0))
+    desk.settimeout(WAIT)
+
+    def send(address: str) -> tuple[str, list[Any]]:
+        desk.sendto(OscMessageBuilder(address).build().dgram, ("127.0.0.1", port))
+        reply = OscMessage(desk.recv(65536))
+        return reply.address, list(reply.params)
+
+    try:
+        assert send("/showctl/scene/puzzles")[1][0] == "puzzles"
+        assert send("/showctl/go")[1][0] == "finale"  # puzzles' first way out with a scene
+        assert send("/showctl/pause")[1][:2] == ["finale", 1]
+        assert send("/showctl/resume")[1][:2] == ["finale", 0]
+        assert send("/showctl/input/door")[1][0] == "finale"
+        assert send("/showctl/reset")[1][0] == "idle"
+        address, (error, *_) = send("/showctl/scene/nowhere")
+        assert (address, "no scene 'nowhere'" in error) == ("/showctl/error", True)
+        assert room.answer("status")["scene"] == "idle"
+    finally:
+        desk.close()
+
+
+def test_the_status_over_http_is_the_control_sockets(room: Running) -> None:
+    """``GET /api/v1/status`` of the running room says what ``showctl status`` says."""
+    url = page_url(room)
+    with urllib.request.urlopen(url + "api/v1/status", timeout=WAIT) as r:
+        status = json.load(r)
+    assert status["scene"] == room.answer("status")["scene"]
+    assert set(status["outputs"]) == {"room", "hint"}
