@@ -27,6 +27,7 @@ import structlog
 
 from showctl.control import ControlServer
 from showctl.controller import ShowController
+from showctl.errors import SettingsError
 from showctl.gpio.base import GpioBackend, chip_path
 from showctl.leds import LedPlayer, Shown, open_matrix
 from showctl.ledview import TerminalView
@@ -260,8 +261,12 @@ class _Surfaces:
             except OSError as e:
                 _not_listening("osc", s.osc.host, s.osc.port, e)
         if s.mqtt.host:
-            self.mqtt = MqttSurface(s.mqtt, controller)
-            self.mqtt.start()
+            mqtt = MqttSurface(s.mqtt, controller)
+            try:
+                mqtt.start()
+                self.mqtt = mqtt
+            except SettingsError as e:  # a CA file that is there but no certificate
+                logger.error("mqtt_not_started", error=str(e))
 
     async def close(self) -> None:
         """Close each surface that runs. Idempotent; never raises."""

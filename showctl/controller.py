@@ -213,6 +213,11 @@ class ShowController:
             return False
         memory, entries = self.state.memory, self.state.entries
         moved = await self.state.trigger(trigger.name)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # transitions swallows a cancel that lands inside a trigger; pass it on, or the
+            # task cancelled (a surface closing, the show stopping) would go on running.
+            raise asyncio.CancelledError
         self.counts["handled" if moved else "unmet"] += 1
         if self.state.entries == entries and self.state.memory == memory:
             # Nothing changed (a condition did not hold, or the flags were already so): a
@@ -606,17 +611,23 @@ class ShowController:
 
     def _tally(self, kind: str, trigger: Trigger, hint: str) -> None:
         self.counts[kind] += 1
+        # Names the show does not know come without end (a flood of made-up ones over the
+        # network): at most a line a second for each source, not for each name.
+        per = trigger.source if kind == "unknown" else trigger.name
         self._tally_log(
             f"trigger_{kind}",
+            key=f"trigger_{kind}:{per}",
             trigger=trigger.name,
             source=trigger.source,
             scene=self.state.scene,
             hint=hint,
         )
 
-    def _tally_log(self, event: str, level: str = "warning", **data: Any) -> None:
-        """Log ``event``, at most once a second for each (event, trigger)."""
-        key = f"{event}:{data.get('trigger', '')}"
+    def _tally_log(
+        self, event: str, level: str = "warning", key: str | None = None, **data: Any
+    ) -> None:
+        """Log ``event``, at most once a second for each ``key`` (default: event and trigger)."""
+        key = key or f"{event}:{data.get('trigger', '')}"
         now = self.clock.monotonic()
         last, silent = self._logged.get(key, (-LOG_EVERY, 0))
         if now - last < LOG_EVERY:

@@ -164,6 +164,12 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             if not isinstance(value, str):
                 raise SettingsError(f"{where} must be a string in quotes, not {value!r}")
             values[key] = value
+    ca_file = values.get("ca_file", "")
+    if name == "mqtt" and ca_file and not Path(ca_file).is_file():
+        raise SettingsError(
+            f"{path}: mqtt.ca_file {ca_file} is not a file; give the PEM file of the CA that "
+            "signed the broker's certificate, or leave it empty for the system's"
+        )
     if name == "mqtt" and ("+" in values.get("base", "") or "#" in values.get("base", "")):
         raise SettingsError(
             f"{path}: mqtt.base has a wildcard (+ or #); give a plain topic such as showctl"

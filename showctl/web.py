@@ -92,14 +92,13 @@ class WebSurface:
         self.recent = Recent()
         self._buckets: dict[str, tuple[float, float]] = {}  # address: (tokens, when)
         self._logged: dict[str, tuple[float, int]] = {}
-        self._sockets: set[web.WebSocketResponse] = set()
-        self._news = asyncio.Event()  # set when there is something to send; see _notify
+        #: Each open WebSocket and its event, set when there is something new to send it.
+        self._sockets: dict[web.WebSocketResponse, asyncio.Event] = {}
         self._frame: Shown | None = None
         self._frame_lock = threading.Lock()
         self._pending = False  # a wake-up from another thread is on its way
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
         self._unwatch: Callable[[], None] | None = None
         self.port = settings.port
 
@@ -130,18 +129,14 @@ class WebSurface:
         """Listen on the settings' host and port (port 0: a free one, then in :attr:`port`).
         Raises ``OSError`` when the address cannot be taken."""
         self._loop = asyncio.get_running_loop()
-        app = self.app()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         try:
-            await self._site.start()
+            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
         except OSError:
             await self.close()
             raise
-        server = self._site._server  # the port actually bound (port 0: the system's choice)
-        if isinstance(server, asyncio.Server) and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]  # port 0: the one the system chose
         self._unwatch = self.controller.watch(self._notify)
         self.recent.on_record = self._notify_threadsafe
         self.recent.attach()
@@ -174,7 +169,8 @@ class WebSurface:
     # --- news for the WebSockets ----------------------------------------------------------
 
     def _notify(self) -> None:
-        self._news.set()
+        for news in self._sockets.values():
+            news.set()
 
     def _notify_threadsafe(self) -> None:
         """Wake the senders from any thread: one wake-up at a time is on its way."""
@@ -187,7 +183,7 @@ class WebSurface:
 
     def _woken(self) -> None:
         self._pending = False
-        self._news.set()
+        self._notify()
 
     # --- the page -------------------------------------------------------------------------
 
@@ -236,20 +232,20 @@ class WebSurface:
             )
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_BODY)
         await ws.prepare(request)
-        self._sockets.add(ws)
-        sender = asyncio.create_task(self._send(ws), name="web-socket-sender")
+        news = self._sockets[ws] = asyncio.Event()
+        sender = asyncio.create_task(self._send(ws, news), name="web-socket-sender")
         try:
             async for message in ws:  # nothing is taken: read only to see it close
                 if message.type == WSMsgType.ERROR:
                     break
         finally:
             sender.cancel()
-            self._sockets.discard(ws)
+            self._sockets.pop(ws, None)
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
         return ws
 
-    async def _send(self, ws: web.WebSocketResponse) -> None:
+    async def _send(self, ws: web.WebSocketResponse, news: asyncio.Event) -> None:
         """Send what is new to one page: the status when it changed (and every second), the
         matrix when it changed, the log lines not sent yet."""
         last_status: dict[str, Any] | None = None
@@ -258,7 +254,7 @@ class WebSurface:
         log_seq = 0
         with contextlib.suppress(ConnectionError, RuntimeError):
             while not ws.closed:
-                self._news.clear()
+                news.clear()
                 status = self._status_body()
                 moving = {k: v for k, v in status.items() if k not in ("seconds", "timers")}
                 now = self.clock()
@@ -275,7 +271,7 @@ class WebSurface:
                 if lines:
                     await ws.send_json({"type": "log", "lines": lines})
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._news.wait(), STATUS_EVERY)
+                    await asyncio.wait_for(news.wait(), STATUS_EVERY)
                 await asyncio.sleep(SEND_EVERY)  # what comes meanwhile goes in the next send
 
     # --- control --------------------------------------------------------------------------
@@ -285,8 +281,8 @@ class WebSurface:
 
         async def handle(request: web.Request) -> web.StreamResponse:
             self._check_origin(request)
+            self._check_rate(request)  # before the token: guessing it is as slow as anything
             self._check_token(request)
-            self._check_rate(request)
             body = await self._body(request)
             answer = await action(body)
             if not answer.get("ok"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def play(show_: show.Show, body: Callable[[Room], Awaitable[None]], **kw: object
     asyncio.run(main())
 
 
-def test_a_flood_of_new_names_is_counted_in_bounded_memory(small) -> None:
+def test_a_flood_of_new_names_is_counted_in_bounded_memory_and_log_lines(small) -> None:
+    """5000 made-up names over 11 s: every one counted, a line a second for their source."""
+
     async def body(room: Room) -> None:
         c = room.controller
         for i in range(5000):
@@ -82,7 +85,11 @@ def test_a_flood_of_new_names_is_counted_in_bounded_memory(small) -> None:
         assert c.counts["unknown"] == 5000
         assert len(c._logged) <= controller.TALLY_KEYS
 
-    play(small(), body)
+    with capture_logs() as logs:
+        play(small(), body)
+    unknown = [e for e in logs if e["event"] == "trigger_unknown"]
+    assert len(unknown) == 11  # one a second; those since the last line wait for the next
+    assert unknown[-1]["not_logged"] == 499
 
 
 def test_unknown_and_unheard_triggers_are_counted_and_logged_once_a_second(small) -> None:
@@ -382,3 +389,28 @@ def test_a_state_the_disk_refuses_is_logged_and_saved_once_the_disk_takes_it(
     events = [e["event"] for e in logs]
     assert events.count("state_not_saved") >= 1
     assert events.count("state_saved_again") == 1
+
+
+def test_a_task_cancelled_while_it_fires_a_trigger_is_cancelled(small) -> None:
+    """transitions swallows a CancelledError inside a trigger; the controller passes it on, so
+    a surface closing or the show stopping mid-trigger does not leave a task running."""
+    cancelled_inside = 0
+
+    async def body(room: Room) -> None:
+        nonlocal cancelled_inside
+        c = room.controller
+        for steps in range(12):
+            await c.goto("a")
+            task = asyncio.create_task(c.handle(controller.Trigger("goto:b", "test")))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            if task.done():
+                continue
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert task.cancelled(), f"cancelled after {steps} steps, yet it ran on"
+            cancelled_inside += steps > 0
+
+    play(small(), body)
+    assert cancelled_inside > 0  # some cancels landed inside the trigger, not before it

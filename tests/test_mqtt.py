@@ -406,3 +406,29 @@ def test_the_settings_credentials_are_used_and_a_refusal_is_logged_once(
         assert "mqtt.username, mqtt.password" in refusals[0]["error"]
 
     play(room_show, body)
+
+
+def test_tls_with_the_settings_ca_connects_and_without_it_is_refused(room_show, tmp_path) -> None:
+    """A broker that speaks TLS only, its certificate signed by a CA of its own: with that CA
+    as mqtt.ca_file the surface connects and takes events; trusting only the system's CAs it
+    cannot, says so once, and the show goes on."""
+
+    async def body(room: Room) -> None:
+        with running_broker(tmp_path / "tls", tls=True) as broker:
+            with Listener(broker, f"{BASE}/#") as listener:
+                async with surface(room, broker, tls=True, ca_file=str(broker.ca)):
+                    await connected(room, listener)
+                    listener.publish(f"{BASE}/input/button")
+                    listener.publish(f"{BASE}/event/go")
+                    await until(room, lambda: room.scene == "b", "the events over TLS")
+            with capture_logs() as logs:
+                async with surface(room, broker, tls=True):
+                    await until(
+                        room,
+                        lambda: any(e["event"] == "mqtt_unreachable" for e in logs),
+                        "the certificate refused",
+                    )
+                    assert (await room.controller.goto("a"))["scene"] == "a"
+        assert not [e for e in logs if e["event"] == "mqtt_connected"]
+
+    play(room_show, body)

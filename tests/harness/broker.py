@@ -45,10 +45,15 @@ def free_port() -> int:
 
 class Broker:
     """mosquitto on ``127.0.0.1:port``: :meth:`start`, :meth:`stop`, :meth:`start` again.
-    With ``users`` (name: password), only they may connect; else anyone may."""
+    With ``users`` (name: password), only they may connect; else anyone may. With ``tls``, it
+    speaks TLS only, with a certificate for 127.0.0.1 signed by a CA of its own (:attr:`ca`)."""
 
     def __init__(
-        self, directory: Path, port: int | None = None, users: Mapping[str, str] | None = None
+        self,
+        directory: Path,
+        port: int | None = None,
+        users: Mapping[str, str] | None = None,
+        tls: bool = False,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
@@ -56,6 +61,8 @@ class Broker:
         self.users = dict(users or {})
         self.conf = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
+        self.tls = tls
+        self.ca = directory / "ca.pem"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,6 +90,14 @@ class Broker:
             conf += ["allow_anonymous false", f"password_file {passwords}"]
         else:
             conf += ["allow_anonymous true"]
+        if self.tls:
+            self._certificates()
+            d = self.directory
+            conf += [
+                f"cafile {self.ca}",
+                f"certfile {d / 'server.pem'}",
+                f"keyfile {d / 'server.key'}",
+            ]
         self.conf.write_text("\n".join(conf) + "\n")
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
@@ -111,6 +126,61 @@ class Broker:
                 )
             time.sleep(0.02)
 
+    def _certificates(self) -> None:
+        """A CA, and the broker's key and certificate for 127.0.0.1 signed by it (openssl)."""
+        d = self.directory
+        if (d / "server.pem").exists():
+            return
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=showctl test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            str(self.ca),
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={self.host}",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        )
+        (d / "san.cnf").write_text(f"subjectAltName = IP:{self.host}\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            str(self.ca),
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.cnf",
+            "-out",
+            "server.pem",
+        )
+
     def stop(self) -> None:
         """Stop the broker (SIGTERM; SIGKILL if it lingers): every client loses its connection.
         Idempotent."""
@@ -132,7 +202,9 @@ class Broker:
 
 
 @contextmanager
-def running_broker(directory: Path, users: Mapping[str, str] | None = None) -> Iterator[Broker]:
+def running_broker(
+    directory: Path, users: Mapping[str, str] | None = None, tls: bool = False
+) -> Iterator[Broker]:
     """A started :class:`Broker`, stopped at the end. Fails (never skips) without mosquitto."""
     if not MOSQUITTO.exists():
         pytest.fail(
@@ -140,7 +212,7 @@ def running_broker(directory: Path, users: Mapping[str, str] | None = None) -> I
             "`make setup-test` (deploy/apt-packages-test.txt lists mosquitto)",
             pytrace=False,
         )
-    broker = Broker(directory, users=users)
+    broker = Broker(directory, users=users, tls=tls)
     try:
         broker.start()
         yield broker
@@ -162,6 +234,8 @@ class Listener:
     context manager; it is connected and subscribed on entry."""
 
     def __init__(self, broker: Broker, topic: str = "#", user: str = "") -> None:
+        """Connects with ``user``'s password, and over TLS trusting the broker's CA if it
+        speaks TLS."""
         self.broker = broker
         self.topic = topic
         self.messages: list[Received] = []
@@ -170,6 +244,8 @@ class Listener:
         self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
         if user:
             self.client.username_pw_set(user, broker.users[user])
+        if broker.tls:
+            self.client.tls_set(ca_certs=str(broker.ca))
         self.client.on_connect = lambda client, *_: client.subscribe(self.topic, 1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
