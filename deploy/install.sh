@@ -17,6 +17,9 @@
 #     or --show FILE, on the first install only. The show there is the user's from then on:
 #     never overwritten, unless --show FILE names a different one and --replace-show is given,
 #     and then the old show.yaml and media/ are moved to /etc/showctl/backup-DATE-XXXX/;
+#   - /etc/showctl/settings.toml (deploy/settings.toml: the web page on 127.0.0.1:8080, no MQTT,
+#     no OSC), on the first install only, then the user's; readable by root and the group
+#     showctl only (it may hold the web token and the MQTT password);
 #   - /etc/udev/rules.d/99-showctl-gpio.rules (udev reloaded when it changed and udev runs);
 #   - /etc/systemd/system/showctl.service (systemd reloaded when it changed and systemd runs),
 #     enabled so it starts at boot. It is not started (a new box's show has no sound cards
@@ -266,6 +269,16 @@ EOF
         renewed=1
         say "installed the show $from as $etc/show.yaml, its $(cat "$tmp/clips.txt") clips in $etc/media"
     fi
+fi
+
+# The settings: the example, once; from then on the user's.
+if [ ! -e "$etc/settings.toml" ]; then
+    mkdir -p "$etc"
+    cp "$here/settings.toml" "$etc/settings.toml.new"
+    chmod 640 "$etc/settings.toml.new"
+    chgrp "$(awk -F: '$1 == "showctl" { print $3 }' "$root/etc/group")" "$etc/settings.toml.new"
+    mv -f "$etc/settings.toml.new" "$etc/settings.toml"
+    say "installed the settings $etc/settings.toml (the web page on 127.0.0.1:8080)"
 fi
 
 # Files that take effect when their service reloads.

@@ -21,7 +21,7 @@ import tty
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -31,14 +31,16 @@ from showctl.errors import SettingsError
 from showctl.gpio.base import GpioBackend, chip_path
 from showctl.leds import LedPlayer, Shown, open_matrix
 from showctl.ledview import TerminalView
-from showctl.mqtt import MqttSurface
-from showctl.osc import OscSurface
 from showctl.settings import Settings
 from showctl.show import Show
 from showctl.supervisor import PlayerPool
 from showctl.triggers import InputWatcher
 from showctl.watchdog import Liveness, Notifier
 from showctl.web import WebSurface
+
+if TYPE_CHECKING:
+    from showctl.mqtt import MqttSurface
+    from showctl.osc import OscSurface
 
 logger = structlog.get_logger()
 
@@ -241,6 +243,8 @@ class _Surfaces:
         self.web: WebSurface | None = None
         self.mqtt: MqttSurface | None = None
         self.osc: OscSurface | None = None
+        # MQTT and OSC are loaded only when the settings ask for them (the web page is on by
+        # default, so aiohttp always is).
 
     async def start(self, controller: ShowController, frames: _Frames) -> None:
         """Start each surface the settings ask for; the web page follows the LED ``frames``."""
@@ -254,6 +258,8 @@ class _Surfaces:
             except OSError as e:
                 _not_listening("web", s.web.host, s.web.port, e)
         if s.osc.port:
+            from showctl.osc import OscSurface  # noqa: PLC0415  (only what is asked for)
+
             osc = OscSurface(s.osc, controller)
             try:
                 await osc.start()
@@ -261,6 +267,8 @@ class _Surfaces:
             except OSError as e:
                 _not_listening("osc", s.osc.host, s.osc.port, e)
         if s.mqtt.host:
+            from showctl.mqtt import MqttSurface  # noqa: PLC0415  (only what is asked for)
+
             mqtt = MqttSurface(s.mqtt, controller)
             try:
                 mqtt.start()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from showctl import __version__, show
+from showctl import __version__, settings, show
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "deploy" / "install.sh"
@@ -197,6 +197,7 @@ def test_the_first_run_installs_everything_and_says_so(box: Box) -> None:
         f"linked {root}/usr/local/bin/showctl to /opt/showctl/venv/bin/showctl",
         f"installed the show {box.checkout}/shows/demo.yaml as {root}/etc/showctl/show.yaml, its "
         f"16 clips in {root}/etc/showctl/media",
+        f"installed the settings {root}/etc/showctl/settings.toml",
         f"installed {root}/etc/udev/rules.d/99-showctl-gpio.rules; udev reloaded",
         f"installed {root}/etc/systemd/system/showctl.service; systemd reloaded",
         "enabled showctl.service: it starts at boot",
@@ -228,8 +229,18 @@ def test_the_installed_program_runs_and_accepts_the_installed_show(box: Box) -> 
     assert checked.stdout.splitlines()[-1] == f"{installed}: 0 errors, 0 warnings: ok"
     loaded = show.load(installed)
     assert loaded.media_dir == root / "etc" / "showctl" / "media"
+    settings_file = installed.parent / "settings.toml"
     unreadable = [p for p in installed.parent.rglob("*") if not p.stat().st_mode & 0o004]
-    assert unreadable == [], "the service's user reads the show and its clips"
+    assert unreadable == [settings_file], "the service's user reads the show and its clips"
+    # The settings may hold secrets: root and the service's group only.
+    group = next(
+        line.split(":")[2]
+        for line in (root / "etc" / "group").read_text().splitlines()
+        if line.startswith("showctl:")
+    )
+    info = settings_file.stat()
+    assert (info.st_mode & 0o777, info.st_gid) == (0o640, int(group))
+    assert settings.load(settings_file).web == settings.WebSettings()
     assert loaded.scenes == show.load(ROOT / "shows" / "demo.yaml").scenes
 
 

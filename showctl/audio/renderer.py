@@ -91,6 +91,11 @@ class Stop:
         return self.at
 
 
+#: The level meter reads one block in this many (one in 85 ms at 256 samples, 48 kHz): reading
+#: every block cost the player half a point of a core on the hub (2.96 % against 2.47 %).
+PEAK_EVERY = 16
+
+
 @dataclass
 class Counters:
     """What the callback has done, for heartbeats. Written by the audio thread only."""
@@ -164,8 +169,9 @@ class Renderer:
         self._fill_part(block[head:], self._frame + head)
         self._frame += n
         self.counters.blocks += 1
-        peak = max(float(block.max()), -float(block.min()))  # no array made: two reductions
-        self.counters.peak = max(self.counters.peak, peak)
+        if self.counters.blocks % PEAK_EVERY == 0:
+            peak = max(float(block.max()), -float(block.min()))  # no array made: two reductions
+            self.counters.peak = max(self.counters.peak, peak)
 
     def _fill_part(self, part: Block, frame: int) -> None:
         """Fill ``part``, whose first sample is the stream's ``frame``."""

@@ -58,7 +58,11 @@ async function control(action, body) {
     say(answer.error, true);
     return;
   }
-  say(answer.moved === false ? "The show did not move: this scene does not take that now." : "");
+  if (answer.moved === false) {
+    say(answer.paused ? "The show is paused: resume it first." : "The show did not move: this scene does not take that now.");
+  } else {
+    say("");
+  }
   showStatus(answer);
 }
 

@@ -186,3 +186,18 @@ def test_a_stop_at_t0_silences_on_its_sample_and_a_later_command_replaces_it(
     assert abs(stream.dac_time(last + 1) - t0) * RATE <= 0.5
     assert (content[last + 1 :] == -1).all()
     assert waiting in renderer.retired, "the play that never sounded is handed back to close"
+
+
+def test_the_peak_level_is_read_from_what_is_played(tmp_path: Path) -> None:
+    """Silence reads 0; a looped clip at half scale reads 0.5 (the meter of the heartbeats)."""
+    from showctl.testing import write_wav
+
+    clock, stream, renderer = rig(tmp_path, capture=False)
+    assert renderer.counters.peak == 0.0
+    clip = write_wav(tmp_path / "half.wav", seconds=0.5)  # a sine tone at half scale
+    renderer.commands.append(
+        Play(ClipStream(inspect(clip, RATE), loop=True, threaded=False), clock.now + 2.1)
+    )
+    stream.run_until(clock.now + 2.1 + 0.5)
+    stream.close()
+    assert renderer.counters.peak == pytest.approx(0.5, abs=0.01)
