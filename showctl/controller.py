@@ -30,6 +30,7 @@ from showctl import state as saved_state
 from showctl.clock import Clock, MonotonicClock
 from showctl.cues import Schedule
 from showctl.leds import LedPlayer
+from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine
 from showctl.meter import clip_meter
 from showctl.show import FAULT, Show, check
@@ -145,7 +146,7 @@ class ShowController:
         self.check_in: Callable[[str], None] = lambda loop: None
         # One change of the show at a time: the queue's triggers, and control requests.
         self._busy = asyncio.Lock()
-        self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
+        self._logged = Tally(logger, self.clock.monotonic, LOG_EVERY, TALLY_KEYS)
         self._saver: asyncio.Task[None] | None = None
         self._save_wanted = False
         self._save_retry: asyncio.TimerHandle | None = None  # after the disk refused the state
@@ -627,16 +628,7 @@ class ShowController:
         self, event: str, level: str = "warning", key: str | None = None, **data: Any
     ) -> None:
         """Log ``event``, at most once a second for each ``key`` (default: event and trigger)."""
-        key = key or f"{event}:{data.get('trigger', '')}"
-        now = self.clock.monotonic()
-        last, silent = self._logged.get(key, (-LOG_EVERY, 0))
-        if now - last < LOG_EVERY:
-            self._logged[key] = (last, silent + 1)
-            return
-        if len(self._logged) >= TALLY_KEYS:  # names without end (a flood): forget the old ones
-            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
-        self._logged[key] = (now, 0)
-        getattr(logger, level)(event, **data, **({"not_logged": silent} if silent else {}))
+        self._logged.log(key or f"{event}:{data.get('trigger', '')}", event, level, **data)
 
     def _refuse(self, error: str, **data: Any) -> Answer:
         return Answer(ok=False, error=error, **data)

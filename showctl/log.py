@@ -19,6 +19,7 @@ import collections
 import contextlib
 import json
 import logging
+import math
 import queue
 import sys
 import threading
@@ -199,3 +200,40 @@ class Recent(logging.Handler):
         """The events after number ``seq`` (0: all that are kept), and the last number."""
         with self.lock or contextlib.nullcontext():
             return self.seq, [line for n, line in self.lines if n > seq]
+
+
+class Tally:
+    """Logs each kind of repeated trouble at most once every ``every`` seconds of ``clock``, for
+    each key; the lines held back are counted, and the next line of the key carries the count
+    (``not_logged``). At most ``keys`` keys are remembered: keys without end (a flood of made-up
+    names) make it forget the ones older than ``every``. Not thread-safe: one thread calls it."""
+
+    def __init__(
+        self,
+        logger: Any,
+        clock: Callable[[], float],
+        every: float = 1.0,
+        keys: int = 1000,
+    ) -> None:
+        self.logger = logger
+        self.clock = clock
+        self.every = every
+        self.keys = keys
+        self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
+
+    def __len__(self) -> int:
+        """How many keys are remembered."""
+        return len(self._logged)
+
+    def log(self, key: str, event: str, level: str = "warning", **data: Any) -> None:
+        """Log ``event`` with ``data`` at ``level``, unless ``key`` was logged less than
+        ``every`` seconds ago (then only count it)."""
+        now = self.clock()
+        last, silent = self._logged.get(key, (-math.inf, 0))
+        if now - last < self.every:
+            self._logged[key] = (last, silent + 1)
+            return
+        if len(self._logged) >= self.keys:
+            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < self.every}
+        self._logged[key] = (now, 0)
+        getattr(self.logger, level)(event, **data, **({"not_logged": silent} if silent else {}))

@@ -47,6 +47,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from showctl.controller import ShowController
 from showctl.errors import SettingsError
+from showctl.log import Tally
 from showctl.settings import MqttSettings
 
 logger = structlog.get_logger()
@@ -87,7 +88,6 @@ class MqttSurface:
         """``clock`` paces the log lines of refused messages (seconds)."""
         self.settings = settings
         self.controller = controller
-        self.clock = clock
         self.counts: Counter[str] = Counter()
         base = settings.base
         self.topics = {
@@ -104,7 +104,7 @@ class MqttSurface:
         self._published: str | None = None  # the state last handed to paho
         self._connected = False
         self._trouble_logged = False  # unreachable or refused, logged once until connected
-        self._logged: dict[str, tuple[float, int]] = {}  # topic: (last logged, not logged since)
+        self._refusals = Tally(logger, clock, LOG_EVERY, LOGGED_TOPICS)  # by topic
         self._closed = False
 
     # --- lifetime -------------------------------------------------------------------------
@@ -372,18 +372,5 @@ class MqttSurface:
     def _refuse(self, topic: str, error: str) -> None:
         """Count a refused message; log it, at most once a second per topic."""
         self.counts["refused"] += 1
-        now = self.clock()
         key = topic[:200]
-        last, silent = self._logged.get(key, (-LOG_EVERY, 0))
-        if now - last < LOG_EVERY:
-            self._logged[key] = (last, silent + 1)
-            return
-        if len(self._logged) >= LOGGED_TOPICS:  # topics without end (a flood): forget old ones
-            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
-        self._logged[key] = (now, 0)
-        logger.warning(
-            "mqtt_message_refused",
-            topic=key,
-            error=error,
-            **({"not_logged": silent} if silent else {}),
-        )
+        self._refusals.log(key, "mqtt_message_refused", topic=key, error=error)

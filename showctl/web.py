@@ -38,7 +38,7 @@ from aiohttp import WSMsgType, web
 
 from showctl.controller import Answer, ShowController
 from showctl.leds import Shown
-from showctl.log import Recent
+from showctl.log import Recent, Tally
 from showctl.settings import WebSettings
 
 logger = structlog.get_logger()
@@ -91,7 +91,7 @@ class WebSurface:
         self.clock = clock
         self.recent = Recent()
         self._buckets: dict[str, tuple[float, float]] = {}  # address: (tokens, when)
-        self._logged: dict[str, tuple[float, int]] = {}
+        self._refusals = Tally(logger, clock, LOG_EVERY)  # by status and path
         #: Each open WebSocket and its event, set when there is something new to send it.
         self._sockets: dict[web.WebSocketResponse, asyncio.Event] = {}
         self._frame: Shown | None = None
@@ -392,24 +392,15 @@ class WebSurface:
             )
 
     def _refuse(self, request: web.Request, status: int, error: str) -> web.Response:
-        key = f"{status}:{request.path[:80]}"
-        now = self.clock()
-        last, silent = self._logged.get(key, (-LOG_EVERY, 0))
-        if now - last >= LOG_EVERY:
-            if len(self._logged) > 1000:
-                self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
-            self._logged[key] = (now, 0)
-            logger.warning(
-                "web_request_refused",
-                status=status,
-                method=request.method,
-                path=request.path[:80],
-                remote=request.remote,
-                error=error,
-                **({"not_logged": silent} if silent else {}),
-            )
-        else:
-            self._logged[key] = (last, silent + 1)
+        self._refusals.log(
+            f"{status}:{request.path[:80]}",
+            "web_request_refused",
+            status=status,
+            method=request.method,
+            path=request.path[:80],
+            remote=request.remote,
+            error=error,
+        )
         return web.json_response({"ok": False, "error": error}, status=status)
 
 
