@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+
+
+def loaded(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``code``."""
+    probe = (
+        f"{code}\nimport json, sys; print(json.dumps([m for m in {modules!r} if m in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
 
 
 def test_import_pulls_in_no_hardware_library() -> None:
     """`import showctl` and the modules of this foundation load neither sounddevice nor gpiod,
     so they work on a laptop without PortAudio or libgpiod."""
-    code = (
-        "import sys, showctl, showctl.cli, showctl.show, showctl.walk, showctl.machine;"
-        "print(sorted(m for m in ('sounddevice', 'gpiod') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    code = "import showctl, showctl.cli, showctl.show, showctl.walk, showctl.machine"
+    assert loaded(code, ("sounddevice", "gpiod")) == []
 
 
 def test_player_process_stays_lean() -> None:
@@ -24,25 +30,13 @@ def test_player_process_stays_lean() -> None:
     asyncio, which with what they pull in (ssl among it) cost 7.5 MB a process; nor the show
     loader, the state machine or the web server."""
     code = (
-        "import sys; sys.argv = ['showctl', 'player', '--help'];"
-        "import showctl.cli, showctl.player;"
-        "print(sorted(m for m in ('structlog', 'asyncio', 'yaml', 'transitions', 'showctl.show',"
-        " 'aiohttp') if m in sys.modules))"
+        "import sys; sys.argv = ['showctl', 'player', '--help']; import showctl.cli, showctl.player"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    heavy = ("structlog", "asyncio", "yaml", "transitions", "showctl.show", "aiohttp")
+    assert loaded(code, heavy) == []
 
 
 def test_the_controller_loads_mqtt_and_osc_only_when_asked() -> None:
     """``showctl run`` with the default settings (the web page only) loads neither paho nor
     python-osc."""
-    code = (
-        "import sys, showctl.app;"
-        "print(sorted(m for m in ('paho', 'pythonosc') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert loaded("import showctl.app", ("paho", "pythonosc")) == []
