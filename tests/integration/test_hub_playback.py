@@ -24,7 +24,7 @@ import pytest
 
 from showctl import supervisor
 from showctl.show import Output
-from tests.harness.analysis import channel, find, find_start, noise_clip
+from tests.harness.analysis import Window, channel, find, find_start, noise_clip
 from tests.harness.soundhub import SoundHub, device_name
 
 OUTPUTS = 8
@@ -33,6 +33,10 @@ OUTPUTS = 8
 #: (see tests/bench/sync.py). Tests of content only need the stream running.
 SETTLE = 3.0
 SETTLE_FOR_TIMING = 20.0
+#: Scheduled starts in the test of content and togetherness.
+STARTS = 3
+#: Seconds within which outputs started at one T0 land on the hub (see that test).
+TOGETHER = 0.003
 #: Samples compared on each side of a loop's seam.
 EDGE = 16
 
@@ -52,12 +56,11 @@ async def record_playing(
     clips: dict[str, tuple[Path, bool]],
     seconds: float,
     n: int = OUTPUTS,
-    settle: float = SETTLE,
     lock: bool = True,
 ) -> tuple[np.ndarray, dict[str, dict]]:
     async with supervisor.PlayerPool(outputs(n), env=hub.env, lock=lock) as pool:
         with hub.record() as recording:
-            await asyncio.sleep(settle)
+            await asyncio.sleep(SETTLE)
             await pool.play(clips, time.monotonic() + 0.2)
             await asyncio.sleep(seconds)
             beats = {name: p.last.get("heartbeat", {}) for name, p in pool.players.items()}
@@ -67,26 +70,48 @@ async def record_playing(
 
 
 def test_every_output_plays_its_own_file_together(hub: SoundHub, tmp_path: Path) -> None:
-    """Eight outputs, eight different clips: each channel carries its own clip and no other,
-    and the eight start within a millisecond (the benchmark measures how much within)."""
-    clips = {
-        f"out{i}": noise_clip(tmp_path / f"n{i}.wav", seed=i, seconds=0.5) for i in range(OUTPUTS)
-    }
-    playing = {name: (tmp_path / f"n{i}.wav", False) for i, name in enumerate(clips)}
-    recording, _ = asyncio.run(record_playing(hub, playing, 1.0, settle=SETTLE_FOR_TIMING))
-    starts = []
-    for i, (name, clip) in enumerate(clips.items()):
-        recorded = channel(recording, i)
-        at, match = find_start(recorded, clip)
-        assert match > 0.95, f"{name} does not carry its clip"
-        others = [
-            find_start(recorded, other)[1]
-            for other_name, other in clips.items()
-            if other_name != name
-        ]
-        assert max(others) < 0.2, f"{name} carries another output's clip"
-        starts.append(at)
-    assert max(starts) - min(starts) <= 48, starts
+    """Eight outputs, eight different clips, started at one T0 three times: in every start each
+    channel carries its own clip and no other, and the eight start together.
+
+    Together means within TOGETHER, 3 ms: a bound on the harness, not the product's figure, which
+    tests/bench/sync.py measures against its 0.25 ms target. Through the hub's plugin one stream's
+    timing reports can be wrong by up to 2.4 ms for seconds, and nothing in them says so (the
+    README's notes on the start skew); a 1 ms bound failed on such a start in CI. Starts with no
+    shared T0 are 200 to 300 ms apart. Finer faults do not show here: the hub's streams share one
+    clock, one latency and one block phase, so even a start rounded to a block or placed by the
+    callback's own time lands within 0.7 ms (both tried). The renderer's tests on the simulated
+    backend, whose clocks differ and are known, check that a start lands on its sample."""
+    paths = [tmp_path / f"n{i}.wav" for i in range(OUTPUTS)]
+    clips = [noise_clip(path, seed=i, seconds=0.5) for i, path in enumerate(paths)]
+    playing = {f"out{i}": (path, False) for i, path in enumerate(paths)}
+
+    async def play() -> tuple[np.ndarray, list[Window]]:
+        windows = []
+        async with supervisor.PlayerPool(outputs(), env=hub.env) as pool:
+            with hub.record() as recording:
+                await asyncio.sleep(SETTLE_FOR_TIMING)
+                for _ in range(STARTS):
+                    begin = time.monotonic()
+                    await pool.play(playing, begin + supervisor.DEFAULT_LEAD)
+                    await asyncio.sleep(supervisor.DEFAULT_LEAD + 0.5 + 0.6)
+                    windows.append(
+                        (recording.sample_at(begin), recording.sample_at(time.monotonic()))
+                    )
+                return recording.stop(), windows
+
+    recording, windows = asyncio.run(play())
+    for n, (begin, end) in enumerate(windows):
+        starts = []
+        for i, clip in enumerate(clips):
+            recorded = channel(recording[begin:end], i)
+            at, match = find_start(recorded, clip)
+            assert match > 0.95, f"start {n}: out{i} does not carry its clip"
+            others = [find_start(recorded, other)[1] for j, other in enumerate(clips) if j != i]
+            assert max(others) < 0.2, f"start {n}: out{i} carries another output's clip"
+            starts.append(at)
+        spread = max(starts) - min(starts)
+        print(f"start {n}: the eight started within {spread} samples ({spread / 48:.3f} ms)")
+        assert spread <= TOGETHER * 48000, f"start {n}: {starts}"
 
 
 def test_loop_seams_are_sample_exact(hub: SoundHub, tmp_path: Path) -> None:
