@@ -12,8 +12,8 @@ falls silent (a run of zero samples, which noise never has) while the fault happ
 
 The outputs ask for LATENCY, 200 ms, not the default 40. The machines this runs on stall now and
 then, with nothing of showctl's doing: 7 players left alone on the hub went silent together for
-32 to 82 ms once in five minutes, and in some runs of this suite such a stall fell inside a
-fault's recording. Holding the hub's process still for 80 ms (SIGSTOP) silences every 40-ms
+32 to 82 ms, once in 14 minutes watched; and in some runs of this suite such a stall fell inside a
+fault's recording. Holding the hub's PulseAudio still for 80 ms (SIGSTOP) silences every 40-ms
 output and none of the 200-ms ones. What this suite looks for, a fault in one output reaching the
 others (a stop, a restart, a command sent to them), silences them whatever their latency.
 """

@@ -93,7 +93,7 @@ def test_every_output_plays_its_own_file_together(hub: SoundHub, tmp_path: Path)
                 for _ in range(STARTS):
                     begin = time.monotonic()
                     await pool.play(playing, begin + supervisor.DEFAULT_LEAD)
-                    await asyncio.sleep(supervisor.DEFAULT_LEAD + 0.5 + 0.6)
+                    await asyncio.sleep(supervisor.DEFAULT_LEAD + 0.5 + 0.6)  # clip, silence
                     windows.append(
                         (recording.sample_at(begin), recording.sample_at(time.monotonic()))
                     )
