@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.harness.analysis import SILENT_RUN, noise_clip, silent_channels
+from tests.harness.analysis import noise_clip, silences, silent_channels
 from tests.harness.box import Box
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -100,26 +100,14 @@ def others_play_on(box: Box, samples: np.ndarray, victims: list[str]) -> None:
     """No output but the ``victims`` fell silent in the hub's recording ``samples``; if one did,
     where in the recording, and the players' counts of late clips and late callbacks."""
     others = [i for i in range(OUTPUTS) if f"out{i}" not in victims]
-    silent = silent_channels(samples, others)
-    if silent:
-        quiet = {f"out{i}": silence(samples[:, i]) for i in silent}
+    runs = {f"out{i}": silences(samples[:, i]) for i in others}
+    quiet = {name: (r[0][0], sum(n for _, n in r)) for name, r in runs.items() if r}
+    if quiet:
         counts = {name: (o["underruns"], o["xruns"]) for name, o in box.status()["outputs"].items()}
         pytest.fail(
             f"another output fell silent (first silent sample, samples silent; of "
             f"{len(samples)}): {quiet}; (underruns, xruns) now: {counts}"
         )
-
-
-def silence(recorded: np.ndarray) -> tuple[int, int]:
-    """The first sample of a channel's recording that is zero in a run, and how many are."""
-    zero = np.concatenate([[0], (recorded == 0).astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(zero))
-    runs = [
-        (int(a), int(b - a))
-        for a, b in zip(edges[::2], edges[1::2], strict=True)
-        if b - a >= SILENT_RUN
-    ]
-    return runs[0][0], sum(length for _, length in runs)
 
 
 # --- players that die or hang ----------------------------------------------------------------

@@ -100,11 +100,17 @@ def skews(
 SILENT_RUN = 32
 
 
+def silences(recorded: npt.NDArray[np.int16]) -> list[tuple[int, int]]:
+    """The runs of SILENT_RUN or more zero samples in one channel: (first sample, length)."""
+    zero = np.concatenate([[0], (recorded == 0).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(zero))  # where each run of zeros begins, and ends
+    return [
+        (int(a), int(b - a))
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+        if b - a >= SILENT_RUN
+    ]
+
+
 def silent_channels(recording: npt.NDArray[np.int16], channels: list[int]) -> list[int]:
     """Those of ``channels`` of a hub recording with a run of SILENT_RUN zero samples."""
-    silent = []
-    for i in channels:
-        zero = (recording[:, i] == 0).astype(np.int32)
-        if np.convolve(zero, np.ones(SILENT_RUN, np.int32), mode="valid").max() >= SILENT_RUN:
-            silent.append(i)
-    return silent
+    return [i for i in channels if silences(recording[:, i])]
