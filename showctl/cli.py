@@ -317,7 +317,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (PlayerError, GpioError, ControlError) as e:
         print(e, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # Ctrl-C while the players were still starting
+    except KeyboardInterrupt:  # Ctrl-C before run() took the signal over
         return 0
 
 
@@ -348,6 +348,8 @@ def cmd_control(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 1
     print(json.dumps(answer, indent=2))
+    if answer.get("why"):  # a trigger taken that moved nothing: say why, under the state
+        print(f"{args.name} did nothing: {answer['why']}", file=sys.stderr)
     return 0
 
 
@@ -365,6 +367,7 @@ def cmd_player(args: argparse.Namespace) -> int:
         latency=args.latency,
         lock=not args.no_drift_lock,
         known_ppm=args.ppm,
+        append_capture=args.append_capture,
     )
 
 
@@ -504,7 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, required=True, help="samples a second")
     p.add_argument("--latency", type=_positive, required=True, help="seconds held ahead")
     p.add_argument("--backend", choices=("sounddevice", "sim"), default="sounddevice")
-    p.add_argument("--capture", metavar="FOLDER", help="sim: write what is played here")
+    p.add_argument(
+        "--capture", metavar="FOLDER", help="sim: write what is played to OUTPUT.wav here"
+    )
+    p.add_argument(
+        "--append-capture",
+        action="store_true",
+        help="sim: add to the output's capture rather than begin it afresh (a restarted player)",
+    )
     p.add_argument(
         "--ppm",
         type=float,

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +32,7 @@ from showctl.clock import Clock, MonotonicClock
 from showctl.cues import Schedule
 from showctl.leds import LedPlayer
 from showctl.log import Tally
-from showctl.machine import FLAGS_CHANGED, ShowState, build_machine
+from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.meter import clip_meter
 from showctl.show import FAULT, Show, check
 from showctl.supervisor import scene_clips
@@ -94,6 +95,29 @@ class Trigger:
     name: str
     source: str
     entry: int | None = None
+    #: Told the :class:`Outcome` once the trigger is handled, refused or dropped (on the
+    #: loop's thread; it must not block): how a surface that fired it answers its sender.
+    reply: Callable[[Outcome], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a trigger did: whether a transition ran (``moved``) and, when none did, why not, in
+    a sentence for the person who fired it (the scene does not take it, its conditions did not
+    hold, the show is paused, the show has no such trigger)."""
+
+    trigger: str
+    moved: bool
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class TakeUp:
+    """A scene taken up where it was rather than entered anew: ``at`` seconds into it, after
+    a ``restart`` of showctl, a ``pause`` or a ``reload``."""
+
+    at: float
+    after: str
 
 
 class Answer(dict[str, Any]):
@@ -167,8 +191,7 @@ class ShowController:
                 name: count for name, count in saved.counters.items() if name in self.show.counters
             }
             self.machine.set_state(saved.scene, model=self.state)
-            logger.info("scene_resumed", scene=saved.scene, elapsed=round(elapsed, 3))
-            await self._enter(t0=self.clock.monotonic() - elapsed)
+            await self._enter(TakeUp(elapsed, "restart"))
         else:
             await self._start_over()
         for output, health in self.outputs.health().items():  # cards missing at start
@@ -188,53 +211,67 @@ class ShowController:
                     continue
                 await self.handle(trigger)
 
-    def fire(self, name: str, source: str) -> None:
-        """Queue a trigger (never blocks; when the queue is full it is dropped and counted)."""
-        self._put(Trigger(name, source))
+    def fire(self, name: str, source: str, reply: Callable[[Outcome], None] | None = None) -> None:
+        """Queue a trigger (never blocks; when the queue is full it is dropped and counted).
+        ``reply``, if given, is told its :class:`Outcome` once it is handled."""
+        self._put(Trigger(name, source, reply=reply))
 
-    async def handle(self, trigger: Trigger) -> bool:
+    async def handle(self, trigger: Trigger) -> Outcome:
         """Fire one trigger on the machine now, after whatever is being handled; whether it
-        moved the show (a transition ran). Counted and logged when the show does not know it
-        or the scene does not listen."""
+        moved the show (a transition ran), and if not why not; the trigger's ``reply`` is told
+        too. Counted and logged when the show does not know it or the scene does not listen."""
         async with self._busy:
-            return await self._handle(trigger)
+            outcome = await self._handle(trigger)
+        if trigger.reply is not None:
+            trigger.reply(outcome)
+        return outcome
 
-    async def _handle(self, trigger: Trigger) -> bool:
+    async def _handle(self, trigger: Trigger) -> Outcome:
+        name = trigger.name
         if trigger.entry is not None and trigger.entry != self.entry:
-            return False  # a timer or an audio end of a scene since left
+            return Outcome(name, False, "it belongs to a scene since left")
         scene = self.state.scene
-        if trigger.name not in self.machine.events:
+        if name not in self.machine.events:
             self._tally("unknown", trigger, hint="the show has no such input or event")
-            return False
-        if trigger.name not in self.machine.get_triggers(scene):
-            self._tally("ignored", trigger, hint="this scene does not listen to it")
-            return False
-        if self.paused is not None and not trigger.name.startswith(("goto:", FAULT)):
-            self._tally("ignored", trigger, hint="the show is paused; resume it first")
-            return False
+            return Outcome(name, False, f"the show has no {_spoken(name)}")
+        if name not in self.machine.get_triggers(scene):
+            why = f"scene {scene!r} does not take {_spoken(name)}; {self._takes(scene)}"
+            self._tally("ignored", trigger, hint=why)
+            return Outcome(name, False, why)
+        if self.paused is not None and not name.startswith(("goto:", FAULT)):
+            why = "the show is paused; resume it first"
+            self._tally("ignored", trigger, hint=why)
+            return Outcome(name, False, why)
         memory, entries = self.state.memory, self.state.entries
-        moved = await self.state.trigger(trigger.name)
+        self.state.moved = False
+        await self.state.trigger(name)
+        moved = self.state.moved
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             # transitions swallows a cancel that lands inside a trigger; pass it on, or the
             # task cancelled (a surface closing, the show stopping) would go on running.
             raise asyncio.CancelledError
         self.counts["handled" if moved else "unmet"] += 1
+        outcome = Outcome(name, moved, None if moved else self._unmet(scene, name))
         if self.state.entries == entries and self.state.memory == memory:
             # Nothing changed (a condition did not hold, or the flags were already so): a
             # button pressed again and again is not worth a line each.
             self._tally_log(
-                "trigger_changed_nothing", level="info", trigger=trigger.name, scene=scene
+                "trigger_changed_nothing",
+                level="info",
+                trigger=name,
+                scene=scene,
+                why=outcome.why or "its flags and counters were already so",
             )
-            return moved
+            return outcome
         self._tally_log(
-            "trigger_fired", level="info", trigger=trigger.name, source=trigger.source, scene=scene
+            "trigger_fired", level="info", trigger=name, source=trigger.source, scene=scene
         )
         if self.state.entries != entries:
             await self._enter()
         else:
             await self._flags_changed()
-        return moved
+        return outcome
 
     # --- control --------------------------------------------------------------------------
 
@@ -252,12 +289,17 @@ class ShowController:
             except Exception:  # a surface's bug must not stop the show
                 logger.exception("watcher_failed")
 
+    def next_scene(self) -> str | None:
+        """Where :meth:`go` leads: the current scene's first transition with a ``to``; ``None``
+        when it has none (as in the fault state). Never waits."""
+        spec = self.show.scenes.get(self.state.scene)
+        return next((t.to for t in spec.transitions if t.to), None) if spec else None
+
     async def go(self) -> Answer:
-        """Go to the next scene: where the current scene's first transition with a ``to``
-        leads (the "skip" of a game master, the GO of a cue desk)."""
+        """Go to the next scene, :meth:`next_scene` (the "skip" of a game master, the GO of a
+        cue desk)."""
         scene = self.state.scene
-        spec = self.show.scenes.get(scene)
-        target = next((t.to for t in spec.transitions if t.to), None) if spec else None
+        target = self.next_scene()
         if target is None:
             return self._refuse(
                 f"scene {scene!r} leads to no other scene, so there is no next one; "
@@ -287,7 +329,7 @@ class ShowController:
         async with self._busy:
             if self.paused is not None:
                 logger.info("show_resumed", scene=self.state.scene)
-                await self._enter(t0=self.clock.monotonic() - self.paused)
+                await self._enter(TakeUp(self.paused, "pause"))
         return self.status()
 
     async def goto(self, scene: str) -> Answer:
@@ -314,8 +356,8 @@ class ShowController:
             return self._refuse(
                 f"the show has no event or input {name!r}; it has: {self._triggerables}"
             )
-        moved = await self.handle(Trigger(full, "control"))
-        return Answer(self.status(), moved=moved)
+        outcome = await self.handle(Trigger(full, "control"))
+        return Answer(self.status(), moved=outcome.moved, why=outcome.why)
 
     async def reload(self, *, now: bool = False) -> Answer:
         """Read the show file again. An invalid one changes nothing (its errors are logged with
@@ -349,7 +391,11 @@ class ShowController:
         if now:
             async with self._busy:
                 self._take_over()
-                await self._enter()
+                if self.paused is None:  # paused, the new show is taken up at the resume
+                    at = max(0.0, self.clock.monotonic() - self.t0)
+                    await self._enter(TakeUp(at, "reload"))
+                else:
+                    self.changed()
         return self.status()
 
     def reload_soon(self) -> None:
@@ -364,6 +410,7 @@ class ShowController:
             show=self.show.name or self.show.path.stem,
             path=str(self.show.path),
             scene=self.state.scene,
+            next=self.next_scene(),
             seconds=round(max(0.0, now - self.t0) if self.paused is None else self.paused, 3),
             paused=self.paused is not None,
             flags=sorted(self.state.flags),
@@ -473,16 +520,20 @@ class ShowController:
         self.machine = build_machine(new, self.state, initial=scene)
         logger.info("show_reloaded", scene=scene)
 
-    async def _enter(self, *, t0: float | None = None) -> None:
-        """The machine is in a new state: play it from one T0 on every output and the LEDs."""
-        if self.pending is not None and t0 is None:
+    async def _enter(self, take_up: TakeUp | None = None) -> None:
+        """The machine is in a new state: play it from one T0 on every output and the LEDs;
+        or, with ``take_up``, take the scene up where it was (its T0 that far back)."""
+        if self.pending is not None and take_up is None:
             self._take_over()
         self.entry += 1
         self.paused = None
         scene_name = self.state.scene
         self.on_scene(scene_name)
         now = self.clock.monotonic()
-        self.t0 = now + self.outputs.soonest + LEAD_MARGIN if t0 is None else t0
+        if take_up is None:
+            self.t0 = now + self.outputs.soonest + LEAD_MARGIN
+        else:
+            self.t0 = now - take_up.at
         self._timers.clear()
         self._once, self._finished = set(), set()
         if scene_name == FAULT:
@@ -504,17 +555,25 @@ class ShowController:
         if self.leds is not None and self.show.matrix is not None:
             meter = clip_meter(self.show, scene_name)
             self.leds.play(Schedule(self.show.matrix, scene.leds, meter), self.t0)
+        # A timer that fell due while showctl was down fires at once; one that fell due while
+        # it ran (before a pause or a reload) has had its turn.
+        since = now if take_up is not None and take_up.after != "restart" else -math.inf
         self._timers = [
-            (self.t0 + t.after, f"after:{i}")
+            (due, f"after:{i}")
             for i, t in enumerate(scene.transitions)
-            if t.after is not None
+            if t.after is not None and (due := self.t0 + t.after) > since
         ]
         self._timers_changed.set()
+        when: dict[str, Any] = (
+            {"lead_ms": round((self.t0 - now) * 1e3, 3)}
+            if take_up is None
+            else {"seconds": round(take_up.at, 3), "resumed": f"after a {take_up.after}"}
+        )
         logger.info(
             "scene_entered",
             scene=scene_name,
             t0=round(self.t0, 6),
-            lead_ms=round((self.t0 - now) * 1e3, 3),
+            **when,
             outputs=len(clips),
             flags=sorted(self.state.flags),
         )
@@ -604,11 +663,38 @@ class ShowController:
         self._tasks.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._tasks.discard)
 
+    def _takes(self, scene: str) -> str:
+        """What a scene takes from people and props, said for a refusal."""
+        names = sorted(
+            _spoken(n)
+            for n in self.machine.get_triggers(scene)
+            if n.startswith(("event:", "input:"))
+        )
+        return f"it takes {', '.join(names)}" if names else "it takes no event or input"
+
+    def _unmet(self, scene: str, name: str) -> str:
+        """Why ``name`` moved nothing in ``scene``: the conditions of its transitions."""
+        spec = self.show.scenes.get(scene)
+        conditions = [
+            " and ".join(t.when)
+            for i, t in enumerate(spec.transitions if spec else ())
+            if trigger_name(t, i) == name and t.when
+        ]
+        if not conditions:
+            return f"{_spoken(name)} moved nothing in scene {scene!r}"
+        return (
+            f"in scene {scene!r}, {_spoken(name)} needs {' or '.join(conditions)}, "
+            "which did not hold"
+        )
+
     def _put(self, trigger: Trigger) -> None:
         try:
             self.queue.put_nowait(trigger)
         except asyncio.QueueFull:
-            self._tally("dropped", trigger, hint="more triggers than the controller can take")
+            why = "more triggers than the controller can take"
+            self._tally("dropped", trigger, hint=why)
+            if trigger.reply is not None:
+                trigger.reply(Outcome(trigger.name, False, f"dropped: {why}"))
 
     def _tally(self, kind: str, trigger: Trigger, hint: str) -> None:
         self.counts[kind] += 1
@@ -632,3 +718,9 @@ class ShowController:
 
     def _refuse(self, error: str, **data: Any) -> Answer:
         return Answer(ok=False, error=error, **data)
+
+
+def _spoken(name: str) -> str:
+    """A machine trigger as a person says it: ``input:door`` is "input 'door'"."""
+    kind, _, what = name.partition(":")
+    return f"{kind} {what!r}" if what else name

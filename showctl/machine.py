@@ -67,6 +67,9 @@ class ShowState:
     counters: dict[str, int] = field(default_factory=dict)
     scene: str = ""
     entries: int = 0  # how many times a state was entered: a re-entered scene counts too
+    #: Whether the latest trigger ran a transition (a queued machine's ``trigger`` always
+    #: answers ``True``: it only says the trigger was queued).
+    moved: bool = False
 
     if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
 
@@ -74,6 +77,9 @@ class ShowState:
 
     def entered(self, event: EventData) -> None:
         self.entries += 1
+
+    def finished(self, event: EventData) -> None:
+        self.moved = bool(event.result)
 
     @property
     def memory(self) -> tuple[frozenset[str], tuple[tuple[str, int], ...]]:
@@ -209,7 +215,8 @@ def build_machine(show: Show, model: ShowState, initial: str | None = None) -> A
 
     Triggers that are not valid in a scene are ignored (a button pressed in a scene that does
     not listen to it is not an error). There are no automatic ``to_<scene>`` transitions.
-    Entering a state runs the scene's enter actions, then counts in ``model.entries``.
+    Entering a state runs the scene's enter actions, then counts in ``model.entries``; after
+    each trigger, ``model.moved`` says whether a transition ran.
     """
     return AsyncMachine(
         model=model,
@@ -221,6 +228,7 @@ def build_machine(show: Show, model: ShowState, initial: str | None = None) -> A
         queued=True,
         send_event=True,
         ignore_invalid_triggers=True,
+        finalize_event="finished",
     )
 
 

@@ -24,7 +24,9 @@ handled in their order as soon as the bundle arrives: time tags are ignored.
 Every message is answered, from the socket it came to, to the address and port it came from:
 
 - ``/showctl/state`` *scene* (string) *paused* (int, 1 or 0) *json* (string: the controller's
-  :meth:`~showctl.controller.ShowController.summary`), once the action is done;
+  :meth:`~showctl.controller.ShowController.summary`), once the action is done; after an event
+  or input that moved nothing, a fourth argument *why* (string: the scene does not take it, its
+  conditions did not hold, the show is paused);
 - ``/showctl/error`` *sentence* (string) when it is refused: an unknown address, scene, event
   or input, a bad NAME, a GO from a scene that leads nowhere. A refusal changes nothing and is
   logged (``osc_message_refused``, with ``address``, ``sender`` and ``error``).
@@ -213,11 +215,13 @@ class OscSurface:
             return _datagram("/showctl/error", error)
         self.counts["answered"] += 1
         summary = self.controller.summary()
+        why = answer.get("why")
         return _datagram(
             "/showctl/state",
             str(summary["scene"]),
             int(bool(summary["paused"])),
             json.dumps(summary),
+            *([str(why)] if why else []),
         )
 
     async def _act(self, address: str) -> Answer:

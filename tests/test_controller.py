@@ -204,7 +204,12 @@ def test_every_change_is_saved_and_a_resumed_scene_goes_on_where_it_was(small, t
         assert room.scene == "b", "the timer kept its time across the restart"
 
     # The Room's fake clock starts at 1000 again; the wall clock reads 7 s after the T0 saved.
-    play(resumable, after_restart, state_path=saved, wall_offset=before.started + 7.0 - 1000.0)
+    with capture_logs() as logs:
+        play(resumable, after_restart, state_path=saved, wall_offset=before.started + 7.0 - 1000.0)
+    entered = next(e for e in logs if e["event"] == "scene_entered")
+    assert "lead_ms" not in entered, "a scene taken up has no lead: it says where it resumed"
+    assert entered["resumed"] == "after a restart"
+    assert entered["seconds"] == pytest.approx(7.0, abs=0.3)
 
 
 def test_a_gallery_starts_over_whatever_was_saved(small, tmp_path) -> None:
@@ -303,6 +308,76 @@ def test_a_valid_reload_takes_over_at_the_next_scene_or_at_once(small) -> None:
         assert c.entry == entry + 1, "at once"
 
     play(running, body)
+
+
+def test_a_reload_at_once_keeps_the_time_the_scenes_timers_have_run(small) -> None:
+    """A game master who fixes a typo mid-game does not give the players their time back:
+    the scene is taken up where it was. A timer that already fell due (and did nothing, its
+    condition unmet) does not fire again."""
+    running = small(
+        text=SMALL.replace(
+            "- {{after: 10s, to: b}}",
+            "- {{after: 1s, when: pressed, to: b}}\n      - {{after: 10s, to: b}}",
+        )
+    )
+
+    seconds = 0.0
+
+    async def body(room: Room) -> None:
+        nonlocal seconds
+        c = room.controller
+        t0 = c.t0
+        await room.wait(3)  # the 1 s timer fell due: nothing pressed, it did nothing
+        await room.press("button")
+        running.path.write_text(running.path.read_text().replace("scenes:", "# a typo\nscenes:"))
+        answer = await c.reload(now=True)
+        assert (answer["scene"], answer["flags"]) == ("a", ["pressed"])
+        assert c.show is not running
+        assert c.t0 == t0, "taken up where it was"
+        assert room.outputs.plays[-1].t0 == t0, "the outputs join the running scene"
+        assert [t["in"] for t in answer["timers"]] == [round(t0 + 10 - room.clock.now, 3)]
+        seconds = round(room.clock.now - t0, 3)
+        await room.until(9.9)
+        assert room.scene == "a"
+        await room.until(10.05)
+        assert room.scene == "b", "the 10 s timer kept its time"
+
+    with capture_logs() as logs:
+        play(running, body)
+    taken_up = [e for e in logs if e["event"] == "scene_entered"][-2]
+    assert (taken_up["resumed"], taken_up["seconds"]) == ("after a reload", seconds)
+
+
+def test_a_trigger_that_does_nothing_says_why(small) -> None:
+    """The control answer, and the reply of a trigger fired through the queue, say why."""
+
+    async def body(room: Room) -> None:
+        c = room.controller
+        answer = await c.trigger("back")
+        assert (answer["moved"], answer["why"]) == (
+            False,
+            "scene 'a' does not take event 'back'; it takes event 'go', input 'button'",
+        )
+        answer = await c.trigger("go")
+        assert (answer["moved"], answer["why"]) == (
+            False,
+            "in scene 'a', event 'go' needs pressed, which did not hold",
+        )
+        replies: list[controller.Outcome] = []
+        c.fire("input:button", "test", reply=replies.append)
+        c.fire("event:nonsense", "test", reply=replies.append)
+        await room.settle()
+        assert replies == [
+            controller.Outcome("input:button", True),
+            controller.Outcome("event:nonsense", False, "the show has no event 'nonsense'"),
+        ]
+        answer = await c.trigger("go")
+        assert (answer["scene"], answer["moved"], answer["why"]) == ("b", True, None)
+        await c.pause()
+        answer = await c.trigger("back")
+        assert answer["why"] == "the show is paused; resume it first"
+
+    play(small(), body)
 
 
 def test_a_reload_that_changes_the_hardware_is_refused(small) -> None:

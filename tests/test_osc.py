@@ -157,6 +157,21 @@ def test_every_address_acts_and_replies_with_the_new_state(stage: show.Show) -> 
     assert got == expected
 
 
+def test_an_event_that_moves_nothing_is_answered_with_why(stage: show.Show) -> None:
+    """The state comes back with a fourth argument: why nothing happened."""
+
+    async def body(room: Room, surface: OscSurface, desk: Desk) -> None:
+        reply, args = await desk.ask("/showctl/event/back")
+        assert (reply, args[:2], args[3:]) == (
+            "/showctl/state",
+            ["a", 0],
+            ["scene 'a' does not take event 'back'; it takes event 'begin'"],
+        )
+        assert room.scene == "a"
+
+    on_stage(stage, body)
+
+
 def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: show.Show) -> None:
     """A desk's button sends 1 on press and 0 on release: the release is dropped unanswered."""
 

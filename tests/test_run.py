@@ -97,6 +97,12 @@ def test_the_room_is_played_over_the_control_socket(room: Running) -> None:
         "room": True,
         "hint": True,
     }
+    unmoved = room.ask("trigger", "room-ready")
+    assert (unmoved.returncode, json.loads(unmoved.stdout)["moved"]) == (0, False)
+    assert unmoved.stderr == (
+        "room-ready did nothing: scene 'idle' does not take event 'room-ready'; "
+        "it takes input 'door', input 'start'\n"
+    )
     assert room.answer("trigger", "input:door")["flags"] == ["door_closed"]
     assert room.answer("trigger", "input:start")["scene"] == "intro"
     refused = room.ask("trigger", "room-reddy")
