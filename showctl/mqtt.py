@@ -12,13 +12,26 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
   after every (re)connect;
 - ``BASE/online`` is published by showctl (retained, QoS 1): ``online`` once connected, and
   ``offline`` when showctl stops. The last will says ``offline`` too, so the broker tells the
-  room when showctl dies or its network goes.
+  room when showctl dies or its network goes;
+- ``BASE/outcome`` is published by showctl (QoS 0, not retained) for every message on a trigger
+  topic, once handled: ``{"topic", "trigger", "moved", "why"}``, the topic it came on, the
+  trigger it named (``event:NAME``, ``input:NAME``; ``null`` if none), whether it moved the
+  show (a transition ran) and, if not, why not (the scene does not take it, its conditions did
+  not hold, the show is paused, the message was refused). QoS 0: an answer for whoever listens
+  now, which a flood of triggers cannot queue up in front of the state.
 
 A message refused (malformed JSON, not an object, an unknown name, more than
 :data:`MAX_PAYLOAD` bytes, or a retained one, which is old news rather than a trigger) changes
 nothing and is logged (``mqtt_message_refused``), at most once a second per topic with the
-count of the ones not logged. Triggers go to the controller's queue, so a flood is dropped and
-counted there rather than piling up.
+count of the ones not logged; its outcome says why each time. A retained message is refused
+whenever it comes, at a (re)connect and while connected alike: showctl speaks MQTT 5 and
+subscribes with "retain as published" (under MQTT 3.1.1 a broker clears the flag on what it
+forwards live). An empty retained message, the clearing of one, changes nothing and is neither
+refused nor answered. Triggers go to the controller's queue, so a flood is dropped and counted
+there rather than piling up.
+
+A broker that does not speak MQTT 5 (mosquitto before 1.6) refuses the connection; that is
+logged once (``mqtt_refused``) with the fix, upgrading the broker, and showctl keeps trying.
 
 The show never waits for the broker: the connection runs on paho's thread, and when the broker
 goes away (or was never there) showctl tries again, from 1 s up to every :data:`MAX_DELAY` s,
@@ -32,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import json
 import socket
 import time
@@ -41,11 +55,12 @@ from typing import Any
 
 import structlog
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from showctl.controller import ShowController
+from showctl.controller import Outcome, ShowController
 from showctl.errors import SettingsError
 from showctl.log import Tally
 from showctl.settings import MqttSettings
@@ -66,6 +81,12 @@ CLOSE_WAIT = 2.0
 LOG_EVERY = 1.0
 #: Topics whose last refusal is remembered, at most (then the ones older than LOG_EVERY go).
 LOGGED_TOPICS = 1000
+#: The CONNACK's reason "Unsupported protocol version": paho reads so the refusal of a broker
+#: that speaks no MQTT 5 (MQTT 3.1.1's return code 1).
+UNSUPPORTED_PROTOCOL = 0x84
+#: How showctl subscribes: the broker keeps the retain flag of what it forwards, so that a
+#: retained message is told from a trigger whenever it comes.
+SUBSCRIBE = SubscribeOptions(qos=1, retainAsPublished=True)
 
 
 class MqttSurface:
@@ -96,6 +117,7 @@ class MqttSurface:
             "trigger": f"{base}/trigger",
             "state": f"{base}/state",
             "online": f"{base}/online",
+            "outcome": f"{base}/outcome",
         }
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,7 +142,9 @@ class MqttSurface:
         self._loop = asyncio.get_running_loop()
         self._context = contextvars.copy_context()
         client = Client(
-            CallbackAPIVersion.VERSION2, client_id=s.client_id or f"showctl-{socket.gethostname()}"
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id or f"showctl-{socket.gethostname()}",
+            protocol=MQTTProtocolVersion.MQTTv5,
         )
         if s.username:
             client.username_pw_set(s.username, s.password or None)
@@ -139,7 +163,7 @@ class MqttSurface:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
-        client.connect_async(s.host, s.port, keepalive=KEEPALIVE)
+        client.connect_async(s.host, s.port, keepalive=KEEPALIVE, clean_start=True)
         client.loop_start()
         self._client = client
         self._unwatch = self.controller.watch(self._changed)
@@ -189,9 +213,9 @@ class MqttSurface:
         if not reason.is_failure:
             # Every time: a reconnect may be to a broker that has forgotten everything.
             # The state follows the SUBACK (see _on_subscribe).
-            client.subscribe([(topic, 1) for topic in self._subscriptions()])
+            client.subscribe([(topic, SUBSCRIBE) for topic in self._subscriptions()])
             client.publish(self.topics["online"], "online", qos=1, retain=True)
-        self._to_loop(self._connect_answered, str(reason), reason.is_failure)
+        self._to_loop(self._connect_answered, reason)
 
     def _on_connect_fail(self, client: Client, userdata: Any) -> None:
         self._to_loop(self._unreachable)
@@ -237,20 +261,26 @@ class MqttSurface:
         fixed = [self.topics["event"] + "+", self.topics["input"] + "+", self.topics["trigger"]]
         return list(dict.fromkeys([*fixed, *self.settings.events]))
 
-    def _connect_answered(self, reason: str, failed: bool) -> None:
+    def _connect_answered(self, reason: ReasonCode) -> None:
         s = self.settings
         if self._closed:
             return
-        if failed:
+        if reason.is_failure:
+            if reason.value == UNSUPPORTED_PROTOCOL:
+                error = (
+                    f"the broker at {s.host}:{s.port} does not speak MQTT 5, which showctl needs "
+                    "to tell a retained message from a trigger; upgrade the broker (mosquitto "
+                    "1.6 or later: Debian 11 and Raspberry Pi OS 11 and later have 2.0)"
+                )
+            else:
+                error = (
+                    f"the broker at {s.host}:{s.port} refused showctl ({reason}); check "
+                    "mqtt.username, mqtt.password and mqtt.client_id in the settings"
+                )
             if not self._trouble_logged:
                 self._trouble_logged = True
                 logger.warning(
-                    "mqtt_refused",
-                    host=s.host,
-                    port=s.port,
-                    reason=reason,
-                    error=f"the broker at {s.host}:{s.port} refused showctl ({reason}); check "
-                    "mqtt.username, mqtt.password and mqtt.client_id in the settings",
+                    "mqtt_refused", host=s.host, port=s.port, reason=str(reason), error=error
                 )
             return
         self._connected = True
@@ -316,6 +346,8 @@ class MqttSurface:
             )
             return
         if retained:
+            if not payload:
+                return  # the clearing of a retained message, as the refusal below asks
             self._refuse(
                 topic,
                 "a retained message is old news, not a trigger; publish triggers without the "
@@ -333,10 +365,11 @@ class MqttSurface:
                 topic,
                 f"the show has no {kind} {bare[:80]!r}; publish one it has: "
                 f"{', '.join(names) or 'none'}",
+                trigger=name,
             )
             return
         self.counts["fired"] += 1
-        self.controller.fire(name, "mqtt")
+        self.controller.fire(name, "mqtt", reply=functools.partial(self._replied, topic))
 
     def _name(self, topic: str, payload: bytes) -> str | None:
         """The trigger a message names (``event:NAME``, ``input:NAME``), or ``None`` (refused)."""
@@ -369,8 +402,20 @@ class MqttSurface:
         kind, value = given[0]
         return f"{kind}:{value}"
 
-    def _refuse(self, topic: str, error: str) -> None:
-        """Count a refused message; log it, at most once a second per topic."""
+    def _refuse(self, topic: str, error: str, trigger: str | None = None) -> None:
+        """Count a refused message and answer it; log it, at most once a second per topic."""
         self.counts["refused"] += 1
         key = topic[:200]
         self._refusals.log(key, "mqtt_message_refused", topic=key, error=error)
+        self._answer(topic, trigger, False, error)
+
+    def _replied(self, topic: str, outcome: Outcome) -> None:
+        self._answer(topic, outcome.trigger, outcome.moved, outcome.why)
+
+    def _answer(self, topic: str, trigger: str | None, moved: bool, why: str | None) -> None:
+        """Publish what the message on ``topic`` did (skipped while disconnected)."""
+        client = self._client
+        if client is None or not client.is_connected():
+            return
+        text = json.dumps({"topic": topic, "trigger": trigger, "moved": moved, "why": why})
+        client.publish(self.topics["outcome"], text, qos=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,11 +26,12 @@ from showctl import show
 from showctl.mqtt import MAX_PAYLOAD, MqttSurface
 from showctl.settings import MqttSettings
 from showctl.testing import write_wav
-from tests.harness.broker import Broker, Listener, free_port, retained, running_broker
+from tests.harness.broker import HOST, Broker, Listener, free_port, retained, running_broker
 from tests.harness.room import Room
 
 BASE = "room1/showctl"
 STATE, ONLINE, TRIGGER = f"{BASE}/state", f"{BASE}/online", f"{BASE}/trigger"
+OUTCOME = f"{BASE}/outcome"
 #: Topics of the settings' [mqtt.events].
 EVENTS = {"room1/props/chest": "chest-opened", "room1/props/button": "input:button"}
 #: How long the network may take for one step (s); a reconnect waits out paho's backoff.
@@ -151,6 +153,59 @@ async def connected(room: Room, listener: Listener) -> None:
     )
 
 
+class BrokerOfMqtt3:
+    """A stand-in for a broker that speaks MQTT 3.1.1 only (mosquitto before 1.6), on a free
+    loopback port: it answers a CONNECT of any other protocol level as mosquitto 1.x does (MQTT
+    3.1.1's CONNACK with return code 1, "unacceptable protocol version") and closes the
+    connection; it accepts a 3.1.1 CONNECT and does nothing more. :attr:`levels` holds the
+    protocol level of every CONNECT it got, in order. A context manager."""
+
+    def __init__(self) -> None:
+        self.levels: list[int] = []
+        self._server = socket.create_server((HOST, 0))
+        self._server.settimeout(0.1)
+        self.port: int = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="mqtt3-broker")
+
+    def __enter__(self) -> BrokerOfMqtt3:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._server.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5.0)
+                # Fixed header (0x10, the remaining length in 1 byte: a CONNECT this small),
+                # then the protocol name (length 4, "MQTT") and the protocol level.
+                head = b""
+                while len(head) < 9:
+                    chunk = connection.recv(9 - len(head))
+                    if not chunk:
+                        break
+                    head += chunk
+                if len(head) < 9 or head[0] != 0x10 or head[2:8] != b"\x00\x04MQTT":
+                    continue
+                self.levels.append(head[8])
+                accepted = head[8] == 4
+                connection.sendall(bytes([0x20, 0x02, 0x00, 0x00 if accepted else 0x01]))
+                while accepted and not self._stop.is_set():
+                    try:
+                        if not connection.recv(1024):
+                            break
+                    except TimeoutError:
+                        continue
+
+
 def test_events_through_the_broker_move_the_show_and_the_state_is_published(
     room_show, broker
 ) -> None:
@@ -200,6 +255,50 @@ def test_events_through_the_broker_move_the_show_and_the_state_is_published(
                 assert kept is not None
                 assert kept.retain
                 assert json.loads(kept.payload) == summary(room)
+
+    play(room_show, body)
+
+
+def test_every_message_on_a_trigger_topic_gets_its_outcome(room_show, broker) -> None:
+    """BASE/outcome answers each message once handled, not retained: the topic, the trigger,
+    whether it moved the show and, if not, why not: a condition that did not hold, a scene
+    that does not take it, a name the show does not have, a message that is not JSON."""
+    sent = [
+        (f"{BASE}/event/go", b""),  # needs the flag pressed
+        ("room1/props/chest", b""),  # chest-opened: scene a does not take it
+        (f"{BASE}/event/nonsense", b""),
+        (TRIGGER, b"{"),
+        (f"{BASE}/input/button", b""),  # sets pressed
+        (TRIGGER, json.dumps({"event": "go"}).encode()),  # to b
+    ]
+
+    async def body(room: Room) -> None:
+        with Listener(broker, f"{BASE}/#") as listener:
+            async with surface(room, broker):
+                await connected(room, listener)
+                for i, (topic, data) in enumerate(sent, start=1):
+                    await publish(listener, topic, data)
+                    await until(room, lambda i=i: len(listener.on(OUTCOME)) == i, f"outcome {i}")
+                assert room.scene == "b"
+            got = [json.loads(m.payload) for m in listener.on(OUTCOME)]
+        assert [(o["topic"], o["trigger"], o["moved"]) for o in got] == [
+            (f"{BASE}/event/go", "event:go", False),
+            ("room1/props/chest", "event:chest-opened", False),
+            (f"{BASE}/event/nonsense", "event:nonsense", False),
+            (TRIGGER, None, False),
+            (f"{BASE}/input/button", "input:button", True),
+            (TRIGGER, "event:go", True),
+        ]
+        whys = [o["why"] for o in got]
+        assert "pressed" in whys[0]
+        assert "does not take" in whys[1]
+        assert (
+            whys[2]
+            == "the show has no event 'nonsense'; publish one it has: back, chest-opened, go"
+        )
+        assert whys[3].startswith("the message is not JSON;")
+        assert whys[4:] == [None, None]
+        assert await asyncio.to_thread(retained, broker, OUTCOME) is None
 
     play(room_show, body)
 
@@ -378,6 +477,64 @@ def test_bad_input_changes_nothing_is_logged_once_a_second_and_the_surface_goes_
         assert [e.get("not_logged") for e in refused[-2:]] == [None, 19]
         fired = [e["trigger"] for e in logs if e["event"] == "trigger_fired"]
         assert fired == ["event:go"]  # the good one alone
+
+    play(room_show, body)
+
+
+def test_a_retained_message_is_refused_whenever_it_arrives(room_show, broker) -> None:
+    """A prop that publishes its trigger with the retain flag while showctl is connected gets
+    it refused, as at a (re)connect: nothing fires, and a mqtt_message_refused line per topic
+    says to publish without the flag and to clear it. Clearing it (an empty retained message)
+    fires nothing and is not refused; the trigger published without the flag then fires."""
+    topics = {
+        f"{BASE}/event/go": b"",
+        TRIGGER: json.dumps({"event": "go"}).encode(),
+        "room1/props/chest": b"open",
+    }
+
+    async def body(room: Room) -> None:
+        await room.press("button")  # so that "go" would move the show, if it were fired
+        with Listener(broker, f"{BASE}/#") as listener, capture_logs() as logs:
+            async with surface(room, broker) as mqtt:
+                await connected(room, listener)
+                for topic, data in topics.items():
+                    await publish(listener, topic, data or b"1", retain=True)
+                await until(room, lambda: mqtt.counts["refused"] == len(topics), "refused")
+                for topic in topics:
+                    await publish(listener, topic, b"", retain=True)  # cleared
+                await publish(listener, f"{BASE}/event/go")
+                await until(room, lambda: room.scene == "b", "go without the flag")
+                assert (mqtt.counts["refused"], mqtt.counts["fired"]) == (len(topics), 1)
+
+        refused = [e for e in logs if e["event"] == "mqtt_message_refused"]
+        assert [e["topic"] for e in refused] == list(topics)
+        assert all("publish triggers without the retain flag" in e["error"] for e in refused)
+        fired = [e["trigger"] for e in logs if e["event"] == "trigger_fired"]
+        assert fired == ["event:go"]  # the one without the flag
+
+    play(room_show, body)
+
+
+def test_a_broker_without_mqtt_5_is_named_once_with_the_fix(room_show, broker) -> None:
+    """A broker that speaks MQTT 3.1.1 only refuses MQTT 5's CONNECT: showctl does not fall back
+    to 3.1.1 (where a retained message cannot be told from a trigger), says once that the
+    broker does not speak MQTT 5 and to upgrade it, keeps trying (an upgraded broker is found),
+    and the show goes on."""
+
+    async def body(room: Room) -> None:
+        with BrokerOfMqtt3() as old, capture_logs() as logs:
+            async with surface(room, broker, port=old.port):
+                await until(room, lambda: len(old.levels) >= 2, "tried again", RECONNECT)
+                await asyncio.wait_for(room.controller.goto("b"), 1.0)
+                assert room.scene == "b"
+        assert set(old.levels) == {5}
+        warnings = [e for e in logs if e["log_level"] in ("warning", "error")]
+        assert [e["event"] for e in warnings] == ["mqtt_refused"]
+        assert warnings[0]["error"] == (
+            f"the broker at {HOST}:{old.port} does not speak MQTT 5, which showctl needs to "
+            "tell a retained message from a trigger; upgrade the broker (mosquitto 1.6 or "
+            "later: Debian 11 and Raspberry Pi OS 11 and later have 2.0)"
+        )
 
     play(room_show, body)
 
