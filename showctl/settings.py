@@ -7,7 +7,8 @@ is optional::
     [web]
     host = "127.0.0.1"   # another address (0.0.0.0: every one) needs a token
     port = 8080          # 0: no web page and no HTTP API
-    token = ""           # what every control action must carry (Authorization: Bearer ...)
+    token = ""           # set: every control action must carry it (Authorization: Bearer ...),
+                         # on loopback too (any local user can reach it)
 
     [mqtt]
     host = ""            # the broker; empty: no MQTT
@@ -54,8 +55,10 @@ class WebSettings:
 
     @property
     def needs_token(self) -> bool:
-        """Whether control actions must carry the token: when bound to anything but loopback."""
-        return not is_loopback(self.host)
+        """Whether control actions must carry the token: whenever one is set, wherever the page
+        listens (any local user can reach loopback). :func:`load` refuses a non-loopback host
+        without one."""
+        return bool(self.token)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def load(path: Path | None) -> Settings:
         values[name] = _section(path, name, kind, section)
     settings = Settings(**values)
     web = settings.web
-    if web.port and web.needs_token and not web.token:
+    if web.port and not web.token and not is_loopback(web.host):
         raise SettingsError(
             f"{path}: web.host is {web.host}, so the page can be reached from other machines, "
             "and web.token is empty; set web.token to a long secret, or web.host to 127.0.0.1"

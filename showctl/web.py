@@ -6,12 +6,15 @@
 - ``GET status``, ``GET show``: where the show is; what it has (scenes, events, inputs, matrix);
 - ``POST trigger`` (``{"name": "door"}``; ``input:NAME`` for an input), ``POST goto``
   (``{"scene": "finale"}``), ``POST go`` (the next scene), ``POST reset``, ``POST pause``,
-  ``POST resume``: each answers the new status, as ``GET status`` does;
+  ``POST resume``: each answers the new status, as ``GET status`` does (a trigger's answer also
+  says whether it ``moved`` the show, and if not ``why`` not);
 - ``GET ws``: a WebSocket that sends ``{"type": "status" | "leds" | "log", ...}`` as things
   change (the status at least once a second), and takes nothing.
 
-Bound to 127.0.0.1 by default. Bound to another address, every ``POST`` needs the settings
-file's ``web.token`` (``Authorization: Bearer TOKEN``); reading needs none. A ``POST`` must be
+Bound to 127.0.0.1 by default. With the settings file's ``web.token`` set, every ``POST`` needs
+it (``Authorization: Bearer TOKEN``) wherever the page listens, loopback too (any local user can
+reach that); a non-loopback address without a token is refused at start. Reading needs none. The
+status says ``token_required``, and the page asks for the token then. A ``POST`` must be
 JSON (``Content-Type: application/json``) and come from the page's own origin, so that another
 web site open in the operator's browser cannot press the buttons.
 

@@ -42,6 +42,24 @@ def test_a_full_file_is_read_into_frozen_settings(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "needs_token"),
+    [
+        ("", False),
+        ('[web]\ntoken = "t"', True),  # loopback too: any local user can reach it
+        ('[web]\nhost = "localhost"\ntoken = "t"', True),
+        ('[web]\nhost = "0.0.0.0"\ntoken = "t"', True),
+        ('[web]\nhost = "0.0.0.0"\nport = 0', False),  # no page: nothing to guard
+    ],
+)
+def test_a_set_token_is_needed_wherever_the_page_listens(
+    tmp_path: Path, text: str, needs_token: bool
+) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    assert settings.load(path).web.needs_token is needs_token
+
+
+@pytest.mark.parametrize(
     ("text", "error"),
     [
         ("[web]\nhots = 1", "unknown setting web.hots; the settings of [web] are: host, port"),

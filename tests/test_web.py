@@ -26,6 +26,8 @@ from tests.test_controller import SMALL
 #: Taken from everywhere, with this token (the settings file's rule for such an address).
 OPEN = WebSettings(host="0.0.0.0", port=0, token="s3cret-token")
 LOCAL = WebSettings(host="127.0.0.1", port=0)
+#: Loopback with a token: any local user can reach it, so the token is needed too.
+LOCAL_WITH_TOKEN = WebSettings(host="127.0.0.1", port=0, token="s3cret-token")
 
 
 @dataclass
@@ -119,6 +121,7 @@ def test_a_paused_show_takes_no_trigger_until_resumed(small) -> None:
         await s.room.wait(60.0, step=1.0)  # far past a's 10-s timer
         status, answer = await s.post("trigger", {"name": "input:button"})
         assert (status, answer["moved"], answer["flags"], answer["scene"]) == (200, False, [], "a")
+        assert answer["why"] == "the show is paused; resume it first"
         await s.post("resume")
         await s.room.wait(9.5, step=0.5)
         assert s.room.scene == "a"
@@ -167,22 +170,59 @@ def test_a_bad_request_gets_a_4xx_sentence_a_log_line_and_changes_nothing(
     run(small, body)
 
 
-def test_off_loopback_every_action_needs_the_token_and_reading_does_not(small) -> None:
-    """Bound to another address: no token 401, a wrong one 403, the right one acts."""
+@pytest.mark.parametrize("settings", [OPEN, LOCAL_WITH_TOKEN], ids=["0.0.0.0", "127.0.0.1"])
+def test_a_set_token_is_needed_by_every_action_wherever_it_listens(small, settings) -> None:
+    """With a token set, on loopback as elsewhere: no token 401, a wrong one 403, the right
+    one acts; reading needs none, and the status and the show say a token is required (the
+    page asks for it then)."""
 
     async def body(s: Site) -> None:
         status, answer = await s.post("goto", {"scene": "b"})
-        assert (status, answer["error"].split(";")[0]) == (
+        assert (status, answer.get("error", "").split(";")[0]) == (
             401,
             "this action needs the token of the settings file (web.token)",
         )
         status, answer = await s.post("goto", {"scene": "b"}, Authorization="Bearer nope")
         assert (status, s.room.scene) == (403, "a")
         assert (await s.get("/api/v1/status"))[1]["token_required"] is True
+        assert (await s.get("/api/v1/show"))[1]["token_required"] is True
         status, answer = await s.post("goto", {"scene": "b"}, Authorization="Bearer s3cret-token")
+        assert (status, answer["scene"], answer["token_required"]) == (200, "b", True)
+
+    run(small, body, settings=settings)
+
+
+def test_without_a_token_loopback_takes_every_action(small) -> None:
+    """Loopback with no token set (the default): the actions need none, and the page is told so."""
+
+    async def body(s: Site) -> None:
+        assert (await s.get("/api/v1/status"))[1]["token_required"] is False
+        status, answer = await s.post("goto", {"scene": "b"})
         assert (status, answer["scene"]) == (200, "b")
 
-    run(small, body, settings=OPEN)
+    run(small, body)
+
+
+def test_the_status_names_the_next_scene_and_why_a_trigger_did_nothing(small) -> None:
+    """``next`` is where ``POST go`` leads (the scene's first transition with a ``to``), null
+    in the fault state; a trigger the scene does not take answers ``why`` in a sentence."""
+
+    async def body(s: Site) -> None:
+        assert (await s.get("/api/v1/status"))[1]["next"] == "b"
+        status, answer = await s.post("trigger", {"name": "back"})
+        assert (status, answer["moved"], answer["next"]) == (200, False, "b")
+        assert answer["why"].startswith("scene 'a' does not take event 'back'")
+        status, answer = await s.post("go")
+        assert (status, answer["scene"], answer["next"]) == (200, "b", "a")  # b: audio_end to a
+        status, answer = await s.post("trigger", {"name": "again"})
+        assert (status, answer["moved"], answer["why"]) == (200, True, None)
+        s.room.controller.enter_fault("every audio output has failed")
+        await s.room.settle()
+        status, answer = await s.get("/api/v1/status")
+        assert (answer["scene"], answer["next"]) == ("fault", None)
+        assert (await s.post("go"))[0] == 409  # the page's button is off then
+
+    run(small, body)
 
 
 def test_a_flood_is_answered_429_and_the_show_still_answers(small) -> None:

@@ -9,6 +9,9 @@ let tokenRequired = false;
 let status = null;
 let statusAt = 0;  // performance.now() when status came
 let descriptions = {};
+// The go-to list follows the current scene until the operator picks another one in it; it
+// follows again once they go there (or pick the current scene back).
+let scenePicked = false;
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -22,6 +25,13 @@ function say(text, bad) {
   m.textContent = text;
   m.className = bad ? "bad" : "";
   m.hidden = !text;
+}
+
+// A log line's time (ISO, UTC) as the browser's clock shows it: in its own time zone.
+function localTime(timestamp) {
+  const d = new Date(timestamp);
+  if (isNaN(d)) return "";
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
 }
 
 function clock(seconds) {
@@ -58,17 +68,14 @@ async function control(action, body) {
     say(answer.error, true);
     return;
   }
-  if (answer.moved === false) {
-    say(answer.paused ? "The show is paused: resume it first." : "The show did not move: this scene does not take that now.");
-  } else {
-    say("");
-  }
+  say(answer.moved === false ? "Nothing happened: " + answer.why + "." : "");
   showStatus(answer);
 }
 
 function askToken(why) {
   say(why || "", true);
   $("token-form").hidden = false;
+  $("token").value = "";  // a wrong one is not typed over
   $("token").focus();
 }
 
@@ -90,6 +97,7 @@ function showShow(show) {
     return o;
   }));
   descriptions = Object.fromEntries(show.scenes.map((s) => [s.name, s.description]));
+  scenePicked = false;
   $("events").replaceChildren(...show.events.map((name) =>
     button(name, () => control("trigger", { name }), "event")));
   if (!show.events.length) $("events").replaceChildren(el("span", "none", "none"));
@@ -112,6 +120,15 @@ function showStatus(s) {
   statusAt = performance.now();
   $("scene").textContent = s.scene;
   $("description").textContent = descriptions[s.scene] || "";
+  const scenes = $("scenes");
+  if (!scenePicked && document.activeElement !== scenes && Object.hasOwn(descriptions, s.scene)) {
+    scenes.value = s.scene;
+  }
+  const go = $("go");
+  go.disabled = !s.next;
+  go.textContent = s.next ? "Next: " + s.next : "No next scene";
+  $("go-why").hidden = Boolean(s.next);
+  $("go-why").textContent = s.next ? "" : "Scene " + s.scene + " leads to no other scene: go to one by name.";
   $("paused").hidden = !s.paused;
   const pause = $("pause");
   pause.textContent = s.paused ? "Resume" : "Pause";
@@ -150,12 +167,14 @@ function showLog(lines) {
   const log = $("log");
   for (const line of lines) {
     const li = el("li", undefined, "level-" + (line.level || "info"));
-    const when = (line.timestamp || "").slice(11, 19);
     const data = Object.entries(line)
       .filter(([k]) => !["timestamp", "level", "event", "logger"].includes(k))
       .map(([k, v]) => k + "=" + (typeof v === "string" ? v : JSON.stringify(v)))
       .join(" ");
-    li.append(el("time", when), el("b", String(line.event)), el("span", data));
+    const when = el("time", localTime(line.timestamp));
+    when.dateTime = line.timestamp || "";
+    when.title = line.timestamp || "";
+    li.append(when, el("b", String(line.event)), el("span", data));
     log.prepend(li);
   }
   while (log.children.length > LOG_LINES) log.lastChild.remove();
@@ -205,7 +224,11 @@ document.addEventListener("DOMContentLoaded", () => {
       control(action);
     });
   }
-  $("goto").addEventListener("click", () => control("goto", { scene: $("scenes").value }));
+  $("scenes").addEventListener("change", () => { scenePicked = status === null || $("scenes").value !== status.scene; });
+  $("goto").addEventListener("click", () => {
+    scenePicked = false;
+    control("goto", { scene: $("scenes").value });
+  });
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     localStorage.setItem(TOKEN_KEY, $("token").value);

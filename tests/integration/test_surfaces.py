@@ -15,8 +15,10 @@ import socket
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pythonosc.osc_message import OscMessage
@@ -25,6 +27,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
 
 from tests.harness.broker import Broker, Listener, free_port, retained, running_broker
 from tests.test_run import Running
@@ -33,6 +36,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 #: How long the page, the broker or a reply may take (s).
 WAIT = 15.0
+#: The browser's time zone: never UTC (the log's), so that a time shown in UTC is seen wrong.
+BROWSER_TZ = "Pacific/Auckland"
+#: The page's token: needed on loopback too, as soon as one is set.
+TOKEN = "room1-token"
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = WAIT) -> Any:
@@ -56,10 +63,10 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def room(tmp_path: Path, escape_room: Path, broker: Broker) -> Iterator[Running]:
-    """The escape room, with the page, MQTT and OSC on free loopback ports."""
+    """The escape room, with the page (and its token), MQTT and OSC on free loopback ports."""
     settings = tmp_path / "settings.toml"
     settings.write_text(
-        f"[web]\nport = {free_port()}\n"
+        f'[web]\nport = {free_port()}\ntoken = "{TOKEN}"\n'
         f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "room1"\n'
         '[mqtt.events]\n"room1/props/start-button" = "input:start"\n'
         f"[osc]\nport = {free_udp_port()}\n"
@@ -80,7 +87,8 @@ def browser() -> Iterator[WebDriver]:
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    service = Service(str(CHROMEDRIVER), env={**os.environ, "TZ": BROWSER_TZ})
+    driver = webdriver.Chrome(options=options, service=service)
     driver.implicitly_wait(0)
     try:
         yield driver
@@ -93,8 +101,10 @@ def page_url(room: Running) -> str:
     return str(line["url"])
 
 
-def logged(room: Running, event: str) -> dict[str, Any] | None:
-    return next((line for line in room.logs() if line.get("event") == event), None)
+def logged(room: Running, event: str, nth: int = 1) -> dict[str, Any] | None:
+    """The ``nth`` line of ``event`` in the room's log, if there are so many yet."""
+    lines = [line for line in room.logs() if line.get("event") == event]
+    return lines[nth - 1] if len(lines) >= nth else None
 
 
 def lit(driver: WebDriver) -> list[bool]:
@@ -105,13 +115,20 @@ def lit(driver: WebDriver) -> list[bool]:
 def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     room: Running, browser: WebDriver, tmp_path: Path
 ) -> None:
-    """Open the page, press the room's inputs: the scene changes and the matrix follows,
-    without a reload; the page fits a phone's width."""
+    """Open the page, give it the token, press the room's inputs: the scene changes and the
+    matrix follows, without a reload; a button that does nothing says why; the page fits a
+    phone's width."""
     browser.set_window_size(1280, 1000)
     browser.get(page_url(room))
     scene = browser.find_element(By.ID, "scene")
     wait_for("the idle scene on the page", lambda: scene.text == "idle")
     wait_for("the live link", lambda: browser.find_element(By.ID, "link").text == "live")
+    for token in ("a wrong one", TOKEN):  # the page asks for it, and again when it is wrong
+        give_token(browser, token)
+        browser.find_element(By.XPATH, "//div[@id='inputs']/button[.='start']").click()
+    why = "in scene 'idle', input 'start' needs door_closed, which did not hold"  # door open
+    message = browser.find_element(By.ID, "message")
+    wait_for("why start did nothing", lambda: message.text == f"Nothing happened: {why}.")
     # idle breathes the pendulum lamp (the middle LED) and nothing else
     for _ in range(20):  # two seconds of idle: only the middle LED ever lights
         assert not any(on for i, on in enumerate(lit(browser)) if i != 4)
@@ -130,7 +147,7 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     assert browser.find_element(By.ID, "description").text == (
         "The clockmaker's voice tells the story."
     )
-    shot = tmp_path / "game-master.png"
+    shot = tmp_path / "escape-room-page.png"  # the README's picture
     browser.save_screenshot(str(shot))
     if "SHOWCTL_SCREENSHOTS" in os.environ:
         shutil.copy(shot, Path(os.environ["SHOWCTL_SCREENSHOTS"]) / shot.name)
@@ -143,6 +160,52 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth"
     ), "the page is wider than a phone's screen"
+
+
+def test_the_page_names_the_next_scene_follows_the_current_one_and_shows_local_times(
+    room: Running, browser: WebDriver
+) -> None:
+    """The Next button names where it leads; the go-to list follows the current scene, but
+    keeps a scene the operator picked until they go there; the log's times are shown in the
+    browser's time zone."""
+    browser.get(page_url(room))
+    assert browser.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone") == (
+        BROWSER_TZ
+    )
+    go = browser.find_element(By.ID, "go")
+    scenes = Select(browser.find_element(By.ID, "scenes"))
+    wait_for("the Next button", lambda: go.text == "Next: intro")
+    give_token(browser, TOKEN)
+    room.answer("goto", "puzzles")
+    wait_for("puzzles on the page", lambda: go.text == "Next: finale")  # puzzles' first `to`
+    assert scenes.first_selected_option.text == "puzzles"
+    xpath = "//ol[@id='log']/li[b='scene_entered' and contains(span, 'scene=puzzles')]/time"
+    shown = wait_for("puzzles' log line", lambda: browser.find_elements(By.XPATH, xpath))
+    entered = wait_for("puzzles' log line in the file", lambda: logged(room, "scene_entered", 2))
+    assert entered["scene"] == "puzzles"
+    assert [t.text for t in shown] == [local_time(entered["timestamp"])]  # not UTC's
+    scenes.select_by_visible_text("game-over")  # the operator's choice, kept while the room moves
+    browser.find_element(By.ID, "show").click()  # away from the list
+    room.answer("goto", "finale")
+    wait_for("finale on the page", lambda: go.text == "Next: reset")
+    assert scenes.first_selected_option.text == "game-over"
+    browser.find_element(By.ID, "goto").click()
+    wait_for("game-over", lambda: room.answer("status")["scene"] == "game-over")
+    room.answer("goto", "reset")  # the list follows the room again
+    wait_for("the list on reset", lambda: scenes.first_selected_option.text == "reset")
+    assert go.text == "Next: idle"
+
+
+def give_token(browser: WebDriver, token: str) -> None:
+    """Type ``token`` into the page's token form once the page asks for it."""
+    field = browser.find_element(By.ID, "token")
+    wait_for("the page asking for its token", field.is_displayed)
+    field.send_keys(token + "\n")
+
+
+def local_time(timestamp: str) -> str:
+    """A log line's timestamp (ISO, UTC) as a clock in the browser's time zone shows it."""
+    return datetime.fromisoformat(timestamp).astimezone(ZoneInfo(BROWSER_TZ)).strftime("%H:%M:%S")
 
 
 def test_text_from_the_show_is_shown_as_text_never_run(
