@@ -37,12 +37,13 @@ pytest: setup-test
 
 # The benchmarks in quick mode: they run the real paths and print their figures.
 BENCHES := sync drift loop cost led_timing trigger_latency recovery soak
+# The last line says which targets were missed; a miss does not fail (timings are not asserted).
 bench-quick: setup-test
-	for b in $(BENCHES); do $(BIN)/python tests/bench/$$b.py --quick || exit 1; done
+	$(BIN)/python tests/bench/run.py --quick $(BENCHES)
 
 # The full benchmarks, whose figures the README shows.
 bench: setup-test
-	for b in $(BENCHES); do $(BIN)/python tests/bench/$$b.py || exit 1; done
+	$(BIN)/python tests/bench/run.py $(BENCHES)
 
 # Refresh constraints.txt: resolve the newest versions allowed by pyproject.toml
 # in a throwaway environment and record them exactly.

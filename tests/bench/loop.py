@@ -68,8 +68,8 @@ def main() -> int:
             "seams": len(wraps),
             "max_seam_error_samples": worst,
             "odd_steps": odd_steps,
-            "target_max_seam_error_samples": 0,
-        }
+        },
+        {"max_seam_error_samples": 0},
     )
     return 0 if len(wraps) == seams else 1
 
