@@ -6,19 +6,23 @@ is simulated: players on simulated sound cards (what they play can be written to
 the matrix on simulated lines, and the inputs on simulated lines that the keyboard presses
 (a key per input and per event, shown under the matrix).
 
-Signals only set things in motion: SIGTERM and SIGINT stop the show, SIGHUP reloads it.
+Signals only set things in motion: SIGTERM and SIGINT stop the show, SIGHUP reloads it. The
+players ignore these signals (see :mod:`showctl.ipc`), so a stop sent to every process at once
+(Ctrl-C in a terminal, ``timeout``, systemd's ``KillMode=control-group``) is the controller's
+alone: it fades the sound, tells the players to quit and restarts none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
 import termios
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,12 +87,15 @@ def keys_for(show: Show) -> dict[str, str]:
 
 
 def legend(keys: dict[str, str]) -> tuple[str, ...]:
+    """The line under the matrix: each key and what it does, the quit key last."""
     words = [f"[{key}] {name.split(':', 1)[1]}" for key, name in keys.items()]
-    return ("keys: " + "  ".join(words) + f"  [{QUIT_KEY}] quit",)
+    return ("keys: " + "  ".join([*words, f"[{QUIT_KEY}] quit"]),)
 
 
 async def run(show: Show, options: RunOptions) -> int:
-    """Run ``show`` until SIGTERM, SIGINT or (sim) the quit key; the exit status."""
+    """Run ``show`` until SIGTERM, SIGINT or (sim, in the terminal's foreground) the quit key;
+    the exit status, 0 however it was stopped. A stop while the players start ends the start
+    (the players that started quit)."""
     gpio = _gpio(options.sim)
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
@@ -108,10 +115,15 @@ async def run(show: Show, options: RunOptions) -> int:
     server = ControlServer(options.socket)
     server.check_free()
     surfaces = _Surfaces(options.settings)
+    stopping = functools.partial(_stop_now, pool, stop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping)
     try:
         if leds is not None:
             leds.start()
-        async with pool:
+        try:
+            if not await _unless_stopped(stop, pool.start(), name="players-start"):
+                return 0
             controller = ShowController(show, pool, leds=leds, state_path=options.state)
             systemd = _Systemd(controller, screen)
             pool.on_event = systemd.player_event
@@ -120,30 +132,59 @@ async def run(show: Show, options: RunOptions) -> int:
             watcher.start()
             await server.start(controller)
             await surfaces.start(controller, frames)
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
             loop.add_signal_handler(signal.SIGHUP, controller.reload_soon)
             await controller.start()
             systemd.notifier.ready(systemd.status())  # players ready, lines held, show on
             logger.info("show_running", show=show.name or show.path.stem, sim=options.sim)
-            with _keyboard(keys, gpio, controller, stop):
-                async with asyncio.TaskGroup() as tasks:
-                    running = tasks.create_task(controller.run(), name="controller")
-                    pinging = tasks.create_task(systemd.liveness.run(), name="watchdog")
-                    await stop.wait()
-                    running.cancel()
-                    pinging.cancel()
+            with _keyboard(options.sim, keys, gpio, controller, stopping):
+                await _until(stop, controller=controller.run(), watchdog=systemd.liveness.run())
             await _wind_down(pool, controller, systemd.notifier)
+        finally:
+            await pool.close()  # the players that did start must not outlive the controller
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
         await surfaces.close()
         await server.close()
         if watcher is not None:
             watcher.close()
         if leds is not None:
             leds.stop()
+        # Last, so that a second Ctrl-C while the show stops changes nothing.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
     return 0
+
+
+def _stop_now(pool: PlayerPool, stop: asyncio.Event) -> None:
+    """A stop signal or the quit key: from here on no player is restarted; the show stops."""
+    pool.end_supervision()
+    stop.set()
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None], name: str) -> bool:
+    """Run ``work`` as the task ``name`` unless ``stop`` is set first or meanwhile, which
+    cancels it; whether it ran to its end. Raises what ``work`` raised."""
+    doing = asyncio.create_task(work, name=name)
+    stopped = asyncio.create_task(stop.wait(), name="stop-wait")
+    try:
+        await asyncio.wait([doing, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        doing.cancel()  # each only if not done
+        stopped.cancel()
+        await asyncio.wait([doing])  # its cleanup done
+    if doing.cancelled():
+        return False
+    doing.result()
+    return True
+
+
+async def _until(stop: asyncio.Event, **work: Coroutine[Any, Any, None]) -> None:
+    """Run each of ``work`` as a task of that name until ``stop`` is set, then cancel them.
+    Raises what they raise."""
+    async with asyncio.TaskGroup() as tasks:
+        running = [tasks.create_task(w, name=name) for name, w in work.items()]
+        await stop.wait()
+        for task in running:
+            task.cancel()
 
 
 async def _wind_down(pool: PlayerPool, controller: ShowController, notifier: Notifier) -> None:
@@ -163,8 +204,7 @@ class _Screen:
         self.view = view
         self.title = view.title
         self.scene = ""
-        if keys:
-            view.footer = legend(keys)
+        view.footer = legend(keys)
 
     def enter(self, scene: str) -> None:
         self.scene = scene
@@ -295,10 +335,17 @@ def _not_listening(section: str, host: str, port: int, e: OSError) -> None:
 
 @contextlib.contextmanager
 def _keyboard(
-    keys: dict[str, str], gpio: GpioBackend, controller: ShowController, stop: asyncio.Event
+    sim: bool,
+    keys: dict[str, str],
+    gpio: GpioBackend,
+    controller: ShowController,
+    stopping: Callable[[], None],
 ) -> Iterator[None]:
-    """While inside, the terminal's keys press the simulated inputs and fire the events."""
-    if not keys or not sys.stdin.isatty():
+    """While inside, with ``sim``, the quit key calls ``stopping`` and the ``keys`` press the
+    simulated inputs and fire the events; if stdin is the terminal of which this process is
+    in the foreground, else nothing (a job in the background that set the terminal's mode
+    would be stopped)."""
+    if not sim or not _in_the_foreground(fd := sys.stdin.fileno()):
         yield
         return
     from showctl.gpio.sim import SimGpio  # noqa: PLC0415
@@ -306,12 +353,11 @@ def _keyboard(
     assert isinstance(gpio, SimGpio)
     loop = asyncio.get_running_loop()
     show = controller.show
-    fd = sys.stdin.fileno()
 
     def on_key() -> None:
         key = os.read(fd, 1).decode(errors="replace").lower()
         if key == QUIT_KEY:
-            stop.set()
+            stopping()
             return
         name = keys.get(key)
         if name is None:
@@ -326,10 +372,18 @@ def _keyboard(
         loop.call_later(KEY_PRESS, lines.release, spec.line)
 
     saved = termios.tcgetattr(fd)
-    tty.setcbreak(fd)
+    tty.setcbreak(fd, termios.TCSANOW)  # not TCSAFLUSH: keys typed while it started count
     loop.add_reader(fd, on_key)
     try:
         yield
     finally:
         loop.remove_reader(fd)
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _in_the_foreground(fd: int) -> bool:
+    """Whether ``fd`` is this process's terminal, and its process group the one at the keys."""
+    try:
+        return os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:  # a terminal, but not this process's own
+        return False

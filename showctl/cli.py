@@ -478,7 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("show", metavar="SHOW")
     p.add_argument("--scene", required=True, help="the scene to play")
     p.add_argument("--sim", action="store_true", help="simulated outputs instead of sound cards")
-    p.add_argument("--capture", metavar="FOLDER", help="with --sim: write each output's WAV here")
+    p.add_argument(
+        "--capture",
+        metavar="FOLDER",
+        help="with --sim: write what each output plays to OUTPUT.wav here",
+    )
     p.add_argument(
         "--lead",
         type=_positive,
@@ -538,7 +542,11 @@ def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser
         help="simulate every backend: sound cards, LED matrix (drawn in the terminal) and "
         "inputs (pressed from the keyboard)",
     )
-    p.add_argument("--capture", metavar="FOLDER", help="with --sim: write each output's WAV here")
+    p.add_argument(
+        "--capture",
+        metavar="FOLDER",
+        help="with --sim: write what each output plays to OUTPUT.wav here",
+    )
     p.add_argument("--state", metavar="FILE", help="where the show's state is kept")
     p.add_argument("--socket", metavar="PATH", help="the control socket to listen on")
     p.add_argument(

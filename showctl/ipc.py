@@ -8,12 +8,22 @@ Events from a player: ``{"event": "ready" | "heartbeat" | "started" | "finished"
 and ``finished`` name the play by its ``play`` ID.
 A player's logs travel separately, as JSON lines on its stderr (:class:`LogLines`), which the
 controller re-emits into its structured log tagged with the output and pid.
+
+A player's lifetime is its controller's: it quits when told to (after the fade the controller
+asked for) or when its stdin closes (the controller died), and ignores the signals that end a
+process from outside (:data:`PLAYER_IGNORES`), which a terminal's Ctrl-C, ``timeout`` or
+systemd send to every process of the show at once.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any, TextIO
+
+#: The signals a player ignores. The controller holds them blocked while it starts a player, so
+#: that the player is born with them held and none can end it before it ignores them.
+PLAYER_IGNORES = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
 def encode(message: dict[str, Any]) -> bytes:

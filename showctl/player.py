@@ -16,6 +16,7 @@ import collections
 import math
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -86,22 +87,16 @@ class Player:
         # the latest readings of how far ahead the output renders are kept, for ``soonest``.
         readings: collections.deque[float] = collections.deque(maxlen=SOONEST_READINGS)
         deadline = time.monotonic() + READY_TIMEOUT
-        while not self.renderer.clock.ready and time.monotonic() < deadline:
+        while (
+            not self.renderer.clock.ready
+            and self.stream.failed is None
+            and time.monotonic() < deadline
+        ):
             if self.renderer.clock.warm:
                 readings.append(self.renderer.ahead())
             time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
         if not self.renderer.clock.ready:
-            blocks, restarts = self.renderer.counters.blocks, self.renderer.clock.resets
-            if blocks < 10:
-                why = f"played no audio for {READY_TIMEOUT:g} s; check the device"
-            else:
-                why = (
-                    f"gave no steady timing in {READY_TIMEOUT:g} s ({blocks} blocks, "
-                    f"{restarts} restarts of its clock); check the device and the system load"
-                )
-            self.emit(
-                "error", message=f"output {self.output!r}: device {self.stream.device!r} {why}"
-            )
+            self.emit("error", message=f"output {self.output!r}: {self._not_ready()}")
             self.stream.close()
             return 1
         soonest = round(max(readings, default=0.0), 4)
@@ -149,6 +144,20 @@ class Player:
         for clip in self._loaded.values():
             clip.close()
         return status
+
+    def _not_ready(self) -> str:
+        """Why the stream's clock fit did not stand: the stream failed, or it played too little
+        or too unsteadily within READY_TIMEOUT."""
+        if self.stream.failed is not None:
+            return self.stream.failed
+        blocks, restarts = self.renderer.counters.blocks, self.renderer.clock.resets
+        device = f"device {self.stream.device!r}"
+        if blocks < 10:
+            return f"{device} played no audio for {READY_TIMEOUT:g} s; check the device"
+        return (
+            f"{device} gave no steady timing in {READY_TIMEOUT:g} s ({blocks} blocks, "
+            f"{restarts} restarts of its clock); check the device and the system load"
+        )
 
     def command(self, message: dict[str, Any]) -> bool:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
@@ -257,12 +266,15 @@ def _read_lines(source: BinaryIO, lines: queue.Queue[bytes | None]) -> None:
     lines.put(None)
 
 
-def backend(name: str, capture: Path | None) -> OutputBackend:
-    """The named audio backend. The real one imports sounddevice only when asked for."""
+def backend(name: str, output: str, capture: Path | None, append: bool = False) -> OutputBackend:
+    """The named audio backend, for ``output``. The real one imports sounddevice only when
+    asked for. The simulated one writes what it plays to ``capture/OUTPUT.wav`` (the output's
+    name: the show's names are safe in a file's), begun afresh, or continued with ``append``
+    (a restarted player's: what the output played before is kept)."""
     if name == "sim":
         from showctl.audio.sim import SimBackend  # noqa: PLC0415  (not loaded unless chosen)
 
-        return SimBackend(capture_dir=capture)
+        return SimBackend(capture=capture / f"{output}.wav" if capture else None, append=append)
     from showctl.audio.sounddevice_backend import SoundDeviceBackend  # noqa: PLC0415  (same)
 
     return SoundDeviceBackend()
@@ -278,10 +290,15 @@ def main(
     latency: float,
     lock: bool = True,
     known_ppm: float | None = None,
+    append_capture: bool = False,
 ) -> int:
-    """Run a player process: logs to stderr, events to stdout, commands from stdin."""
+    """Run a player process: logs to stderr, events to stdout, commands from stdin. It ignores
+    :data:`ipc.PLAYER_IGNORES`: it ends when told to quit, or when its stdin closes."""
+    for sig in ipc.PLAYER_IGNORES:  # born with them blocked: any that came meanwhile is dropped
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, ipc.PLAYER_IGNORES)
     try:
-        stream = backend(backend_name, capture).open(device, rate, latency)
+        stream = backend(backend_name, output, capture, append_capture).open(device, rate, latency)
     except AudioDeviceError as e:
         sys.stdout.buffer.write(
             ipc.encode({"event": "error", "output": output, "message": f"output {output!r}: {e}"})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Coroutine, Mapping
@@ -225,17 +226,26 @@ class PlayerPool:
         ]
         if self.capture is not None:
             args += ["--capture", str(self.capture)]
+            if self.restarts[name]:  # what the output played before its restart is kept
+                args.append("--append-capture")
         if not self.lock:
             args.append("--no-drift-lock")
         if name in self._ppm:  # the card is the same: its rate need not be learned again
             args += ["--ppm", str(self._ppm[name])]
-        process = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.env,
-        )
+        # A player inherits this thread's signal mask: it is born with the signals it ignores
+        # held. One sent here meanwhile is not lost: another thread takes it, or it waits for
+        # the unblocking (not a restore: another start may have blocked them since).
+        signal.pthread_sigmask(signal.SIG_BLOCK, ipc.PLAYER_IGNORES)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.env,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, ipc.PLAYER_IGNORES)
         player = PlayerProcess(name, process)
         self.players[name] = player
         self._task(self._read_events(player), name=f"events:{name}")
@@ -312,16 +322,25 @@ class PlayerPool:
         message = {"cmd": "stop", "fade": fade, "at": at}
         await asyncio.gather(*(ready[name].send(message) for name in names if name in ready))
 
+    def end_supervision(self) -> None:
+        """From now on no player is restarted: the hung are no longer looked for, the restarts
+        under way are cancelled (a player being started is killed by asyncio) and a player
+        that ends stays ended. For the start of a stop, before the players are told anything.
+        Does not wait, so a signal's handler may call it; idempotent."""
+        self._closing = True
+        for task in self._supervising():
+            task.cancel()
+
+    def _supervising(self) -> list[asyncio.Task[None]]:
+        return [t for t in self._tasks if not t.get_name().startswith(("events:", "logs:"))]
+
     async def close(self) -> None:
         """Ask every player to quit, give them :data:`QUIT_WAIT` seconds together, then kill
         those still there. Never raises."""
-        self._closing = True
         # First the supervision and the restarts, so that no player starts after the others
-        # were asked to quit (one cancelled while it is started is killed by asyncio).
-        supervising = [t for t in self._tasks if not t.get_name().startswith(("events:", "logs:"))]
-        for task in supervising:
-            task.cancel()
-        await asyncio.gather(*supervising, return_exceptions=True)
+        # were asked to quit.
+        self.end_supervision()
+        await asyncio.gather(*self._supervising(), return_exceptions=True)
         for player in self.players.values():
             with contextlib.suppress(Exception):
                 await player.send({"cmd": "quit"})

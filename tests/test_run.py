@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import soundfile
 
+from tests.harness.analysis import wav_data_sizes
+
 SHOWCTL = [sys.executable, "-m", "showctl"]
 
 
@@ -51,6 +53,7 @@ class Running:
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            process_group=0,  # its own, as a service has: a signal to it is not pytest's
         )
         deadline = time.monotonic() + 30
         while self.ask("status").returncode != 0:
@@ -119,12 +122,30 @@ def test_the_room_is_played_over_the_control_socket(room: Running) -> None:
     assert not room.socket.exists(), "the socket goes with the controller"
 
     # What the room speaker played: the hum, the start of the intro, the finale to its end.
-    played, rate = soundfile.read(str(room.capture / "hw_CARD_room.wav"), dtype="float32")
+    played, rate = soundfile.read(str(room.capture / "room.wav"), dtype="float32")
     assert rate == 48000
     assert (abs(played) > 0.01).mean() > 0.5
     queued = [e["clip"].rsplit("/", 1)[1] for e in room.logs() if e["event"] == "clip_queued"]
     assert queued[:4] == ["hum.wav", "intro.wav", "finale.wav", "hum.wav"]
     assert json.loads(room.state.read_text())["scene"] == "idle"
+
+
+def test_a_stop_sent_to_every_process_stops_the_show_and_starts_nothing(room: Running) -> None:
+    """``timeout``, and systemd under its default ``KillMode=control-group``, stop a command
+    with SIGTERM to every process of it at once, the players too. The controller alone stops
+    the show: the sound fades, the players quit, none is started again, and what each played
+    is captured whole."""
+    os.killpg(room.process.pid, signal.SIGTERM)
+    assert room.process.wait(timeout=15) == 0
+    events = [e["event"] for e in room.logs()]
+    after = events[events.index("show_stopping") :]
+    assert [e for e in after if e in ("player_started", "player_restarted")] == []
+    captures = sorted(room.capture.glob("*.wav"))
+    assert len(captures) == 2
+    for capture in captures:
+        assert soundfile.info(str(capture)).frames > 0, capture.name
+        declared, held = wav_data_sizes(capture)
+        assert declared == held, f"{capture.name}: the header says {declared} bytes of {held}"
 
 
 def test_reload_keeps_an_invalid_show_out_and_takes_a_valid_one(room: Running) -> None:

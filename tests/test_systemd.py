@@ -48,17 +48,30 @@ def test_the_unit_is_hardened_to_an_exposure_of_2_or_less() -> None:
     assert float(found[1]) <= 2.0
 
 
-def test_the_restart_limits_are_in_the_unit_section() -> None:
-    """systemd reads StartLimitIntervalSec and StartLimitBurst only under [Unit]."""
-    sections: dict[str, list[str]] = {}
+def unit_settings() -> dict[str, dict[str, str]]:
+    """The unit's settings by section (the last value of each)."""
+    sections: dict[str, dict[str, str]] = {}
     current = ""
     for line in UNIT.read_text().splitlines():
         if line.startswith("["):
             current = line.strip("[]")
         elif "=" in line and not line.startswith("#"):
-            sections.setdefault(current, []).append(line.split("=", 1)[0])
+            key, value = line.split("=", 1)
+            sections.setdefault(current, {})[key] = value
+    return sections
+
+
+def test_the_restart_limits_are_in_the_unit_section() -> None:
+    """systemd reads StartLimitIntervalSec and StartLimitBurst only under [Unit]."""
+    sections = unit_settings()
     assert {"StartLimitIntervalSec", "StartLimitBurst"} <= set(sections["Unit"])
     assert {"Type", "WatchdogSec", "Restart", "User", "DeviceAllow"} <= set(sections["Service"])
+
+
+def test_a_stop_signals_the_controller_alone_and_kills_what_it_leaves() -> None:
+    """``KillMode=mixed``: SIGTERM (and the watchdog's SIGABRT) to the controller only, which
+    fades the players out and tells them to quit; SIGKILL to whatever is left after it exits."""
+    assert unit_settings()["Service"]["KillMode"] == "mixed"
 
 
 def test_the_watchdog_is_pinged_only_while_every_loop_checks_in() -> None:

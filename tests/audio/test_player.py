@@ -13,6 +13,7 @@ import pytest
 import soundfile
 
 from showctl import ipc
+from showctl.audio.base import Block
 from showctl.audio.sim import SimStream
 from showctl.clock import MonotonicClock
 from showctl.player import Player
@@ -137,9 +138,9 @@ def test_a_stream_that_stalls_is_an_error() -> None:
     ALSA pulse plugin with small buffers): the player says so and exits."""
 
     class Stalling(SimStream):
-        def _step(self) -> None:
+        def _step(self, block: Block) -> None:
             if self.frames < 96000:  # two seconds, then no more blocks
-                super()._step()
+                super()._step(block)
 
     class Silent(io.BytesIO):
         def __iter__(self):

@@ -114,3 +114,16 @@ def silences(recorded: npt.NDArray[np.int16]) -> list[tuple[int, int]]:
 def silent_channels(recording: npt.NDArray[np.int16], channels: list[int]) -> list[int]:
     """Those of ``channels`` of a hub recording with a run of SILENT_RUN zero samples."""
     return [i for i in channels if silences(recording[:, i])]
+
+
+def wav_data_sizes(path: Path) -> tuple[int, int]:
+    """A RIFF/WAVE file's sample data (bytes): as its header declares it, and as the file
+    holds it. A writer that never closed the file leaves the header's at 0."""
+    data = path.read_bytes()
+    position = 12
+    while position + 8 <= len(data):
+        declared = int.from_bytes(data[position + 4 : position + 8], "little")
+        if data[position : position + 4] == b"data":
+            return declared, len(data) - position - 8
+        position += 8 + declared + (declared & 1)
+    raise AssertionError(f"{path} has no data chunk")

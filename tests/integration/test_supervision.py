@@ -92,6 +92,28 @@ def test_a_player_killed_or_hung_is_replaced_and_joins_the_scene(
         asyncio.run(main(hub))
 
 
+def test_a_player_that_ends_once_the_stop_began_is_not_replaced() -> None:
+    """From ``end_supervision()`` on (the first thing a stop signal does), a player that ends,
+    killed by another hand, stays ended: nothing is started while the show stops."""
+
+    async def main() -> None:
+        listener = Listener()
+        outputs = {name: Output(f"sim-{name}") for name in ("a", "b")}
+        async with supervisor.PlayerPool(outputs, backend="sim", supervise=True) as pool:
+            pool.on_event = listener
+            victim = pool.players["a"]
+            pool.end_supervision()
+            os.kill(victim.pid, signal.SIGKILL)
+            await listener.wait("a", "exited", 0)
+            await asyncio.sleep(0.5)  # a restart, were there one, would start at once
+            assert pool.players["a"] is victim
+            assert pool.health()["a"]["restarts"] == 0
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    assert [e["output"] for e in logs if e["event"] == "player_started"] == ["a", "b"]
+
+
 def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
     clips: dict[str, tuple[Path, bool]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
