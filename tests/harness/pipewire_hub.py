@@ -1,0 +1,534 @@
+"""The virtual sound hub on PipeWire: real, paced audio outputs whose DAC-time reports are exact.
+
+The same interface as :class:`tests.harness.soundhub.SoundHub` (the PulseAudio hub), built on a
+private PipeWire: its own ``dbus-daemon --session`` (WirePlumber needs a session bus), its own
+``pipewire`` and ``wireplumber`` with every runtime, configuration and state folder inside the
+hub's folder, so nothing of the machine's audio is touched:
+
+- the *hub*: an N-channel ``support.null-audio-sink`` named ``hub`` (``AUX0``, ``AUX1``, ...
+  at 48 kHz);
+- output ``i``: one ``pw-loopback`` process (``libpipewire-module-loopback``), mono, whose capture
+  side is a sink named ``out{i}`` and whose playback side plays onto the hub's ``AUX{i}`` alone
+  (``stream.dont-remix``). A process per output, so that :meth:`PipeWireHub.unplug` can destroy
+  one output's node and :meth:`PipeWireHub.plug` create it again;
+- ALSA: a private configuration (``ALSA_CONFIG_PATH``, as the PulseAudio hub does) gives every
+  output a PCM ``hub_out{i}`` of ``type pipewire`` with ``playback_node "out{i}"``; PipeWire's ALSA
+  plugin is loaded from the hub's folder (``pcm_type.pipewire { lib ... }``), unpacked there by
+  ``deploy/pipewire-alsa-plugin.sh``: Debian's ``pipewire-alsa`` conflicts with ``pulseaudio`` and
+  makes PipeWire the system's default ALSA device, so it is never installed;
+- the recording: ``pw-record --target hub`` with ``stream.capture.sink=true`` (the sink's monitor)
+  and an explicit ``AUX0,...`` channel map, raw s16 into a file.
+
+WirePlumber's monitors of ALSA cards, cameras and Bluetooth are off (a hub on a machine with
+sound cards must not take them from the machine's own sound server).
+
+Use it as a context manager, or from the shell::
+
+    python tests/harness/pipewire_hub.py start 8   # prints the environment to export
+    python tests/harness/pipewire_hub.py stop
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+RATE = 48000
+DEFAULT_DIR = Path(os.environ.get("SHOWCTL_PW_HUB_DIR", "/tmp/showctl-pipewire-hub"))
+PLUGIN_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "pipewire-alsa-plugin.sh"
+TOOLS = ("dbus-daemon", "pipewire", "wireplumber", "pw-loopback", "pw-record", "pw-dump", "pw-cli")
+#: The hub's processes, in the order they start (and the reverse of the order they stop).
+DAEMONS = ("dbus", "pipewire", "wireplumber")
+
+
+def device_name(index: int) -> str:
+    """The ALSA (and PortAudio) name of output ``index`` of the hub."""
+    return f"hub_out{index}"
+
+
+def _pw_props(props: dict[str, str | int | bool | list[str]]) -> str:
+    """A SPA-JSON object of properties, as the PipeWire tools take them."""
+
+    def value(v: str | int | bool | list[str]) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, list):
+            return "[ " + " ".join(v) + " ]"
+        return json.dumps(v)
+
+    return "{ " + " ".join(f"{key} = {value(v)}" for key, v in props.items()) + " }"
+
+
+@dataclass
+class PipeWireHub:
+    """A running PipeWire sound hub with ``outputs`` mono outputs. Start with :meth:`start`."""
+
+    outputs: int = 8
+    folder: Path = DEFAULT_DIR
+    rate: int = RATE
+    started_here: bool = field(default=False, init=False)
+
+    @property
+    def runtime(self) -> Path:
+        return self.folder / "run"
+
+    @property
+    def socket(self) -> Path:
+        return self.runtime / "pipewire-0"
+
+    @property
+    def bus(self) -> Path:
+        return self.folder / "bus"
+
+    @property
+    def plugin(self) -> Path:
+        return self.folder / "alsa-plugin" / "libasound_module_pcm_pipewire.so"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment a process needs to see the hub's outputs (and nothing else's)."""
+        return {
+            "XDG_RUNTIME_DIR": str(self.runtime),
+            "PIPEWIRE_RUNTIME_DIR": str(self.runtime),
+            "PIPEWIRE_REMOTE": "pipewire-0",
+            "ALSA_CONFIG_PATH": str(self.folder / "asound.conf"),
+            "XDG_CONFIG_HOME": str(self.folder / "config"),
+            "XDG_STATE_HOME": str(self.folder / "state"),
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={self.bus}",
+            # Extra properties of every ALSA plugin stream: one whose output vanishes is
+            # destroyed with an error (WirePlumber would move it to another sink otherwise).
+            "PIPEWIRE_ALSA": "{ node.dont-reconnect = true }",
+        }
+
+    def running(self) -> bool:
+        """Whether this hub answers, with at least this many outputs, each linked to the hub."""
+        if not self.socket.exists():
+            return False
+        try:
+            return all(self._linked(i) for i in range(self.outputs))
+        except RuntimeError:
+            return False
+
+    def start(self) -> PipeWireHub:
+        """Start D-Bus, PipeWire, WirePlumber and the outputs, unless running. Idempotent."""
+        if self.running():
+            return self
+        missing = [tool for tool in TOOLS if not shutil.which(tool)]
+        if missing:
+            raise RuntimeError(
+                f"the PipeWire sound hub needs {', '.join(missing)}: run "
+                "deploy/system-packages.sh deploy/apt-packages-pipewire.txt"
+            )
+        self.stop()  # a stale one from an earlier run
+        for sub in ("run", "config/pipewire", "config/wireplumber", "state", "pids"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self.runtime.chmod(0o700)
+        self._ensure_plugin()
+        self._write_configs()
+        try:
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_here = True
+        return self
+
+    def _launch(self) -> None:
+        self._spawn(
+            "dbus",
+            [
+                "dbus-daemon",
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                f"--address=unix:path={self.bus}",
+            ],
+        )
+        self._wait(self.bus.exists, "the hub's dbus-daemon")
+        self._spawn("pipewire", ["pipewire", "-c", str(self.folder / "pipewire.conf")])
+        self._wait(self.socket.exists, "the hub's pipewire")
+        self._spawn("wireplumber", ["wireplumber"])
+        self._wait(lambda: "hub" in self._nodes(), "the hub's null sink")
+        for i in range(self.outputs):
+            self.plug(i)
+        self._wait(self.running, "the hub's outputs", seconds=15)
+
+    def stop(self) -> None:
+        """Stop every process of the hub, if any. Never raises."""
+        pids = self.folder / "pids"
+        names = sorted(p.name for p in pids.glob("out*")) + list(reversed(DAEMONS))
+        for name in names:
+            self._end(name)
+        self.socket.unlink(missing_ok=True)
+        (self.runtime / "pipewire-0.lock").unlink(missing_ok=True)
+        self.bus.unlink(missing_ok=True)
+
+    def unplug(self, index: int) -> None:
+        """Take output ``index``'s card away, as a USB card pulled out: the streams playing
+        on it are destroyed (their clients see an error, as on a card gone), and the output's
+        node with them."""
+        if not self._alive(f"out{index}"):
+            raise RuntimeError(f"output {index} of the hub is not plugged in")
+        sink = self._nodes().get(f"out{index}")
+        if sink is not None:
+            for stream in self._streams_on(sink):
+                self._pw_cli("destroy", str(stream))
+        self._end(f"out{index}")
+        self._wait(lambda: f"out{index}" not in self._nodes(), f"output {index} to vanish")
+
+    def plug(self, index: int) -> None:
+        """Put output ``index``'s card (back): its node appears, linked to its hub channel."""
+        capture = _pw_props(
+            {
+                "node.name": f"out{index}",
+                "node.description": f"showctl PipeWire hub output {index}",
+                "media.class": "Audio/Sink",
+                "audio.position": ["MONO"],
+            }
+        )
+        playback = _pw_props(
+            {
+                "node.name": f"out{index}.to-hub",
+                "target.object": "hub",
+                "audio.position": [f"AUX{index}"],
+                "stream.dont-remix": True,
+                "node.dont-reconnect": True,
+            }
+        )
+        self._spawn(
+            f"out{index}",
+            [
+                "pw-loopback",
+                "--name",
+                f"out{index}-loopback",
+                "--channels",
+                "1",
+                "-m",
+                "[ MONO ]",
+                "--capture-props",
+                capture,
+                "--playback-props",
+                playback,
+            ],
+        )
+        self._wait(lambda: self._linked(index), f"output {index}'s link to the hub")
+
+    def record(self) -> Recording:
+        """Start recording the hub: every output, one channel each. Use it in a ``with``
+        block (or call :meth:`Recording.stop`), so no recorder outlives a test."""
+        return Recording(self)
+
+    def __enter__(self) -> PipeWireHub:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.started_here:
+            self.stop()
+
+    # The hub's processes: each started in a session of its own, its pid in pids/NAME.
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = (self.folder / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            args,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        (self.folder / "pids" / name).write_text(f"{process.pid}\n")
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            return int((self.folder / "pids" / name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _alive(self, name: str) -> bool:
+        pid = self._pid(name)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _end(self, name: str) -> None:
+        """SIGTERM the process ``name`` (then SIGKILL after 2 s), and reap it if it is ours."""
+        pid = self._pid(name)
+        (self.folder / "pids" / name).unlink(missing_ok=True)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:  # not our child (started by another process): poll
+                try:
+                    os.kill(pid, 0)
+                except OSError:
+                    return
+            time.sleep(0.02)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+    def _wait(self, ready: Any, what: str, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while not ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not come up; see the logs in {self.folder}")
+            time.sleep(0.05)
+
+    # The graph, read with pw-dump.
+
+    def _dump(self) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            ["pw-dump", "--no-colors"],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pw-dump: {done.stderr.strip()}")
+        objects: list[dict[str, Any]] = json.loads(done.stdout or "[]")
+        return objects
+
+    def _nodes(self, objects: list[dict[str, Any]] | None = None) -> dict[str, int]:
+        """The graph's nodes: their id by their name."""
+        nodes = {}
+        for obj in self._dump() if objects is None else objects:
+            if obj.get("type") == "PipeWire:Interface:Node":
+                props = obj.get("info", {}).get("props", {})
+                nodes[str(props.get("node.name", ""))] = int(obj["id"])
+        return nodes
+
+    def _links(self, objects: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        """The graph's links, as (output node, input node)."""
+        return [
+            (int(obj["info"]["output-node-id"]), int(obj["info"]["input-node-id"]))
+            for obj in objects
+            if obj.get("type") == "PipeWire:Interface:Link" and obj.get("info")
+        ]
+
+    def _linked(self, index: int) -> bool:
+        objects = self._dump()
+        nodes = self._nodes(objects)
+        hub, player = nodes.get("hub"), nodes.get(f"out{index}.to-hub")
+        return f"out{index}" in nodes and hub is not None and (player, hub) in self._links(objects)
+
+    def _streams_on(self, sink: int) -> list[int]:
+        return [out for out, into in self._links(self._dump()) if into == sink]
+
+    def _pw_cli(self, *args: str) -> str:
+        done = subprocess.run(
+            ["pw-cli", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pw-cli {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    # Configuration, all inside the hub's folder.
+
+    def _ensure_plugin(self) -> None:
+        if self.plugin.exists():
+            return
+        done = subprocess.run(
+            [str(PLUGIN_SCRIPT), str(self.plugin.parent)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0 or not self.plugin.exists():
+            raise RuntimeError(f"PipeWire's ALSA plugin is missing: {done.stderr.strip()}")
+
+    def _write_configs(self) -> None:
+        positions = " ".join(f"AUX{i}" for i in range(self.outputs))
+        (self.folder / "pipewire.conf").write_text(
+            f"""# The showctl test harness's private PipeWire (tests/harness/pipewire_hub.py).
+context.properties = {{
+    default.clock.rate = {self.rate}
+    default.clock.allowed-rates = [ {self.rate} ]
+    default.clock.min-quantum = 16
+    vm.overrides = {{ }}
+    core.daemon = true
+    core.name = pipewire-0
+    mem.allow-mlock = false
+}}
+context.spa-libs = {{
+    audio.convert.* = audioconvert/libspa-audioconvert
+    support.*       = support/libspa-support
+}}
+context.modules = [
+    {{ name = libpipewire-module-rt flags = [ ifexists nofail ]
+       args = {{ nice.level = -11 rt.prio = 88 }} }}
+    {{ name = libpipewire-module-protocol-native }}
+    {{ name = libpipewire-module-profiler }}
+    {{ name = libpipewire-module-metadata }}
+    {{ name = libpipewire-module-spa-node-factory }}
+    {{ name = libpipewire-module-client-node }}
+    {{ name = libpipewire-module-access args = {{ }} }}
+    {{ name = libpipewire-module-adapter }}
+    {{ name = libpipewire-module-link-factory }}
+    {{ name = libpipewire-module-session-manager }}
+]
+context.objects = [
+    {{ factory = spa-node-factory
+       args = {{ factory.name = support.node.driver node.name = Dummy-Driver
+                node.group = pipewire.dummy priority.driver = 20000 }} }}
+    {{ factory = spa-node-factory
+       args = {{ factory.name = support.node.driver node.name = Freewheel-Driver
+                priority.driver = 19000 node.group = pipewire.freewheel node.freewheel = true }} }}
+    {{ factory = adapter
+       args = {{
+           factory.name = support.null-audio-sink
+           node.name = hub
+           node.description = "showctl PipeWire sound hub"
+           media.class = Audio/Sink
+           audio.rate = {self.rate}
+           audio.channels = {self.outputs}
+           audio.position = [ {positions} ]
+           object.linger = true
+           monitor.channel-volumes = false
+       }} }}
+]
+context.exec = [ ]
+"""
+        )
+        lua = self.folder / "config" / "wireplumber"
+        (lua / "main.lua.d").mkdir(parents=True, exist_ok=True)
+        (lua / "bluetooth.lua.d").mkdir(parents=True, exist_ok=True)
+        # After Debian's 50-*-config.lua, before its 90-enable-all.lua.
+        (lua / "main.lua.d" / "60-showctl-hub.lua").write_text(
+            "-- The showctl hub's WirePlumber: no cards, cameras or saved state of the machine.\n"
+            "alsa_monitor.enabled = false\n"
+            "v4l2_monitor.enabled = false\n"
+            "libcamera_monitor.enabled = false\n"
+        )
+        (lua / "bluetooth.lua.d" / "60-showctl-hub.lua").write_text(
+            "bluez_monitor.enabled = false\n"
+        )
+        lines = [
+            "</usr/share/alsa/alsa.conf>",
+            "pcm_type.pipewire {",
+            f'    lib "{self.plugin}"',
+            "}",
+        ]
+        for i in range(self.outputs):
+            lines += [
+                f"pcm.{device_name(i)} {{",
+                "    type pipewire",
+                f'    playback_node "out{i}"',
+                f'    hint {{ show on description "showctl PipeWire hub output {i}" }}',
+                "}",
+            ]
+        (self.folder / "asound.conf").write_text("\n".join(lines) + "\n")
+
+
+class Recording:
+    """A recording of the hub in progress; :meth:`stop` returns the samples."""
+
+    def __init__(self, hub: PipeWireHub) -> None:
+        self.hub = hub
+        self.path = hub.folder / f"recording-{os.getpid()}-{time.monotonic_ns()}.raw"
+        channel_map = ",".join(f"AUX{i}" for i in range(hub.outputs))
+        #: When the recording began, on the monotonic clock (to within pw-record's start-up).
+        self.started = time.monotonic()
+        self._process = subprocess.Popen(
+            [
+                "pw-record",
+                "--target",
+                "hub",
+                "-P",
+                "{ stream.capture.sink = true node.dont-reconnect = true }",
+                f"--rate={hub.rate}",
+                f"--channels={hub.outputs}",
+                f"--channel-map={channel_map}",
+                "--format=s16",
+                "--latency=20ms",
+                str(self.path),
+            ],
+            env={**os.environ, **hub.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def sample_at(self, monotonic: float) -> int:
+        """The recording's sample index near a monotonic time (tens of ms off: for finding
+        stretches, not for measuring)."""
+        return max(0, round((monotonic - self.started) * self.hub.rate))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process.poll() is None:
+            self.stop()
+
+    def stop(self) -> npt.NDArray[np.int16]:
+        """End the recording; the samples as an array of shape (frames, outputs)."""
+        self._process.send_signal(signal.SIGINT)
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        data = np.fromfile(self.path, dtype=np.int16) if self.path.exists() else np.zeros(0)
+        self.path.unlink(missing_ok=True)
+        frames = len(data) // self.hub.outputs
+        return data[: frames * self.hub.outputs].reshape(frames, self.hub.outputs).astype(np.int16)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "start"
+    hub = PipeWireHub(outputs=int(argv[2]) if len(argv) > 2 else 8)
+    if command == "start":
+        hub.start()
+        for key, value in hub.env.items():
+            print(f"export {key}={value}")
+        return 0
+    if command == "stop":
+        hub.stop()
+        return 0
+    print("usage: pipewire_hub.py start [N] | stop", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
