@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 
@@ -117,7 +117,7 @@ class TakeUp:
     a ``restart`` of showctl, a ``pause`` or a ``reload``."""
 
     at: float
-    after: str
+    after: Literal["restart", "pause", "reload"]
 
 
 class Answer(dict[str, Any]):
