@@ -42,8 +42,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+if not __package__:  # run as a script: the checkout's root, for tests.harness
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.harness import soundhub
 
 RATE = 48000
 DEFAULT_DIR = Path(os.environ.get("SHOWCTL_PW_HUB_DIR", "/tmp/showctl-pipewire-hub"))
@@ -186,7 +188,7 @@ class PipeWireHub:
         sink = self._nodes().get(f"out{index}")
         if sink is not None:
             for stream in self._streams_on(sink):
-                self._pw_cli("destroy", str(stream))
+                self._pw("pw-cli", "destroy", str(stream))
         self._end(f"out{index}")
         self._wait(lambda: f"out{index}" not in self._nodes(), f"output {index} to vanish")
 
@@ -312,17 +314,7 @@ class PipeWireHub:
     # The graph, read with pw-dump.
 
     def _dump(self) -> list[dict[str, Any]]:
-        done = subprocess.run(
-            ["pw-dump", "--no-colors"],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"pw-dump: {done.stderr.strip()}")
-        objects: list[dict[str, Any]] = json.loads(done.stdout or "[]")
+        objects: list[dict[str, Any]] = json.loads(self._pw("pw-dump", "--no-colors") or "[]")
         return objects
 
     def _nodes(self, objects: list[dict[str, Any]] | None = None) -> dict[str, int]:
@@ -351,9 +343,10 @@ class PipeWireHub:
     def _streams_on(self, sink: int) -> list[int]:
         return [out for out, into in self._links(self._dump()) if into == sink]
 
-    def _pw_cli(self, *args: str) -> str:
+    def _pw(self, *command: str) -> str:
+        """Run a PipeWire tool (``pw-dump``, ``pw-cli``) on this hub; its output."""
         done = subprocess.run(
-            ["pw-cli", *args],
+            command,
             env={**os.environ, **self.env},
             capture_output=True,
             text=True,
@@ -361,7 +354,7 @@ class PipeWireHub:
             timeout=10,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"pw-cli {' '.join(args)}: {done.stderr.strip()}")
+            raise RuntimeError(f"{' '.join(command)}: {done.stderr.strip()}")
         return done.stdout
 
     # Configuration, all inside the hub's folder.
@@ -461,58 +454,25 @@ context.exec = [ ]
         (self.folder / "asound.conf").write_text("\n".join(lines) + "\n")
 
 
-class Recording:
-    """A recording of the hub in progress; :meth:`stop` returns the samples."""
+class Recording(soundhub.Recording):
+    """A recording of the hub in progress, by ``pw-record`` of the hub sink's monitor into the
+    recording's file (its stdout is then empty)."""
 
-    def __init__(self, hub: PipeWireHub) -> None:
-        self.hub = hub
-        self.path = hub.folder / f"recording-{os.getpid()}-{time.monotonic_ns()}.raw"
-        channel_map = ",".join(f"AUX{i}" for i in range(hub.outputs))
-        #: When the recording began, on the monotonic clock (to within pw-record's start-up).
-        self.started = time.monotonic()
-        self._process = subprocess.Popen(
-            [
-                "pw-record",
-                "--target",
-                "hub",
-                "-P",
-                "{ stream.capture.sink = true node.dont-reconnect = true }",
-                f"--rate={hub.rate}",
-                f"--channels={hub.outputs}",
-                f"--channel-map={channel_map}",
-                "--format=s16",
-                "--latency=20ms",
-                str(self.path),
-            ],
-            env={**os.environ, **hub.env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def __enter__(self) -> Recording:
-        return self
-
-    def sample_at(self, monotonic: float) -> int:
-        """The recording's sample index near a monotonic time (tens of ms off: for finding
-        stretches, not for measuring)."""
-        return max(0, round((monotonic - self.started) * self.hub.rate))
-
-    def __exit__(self, *exc: object) -> None:
-        if self._process.poll() is None:
-            self.stop()
-
-    def stop(self) -> npt.NDArray[np.int16]:
-        """End the recording; the samples as an array of shape (frames, outputs)."""
-        self._process.send_signal(signal.SIGINT)
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        data = np.fromfile(self.path, dtype=np.int16) if self.path.exists() else np.zeros(0)
-        self.path.unlink(missing_ok=True)
-        frames = len(data) // self.hub.outputs
-        return data[: frames * self.hub.outputs].reshape(frames, self.hub.outputs).astype(np.int16)
+    def command(self) -> list[str]:
+        hub = self.hub
+        return [
+            "pw-record",
+            "--target",
+            "hub",
+            "-P",
+            "{ stream.capture.sink = true node.dont-reconnect = true }",
+            f"--rate={hub.rate}",
+            f"--channels={hub.outputs}",
+            f"--channel-map={','.join(f'AUX{i}' for i in range(hub.outputs))}",
+            "--format=s16",
+            "--latency=20ms",
+            str(self.path),
+        ]
 
 
 def main(argv: list[str]) -> int:

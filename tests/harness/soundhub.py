@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -215,31 +216,37 @@ class SoundHub:
 
 
 class Recording:
-    """A recording of the hub's monitor in progress; :meth:`stop` returns the samples."""
+    """A recording of the hub in progress; :meth:`stop` returns the samples. The recorder is
+    :meth:`command` (``parec`` of the hub's monitor, writing raw samples to its stdout); a hub
+    of another sound server gives its own (``tests/harness/pipewire_hub.py``)."""
 
-    def __init__(self, hub: SoundHub) -> None:
+    def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.path = hub.folder / f"recording-{os.getpid()}-{time.monotonic_ns()}.raw"
-        channel_map = ",".join(f"aux{i}" for i in range(hub.outputs))
         self._file = self.path.open("wb")
-        #: When the recording began, on the monotonic clock (to within parec's start-up).
+        #: When the recording began, on the monotonic clock (to within the recorder's start-up).
         self.started = time.monotonic()
         self._process = subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                "hub.monitor",
-                f"--channels={hub.outputs}",
-                f"--channel-map={channel_map}",
-                "--format=s16le",
-                f"--rate={hub.rate}",
-                "--raw",
-                "--latency-msec=20",
-            ],
+            self.command(),
             env={**os.environ, **hub.env},
             stdout=self._file,
             stderr=subprocess.DEVNULL,
         )
+
+    def command(self) -> list[str]:
+        """The recorder: raw s16 samples of every channel, on its stdout or into ``path``."""
+        hub = self.hub
+        return [
+            "parec",
+            "-d",
+            "hub.monitor",
+            f"--channels={hub.outputs}",
+            f"--channel-map={','.join(f'aux{i}' for i in range(hub.outputs))}",
+            "--format=s16le",
+            f"--rate={hub.rate}",
+            "--raw",
+            "--latency-msec=20",
+        ]
 
     def __enter__(self) -> Recording:
         return self
@@ -266,6 +273,17 @@ class Recording:
         self.path.unlink(missing_ok=True)
         frames = len(data) // self.hub.outputs
         return data[: frames * self.hub.outputs].reshape(frames, self.hub.outputs)
+
+
+class Hub(Protocol):
+    """What a :class:`Recording` needs of its hub."""
+
+    folder: Path
+    outputs: int
+    rate: int
+
+    @property
+    def env(self) -> dict[str, str]: ...
 
 
 def main(argv: list[str]) -> int:
