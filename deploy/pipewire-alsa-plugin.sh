@@ -2,8 +2,9 @@
 # Unpack PipeWire's ALSA plugin (libasound_module_pcm_pipewire.so) into a folder of its own,
 # without installing Debian's pipewire-alsa: that package conflicts with pulseaudio (installing
 # it removes PulseAudio) and makes PipeWire the system's default ALSA device through
-# /etc/alsa/conf.d. The test harness's PipeWire hub names the unpacked plugin in its private
-# ALSA configuration (pcm_type.pipewire { lib ... }), so nothing system-wide changes.
+# /etc/alsa/conf.d. The test harness's sound hub (tests/harness/soundhub.py) names the unpacked
+# plugin in its private ALSA configuration (pcm_type.pipewire { lib ... }), so nothing
+# system-wide changes.
 #
 # Usage: deploy/pipewire-alsa-plugin.sh DEST
 # Prints the plugin's path. Does nothing but print it when DEST already holds it. Needs no
@@ -18,7 +19,7 @@ if [ -f "$plugin" ]; then
 fi
 version=$(dpkg-query -W -f='${Version}' libpipewire-0.3-0 2>/dev/null || true)
 if [ -z "$version" ]; then
-    echo "PipeWire is not installed: run deploy/system-packages.sh deploy/apt-packages-pipewire.txt" >&2
+    echo "PipeWire is not installed: run deploy/system-packages.sh deploy/apt-packages-test.txt" >&2
     exit 1
 fi
 scratch=$(mktemp -d)

@@ -5,8 +5,10 @@
 #
 # A line of the list is a package, then optionally the systemd units it brings that are not to
 # be left enabled (Debian enables and starts a package's service when it installs it): for a
-# package installed now, each is disabled, and stopped when systemd runs. A package that was
-# already there is left as it is, its services with it.
+# package installed now, each is disabled, and stopped when systemd runs. A unit written
+# user:UNIT is a user unit, enabled for every user (systemctl --global): it is disabled for
+# every user, and not stopped (it runs in users' own sessions, if any, until they end). A
+# package that was already there is left as it is, its services with it.
 #
 # For tests: SHOWCTL_ROOT=DIR (absolute) is where it looks for DIR/run/systemd/system (systemd
 # running); the commands it runs (dpkg-query, apt-get, sudo, systemctl) are not redirected, so
@@ -41,7 +43,15 @@ $sudo apt-get update -qq
 # shellcheck disable=SC2086  # word splitting of the package list is intended
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 for unit in $units; do
-    $sudo systemctl disable --quiet "$unit"
-    [ ! -d "$root/run/systemd/system" ] || $sudo systemctl stop "$unit"
-    echo "Disabled $unit, which its package enabled and started: $list says it is not to run."
+    case $unit in
+        user:*)
+            $sudo systemctl --global disable --quiet "${unit#user:}"
+            echo "Disabled the user unit ${unit#user:} for every user, which its package enabled: $list says it is not to run."
+            ;;
+        *)
+            $sudo systemctl disable --quiet "$unit"
+            [ ! -d "$root/run/systemd/system" ] || $sudo systemctl stop "$unit"
+            echo "Disabled $unit, which its package enabled and started: $list says it is not to run."
+            ;;
+    esac
 done

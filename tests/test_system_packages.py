@@ -2,7 +2,8 @@
 
 dpkg-query, apt-get and systemctl are stand-ins first on PATH, with a directory standing for the
 machine's root (SHOWCTL_ROOT): the stand-in apt-get installs as Debian does, mosquitto's
-postinst included (it enables mosquitto.service, and starts it when systemd runs); the stand-in
+postinst included (it enables mosquitto.service, and starts it when systemd runs), and
+pipewire's and wireplumber's (they enable user units for every user); the stand-in
 systemctl hands ``enable``, ``disable`` and ``is-enabled`` to the real systemctl with
 ``--root``, so what is enabled is systemd's own reading, and refuses ``stop`` when systemd does
 not run, as the real one does.
@@ -31,13 +32,25 @@ eval "pkg=\\${$#}"
 grep -qx "$pkg" "$SHOWCTL_ROOT/installed" && echo "install ok installed"
 """
 # As apt-get with Debian's packages: mosquitto's postinst enables its unit (deb-systemd-helper)
-# and starts it when systemd runs (deb-systemd-invoke).
+# and starts it when systemd runs (deb-systemd-invoke); pipewire's and wireplumber's enable user
+# units for every user (deb-systemd-helper --user).
 APT_GET = """#!/bin/sh
 echo "apt-get $*" >>"$STUB_LOG"
 [ "$1" = install ] || exit 0
+user_unit() {  # NAME TARGET: a user unit installed and enabled for every user
+    mkdir -p "$SHOWCTL_ROOT/usr/lib/systemd/user" "$SHOWCTL_ROOT/etc/systemd/user/$2.wants"
+    printf '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=%s\n' "$2" \
+        >"$SHOWCTL_ROOT/usr/lib/systemd/user/$1"
+    ln -sf "/usr/lib/systemd/user/$1" "$SHOWCTL_ROOT/etc/systemd/user/$2.wants/$1"
+}
 for pkg; do
     case $pkg in -* | install) continue ;; esac
     echo "$pkg" >>"$SHOWCTL_ROOT/installed"
+    case $pkg in
+        pipewire) user_unit pipewire.socket sockets.target
+                  user_unit pipewire.service default.target ;;
+        wireplumber) user_unit wireplumber.service pipewire.service ;;
+    esac
     [ "$pkg" = mosquitto ] || continue
     units=$SHOWCTL_ROOT/lib/systemd/system
     wants=$SHOWCTL_ROOT/etc/systemd/system/multi-user.target.wants
@@ -52,6 +65,7 @@ SYSTEMCTL = """#!/bin/sh
 echo "systemctl $*" >>"$STUB_LOG"
 case $1 in
     enable | disable | is-enabled) exec /usr/bin/systemctl --root="$SHOWCTL_ROOT" "$@" ;;
+    --global) exec /usr/bin/systemctl --root="$SHOWCTL_ROOT" "$@" ;;
 esac
 if [ ! -d "$SHOWCTL_ROOT/run/systemd/system" ]; then
     echo "System has not been booted with systemd as init system (PID 1). Can't operate." >&2
@@ -95,10 +109,14 @@ def run(root: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     return done, log.read_text().splitlines()
 
 
-def enabled(root: Path) -> str:
-    """What systemd says of mosquitto.service under ``root``."""
+USER_UNITS = ["pipewire.socket", "pipewire.service", "wireplumber.service"]
+
+
+def enabled(root: Path, unit: str = "mosquitto.service", scope: str = "--system") -> str:
+    """What systemd says of ``unit`` under ``root``, a system unit or (``--global``) a user
+    unit for every user."""
     return subprocess.run(
-        ["systemctl", f"--root={root}", "is-enabled", "mosquitto.service"],
+        ["systemctl", f"--root={root}", scope, "is-enabled", unit],
         capture_output=True,
         text=True,
         check=False,
@@ -126,13 +144,33 @@ def test_installing_mosquitto_leaves_no_broker_enabled(tmp_path: Path, systemd_r
     assert enabled(root) == "disabled"
     assert not (root / WANTS).exists()
     assert not (root / RUNNING).exists()
-    assert done.stdout.splitlines()[-1] == (
-        "Disabled mosquitto.service, which its package enabled and started: "
-        f"{TEST_LIST} says it is not to run."
-    )
+    said = f"Disabled mosquitto.service, which its package enabled and started: {TEST_LIST} says"
+    assert f"{said} it is not to run." in done.stdout.splitlines()
     assert [c for c in calls if c.startswith("systemctl stop")] == (
         ["systemctl stop mosquitto.service"] if systemd_runs else []
     )
+
+
+def test_installing_pipewire_leaves_no_user_unit_enabled(tmp_path: Path) -> None:
+    """The sound hub runs a PipeWire of its own: pipewire and wireplumber installed for it leave
+    their user units (enabled for every user by their packages) disabled, so no desktop session
+    starts a PipeWire that takes the machine's sound cards. The script says so."""
+    root = tmp_path / "root"
+    (root / "run" / "systemd" / "system").mkdir(parents=True)
+    (root / "installed").write_text("")
+
+    done, calls = run(root)
+
+    assert done.returncode == 0, done.stderr
+    for unit in USER_UNITS:
+        assert (root / "usr/lib/systemd/user" / unit).is_file(), f"{unit} was installed"
+        assert enabled(root, unit, "--global") == "disabled", unit
+        assert (
+            f"Disabled the user unit {unit} for every user, which its package enabled: "
+            f"{TEST_LIST} says it is not to run."
+        ) in done.stdout.splitlines()
+    assert not list((root / "etc/systemd/user").glob("*/*")), "no user unit is wanted"
+    assert not [c for c in calls if c.startswith("systemctl stop") and "pipewire" in c]
 
 
 def test_a_mosquitto_already_installed_is_left_as_it_is(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ except OSError as e:  # the PortAudio library itself is missing
         f"PortAudio cannot be loaded ({e}); install the Debian package libportaudio2"
     ) from e
 
-#: Samples a block. Fixed: through the PulseAudio ALSA plugin a variable size stalls.
+#: Samples a block. Fixed: through PulseAudio's ALSA plugin a variable size stalls, and through
+#: PipeWire's the callback is called without pause, a core's worth of CPU.
 BLOCK = 256
 CARDS = Path("/proc/asound/cards")
 _CARD_QUERY = re.compile(r"^hw:CARD=([^,]+)(?:,DEV=(\d+))?$")

@@ -134,8 +134,8 @@ def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
 
 
 def test_a_stream_that_stalls_is_an_error() -> None:
-    """The device stops asking for blocks, without an error of its own (seen on the hub's
-    ALSA pulse plugin with small buffers): the player says so and exits."""
+    """The device stops asking for blocks, without an error of its own (seen through
+    PulseAudio's ALSA plugin with small buffers): the player says so and exits."""
 
     class Stalling(SimStream):
         def _step(self, block: Block) -> None:

@@ -9,7 +9,7 @@ its user+system time as a percentage of one core, sampled every INTERVAL seconds
 the median of the samples (the larger of the two files'), with their p99. Streaming from disk
 keeps the two memory figures alike: the file's length must not show. In the same run, the
 reference: a bare sounddevice stream on the same device (what the harness itself costs:
-PortAudio, the in-process PulseAudio client, Python, numpy); and a simulated player (the
+PortAudio, the in-process PipeWire client, Python, numpy); and a simulated player (the
 simulated backend, writing what it plays to a WAV file as ``make demo`` does) playing the
 1-minute file, measured the same way: a simulated output must cost no more than a real one.
 Prints one JSON object last. Starts the sound hub if none runs.
@@ -90,7 +90,7 @@ async def measure(
 
 async def reference(hub: SoundHub, seconds: float) -> tuple[float, list[float]]:
     """The harness's floor: a bare sounddevice stream with an empty callback, in a process of
-    its own (PortAudio, the in-process PulseAudio client, Python and numpy; no showctl), with
+    its own (PortAudio, the in-process PipeWire client, Python and numpy; no showctl), with
     the block size and latency the players ask for."""
     code = (
         "import sys, time, sounddevice as sd\n"

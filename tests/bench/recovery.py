@@ -3,7 +3,7 @@
     python tests/bench/recovery.py [--quick] [--kills N]
 
 Eight supervised player processes (the pool ``showctl run`` uses, on the real backend:
-sounddevice, PortAudio, the virtual sound hub's ALSA pulse PCMs) loop eight different noise
+sounddevice, PortAudio, the virtual sound hub's PipeWire ALSA PCMs) loop eight different noise
 clips from one T0. After the players have run SETTLE seconds, one of them at a time is killed
 with SIGKILL (each output in turn); the pool starts a fresh player, which joins the scene where
 the timeline is. Everything is read off the hub's recording:

@@ -2,7 +2,7 @@
 
     python tests/bench/sync.py [--quick] [--starts N]
 
-Eight player processes (sounddevice, PortAudio, the hub's ALSA pulse PCMs) play eight
+Eight player processes (sounddevice, PortAudio, the hub's PipeWire ALSA PCMs) play eight
 different noise clips, all scheduled at one T0, again and again; the hub's monitor is
 recorded throughout, and each clip is found in its channel by cross-correlation, to the
 sample. The skew of a start is the latest output's first sample minus the earliest's.
@@ -39,9 +39,10 @@ RATE = 48000
 CLIP_SECONDS = 0.25
 ROUND_PAUSE = 0.6  # seconds of silence after each start's clips
 #: Seconds the players run before the starts that count. A box starts its players at boot, long
-#: before most scenes; and through the hub's ALSA pulse plugin a fresh stream's timing reports
-#: take long to settle (measured: per-output errors of up to 60 samples after 4 s, a few
-#: samples after a minute). Starts before this are reported apart, as young ones.
+#: before most scenes. Starts before this are reported apart, as young ones: through the
+#: PulseAudio hub used before, a fresh stream's timing reports took long to settle (per-output
+#: errors of up to 60 samples after 4 s, a few samples after a minute); the PipeWire hub's are
+#: exact from the first, and the young starts must meet the same target.
 SETTLE = 60.0
 #: Seconds the players run before the first (young) start.
 YOUNG = 10.0

@@ -3,7 +3,7 @@
     python tests/bench/trigger_latency.py [--quick] [--cycles N]
 
 The show controller runs here with its real parts but the GPIO: player processes on the real
-backend (sounddevice, PortAudio, the virtual sound hub's ALSA pulse PCMs), the input watcher on
+backend (sounddevice, PortAudio, the virtual sound hub's PipeWire ALSA PCMs), the input watcher on
 the event loop, the LED player's thread. A simulated button (its edge stamped on the monotonic
 clock, as the kernel stamps a real one) flips the show between two scenes:
 

@@ -11,11 +11,14 @@ Where the others must "play on untouched", the hub's recording is read: none of 
 falls silent (a run of zero samples, which noise never has) while the fault happens.
 
 The outputs ask for LATENCY, 200 ms, not the default 40. The machines this runs on stall now and
-then, with nothing of showctl's doing: 7 players left alone on the hub went silent together for
-32 to 82 ms, once in 14 minutes watched; and in some runs of this suite such a stall fell inside a
-fault's recording. Holding the hub's PulseAudio still for 80 ms (SIGSTOP) silences every 40-ms
-output and none of the 200-ms ones. What this suite looks for, a fault in one output reaching the
-others (a stop, a restart, a command sent to them), silences them whatever their latency.
+then, with nothing of showctl's doing: 7 players left alone on the (PulseAudio) hub went silent
+together for 32 to 82 ms, once in 14 minutes watched; and in some runs of this suite such a stall
+fell inside a fault's recording. Holding that hub's PulseAudio still for 80 ms (SIGSTOP)
+silenced every 40-ms output and none of the 200-ms ones. On the PipeWire hub a stream that misses
+a cycle of the graph is silent for that cycle: 200 ms of latency makes the cycle 2048 samples
+(42.7 ms) and gives a stall that much room. What this suite looks for, a fault in one output
+reaching the others (a stop, a restart, a command sent to them), silences them whatever their
+latency.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ exactly on it, and is PortAudio's ``currentTime`` on the monotonic clock through
 
     .venv/bin/python tests/harness/pipewire_check.py [--starts 5] [--settle 10]
 
-1. Starts the hub (tests/harness/pipewire_hub.py) unless one runs, and 8 showctl players
+1. Starts the hub (tests/harness/soundhub.py) unless one runs, and 8 showctl players
    through the real backend (``PlayerPool``, sounddevice, PortAudio, PipeWire's ALSA plugin).
    After ``--settle`` seconds, plays a one-sample click on all 8 at one T0, ``--starts`` times,
    recording the hub; prints for every start the spread of the click across the 8 channels,
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from showctl import log, supervisor
 from showctl.show import Output
-from tests.harness.pipewire_hub import PipeWireHub, device_name
+from tests.harness.soundhub import SoundHub, device_name
 
 OUTPUTS = 8
 RATE = 48000
@@ -79,7 +79,7 @@ def click_positions(recording: npt.NDArray[np.int16], begin: int, end: int) -> l
 
 
 async def clicks(
-    hub: PipeWireHub, path: Path, starts: int, settle: float
+    hub: SoundHub, path: Path, starts: int, settle: float
 ) -> tuple[npt.NDArray[np.int16], list[tuple[int, int]]]:
     outputs = {f"out{i}": Output(device_name(i)) for i in range(OUTPUTS)}
     windows = []
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=10.0)
     args = parser.parse_args()
     log.configure("warning", "json", sys.stderr)
-    with PipeWireHub(OUTPUTS) as hub, tempfile.TemporaryDirectory() as folder:
+    with SoundHub(OUTPUTS) as hub, tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "click.wav"
         click_clip(path)
         recording, windows = asyncio.run(clicks(hub, path, args.starts, args.settle))

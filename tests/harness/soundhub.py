@@ -1,15 +1,35 @@
 """The virtual sound hub: real, paced audio outputs on a machine without sound cards.
 
-PulseAudio runs with one null sink of N channels (``aux0`` ... ``auxN-1``, the *hub*) and one
-mono ``module-remap-sink`` per output, each mapped onto one channel of the hub (``remix=no``).
-An ALSA configuration gives every remap sink a PCM of ``type pulse`` named ``hub_outI``, so
-PortAudio (and so ``sounddevice``) lists them as ordinary output devices. Recording the hub's
-monitor gives one multichannel recording in which each output is one channel: the start skew
-between outputs can be read off at the sample.
+A private PipeWire, whose DAC-time reports are exact to a sample: its own ``dbus-daemon
+--session`` (WirePlumber needs a session bus), its own ``pipewire`` and ``wireplumber`` with every
+runtime, configuration and state folder inside the hub's folder, so nothing of the machine's
+audio is touched:
 
-Pitfalls (see DESIGN.md, "Test harness"): ``parec`` needs an explicit ``--channel-map``, or the
-aux channels come out silent; through the pulse plugin a stream needs a fixed block size (with a
-variable one it stalls after the first blocks); its callback times are not on the monotonic clock.
+- the *hub*: an N-channel ``support.null-audio-sink`` named ``hub`` (``AUX0``, ``AUX1``, ...
+  at 48 kHz);
+- output ``i``: one ``pw-loopback`` process (``libpipewire-module-loopback``), mono, whose capture
+  side is a sink named ``out{i}`` and whose playback side plays onto the hub's ``AUX{i}`` alone
+  (``stream.dont-remix``). A process per output, so that :meth:`SoundHub.unplug` can destroy
+  one output's node and :meth:`SoundHub.plug` create it again;
+- ALSA: a private configuration (``ALSA_CONFIG_PATH``) gives every output a PCM ``hub_out{i}`` of
+  ``type pipewire`` with ``playback_node "out{i}"``, so PortAudio (and so ``sounddevice``) lists
+  them as ordinary output devices. PipeWire's ALSA plugin is loaded from the hub's folder
+  (``pcm_type.pipewire { lib ... }``), unpacked there by ``deploy/pipewire-alsa-plugin.sh``:
+  Debian's ``pipewire-alsa`` conflicts with ``pulseaudio`` and makes PipeWire the system's
+  default ALSA device, so it is never installed;
+- the recording: ``pw-record --target hub`` with ``stream.capture.sink=true`` (the sink's monitor)
+  and an explicit ``AUX0,...`` channel map, raw s16 into a file: each output is one channel, so
+  the start skew between outputs can be read off at the sample;
+- one spinner a CPU (``sh``'s empty loop under ``SCHED_IDLE``, which runs only when nothing else
+  wants the CPU): on this project's build machine, a virtual machine, an idle virtual CPU takes
+  up to 11 ms to wake (a 5-ms sleep of a ``SCHED_FIFO`` thread overshot by p99 0.3 to 2.6 ms,
+  at most 9 to 11 ms; with the spinners p99 0.06 ms), and the hub's streams then miss their
+  cycles: blocks of 256 to 1024 samples came out as silence in most 20-s recordings of one
+  output, none with the spinners. A real box wakes in microseconds; this is the kernel's
+  ``idle=poll`` done from user space, for the hub's lifetime only.
+
+WirePlumber's monitors of ALSA cards, cameras and Bluetooth are off (a hub on a machine with
+sound cards must not take them from the machine's own sound server).
 
 Use it as a context manager, or from the shell::
 
@@ -19,36 +39,49 @@ Use it as a context manager, or from the shell::
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 RATE = 48000
 DEFAULT_DIR = Path(os.environ.get("SHOWCTL_HUB_DIR", "/tmp/showctl-soundhub"))
-
-
-def _remap(index: int) -> str:
-    """The arguments of the remap sink that is output ``index``: a mono sink on one channel."""
-    return (
-        f"sink_name=out{index} master=hub channels=1 master_channel_map=aux{index} "
-        "channel_map=mono remix=no"
-    )
+PLUGIN_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "pipewire-alsa-plugin.sh"
+TOOLS = ("dbus-daemon", "pipewire", "wireplumber", "pw-loopback", "pw-record", "pw-dump", "pw-cli")
+#: The longest cycle of the hub's graph, in samples (PipeWire's largest quantum by default).
+FIRST_CYCLE = 2048
+#: The hub's processes, in the order they start (and the reverse of the order they stop).
+DAEMONS = ("dbus", "pipewire", "wireplumber")
 
 
 def device_name(index: int) -> str:
     """The ALSA (and PortAudio) name of output ``index`` of the hub."""
     return f"hub_out{index}"
+
+
+def _pw_props(props: dict[str, str | int | bool | list[str]]) -> str:
+    """A SPA-JSON object of properties, as the PipeWire tools take them."""
+
+    def value(v: str | int | bool | list[str]) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, list):
+            return "[ " + " ".join(v) + " ]"
+        return json.dumps(v)
+
+    return "{ " + " ".join(f"{key} = {value(v)}" for key, v in props.items()) + " }"
 
 
 @dataclass
@@ -61,145 +94,162 @@ class SoundHub:
     started_here: bool = field(default=False, init=False)
 
     @property
+    def runtime(self) -> Path:
+        return self.folder / "run"
+
+    @property
     def socket(self) -> Path:
-        return self.folder / "pulse.sock"
+        return self.runtime / "pipewire-0"
+
+    @property
+    def bus(self) -> Path:
+        return self.folder / "bus"
+
+    @property
+    def plugin(self) -> Path:
+        return self.folder / "alsa-plugin" / "libasound_module_pcm_pipewire.so"
 
     @property
     def env(self) -> dict[str, str]:
-        """The environment a process needs to see the hub's outputs."""
+        """The environment a process needs to see the hub's outputs (and nothing else's)."""
         return {
-            "PULSE_SERVER": f"unix:{self.socket}",
+            "XDG_RUNTIME_DIR": str(self.runtime),
+            "PIPEWIRE_RUNTIME_DIR": str(self.runtime),
+            "PIPEWIRE_REMOTE": "pipewire-0",
             "ALSA_CONFIG_PATH": str(self.folder / "asound.conf"),
-            "XDG_RUNTIME_DIR": str(self.folder / "run"),
+            "XDG_CONFIG_HOME": str(self.folder / "config"),
+            "XDG_STATE_HOME": str(self.folder / "state"),
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={self.bus}",
+            # Extra properties of every ALSA plugin stream: one whose output vanishes is
+            # destroyed with an error (WirePlumber would move it to another sink otherwise).
+            "PIPEWIRE_ALSA": "{ node.dont-reconnect = true }",
         }
 
     def running(self) -> bool:
-        """Whether a hub with at least this many outputs answers on the socket."""
+        """Whether this hub answers, with at least this many outputs, each linked to the hub."""
         if not self.socket.exists():
             return False
         try:
-            sinks = self._sinks()
+            return all(self._linked(i) for i in range(self.outputs))
         except RuntimeError:
             return False
-        return {f"out{i}" for i in range(self.outputs)} <= set(sinks)
 
     def start(self) -> SoundHub:
-        """Start PulseAudio with the hub, unless one is running already. Idempotent."""
+        """Start D-Bus, PipeWire, WirePlumber and the outputs, unless running. Idempotent."""
         if self.running():
             return self
-        missing = [tool for tool in ("pulseaudio", "pactl", "parec") if not shutil.which(tool)]
+        missing = [tool for tool in TOOLS if not shutil.which(tool)]
         if missing:
             raise RuntimeError(
-                f"the sound hub needs {', '.join(missing)}: run deploy/system-packages.sh "
-                "deploy/apt-packages-test.txt"
+                f"the sound hub needs {', '.join(missing)}: run "
+                "deploy/system-packages.sh deploy/apt-packages-test.txt"
             )
         self.stop()  # a stale one from an earlier run
-        (self.folder / "run").mkdir(parents=True, exist_ok=True)
-        (self.folder / "run").chmod(0o700)
-        self._write_alsa_config()
-        channel_map = ",".join(f"aux{i}" for i in range(self.outputs))
-        args = [
-            "pulseaudio",
-            "-n",
-            "--daemonize=yes",
-            "--exit-idle-time=-1",
-            "--use-pid-file=yes",
-            f"--log-target=file:{self.folder / 'pulseaudio.log'}",
-            "-L",
-            f"module-native-protocol-unix auth-anonymous=1 socket={self.socket}",
-            "-L",  # pactl cannot end a stream; PulseAudio's command line can (see unplug)
-            f"module-cli-protocol-unix socket={self.folder / 'cli.sock'}",
-            "-L",
-            f"module-null-sink sink_name=hub channels={self.outputs} "
-            f"channel_map={channel_map} rate={self.rate} format=s16le",
-        ]
-        for i in range(self.outputs):
-            args += ["-L", f"module-remap-sink {_remap(i)}"]
-        subprocess.run(
-            args,
-            env={**os.environ, **self.env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not self.running():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the sound hub did not start; see {self.folder}/pulseaudio.log")
-            time.sleep(0.05)
+        for sub in ("run", "config/pipewire", "config/wireplumber", "state", "pids"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self.runtime.chmod(0o700)
+        self._ensure_plugin()
+        self._write_configs()
+        try:
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
         self.started_here = True
         return self
 
+    def _launch(self) -> None:
+        for cpu in range(os.cpu_count() or 1):
+            self._spawn(f"awake{cpu}", ["chrt", "--idle", "0", "sh", "-c", "while :; do :; done"])
+        self._spawn(
+            "dbus",
+            [
+                "dbus-daemon",
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                f"--address=unix:path={self.bus}",
+            ],
+        )
+        self._wait(self.bus.exists, "the hub's dbus-daemon")
+        self._spawn("pipewire", ["pipewire", "-c", str(self.folder / "pipewire.conf")])
+        self._wait(self.socket.exists, "the hub's pipewire")
+        self._spawn("wireplumber", ["wireplumber"])
+        self._wait(lambda: "hub" in self._nodes(), "the hub's null sink")
+        for i in range(self.outputs):
+            self.plug(i)
+        self._wait(self.running, "the hub's outputs", seconds=15)
+
     def stop(self) -> None:
-        """Stop the hub's PulseAudio, if any. Never raises."""
-        pid_file = self.folder / "run" / "pulse" / "pid"
-        try:
-            pid = int(pid_file.read_text().split()[0])
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.02)
-        except (OSError, ValueError, IndexError):
-            pass
+        """Stop every process of the hub, if any. Never raises."""
+        pids = self.folder / "pids"
+        names = sorted(p.name for p in pids.glob("out*")) + list(reversed(DAEMONS))
+        names += sorted(p.name for p in pids.glob("awake*"))
+        for name in names:
+            self._end(name)
         self.socket.unlink(missing_ok=True)
+        (self.runtime / "pipewire-0.lock").unlink(missing_ok=True)
+        self.bus.unlink(missing_ok=True)
 
     def unplug(self, index: int) -> None:
-        """Take output ``index``'s card away, as a USB card pulled out: the stream playing on
-        it ends, and its sink is unloaded. (Unloaded alone, PulseAudio would move the stream
-        to the hub's own sink and play it on.)"""
-        modules = self._pactl("list", "short", "modules").splitlines()
-        found = [m.split("\t")[0] for m in modules if f"sink_name=out{index} " in m + " "]
-        if not found:
+        """Take output ``index``'s card away, as a USB card pulled out: its ALSA device is no
+        longer listed (a PipeWire PCM whose node is missing would open, and then never ask
+        for a block), the streams playing on it are destroyed (their clients see an error, as
+        on a card gone), and the output's node with them."""
+        if not self._alive(f"out{index}"):
             raise RuntimeError(f"output {index} of the hub is not plugged in")
-        sink = self._sinks()[f"out{index}"]
-        for line in self._pactl("list", "short", "sink-inputs").splitlines():
-            stream, on = line.split("\t")[:2]
-            if on == sink:
-                with socket.socket(socket.AF_UNIX) as cli:
-                    cli.connect(str(self.folder / "cli.sock"))
-                    cli.sendall(f"kill-sink-input {stream}\n".encode())  # ("exit" ends it all)
-                    cli.shutdown(socket.SHUT_WR)
-                    while cli.recv(4096):
-                        pass
-        self._pactl("unload-module", found[0])
+        self._write_alsa_config(without={index} | self._unplugged())
+        sink = self._nodes().get(f"out{index}")
+        if sink is not None:
+            for stream in self._streams_on(sink):
+                self._pw("pw-cli", "destroy", str(stream))
+        self._end(f"out{index}")
+        self._wait(lambda: f"out{index}" not in self._nodes(), f"output {index} to vanish")
 
     def plug(self, index: int) -> None:
-        """Put output ``index``'s card back."""
-        self._pactl("load-module", "module-remap-sink", *_remap(index).split())
-
-    def _sinks(self) -> dict[str, str]:
-        """The hub's sinks: their index by their name."""
-        rows = [line.split("\t") for line in self._pactl("list", "short", "sinks").splitlines()]
-        return {row[1]: row[0] for row in rows if len(row) > 1}
-
-    def _pactl(self, *args: str) -> str:
-        done = subprocess.run(
-            ["pactl", *args],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            check=False,
+        """Put output ``index``'s card (back): its node appears, linked to its hub channel."""
+        capture = _pw_props(
+            {
+                "node.name": f"out{index}",
+                "node.description": f"showctl PipeWire hub output {index}",
+                "media.class": "Audio/Sink",
+                "audio.position": ["MONO"],
+            }
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"pactl {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
+        playback = _pw_props(
+            {
+                "node.name": f"out{index}.to-hub",
+                "target.object": "hub",
+                "audio.position": [f"AUX{index}"],
+                "stream.dont-remix": True,
+                "node.dont-reconnect": True,
+            }
+        )
+        self._spawn(
+            f"out{index}",
+            [
+                "pw-loopback",
+                "--name",
+                f"out{index}-loopback",
+                "--channels",
+                "1",
+                "-m",
+                "[ MONO ]",
+                "--capture-props",
+                capture,
+                "--playback-props",
+                playback,
+            ],
+        )
+        self._wait(lambda: self._linked(index), f"output {index}'s link to the hub")
+        self._write_alsa_config(without=self._unplugged())
 
-    def _write_alsa_config(self) -> None:
-        lines = ["</usr/share/alsa/alsa.conf>"]
-        for i in range(self.outputs):
-            lines += [
-                f"pcm.{device_name(i)} {{",
-                "    type pulse",
-                f'    server "unix:{self.socket}"',
-                f'    device "out{i}"',
-                f'    hint {{ show on description "showctl sound hub output {i}" }}',
-                "}",
-            ]
-        (self.folder / "asound.conf").write_text("\n".join(lines) + "\n")
+    def _unplugged(self) -> set[int]:
+        return {i for i in range(self.outputs) if not self._alive(f"out{i}")}
 
     def record(self) -> Recording:
-        """Start recording the hub's monitor: every output, one channel each. Use it in a
-        ``with`` block (or call :meth:`Recording.stop`), so no recorder outlives a test."""
+        """Start recording the hub: every output, one channel each. Use it in a ``with``
+        block (or call :meth:`Recording.stop`), so no recorder outlives a test."""
         return Recording(self)
 
     def __enter__(self) -> SoundHub:
@@ -214,39 +264,267 @@ class SoundHub:
         if self.started_here:
             self.stop()
 
+    # The hub's processes: each started in a session of its own, its pid in pids/NAME.
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = (self.folder / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            args,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        (self.folder / "pids" / name).write_text(f"{process.pid}\n")
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            return int((self.folder / "pids" / name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _alive(self, name: str) -> bool:
+        pid = self._pid(name)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _end(self, name: str) -> None:
+        """SIGTERM the process ``name`` (then SIGKILL after 2 s), and reap it if it is ours."""
+        pid = self._pid(name)
+        (self.folder / "pids" / name).unlink(missing_ok=True)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:  # not our child (started by another process): poll
+                try:
+                    os.kill(pid, 0)
+                except OSError:
+                    return
+            time.sleep(0.02)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+    def _wait(self, ready: Any, what: str, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while not ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not come up; see the logs in {self.folder}")
+            time.sleep(0.05)
+
+    # The graph, read with pw-dump.
+
+    def _dump(self) -> list[dict[str, Any]]:
+        objects: list[dict[str, Any]] = json.loads(self._pw("pw-dump", "--no-colors") or "[]")
+        return objects
+
+    def _nodes(self, objects: list[dict[str, Any]] | None = None) -> dict[str, int]:
+        """The graph's nodes: their id by their name."""
+        nodes = {}
+        for obj in self._dump() if objects is None else objects:
+            if obj.get("type") == "PipeWire:Interface:Node":
+                props = obj.get("info", {}).get("props", {})
+                nodes[str(props.get("node.name", ""))] = int(obj["id"])
+        return nodes
+
+    def _links(self, objects: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        """The graph's links, as (output node, input node)."""
+        return [
+            (int(obj["info"]["output-node-id"]), int(obj["info"]["input-node-id"]))
+            for obj in objects
+            if obj.get("type") == "PipeWire:Interface:Link" and obj.get("info")
+        ]
+
+    def _linked(self, index: int) -> bool:
+        objects = self._dump()
+        nodes = self._nodes(objects)
+        hub, player = nodes.get("hub"), nodes.get(f"out{index}.to-hub")
+        return f"out{index}" in nodes and hub is not None and (player, hub) in self._links(objects)
+
+    def _links_into(self, name: str) -> int:
+        """How many links end at the node named ``name``."""
+        objects = self._dump()
+        node = self._nodes(objects).get(name)
+        return sum(1 for _, into in self._links(objects) if into == node)
+
+    def _streams_on(self, sink: int) -> list[int]:
+        return [out for out, into in self._links(self._dump()) if into == sink]
+
+    def _pw(self, *command: str) -> str:
+        """Run a PipeWire tool (``pw-dump``, ``pw-cli``) on this hub; its output."""
+        done = subprocess.run(
+            command,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)}: {done.stderr.strip()}")
+        return done.stdout
+
+    # Configuration, all inside the hub's folder.
+
+    def _ensure_plugin(self) -> None:
+        if self.plugin.exists():
+            return
+        done = subprocess.run(
+            [str(PLUGIN_SCRIPT), str(self.plugin.parent)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0 or not self.plugin.exists():
+            raise RuntimeError(f"PipeWire's ALSA plugin is missing: {done.stderr.strip()}")
+
+    def _write_configs(self) -> None:
+        positions = " ".join(f"AUX{i}" for i in range(self.outputs))
+        (self.folder / "pipewire.conf").write_text(
+            f"""# The showctl test harness's private PipeWire (tests/harness/soundhub.py).
+context.properties = {{
+    default.clock.rate = {self.rate}
+    default.clock.allowed-rates = [ {self.rate} ]
+    default.clock.min-quantum = 16
+    vm.overrides = {{ }}
+    core.daemon = true
+    core.name = pipewire-0
+    mem.allow-mlock = false
+}}
+context.spa-libs = {{
+    audio.convert.* = audioconvert/libspa-audioconvert
+    support.*       = support/libspa-support
+}}
+context.modules = [
+    {{ name = libpipewire-module-rt flags = [ ifexists nofail ]
+       args = {{ nice.level = -11 rt.prio = 88 }} }}
+    {{ name = libpipewire-module-protocol-native }}
+    {{ name = libpipewire-module-profiler }}
+    {{ name = libpipewire-module-metadata }}
+    {{ name = libpipewire-module-spa-node-factory }}
+    {{ name = libpipewire-module-client-node }}
+    {{ name = libpipewire-module-access args = {{ }} }}
+    {{ name = libpipewire-module-adapter }}
+    {{ name = libpipewire-module-link-factory }}
+    {{ name = libpipewire-module-session-manager }}
+]
+context.objects = [
+    {{ factory = spa-node-factory
+       args = {{ factory.name = support.node.driver node.name = Dummy-Driver
+                node.group = pipewire.dummy priority.driver = 20000 }} }}
+    {{ factory = spa-node-factory
+       args = {{ factory.name = support.node.driver node.name = Freewheel-Driver
+                priority.driver = 19000 node.group = pipewire.freewheel node.freewheel = true }} }}
+    {{ factory = adapter
+       args = {{
+           factory.name = support.null-audio-sink
+           node.name = hub
+           node.description = "showctl PipeWire sound hub"
+           media.class = Audio/Sink
+           audio.rate = {self.rate}
+           audio.channels = {self.outputs}
+           audio.position = [ {positions} ]
+           object.linger = true
+           monitor.channel-volumes = false
+       }} }}
+]
+context.exec = [ ]
+"""
+        )
+        lua = self.folder / "config" / "wireplumber"
+        (lua / "main.lua.d").mkdir(parents=True, exist_ok=True)
+        (lua / "bluetooth.lua.d").mkdir(parents=True, exist_ok=True)
+        # After Debian's 50-*-config.lua, before its 90-enable-all.lua.
+        (lua / "main.lua.d" / "60-showctl-hub.lua").write_text(
+            "-- The showctl hub's WirePlumber: no cards, cameras or saved state of the machine.\n"
+            "alsa_monitor.enabled = false\n"
+            "v4l2_monitor.enabled = false\n"
+            "libcamera_monitor.enabled = false\n"
+        )
+        (lua / "bluetooth.lua.d" / "60-showctl-hub.lua").write_text(
+            "bluez_monitor.enabled = false\n"
+        )
+        self._write_alsa_config(without=set())
+
+    def _write_alsa_config(self, without: set[int]) -> None:
+        """The hub's ALSA configuration: a PCM for every output but those ``without``, replaced
+        at once (a process reading it sees the old one or the new one)."""
+        lines = [
+            "</usr/share/alsa/alsa.conf>",
+            "pcm_type.pipewire {",
+            f'    lib "{self.plugin}"',
+            "}",
+        ]
+        for i in sorted(set(range(self.outputs)) - without):
+            lines += [
+                f"pcm.{device_name(i)} {{",
+                "    type pipewire",
+                f'    playback_node "out{i}"',
+                f'    hint {{ show on description "showctl PipeWire hub output {i}" }}',
+                "}",
+            ]
+        written = self.folder / "asound.conf.new"
+        written.write_text("\n".join(lines) + "\n")
+        written.replace(self.folder / "asound.conf")
+
 
 class Recording:
-    """A recording of the hub in progress; :meth:`stop` returns the samples. The recorder is
-    :meth:`command` (``parec`` of the hub's monitor, writing raw samples to its stdout); a hub
-    of another sound server gives its own (``tests/harness/pipewire_hub.py``)."""
+    """A recording of the hub in progress, by ``pw-record`` of the hub sink's monitor into a file;
+    :meth:`stop` returns the samples.
 
-    def __init__(self, hub: Hub) -> None:
+    The recorder asks for 200 ms of latency: with 20 ms it lost a block of 256 samples now and
+    then (the samples after it came early), which no player had lost. Its channels are linked
+    one by one, and a channel not linked yet records silence (the first 512 to 2048 samples of
+    some channels, in recordings tried): the recording begins once every channel is linked, and
+    a cycle of the graph later."""
+
+    def __init__(self, hub: SoundHub) -> None:
         self.hub = hub
         self.path = hub.folder / f"recording-{os.getpid()}-{time.monotonic_ns()}.raw"
-        self._file = self.path.open("wb")
-        #: When the recording began, on the monotonic clock (to within the recorder's start-up).
-        self.started = time.monotonic()
+        name = self.path.stem
         self._process = subprocess.Popen(
-            self.command(),
+            [
+                "pw-record",
+                "--target",
+                "hub",
+                "-P",
+                f"{{ node.name = {name} stream.capture.sink = true node.dont-reconnect = true }}",
+                f"--rate={hub.rate}",
+                f"--channels={hub.outputs}",
+                f"--channel-map={','.join(f'AUX{i}' for i in range(hub.outputs))}",
+                "--format=s16",
+                "--latency=200ms",
+                str(self.path),
+            ],
             env={**os.environ, **hub.env},
-            stdout=self._file,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-
-    def command(self) -> list[str]:
-        """The recorder: raw s16 samples of every channel, on its stdout or into ``path``."""
-        hub = self.hub
-        return [
-            "parec",
-            "-d",
-            "hub.monitor",
-            f"--channels={hub.outputs}",
-            f"--channel-map={','.join(f'aux{i}' for i in range(hub.outputs))}",
-            "--format=s16le",
-            f"--rate={hub.rate}",
-            "--raw",
-            "--latency-msec=20",
-        ]
+        hub._wait(lambda: hub._links_into(name) >= hub.outputs, "the hub's recorder")
+        time.sleep(FIRST_CYCLE / hub.rate * 2)
+        frame = 2 * hub.outputs
+        #: Where the recording begins in the recorder's file (bytes), and when, on the
+        #: monotonic clock (to within the recorder's own buffering).
+        self._offset = self.path.stat().st_size // frame * frame
+        self.started = time.monotonic()
 
     def __enter__(self) -> Recording:
         return self
@@ -268,22 +546,10 @@ class Recording:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        self._file.close()
-        data = np.fromfile(self.path, dtype=np.int16)
+        data = np.fromfile(self.path, dtype=np.int16, offset=self._offset)
         self.path.unlink(missing_ok=True)
         frames = len(data) // self.hub.outputs
         return data[: frames * self.hub.outputs].reshape(frames, self.hub.outputs)
-
-
-class Hub(Protocol):
-    """What a :class:`Recording` needs of its hub."""
-
-    folder: Path
-    outputs: int
-    rate: int
-
-    @property
-    def env(self) -> dict[str, str]: ...
 
 
 def main(argv: list[str]) -> int:

@@ -1,9 +1,8 @@
 """A fault on the real path: the sound device goes away while its player plays.
 
-The hub's PulseAudio is stopped under a playing player, which is what a USB card pulled out
-looks like to PortAudio: the stream ends. (Unloading one remap sink would not do: PulseAudio
-moves the stream to another sink instead of ending it.) Runs its own hub, after the module
-of the other hub tests.
+The hub's output is unplugged under a playing player: its node, and the stream playing on it,
+are destroyed, which is what a USB card pulled out looks like to PortAudio. Runs its own hub,
+after the module of the other hub tests.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ def test_a_device_that_vanishes_is_one_error_and_exit_status_1(tmp_path: Path) -
             player = pool.players["a"]
             await pool.play({"a": (clip, True)}, time.monotonic() + 0.2)
             await player.wait_for("started", 10)
-            hub.stop()
+            hub.unplug(0)
             said = []  # the player's last words, heartbeats aside, until it has exited
             while not said or said[-1]["event"] != "exited":
                 event = await asyncio.wait_for(player.events.get(), 10)
