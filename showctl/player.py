@@ -47,6 +47,10 @@ SOONEST_READINGS = 40
 #: A running stream that asks for no block for this long has stalled (seconds): the device
 #: or its driver hangs without an error, and the output is silent until the player restarts.
 STALL_TIMEOUT = 1.0
+#: How long a player waits for its stream to close before it exits without (seconds). A device
+#: that hangs can hang its close too (seen through PipeWire's ALSA plugin, a card's node gone:
+#: PortAudio's thread stuck, so its stream never stopped), and the process must end all the same.
+CLOSE_TIMEOUT = 1.0
 
 logger = ipc.LogLines(sys.stderr)
 
@@ -97,7 +101,7 @@ class Player:
             time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
         if not self.renderer.clock.ready:
             self.emit("error", message=f"output {self.output!r}: {self._not_ready()}")
-            self.stream.close()
+            self._close_stream()
             return 1
         soonest = round(max(readings, default=0.0), 4)
         self.emit("ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest)
@@ -140,10 +144,18 @@ class Player:
         self._done.set()
         self._wake.set()
         beat.join()
-        self.stream.close()
+        self._close_stream()
         for clip in self._loaded.values():
             clip.close()
         return status
+
+    def _close_stream(self) -> None:
+        """Close the stream, or give up on it after CLOSE_TIMEOUT (the process ends anyway)."""
+        closing = threading.Thread(target=self.stream.close, name="close", daemon=True)
+        closing.start()
+        closing.join(CLOSE_TIMEOUT)
+        if closing.is_alive():
+            logger.warning("stream_close_hung", device=self.stream.device, seconds=CLOSE_TIMEOUT)
 
     def _not_ready(self) -> str:
         """Why the stream's clock fit did not stand: the stream failed, or it played too little

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -154,6 +155,37 @@ def test_a_stream_that_stalls_is_an_error() -> None:
     assert error["message"].startswith(
         "output 'a': device 'sim:sim-a' has asked for no samples for over 1 s (its driver hangs)"
     )
+
+
+def test_a_stream_whose_close_hangs_does_not_hold_the_player() -> None:
+    """The device stalls, and closing it hangs too (PortAudio's thread stuck in a driver that
+    hangs, as through PipeWire's ALSA plugin with the card's node gone): the player still says
+    so and returns, to exit. Before, it waited on the close for ever."""
+    release = threading.Event()
+
+    class Hanging(SimStream):
+        def _step(self, block: Block) -> None:
+            if self.frames < 96000:  # two seconds (ready by then), then no more blocks
+                super()._step(block)
+
+        def close(self) -> None:
+            release.wait()  # until the test ends
+            super().close()
+
+    class Silent(io.BytesIO):
+        def __iter__(self):
+            time.sleep(3600)
+            yield b""
+
+    events = io.BytesIO()
+    player = Player("a", Hanging("sim-a", 48000, clock=MonotonicClock()), events)
+    statuses: list[int] = []
+    running = threading.Thread(target=lambda: statuses.append(player.run(Silent())), daemon=True)
+    running.start()
+    running.join(30)  # it stalls after 2 s, is found after STALL_TIMEOUT, gives up CLOSE_TIMEOUT
+    release.set()
+    assert statuses == [1], "the player is still waiting for its stream to close"
+    assert b"has asked for no samples" in events.getvalue()
 
 
 def test_player_process_quits_cleanly() -> None:

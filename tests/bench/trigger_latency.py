@@ -230,13 +230,13 @@ def main() -> int:
         f"players' output latency and a margin)\n"
         f"  edge to every play command written: p99 {figures['controller_p99_ms']} ms\n"
         f"  edge to every output's first sample: p50 {figures['audio_p50_ms']} ms, "
-        f"p99 {figures['audio_p99_ms']} ms (target 20)\n"
-        f"  skew in the hub's recording: p99 {figures['skew_p99_ms']} ms (target 0.25), "
+        f"p99 {figures['audio_p99_ms']} ms (target 15)\n"
+        f"  skew in the hub's recording: p99 {figures['skew_p99_ms']} ms (target 0.042), "
         f"{figures['skew_missed']} starts not found whole\n"
         f"  LEDs after the sound's T0: p99 {figures['led_p99_ms']} ms (target 2)"
     )
     _common.report(
-        figures, {"audio_p99_ms": 20, "skew_p99_ms": 0.25, "skew_missed": 0, "led_p99_ms": 2}
+        figures, {"audio_p99_ms": 15, "skew_p99_ms": 0.042, "skew_missed": 0, "led_p99_ms": 2}
     )
     return 0
 

@@ -9,8 +9,7 @@ audio is touched:
   at 48 kHz);
 - output ``i``: one ``pw-loopback`` process (``libpipewire-module-loopback``), mono, whose capture
   side is a sink named ``out{i}`` and whose playback side plays onto the hub's ``AUX{i}`` alone
-  (``stream.dont-remix``). A process per output, so that :meth:`SoundHub.unplug` can destroy
-  one output's node and :meth:`SoundHub.plug` create it again;
+  (``stream.dont-remix``);
 - ALSA: a private configuration (``ALSA_CONFIG_PATH``) gives every output a PCM ``hub_out{i}`` of
   ``type pipewire`` with ``playback_node "out{i}"``, so PortAudio (and so ``sounddevice``) lists
   them as ordinary output devices. PipeWire's ALSA plugin is loaded from the hub's folder
@@ -24,9 +23,9 @@ audio is touched:
   wants the CPU): on this project's build machine, a virtual machine, an idle virtual CPU takes
   up to 11 ms to wake (a 5-ms sleep of a ``SCHED_FIFO`` thread overshot by p99 0.3 to 2.6 ms,
   at most 9 to 11 ms; with the spinners p99 0.06 ms), and the hub's streams then miss their
-  cycles: blocks of 256 to 1024 samples came out as silence in most 20-s recordings of one
-  output, none with the spinners. A real box wakes in microseconds; this is the kernel's
-  ``idle=poll`` done from user space, for the hub's lifetime only.
+  cycles: blocks of 256 to 1024 samples came out as silence in each of three 20-s recordings of
+  one 40-ms output, in one of four with the spinners. A real box wakes in microseconds; this
+  is the kernel's ``idle=poll`` done from user space, for the hub's lifetime only.
 
 WirePlumber's monitors of ALSA cards, cameras and Bluetooth are off (a hub on a machine with
 sound cards must not take them from the machine's own sound server).
@@ -92,6 +91,8 @@ class SoundHub:
     folder: Path = DEFAULT_DIR
     rate: int = RATE
     started_here: bool = field(default=False, init=False)
+    #: The outputs taken away by :meth:`unplug`.
+    unplugged: set[int] = field(default_factory=set, init=False)
 
     @property
     def runtime(self) -> Path:
@@ -177,7 +178,7 @@ class SoundHub:
         self._spawn("wireplumber", ["wireplumber"])
         self._wait(lambda: "hub" in self._nodes(), "the hub's null sink")
         for i in range(self.outputs):
-            self.plug(i)
+            self._add_output(i)
         self._wait(self.running, "the hub's outputs", seconds=15)
 
     def stop(self) -> None:
@@ -193,21 +194,30 @@ class SoundHub:
 
     def unplug(self, index: int) -> None:
         """Take output ``index``'s card away, as a USB card pulled out: its ALSA device is no
-        longer listed (a PipeWire PCM whose node is missing would open, and then never ask
-        for a block), the streams playing on it are destroyed (their clients see an error, as
-        on a card gone), and the output's node with them."""
-        if not self._alive(f"out{index}"):
+        longer listed, and the streams playing on it are destroyed (their clients see an error,
+        or a stream that asks for nothing more, as on a card gone).
+
+        The output's node stays, unseen by players: destroying it and making it again (its
+        ``pw-loopback`` ended and started) silenced other outputs for a cycle or more, in half
+        the tries, which a card on a driver of its own would not do; destroying the streams
+        alone, in none of five."""
+        if index in self.unplugged:
             raise RuntimeError(f"output {index} of the hub is not plugged in")
-        self._write_alsa_config(without={index} | self._unplugged())
+        self.unplugged.add(index)
+        self._write_alsa_config()
         sink = self._nodes().get(f"out{index}")
-        if sink is not None:
-            for stream in self._streams_on(sink):
-                self._pw("pw-cli", "destroy", str(stream))
-        self._end(f"out{index}")
-        self._wait(lambda: f"out{index}" not in self._nodes(), f"output {index} to vanish")
+        for stream in self._streams_on(sink) if sink is not None else []:
+            self._pw("pw-cli", "destroy", str(stream))
 
     def plug(self, index: int) -> None:
-        """Put output ``index``'s card (back): its node appears, linked to its hub channel."""
+        """Put output ``index``'s card back: its ALSA device is listed again."""
+        if index not in self.unplugged:
+            raise RuntimeError(f"output {index} of the hub is plugged in")
+        self.unplugged.discard(index)
+        self._write_alsa_config()
+
+    def _add_output(self, index: int) -> None:
+        """Output ``index``'s node, linked to its hub channel."""
         capture = _pw_props(
             {
                 "node.name": f"out{index}",
@@ -242,10 +252,6 @@ class SoundHub:
             ],
         )
         self._wait(lambda: self._linked(index), f"output {index}'s link to the hub")
-        self._write_alsa_config(without=self._unplugged())
-
-    def _unplugged(self) -> set[int]:
-        return {i for i in range(self.outputs) if not self._alive(f"out{i}")}
 
     def record(self) -> Recording:
         """Start recording the hub: every output, one channel each. Use it in a ``with``
@@ -461,10 +467,10 @@ context.exec = [ ]
         (lua / "bluetooth.lua.d" / "60-showctl-hub.lua").write_text(
             "bluez_monitor.enabled = false\n"
         )
-        self._write_alsa_config(without=set())
+        self._write_alsa_config()
 
-    def _write_alsa_config(self, without: set[int]) -> None:
-        """The hub's ALSA configuration: a PCM for every output but those ``without``, replaced
+    def _write_alsa_config(self) -> None:
+        """The hub's ALSA configuration: a PCM for every output but those unplugged, replaced
         at once (a process reading it sees the old one or the new one)."""
         lines = [
             "</usr/share/alsa/alsa.conf>",
@@ -472,7 +478,7 @@ context.exec = [ ]
             f'    lib "{self.plugin}"',
             "}",
         ]
-        for i in sorted(set(range(self.outputs)) - without):
+        for i in sorted(set(range(self.outputs)) - self.unplugged):
             lines += [
                 f"pcm.{device_name(i)} {{",
                 "    type pipewire",

@@ -1,8 +1,10 @@
 """A fault on the real path: the sound device goes away while its player plays.
 
-The hub's output is unplugged under a playing player: its node, and the stream playing on it,
-are destroyed, which is what a USB card pulled out looks like to PortAudio. Runs its own hub,
-after the module of the other hub tests.
+The hub's output is unplugged under a playing player: its device is no longer listed and the
+stream playing on it is destroyed. Through PipeWire's ALSA plugin PortAudio then either ends
+the stream (the player says the device stopped) or stops calling it back (the player finds it
+stalled after a second, and its close hanging, gives up on that); either way one error, and the
+player exits. Runs its own hub, after the module of the other hub tests.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ def test_a_device_that_vanishes_is_one_error_and_exit_status_1(tmp_path: Path) -
 
     with capture_logs() as logs, SoundHub(1) as hub:
         error, exited = asyncio.run(play_then_pull_the_card(hub))
-    assert error == {
-        "event": "error",
-        "output": "a",
-        "message": "output 'a': output device 'hub_out0' stopped: was it unplugged? Plug it "
-        "back in (showctl devices lists the cards present)",
+    assert error["output"] == "a"
+    assert error["message"] in {
+        "output 'a': output device 'hub_out0' stopped: was it unplugged? Plug it back in "
+        "(showctl devices lists the cards present)",
+        "output 'a': device 'hub_out0' has asked for no samples for over 1 s (its driver hangs); "
+        "restarting the player may bring it back, else check the device",
     }
     assert exited == {"event": "exited", "code": 1}
     assert [e["output"] for e in logs if e["event"] == "player_error"] == ["a"]
