@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -58,7 +59,11 @@ DEFAULT_DIR = Path(os.environ.get("SHOWCTL_HUB_DIR", "/tmp/showctl-soundhub"))
 PLUGIN_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "pipewire-alsa-plugin.sh"
 TOOLS = ("dbus-daemon", "pipewire", "wireplumber", "pw-loopback", "pw-record", "pw-dump", "pw-cli")
 #: The longest cycle of the hub's graph, in samples (PipeWire's largest quantum by default).
-FIRST_CYCLE = 2048
+LONGEST_CYCLE = 2048
+#: The environment of the hub's own clients (the outputs' loopbacks, the recorder): PipeWire's
+#: client configuration with real-time scheduling, which the tools' default one lacks. Without it
+#: a loopback whose process was late (a player starting, say) left its output silent for a cycle.
+RT_CLIENT = {"PIPEWIRE_CONFIG_NAME": "client-rt.conf"}
 #: The hub's processes, in the order they start (and the reverse of the order they stop).
 DAEMONS = ("dbus", "pipewire", "wireplumber")
 
@@ -250,6 +255,7 @@ class SoundHub:
                 "--playback-props",
                 playback,
             ],
+            RT_CLIENT,
         )
         self._wait(lambda: self._linked(index), f"output {index}'s link to the hub")
 
@@ -272,11 +278,11 @@ class SoundHub:
 
     # The hub's processes: each started in a session of its own, its pid in pids/NAME.
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.folder / f"{name}.log").open("ab")
         process = subprocess.Popen(
             args,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -519,13 +525,13 @@ class Recording:
                 "--latency=200ms",
                 str(self.path),
             ],
-            env={**os.environ, **hub.env},
+            env={**os.environ, **hub.env, **RT_CLIENT},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         hub._wait(lambda: hub._links_into(name) >= hub.outputs, "the hub's recorder")
-        time.sleep(FIRST_CYCLE / hub.rate * 2)
+        time.sleep(LONGEST_CYCLE / hub.rate * 2)
         frame = 2 * hub.outputs
         #: Where the recording begins in the recorder's file (bytes), and when, on the
         #: monotonic clock (to within the recorder's own buffering).
@@ -564,7 +570,7 @@ def main(argv: list[str]) -> int:
     if command == "start":
         hub.start()
         for key, value in hub.env.items():
-            print(f"export {key}={value}")
+            print(f"export {key}={shlex.quote(value)}")
         return 0
     if command == "stop":
         hub.stop()
