@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,26 @@ def test_query_to_write_is_the_stable_card_id() -> None:
         "hw:CARD=Headphones",
         "default",
     ]
+
+
+def test_dac_times_on_the_monotonic_clock_are_taken_as_they_are() -> None:
+    """Through PipeWire (and ALSA ``hw:`` devices set to it) PortAudio's times are already on
+    CLOCK_MONOTONIC: a DAC time is used exactly as reported, to the nanosecond."""
+    now = time.monotonic()
+    assert backend.to_monotonic(now + 0.0123456789, now) == now + 0.0123456789
+
+
+def test_dac_times_on_the_wall_clock_are_moved_onto_the_monotonic_one() -> None:
+    """Through PulseAudio's plugin PortAudio's times are CLOCK_REALTIME: the DAC time is moved
+    by the clocks' offset, read back to back, so it lands where the monotonic clock will be."""
+    wall, mono = time.time(), time.monotonic()
+    mapped = backend.to_monotonic(wall + 0.02, wall)
+    assert abs(mapped - (mono + 0.02)) < 0.001
+
+
+def test_dac_times_on_another_clock_are_placed_from_now() -> None:
+    """A clock that is neither (an odd driver's): the DAC time's distance from ``currentTime``
+    is kept, counted from now."""
+    before = time.monotonic()
+    mapped = backend.to_monotonic(5000.03, 5000.0)
+    assert before + 0.03 <= mapped <= time.monotonic() + 0.03

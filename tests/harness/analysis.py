@@ -81,10 +81,12 @@ def skews(
 ) -> list[float]:
     """The skew of each start, in seconds: in each start's stretch of the recording, where
     every output's clip begins (output ``i`` in channel ``i``). A start where some clip is not
-    found whole counts as missed (it is left out)."""
+    found whole (or whose stretch the recording does not hold) counts as missed (left out)."""
     out = []
     for start, end in windows:
         segment = recording[start:end]
+        if len(segment) < max(len(clip) for clip in clips):
+            continue
         firsts = []
         for i, clip in enumerate(clips):
             at, match = find_start(channel(segment, i), clip)

@@ -1,0 +1,24 @@
+"""The test harness's reading of a hub recording: where each output's clip starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.harness.analysis import noise_clip, skews
+
+
+def test_the_skew_of_a_start_is_read_to_the_sample_and_a_stretch_not_recorded_is_missed(
+    tmp_path: Path,
+) -> None:
+    clips = [noise_clip(tmp_path / f"n{i}.wav", seed=i, seconds=0.1) for i in range(2)]
+    recording = np.zeros((48000, 2), dtype=np.int16)
+    for i, at in enumerate((1000, 1003)):  # out1 three samples after out0
+        recording[at : at + len(clips[i]), i] = np.round(clips[i] * 32767).astype(np.int16)
+
+    found = skews(recording, [(0, 20000), (47990, 60000), (50000, 60000)], clips)
+
+    # The first stretch holds both clips; the recording holds only the start of the second and
+    # none of the third (it was cut short): both are missed, not a crash.
+    assert found == [3 / 48000]
