@@ -297,16 +297,6 @@ class SoundHub:
         except (OSError, ValueError, IndexError):
             return None
 
-    def _alive(self, name: str) -> bool:
-        pid = self._pid(name)
-        if pid is None:
-            return False
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
-
     def _end(self, name: str) -> None:
         """SIGTERM the process ``name`` (then SIGKILL after 2 s), and reap it if it is ours."""
         pid = self._pid(name)
