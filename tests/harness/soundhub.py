@@ -136,7 +136,8 @@ class SoundHub:
         if not self.socket.exists():
             return False
         try:
-            return all(self._linked(i) for i in range(self.outputs))
+            objects = self._dump()  # one reading of the graph for every output
+            return all(self._linked(i, objects) for i in range(self.outputs))
         except RuntimeError:
             return False
 
@@ -354,8 +355,10 @@ class SoundHub:
             if obj.get("type") == "PipeWire:Interface:Link" and obj.get("info")
         ]
 
-    def _linked(self, index: int) -> bool:
-        objects = self._dump()
+    def _linked(self, index: int, objects: list[dict[str, Any]] | None = None) -> bool:
+        """Whether output ``index``'s node is there and linked to the hub (in ``objects``, a
+        reading of the graph, or a fresh one)."""
+        objects = self._dump() if objects is None else objects
         nodes = self._nodes(objects)
         hub, player = nodes.get("hub"), nodes.get(f"out{index}.to-hub")
         return f"out{index}" in nodes and hub is not None and (player, hub) in self._links(objects)
