@@ -3,9 +3,10 @@
 Triggers (GPIO inputs, timers, the end of the audio, events from the control socket) go into
 one queue; a single task takes them one at a time and fires them on the machine
 (:mod:`showctl.machine`), so the show moves in a predictable order whatever comes at once.
-Entering a scene picks one T0 a little ahead (far enough for every player to be told:
-the players' own ``soonest``, plus a margin), tells every output what to play from T0, starts
-the scene's LED cues from T0, arms its timers from T0 and saves the state.
+Entering a scene picks one T0 a little ahead (far enough for every player to be told: the
+players' ``soonest``, which covers the commands' way to them, plus a margin), tells every output
+what to play from T0, starts the scene's LED cues from T0, arms its timers from T0 and saves
+the state.
 
 Nothing a trigger does can crash the controller: a trigger the show does not know, or one the
 scene does not listen to, is counted and logged (at most once a second per trigger, with the
@@ -39,7 +40,8 @@ from showctl.supervisor import scene_clips
 
 logger = structlog.get_logger()
 
-#: Added to the players' ``soonest`` for T0: the controller's own work and the pipe.
+#: Added to the players' ``soonest`` (which covers the commands' way to them) for T0: the
+#: controller's own work between taking the time and sending the commands.
 LEAD_MARGIN = 0.002
 #: Triggers waiting at most; more are dropped (and counted) until the queue drains.
 QUEUE_SIZE = 1000

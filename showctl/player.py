@@ -210,7 +210,7 @@ class Player:
                 return
             clip = ClipStream(info, loop=loop, start=start)
         self._clip = clip
-        self.renderer.commands.append(Play(clip, t0, play))
+        self.renderer.commands.append(Play(clip, t0, play, queued=time.monotonic()))
         logger.info("clip_queued", clip=str(path), t0=t0, loop=loop, play=play)
 
     def _load(self, wanted: set[tuple[Path, bool]]) -> None:

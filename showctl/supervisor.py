@@ -17,6 +17,7 @@ is taken up again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import signal
@@ -56,6 +57,12 @@ CARD_POLL = 1.0
 RATE_LEARNED = 20.0
 #: How long the players together are given to quit before they are killed (seconds).
 QUIT_WAIT = 1.0
+#: How long a play command takes to reach a player's audio thread (seconds), as the players'
+#: ``started`` events tell it: the latest this many are kept, and :attr:`PlayerPool.soonest`
+#: covers their 99th percentile, at least DELIVERY_FLOOR, and DELIVERY_UNKNOWN before any.
+DELIVERIES = 256
+DELIVERY_FLOOR = 0.001
+DELIVERY_UNKNOWN = 0.02
 
 
 class PlayerError(ShowctlError, RuntimeError):
@@ -137,6 +144,12 @@ class PlayerPool:
         self.check_in: Callable[[str], None] = lambda loop: None
         self._tasks: list[asyncio.Task[None]] = []
         self._booting: set[str] = set()  # outputs :meth:`start` is still trying
+        #: Starts that came too late to play from their first sample, by output.
+        self.cut_starts: dict[str, int] = dict.fromkeys(outputs, 0)
+        self._deliveries: collections.deque[float] = collections.deque(maxlen=DELIVERIES)
+        #: The play commands :meth:`play` sent ahead of their T0 and not yet started, by the
+        #: pid of the player they went to: (play, when sent).
+        self._sent: dict[int, tuple[int, float]] = {}
         self._restarting: set[str] = set()  # outputs a restart is under way for
         self._closing = False
 
@@ -255,8 +268,20 @@ class PlayerPool:
 
     @property
     def soonest(self) -> float:
-        """How soon after a command every player can place a sample (s), by their ``ready``."""
-        return max((float(p.last["ready"]["soonest"]) for p in self._ready().values()), default=0)
+        """How soon after a command every player can place a sample (s): the longest a
+        command has lately taken to reach a player's audio thread (its 99th percentile), and
+        the latest a player's output can then place a sample (its ``ready``'s ``soonest``)."""
+        ready = max((float(p.last["ready"]["soonest"]) for p in self._ready().values()), default=0)
+        return ready + self.delivery
+
+    @property
+    def delivery(self) -> float:
+        """How long a play command takes to reach the players' audio threads (s): the 99th
+        percentile of the latest DELIVERIES, at least DELIVERY_FLOOR."""
+        if not self._deliveries:
+            return DELIVERY_UNKNOWN
+        ordered = sorted(self._deliveries)
+        return max(DELIVERY_FLOOR, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
 
     def _ready(self) -> dict[str, PlayerProcess]:
         """The players that are ready and running. A command for the others (starting again,
@@ -282,6 +307,7 @@ class PlayerPool:
                 "underruns": int(beat.get("underruns", 0)),  # the clip not read in time
                 "xruns": int(beat.get("xruns", 0)),  # the device not fed in time
                 "level": beat.get("level"),  # the last heartbeat's peak, dBFS (None: silent)
+                "cut_starts": self.cut_starts[name],  # starts that missed their first samples
             }
         return out
 
@@ -295,6 +321,9 @@ class PlayerPool:
         for name, message in messages.items():
             self._replay[name]["play"] = message
         ready = self._ready()
+        sent = time.monotonic()
+        if t0 > sent:  # a start, not a scene taken up where it was
+            self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
         await asyncio.gather(*(ready[n].send(m) for n, m in messages.items() if n in ready))
 
     async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
@@ -382,6 +411,8 @@ class PlayerPool:
             player.heard = time.monotonic()
             if event.get("event") == "heartbeat" and player.heard - player.born > RATE_LEARNED:
                 self._ppm[player.output] = float(event.get("ppm", 0.0))
+            if event.get("event") == "started":
+                self._started(player, event)
             if event.get("event") == "error":
                 logger.error(
                     "player_error",
@@ -391,6 +422,7 @@ class PlayerPool:
                 )
             await self._deliver(player, event)
         code = await player.process.wait()
+        self._sent.pop(player.pid, None)
         player.last["exited"] = {"event": "exited", "code": code}
         await self._deliver(player, player.last["exited"])
         if (
@@ -401,6 +433,25 @@ class PlayerPool:
         ):
             self._task(
                 self._restart(player.output, _why(player, code)), name=f"restart:{player.output}"
+            )
+
+    def _started(self, player: PlayerProcess, event: dict[str, Any]) -> None:
+        """A player's clip started: how long its command took to come (for the lead), and
+        whether it started late, its first samples never heard (logged and counted)."""
+        play, sent = self._sent.pop(player.pid, (None, 0.0))
+        if play is None or event.get("play") != play:
+            return  # a replay to a fresh player, or a scene taken up: late on purpose
+        self._deliveries.append(float(event.get("queued", sent)) - sent)
+        lost = int(event.get("position", 0))
+        if lost > 0:
+            self.cut_starts[player.output] += 1
+            rate = self.outputs[player.output].rate
+            logger.warning(
+                "start_cut",
+                output=player.output,
+                play=play,
+                lost_ms=round(lost / rate * 1e3, 1),
+                delivery_ms=round((float(event.get("queued", sent)) - sent) * 1e3, 1),
             )
 
     async def _deliver(self, player: PlayerProcess, event: dict[str, Any]) -> None:

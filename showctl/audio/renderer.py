@@ -70,6 +70,9 @@ class Play:
     stream: Source
     t0: float
     id: int = 0
+    #: When the player had the command (monotonic seconds), reported with ``started``: how
+    #: long the command took to come is what the controller's lead must cover.
+    queued: float = 0.0
 
     @property
     def due(self) -> float:
@@ -252,6 +255,7 @@ class Renderer:
                 "started",
                 play=play.id,
                 t0=play.t0,
+                queued=play.queued,
                 position=stream.position,
                 zeros=begin,
                 dac_time=self.clock.time_of(frame + begin),

@@ -125,12 +125,22 @@ def measure(
     """The gap (s), the skew after and as placed (s), and how many other outputs were
     interrupted."""
     # Put the recording on the timeline: at sample ``r``, the others' clips are at ``content``.
-    r = recording.sample_at(at) - RATE // 4  # before the kill, the others surely sound
+    # A stretch before the kill, where the others surely sound, in which most of their clips
+    # are found clearly (a drift correction spoils a match, a cycle the hub missed is silence):
+    # the latest such, stepping back a stretch at a time to the recording's start.
     others = [i for i in range(OUTPUTS) if i != victim]
-    found = [position(channel(samples[r : r + WINDOW], i), clips[i]) for i in others]
-    clear = [p for p, match in found if match >= 0.9]  # (a drift correction spoils a match)
-    if len(clear) < len(others) // 2:
-        raise SystemExit("the other outputs' clips were not found before the kill")
+    r = recording.sample_at(at) - RATE // 4
+    while True:
+        found = [position(channel(samples[r : r + WINDOW], i), clips[i]) for i in others]
+        clear = [p for p, match in found if match >= 0.9]
+        if len(clear) > len(others) // 2 or r < WINDOW:
+            break
+        r -= WINDOW
+    if len(clear) <= len(others) // 2:
+        matches = ", ".join(
+            f"{i}: {match:.2f}" for i, (_, match) in zip(others, found, strict=True)
+        )
+        raise SystemExit(f"the other outputs' clips were not found before the kill ({matches})")
     content = float(np.median(clear))
     approx = (recording.started + r / RATE - t0) * RATE  # the timeline's sample, roughly
     loops = round((approx - content) / LOOP)

@@ -71,6 +71,8 @@ def channel(recording: npt.NDArray[np.int16], index: int) -> Samples:
 
 #: A stretch of a recording: its first sample and the one after its last.
 Window = tuple[int, int]
+#: How far before its stretch a start is looked for, in seconds (see :func:`skews`).
+SLACK = 0.1
 
 
 def skews(
@@ -81,10 +83,21 @@ def skews(
 ) -> list[float]:
     """The skew of each start, in seconds: in each start's stretch of the recording, where
     every output's clip begins (output ``i`` in channel ``i``). A start where some clip is not
-    found whole (or whose stretch the recording does not hold) counts as missed (left out)."""
+    found whole (or whose stretch the recording does not hold) counts as missed (left out).
+
+    The stretches are told by the clock (:meth:`Recording.sample_at`), but a recorder that
+    misses a cycle of the hub's graph loses that cycle's samples, on every channel at once, and
+    what follows comes earlier than the clock says (up to a few thousand samples in a minute
+    at a 128-sample cycle, on this project's build machine). The skew between channels is not
+    changed by it, so the stretches follow the content: each is looked for from SLACK seconds
+    before it, moved by what the starts found so far say of the recorder's losses.
+    """
     out = []
+    shift = 0  # where the content is, against the clock's stretch (samples)
+    lead_in: int | None = None  # the first start's clips, after the start of its stretch
     for start, end in windows:
-        segment = recording[start:end]
+        begin = max(0, start + shift - int(SLACK * rate))
+        segment = recording[begin : end + shift]
         if len(segment) < max(len(clip) for clip in clips):
             continue
         firsts = []
@@ -92,9 +105,11 @@ def skews(
             at, match = find_start(channel(segment, i), clip)
             if match < 0.9:
                 break
-            firsts.append(at)
+            firsts.append(begin + at)
         else:
             out.append((max(firsts) - min(firsts)) / rate)
+            lead_in = min(firsts) - start - shift if lead_in is None else lead_in
+            shift = min(firsts) - start - lead_in
     return out
 
 

@@ -502,7 +502,9 @@ class Recording:
 
     def __init__(self, hub: SoundHub) -> None:
         self.hub = hub
-        self.path = hub.folder / f"recording-{os.getpid()}-{time.monotonic_ns()}.raw"
+        memory = Path("/dev/shm")
+        folder = memory if memory.is_dir() and os.access(memory, os.W_OK) else hub.folder
+        self.path = folder / f"showctl-recording-{os.getpid()}-{time.monotonic_ns()}.raw"
         name = self.path.stem
         self._process = subprocess.Popen(
             [

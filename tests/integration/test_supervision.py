@@ -114,6 +114,45 @@ def test_a_player_that_ends_once_the_stop_began_is_not_replaced() -> None:
     assert [e["output"] for e in logs if e["event"] == "player_started"] == ["a", "b"]
 
 
+def test_the_lead_covers_the_commands_way_and_a_start_cut_short_is_told(
+    clips: dict[str, tuple[Path, bool]],
+) -> None:
+    """The pool measures how long its play commands take to reach the players and puts it in
+    ``soonest``; a start whose command came after its T0 is logged with what was lost and
+    counted in the output's health, and a scene taken up where it was (T0 passed) is not."""
+
+    async def main() -> None:
+        listener = Listener()
+        outputs = {name: Output(f"sim-{name}") for name in clips}
+        async with supervisor.PlayerPool(outputs, backend="sim") as pool:
+            pool.on_event = listener
+            assert pool.delivery == supervisor.DELIVERY_UNKNOWN  # nothing measured yet
+            sent = time.monotonic()
+            await pool.play(clips, sent + pool.soonest, play=1)
+            for name in clips:
+                await listener.wait(name, "started", sent)
+            assert supervisor.DELIVERY_FLOOR <= pool.delivery < supervisor.DELIVERY_UNKNOWN
+            assert pool.soonest > pool.delivery
+            assert all(h["cut_starts"] == 0 for h in pool.health().values())
+
+            sent = time.monotonic()
+            await pool.play(clips, sent + 0.0005, play=2)  # T0 before any player can have it
+            for name in clips:
+                started = await listener.wait(name, "started", sent)
+                assert started["position"] > 0
+            taken = time.monotonic()
+            await pool.play(clips, taken - 5, play=3)  # a scene taken up
+            for name in clips:
+                assert (await listener.wait(name, "started", taken))["play"] == 3
+            assert {n: h["cut_starts"] for n, h in pool.health().items()} == {"a": 1, "b": 1}
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    cut = [e for e in logs if e["event"] == "start_cut"]
+    assert sorted(e["output"] for e in cut) == ["a", "b"]
+    assert all(e["play"] == 2 and e["lost_ms"] > 0 for e in cut)
+
+
 def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
     clips: dict[str, tuple[Path, bool]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
