@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt deploy/apt-packages.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# What the tests need beyond the program: the virtual sound hub (PulseAudio and friends).
+# What the tests need beyond the program: the virtual sound hub (PipeWire and friends).
 setup-test: setup
 	deploy/system-packages.sh deploy/apt-packages-test.txt
 

@@ -3,9 +3,11 @@
 Commands to a player: ``{"cmd": "play", "clip": PATH, "loop": BOOL, "t0": SECONDS, "play": ID}``,
 ``{"cmd": "load", "clips": [{"clip": PATH, "loop": BOOL}, ...]}`` (keep these opened ahead),
 ``{"cmd": "stop", "fade": SECONDS, "at": SECONDS}`` (``at``: a T0, else now), ``{"cmd": "quit"}``.
-Events from a player: ``{"event": "ready" | "heartbeat" | "started" | "finished" | "error", ...}``;
-``ready`` says how soon after a command a sample can be placed (``soonest``, s), ``started``
-and ``finished`` name the play by its ``play`` ID.
+Events from a player: ``{"event": "ready" | "heartbeat" | "started" | "finished" | "resynced" |
+"error", ...}``; ``ready`` says how soon after a command a sample can be placed (``soonest``, s),
+``started`` (with when the player had the command, ``queued``), ``finished`` and ``resynced``
+(the clip stepped back onto the timeline by ``samples`` after a jump) name the play by its
+``play`` ID.
 A player's logs travel separately, as JSON lines on its stderr (:class:`LogLines`), which the
 controller re-emits into its structured log tagged with the output and pid.
 

@@ -262,6 +262,7 @@ class Player:
                     xruns=self.stream.xruns,
                     drops=c.drops,
                     repeats=c.repeats,
+                    resyncs=c.resyncs,
                     offset=round(c.offset, 3),
                     ppm=round(renderer.clock.ppm, 2),
                     clock_resets=renderer.clock.resets,

@@ -413,6 +413,13 @@ class PlayerPool:
                 self._ppm[player.output] = float(event.get("ppm", 0.0))
             if event.get("event") == "started":
                 self._started(player, event)
+            elif event.get("event") == "resynced":
+                logger.warning(
+                    "output_resynced",
+                    output=player.output,
+                    play=event.get("play"),
+                    samples=event.get("samples"),
+                )
             if event.get("event") == "error":
                 logger.error(
                     "player_error",

@@ -13,7 +13,12 @@ content sample ``(t - t0) * rate`` at DAC time ``t``:
 - **drift lock**: afterwards, where the content is is compared with where the timeline says it
   should be, by the fitted DAC clock; when they part by more than ``DEADBAND`` samples, one
   sample is dropped or repeated in the next block, so the output stays locked to the monotonic
-  clock whatever its card's crystal does.
+  clock whatever its card's crystal does;
+- **resync**: when they part by more than ``RESYNC`` seconds, the stream's timing jumped (an
+  xrun: the card played silence while the clip stood still), and the content steps back onto
+  the timeline at once (``resynced`` event), not by a sample a block for seconds, which is heard
+  as crackle and misplaces the output meanwhile. The lock waits while the clock fit is not
+  ready (after such a jump it starts afresh), as a start does: it is judged by the fit.
 
 The callback only copies and counts. Commands arrive on a deque from the control thread,
 events leave on another; both are appended and popped whole, which needs no lock.
@@ -34,6 +39,9 @@ from showctl.audio.timeline import DacClock
 
 #: How far (in samples) the content may stray from the timeline before a correction.
 DEADBAND = 2.0
+#: How far (seconds) the content may stray before it steps back at once instead: the clock
+#: fit's own threshold for a report that is not on its line (a jump, see DacClock.OUTLIER).
+RESYNC = 0.002
 #: Samples between the DAC-time reports fed to the clock fit: one a few blocks is plenty for a
 #: fit over many seconds, and each costs the callback time (CPU is what a player is short of).
 REPORT_EVERY = 1024
@@ -107,6 +115,7 @@ class Counters:
     underruns: int = 0
     drops: int = 0
     repeats: int = 0
+    resyncs: int = 0
     offset: float = 0.0  # content minus timeline at the last block, in samples
     peak: float = 0.0  # the loudest sample since the heartbeat thread last took it (0..1)
 
@@ -137,6 +146,7 @@ class Renderer:
         #: What takes over from the sounding clip at its time, on the sample: a scene change.
         self._next: Play | Stop | None = None
         self._started = False
+        self._holding = False  # silent until the timeline reaches the content (a resync)
         self._gain = 1.0
         self._fade_step = 0.0  # gain change a sample while fading out
 
@@ -250,7 +260,7 @@ class Renderer:
                 begin = gap  # zeros first: the start lands on its sample
             elif gap < 0:
                 stream.skip(-gap)  # t0 has passed: join where the timeline is
-            self._started = True
+            self._started, self._holding = True, False
             self._emit(
                 "started",
                 play=play.id,
@@ -261,14 +271,7 @@ class Renderer:
                 dac_time=self.clock.time_of(frame + begin),
             )
         else:
-            offset = stream.position - due
-            self.counters.offset = offset
-            if self.lock and offset > DEADBAND:  # ahead of the timeline: a sample twice
-                begin, repeat = 1, True
-                self.counters.repeats += 1
-            elif self.lock and offset < -DEADBAND:  # behind: leave one sample out
-                stream.skip(1)
-                self.counters.drops += 1
+            begin, repeat = self._keep_on_timeline(play, due, n)
         got = stream.read_into(block[begin:])
         if repeat and got:
             block[0] = block[1]
@@ -289,3 +292,29 @@ class Renderer:
             self._gain = float(gains[-1])
             if self._gain <= 0.0:
                 self._end("faded", at_frame=frame + n)
+
+    def _keep_on_timeline(self, play: Play, due: float, n: int) -> tuple[int, bool]:
+        """Keep a sounding clip on the timeline (``due``: the content sample this block's first
+        belongs at): the zeros to put before the clip's samples in this block, and whether its
+        first sample is played twice."""
+        stream = play.stream
+        offset = stream.position - due
+        self.counters.offset = offset
+        if not self.lock or not self.clock.ready:
+            return 0, False  # nothing to judge the content by
+        if abs(offset) > RESYNC * self.rate:  # a jump: back onto the timeline at once
+            if not self._holding:
+                self.counters.resyncs += 1
+                self._emit("resynced", play=play.id, samples=round(-offset))
+            if offset > 0:  # ahead: silence until the timeline comes (blocks of it, maybe)
+                self._holding = offset > n
+                return min(n, round(offset)), False
+            stream.skip(round(-offset))
+            return 0, False
+        if offset > DEADBAND:  # ahead of the timeline: a sample twice
+            self.counters.repeats += 1
+            return 1, True
+        if offset < -DEADBAND:  # behind: leave one sample out
+            stream.skip(1)
+            self.counters.drops += 1
+        return 0, False

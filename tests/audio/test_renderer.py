@@ -201,3 +201,40 @@ def test_the_peak_level_is_read_from_what_is_played(tmp_path: Path) -> None:
     stream.run_until(clock.now + 2.1 + 0.5)
     stream.close()
     assert renderer.counters.peak == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize("jump", [960, -480], ids=["late", "early"])
+def test_a_jump_in_the_stream_s_timing_is_stepped_over_at_once(tmp_path: Path, jump: int) -> None:
+    """An xrun: the card played ``jump`` samples of silence (or, reported the other way, its
+    timing moved back) while the clip stood still. Once the clock fit stands again the content
+    steps back onto the timeline in one go, said by one ``resynced`` event, instead of a sample
+    a block for seconds (crackle, and the output misplaced all the while)."""
+    renderer = Renderer(RATE)
+    block = np.zeros(256, dtype=np.float32)
+    frame, shift = 0, 0  # the stream's next frame; how far its DAC timing has jumped
+
+    def run(seconds: float) -> list[np.ndarray]:
+        nonlocal frame
+        out = []
+        for _ in range(int(seconds * RATE) // len(block)):
+            renderer.render(block, 100.0 + (frame + shift) / RATE)
+            out.append(decode(block))
+            frame += len(block)
+        return out
+
+    run(2.0)  # the fit stands
+    t0 = 100.0 + (frame + 2400) / RATE
+    clip = ClipStream(inspect(ramp_clip(tmp_path, 30000), RATE), loop=True, threaded=False)
+    renderer.commands.append(Play(clip, t0, id=4))
+    run(1.0)
+    shift = jump
+    run(2.0)
+    last = run(0.1)[-1]
+
+    # Back on the timeline: each sample holds the content its DAC time says.
+    expected = (100.0 + (frame - len(block) + shift) / RATE - t0) * RATE
+    assert abs(last[0] - expected % 30000) <= DEADBAND
+    assert renderer.counters.resyncs == 1
+    assert renderer.counters.drops + renderer.counters.repeats <= 2 * DEADBAND
+    resynced = [data for event, data in renderer.events if event == "resynced"]
+    assert resynced == [{"play": 4, "samples": pytest.approx(jump, abs=2)}]
