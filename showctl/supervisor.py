@@ -445,20 +445,23 @@ class PlayerPool:
     def _started(self, player: PlayerProcess, event: dict[str, Any]) -> None:
         """A player's clip started: how long its command took to come (for the lead), and
         whether it started late, its first samples never heard (logged and counted)."""
-        play, sent = self._sent.pop(player.pid, (None, 0.0))
+        play, sent = self._sent.get(player.pid, (None, 0.0))
+        # Not measured: a replay to a fresh player, a scene taken up (late on purpose), a play
+        # that another replaced before it started.
         if play is None or event.get("play") != play:
-            return  # a replay to a fresh player, or a scene taken up: late on purpose
-        self._deliveries.append(float(event.get("queued", sent)) - sent)
+            return
+        del self._sent[player.pid]
+        delivery = float(event.get("queued", sent)) - sent
+        self._deliveries.append(delivery)
         lost = int(event.get("position", 0))
         if lost > 0:
             self.cut_starts[player.output] += 1
-            rate = self.outputs[player.output].rate
             logger.warning(
                 "start_cut",
                 output=player.output,
                 play=play,
-                lost_ms=round(lost / rate * 1e3, 1),
-                delivery_ms=round((float(event.get("queued", sent)) - sent) * 1e3, 1),
+                lost_ms=round(lost / self.outputs[player.output].rate * 1e3, 1),
+                delivery_ms=round(delivery * 1e3, 1),
             )
 
     async def _deliver(self, player: PlayerProcess, event: dict[str, Any]) -> None:
