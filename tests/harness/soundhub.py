@@ -498,7 +498,13 @@ class Recording:
     then (the samples after it came early), which no player had lost. Its channels are linked
     one by one, and a channel not linked yet records silence (the first 512 to 2048 samples of
     some channels, in recordings tried): the recording begins once every channel is linked, and
-    a cycle of the graph later."""
+    a cycle of the graph later.
+
+    It writes from its real-time thread, so into memory (``/dev/shm``) where there is one, not
+    to a disk that may stall it. Even so it misses a cycle of the graph now and then, on every
+    channel at once (at a 128-sample cycle, a few thousand samples in a minute on this
+    project's build machine): the samples after it come earlier than :meth:`sample_at` says,
+    and :func:`~tests.harness.analysis.skews` follows them."""
 
     def __init__(self, hub: SoundHub) -> None:
         self.hub = hub
