@@ -37,3 +37,16 @@ def test_starts_are_followed_where_the_recorder_lost_samples(tmp_path: Path) -> 
     found = skews(recording, [(0, 20000), (30000, 50000), (60000, 80000)], clips)
 
     assert found == [1 / 48000] * 3
+
+
+def test_a_stretch_that_holds_two_starts_is_read_by_the_earlier(tmp_path: Path) -> None:
+    clips = [noise_clip(tmp_path / f"n{i}.wav", seed=i, seconds=0.1) for i in range(2)]
+    recording = np.zeros((96000, 2), dtype=np.int16)
+    # Two starts, out1 one sample late in each; out1's first one a little quieter than its
+    # second (a better match further on must not be taken for the start).
+    for at, gain in ((1000, 0.97), (31000, 1.0)):
+        for i in range(2):
+            level = gain if i == 1 else 1.0
+            recording[at + i : at + i + len(clips[i]), i] = np.round(clips[i] * 32767 * level)
+
+    assert skews(recording, [(0, 60000)], clips) == [1 / 48000]

@@ -90,7 +90,8 @@ def skews(
     what follows comes earlier than the clock says (up to a few thousand samples in a minute
     at a 128-sample cycle, on this project's build machine). The skew between channels is not
     changed by it, so the stretches follow the content: each is looked for from SLACK seconds
-    before it, moved by what the starts found so far say of the recorder's losses.
+    before it, moved by what the starts found so far say of the recorder's losses. A stretch
+    that holds the next start's head too is read by the earliest in every channel.
     """
     out = []
     shift = 0  # where the content is, against the clock's stretch (samples)
@@ -102,7 +103,7 @@ def skews(
             continue
         firsts = []
         for i, clip in enumerate(clips):
-            at, match = find_start(channel(segment, i), clip)
+            at, match = find_start(channel(segment, i), clip, earliest=True)
             if match < 0.9:
                 break
             firsts.append(begin + at)
