@@ -56,8 +56,8 @@ SETTLE = 60.0
 #: played its scenes before, and the controller has measured how long its commands take to
 #: reach the players (its lead covers that; before the first play it assumes 20 ms).
 WARM_UP = 2
-#: The outputs' latency (ms), as a room with buttons would set it (``--latency`` to try
-#: others: on this project's build machine lower ones lose or misplace starts, see the README).
+#: The outputs' latency (ms), as a room with buttons would set it (``--latency`` to try others;
+#: the README says what lower ones did on this project's build machine).
 LATENCY_MS = 10.0
 SHOW = """\
 version: 1
