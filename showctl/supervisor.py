@@ -407,20 +407,21 @@ class PlayerPool:
                     line=line[:200].decode(errors="replace"),
                 )
                 continue
-            player.last[str(event.get("event"))] = event
+            kind = str(event.get("event"))
+            player.last[kind] = event
             player.heard = time.monotonic()
-            if event.get("event") == "heartbeat" and player.heard - player.born > RATE_LEARNED:
+            if kind == "heartbeat" and player.heard - player.born > RATE_LEARNED:
                 self._ppm[player.output] = float(event.get("ppm", 0.0))
-            if event.get("event") == "started":
+            elif kind == "started":
                 self._started(player, event)
-            elif event.get("event") == "resynced":
+            elif kind == "resynced":
                 logger.warning(
                     "output_resynced",
                     output=player.output,
                     play=event.get("play"),
                     samples=event.get("samples"),
                 )
-            if event.get("event") == "error":
+            elif kind == "error":
                 logger.error(
                     "player_error",
                     output=player.output,
