@@ -40,9 +40,10 @@ COMMAND_POLL = 0.25
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
-#: How many of the latest readings of how far ahead the output renders, taken while the clock
-#: fit grows, make ``soonest`` (their largest: a block period plus the output latency, the
-#: worst case, which the controller puts T0 at least that far after its command).
+#: How many readings of how far ahead the output renders, taken before the player is ready
+#: (as many as the fit takes, and this many at least), make ``soonest`` (their largest: a block
+#: period plus the output latency, the worst case, which the controller puts T0 at least that
+#: far after its command). Taken 3.7 ms apart, 40 spread over a block period many times.
 SOONEST_READINGS = 40
 #: A running stream that asks for no block for this long has stalled (seconds): the device
 #: or its driver hangs without an error, and the output is silent until the player restarts.
@@ -91,15 +92,16 @@ class Player:
         # the latest readings of how far ahead the output renders are kept, for ``soonest``.
         readings: collections.deque[float] = collections.deque(maxlen=SOONEST_READINGS)
         deadline = time.monotonic() + READY_TIMEOUT
+        clock = self.renderer.clock
         while (
-            not self.renderer.clock.ready
+            not (clock.ready and len(readings) == SOONEST_READINGS)
             and self.stream.failed is None
             and time.monotonic() < deadline
         ):
-            if self.renderer.clock.warm:
+            if clock.placed:
                 readings.append(self.renderer.ahead())
             time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
-        if not self.renderer.clock.ready:
+        if not clock.ready:
             self.emit("error", message=f"output {self.output!r}: {self._not_ready()}")
             self._close_stream()
             return 1
@@ -110,7 +112,7 @@ class Player:
             device=self.stream.device,
             rate=self.stream.rate,
             soonest=soonest,
-            clock_resets=self.renderer.clock.resets,
+            clock_resets=clock.resets,
         )
         beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         beat.start()

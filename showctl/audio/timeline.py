@@ -11,9 +11,14 @@ timeline: drift).
 A fresh fit learns the card's rate over its first seconds, and meanwhile its slope errs by
 hundreds of ppm, which the drift lock follows (a millisecond off within seconds, on the test
 harness). A player that replaces another on the same card is given the rate the one before it
-measured: its fit starts from that rate and leaves it only as far as the reports show. So
-does a fit started afresh after the stream's timing jumped (an xrun): the card's rate is the
-one thing the jump did not change.
+measured: its fit starts from that rate and leaves it only as far as the reports show.
+
+A stream's timing can jump (an xrun; on a sound server, the graph changing under it): every
+report after lies on a line parallel to the old one. A few reports in a row that agree on how
+far they are off move the fit's line by that much at once, and it stays ready, for the
+renderer to step its content back onto the timeline (the card's rate is the one thing the jump
+did not change). Outliers that do not agree mean the fit, not the stream, is wrong: it starts
+afresh.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ class DacClock:
     OUTLIER = 0.002
     #: Reports needed before the fitted slope is used instead of the nominal rate.
     WARMUP = 16
-    #: This many outliers in a row mean the fit, not the reports, is wrong: start afresh.
+    #: This many outliers in a row, off by the same amount (within JITTER), are a jump of the
+    #: stream's timing: the line moves by that much (4 reports: 85 ms at a report a 1024 samples).
+    SHIFT_AFTER = 4
+    #: This many outliers in a row that do not agree mean the fit is wrong: start afresh.
     RESET_AFTER = 8
     #: A crystal is within a few hundred ppm; a fit claiming more is wrong: start afresh.
     MAX_PPM = 2000.0
@@ -42,6 +50,11 @@ class DacClock:
     #: The same with a known rate (the player before measured it, or the fit before a jump):
     #: only where the line lies is left to learn, and a restarted output sounds sooner.
     READY_SPAN_KNOWN = 0.5
+    #: Reports that lie on their line within SURE_RMS (seconds, RMS: a sample at 48 kHz) over
+    #: at least WARMUP of them need no longer span: the line is known to a fraction of a sample
+    #: where it is used, at the newest reports (a sound server such as PipeWire reports exact
+    #: times; a card whose reports wander waits out the spans above).
+    SURE_RMS = 20e-6
     #: Seconds at the start of a stream whose reports are ignored: the buffer fills in a burst,
     #: then the stream stalls, and through PulseAudio it runs fast for a while.
     SETTLE = 0.25
@@ -61,7 +74,8 @@ class DacClock:
         self._known_weight = (self.JITTER * nominal_rate / (self.KNOWN_PPM * 1e-6)) ** 2
         self._prior = 0.0 if known_ppm is None else self._known_weight
         self.resets = 0
-        self._outliers = 0
+        self.shifts = 0
+        self._outliers: list[tuple[int, float, float]] = []  # in a row: (frame, time, off by)
         self._stream_start: int | None = None
         self._reset()
 
@@ -70,9 +84,14 @@ class DacClock:
         self._first = 0  # the frame of the first report since the (re)start
         self._x0 = 0  # the frame index the sums are centred on (the newest report)
         self._y0 = 0.0
-        self._w = self._sx = self._sy = self._sxx = self._sxy = 0.0
+        self._w = self._sx = self._sy = self._sxx = self._sxy = self._syy = 0.0
         self._slope = self._prior_slope  # the fit, kept up to date by _include
         self._at_centre = 0.0
+
+    @property
+    def placed(self) -> bool:
+        """Whether a report has placed the line (its slope is the nominal rate until warm)."""
+        return self._count > 0
 
     @property
     def warm(self) -> bool:
@@ -82,8 +101,17 @@ class DacClock:
     @property
     def ready(self) -> bool:
         """Whether the fit spans enough time to be trusted (to place starts by)."""
+        if not self.warm:
+            return False
         span = self.READY_SPAN_KNOWN if self._prior else self.READY_SPAN
-        return self.warm and self._x0 - self._first >= span * self.nominal_rate
+        return self._x0 - self._first >= span * self.nominal_rate or self._rms() <= self.SURE_RMS
+
+    def _rms(self) -> float:
+        """The reports' RMS distance from the fitted line (seconds, weighted as the fit)."""
+        w, sx, sy = self._w, self._sx, self._sy
+        sxx, sxy, syy = self._sxx - sx * sx / w, self._sxy - sx * sy / w, self._syy - sy * sy / w
+        b = self._slope
+        return math.sqrt(max(0.0, syy - 2 * b * sxy + b * b * sxx) / w)
 
     def add(self, frame: int, dac_time: float) -> None:
         """Take the report that frame ``frame`` leaves the DAC at ``dac_time`` (monotonic s)."""
@@ -91,19 +119,34 @@ class DacClock:
             self._stream_start = frame
         if frame - self._stream_start < self.SETTLE * self.nominal_rate:
             return
-        if self.ready and abs(dac_time - self.time_of(frame)) > self.OUTLIER:
-            self._outliers += 1
-            if self._outliers < self.RESET_AFTER:
-                return
-            # The stream's timing jumped (an xrun, a suspended device), its crystal did not:
-            # the fit starts afresh from the rate it had measured, if over a whole window (a
-            # young stream's slope errs by hundreds of ppm, and would be held there).
-            self._restart(keep_rate=self._x0 - self._first >= self._tau)
-        self._outliers = 0
+        off = dac_time - self.time_of(frame)
+        if self.ready and abs(off) > self.OUTLIER:
+            self._outliers.append((frame, dac_time, off))
+            offs = [o for _, _, o in self._outliers]
+            if len(offs) >= self.SHIFT_AFTER and max(offs) - min(offs) <= self.JITTER:
+                self._shift(sum(offs) / len(offs))
+            elif len(offs) >= self.RESET_AFTER:
+                # The fit is wrong (or the timing jumps still): start afresh from the rate it
+                # had measured, if over a whole window (a young stream's slope errs by hundreds
+                # of ppm, and would be held there).
+                self._restart(keep_rate=self._x0 - self._first >= self._tau)
+                self._include(frame, dac_time)
+                self._outliers.clear()
+            return
+        self._outliers.clear()
         self._include(frame, dac_time)
         if self.ready and abs(self._fitted_ppm()) > self.MAX_PPM:
             self._restart(keep_rate=False)
             self._include(frame, dac_time)
+
+    def _shift(self, by: float) -> None:
+        """Move the line by ``by`` seconds and take in the outliers that showed it: the sums are
+        centred on the newest report, so moving that report's time moves every report's."""
+        self._y0 += by
+        for frame, dac_time, _ in self._outliers:
+            self._include(frame, dac_time)
+        self._outliers.clear()
+        self.shifts += 1
 
     def _restart(self, keep_rate: bool) -> None:
         if keep_rate:
@@ -121,10 +164,11 @@ class DacClock:
         decay = math.exp(-(frame - self._x0) / tau)
         dx, dy = float(frame - self._x0), dac_time - self._y0
         w, sx, sy = self._w * decay, self._sx * decay, self._sy * decay
-        sxx, sxy = self._sxx * decay, self._sxy * decay
+        sxx, sxy, syy = self._sxx * decay, self._sxy * decay, self._syy * decay
         # Move the centre to the new report (x -= dx, y -= dy), then add the report at (0, 0).
         self._sxx = sxx - 2 * dx * sx + w * dx * dx
         self._sxy = sxy - dx * sy - dy * sx + w * dx * dy
+        self._syy = syy - 2 * dy * sy + w * dy * dy
         self._sx = sx - w * dx
         self._sy = sy - w * dy
         self._w = w + 1.0
