@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml constraints.txt deploy/apt-packages.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# What the tests need beyond the program: the virtual sound hub (PipeWire and friends).
+# What the tests need beyond the program: the virtual sound hub (PipeWire and friends), and on
+# amd64 a kernel GPIO chip in a virtual machine (elsewhere its test says what is missing).
 setup-test: setup
 	deploy/system-packages.sh deploy/apt-packages-test.txt
+	if [ "$$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then \
+		deploy/system-packages.sh deploy/apt-packages-gpiosim.txt; fi
 
 demo: setup
 	$(BIN)/showctl run --sim shows/demo.yaml --capture captures

@@ -30,11 +30,18 @@ class Change:
 
 @dataclass
 class SimChip:
-    """A chip of ``lines`` lines; requests hold lines until closed, as the kernel does."""
+    """A chip of ``lines`` lines; requests hold lines until closed, as the kernel does.
+    ``levels`` are the lines' electrical levels, as a meter reads them: an output's value with
+    its ``active_low`` applied, an input's level, and low where nobody holds the line (as the
+    kernel's gpio-sim chip does: a line let go falls to its pull, low by default)."""
 
     path: str
     lines: int = 64
     holders: dict[int, str] = field(default_factory=dict)
+    levels: dict[int, bool] = field(default_factory=dict)
+
+    def level(self, offset: int) -> bool:
+        return self.levels.get(offset, False)
 
 
 class SimOutputLines:
@@ -58,6 +65,11 @@ class SimOutputLines:
         self.closed = False
         for offset in self._offsets:
             chip.holders[offset] = consumer
+        self._drive(self.values)
+
+    def _drive(self, values: Mapping[int, bool]) -> None:
+        for offset, value in values.items():
+            self.chip.levels[offset] = bool(value) != (offset in self.active_low)
 
     @property
     def offsets(self) -> Sequence[int]:
@@ -70,6 +82,7 @@ class SimOutputLines:
         if unknown:
             raise GpioError(f"line {min(unknown)} of {self.chip.path} was not requested")
         self.values.update({o: bool(v) for o, v in values.items()})
+        self._drive(values)
         if self.record:
             self.history.append(Change(self.clock.monotonic(), dict(values)))
 
@@ -78,8 +91,9 @@ class SimOutputLines:
             return
         self.values = dict.fromkeys(self._offsets, False)
         self.history.append(Change(self.clock.monotonic(), dict(self.values)))
-        for offset in self._offsets:
+        for offset in self._offsets:  # let go: low, as gpio-sim's lines fall to their pull
             self.chip.holders.pop(offset, None)
+            self.chip.levels[offset] = False
         self.closed = True
 
     # what a test asks
@@ -164,6 +178,7 @@ class SimInputLines:
         self.inputs = dict(inputs)
         self.clock = clock
         self.levels = {o: spec.bias != "pull-down" for o, spec in inputs.items()}
+        chip.levels.update(self.levels)
         self._last: dict[int, float] = {}
         self._waiting: list[Edge] = []
         self._read_fd, self._write_fd = os.pipe()
@@ -181,7 +196,7 @@ class SimInputLines:
     def set_level(self, offset: int, high: bool) -> None:
         if self.levels[offset] == high:
             return
-        self.levels[offset] = high
+        self.levels[offset] = self.chip.levels[offset] = high
         spec, now = self.inputs[offset], self.clock.monotonic()
         if spec.edge != "both" and (spec.edge == "rising") != high:
             return
