@@ -40,10 +40,10 @@ COMMAND_POLL = 0.25
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
-#: How many readings of how far ahead the output renders, taken before the player is ready
-#: (as many as the fit takes, and this many at least), make ``soonest`` (their largest: a block
-#: period plus the output latency, the worst case, which the controller puts T0 at least that
-#: far after its command). Taken 3.7 ms apart, 40 spread over a block period many times.
+#: How many of the latest readings of how far ahead the output renders, taken before the player
+#: is ready (which waits for this many), make ``soonest`` (their largest: a block period plus
+#: the output latency, the worst case, which the controller puts T0 at least that far after its
+#: command). Taken 3.7 ms apart, 40 spread over a block period many times.
 SOONEST_READINGS = 40
 #: A running stream that asks for no block for this long has stalled (seconds): the device
 #: or its driver hangs without an error, and the output is silent until the player restarts.

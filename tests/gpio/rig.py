@@ -64,7 +64,7 @@ class SimRig:
         self.chip = "/dev/gpiochip0"
 
     def level(self, offset: int) -> bool:
-        return self.gpio.chip(self.chip).levels[offset]
+        return self.gpio.chip(self.chip).level(offset)
 
     def drive(self, offset: int, high: bool) -> None:
         self.gpio.inputs[self.chip].set_level(offset, high)
