@@ -222,10 +222,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from showctl import show
+from showctl.show import loader
 
 source, stage = Path(sys.argv[1]), Path(sys.argv[2])
-loaded = show.load(source, check_media=False)
+loaded = loader.load(source, check_media=False)
 clips = sorted(
     {play.clip for scene in loaded.scenes.values() for play in scene.audio.values() if play.clip}
 )

@@ -6,10 +6,10 @@ is simulated: players on simulated sound cards (what they play can be written to
 the matrix on simulated lines, and the inputs on simulated lines that the keyboard presses
 (a key per input and per event, shown under the matrix).
 
-Signals only set things in motion: SIGTERM and SIGINT stop the show, SIGHUP reloads it. The
-players ignore these signals (see :mod:`showctl.ipc`), so a stop sent to every process at once
-(Ctrl-C in a terminal, ``timeout``, systemd's ``KillMode=control-group``) is the controller's
-alone: it fades the sound, tells the players to quit and restarts none of them.
+Signals only set things in motion: SIGTERM and SIGINT stop the show, SIGHUP reloads it. The players
+ignore these signals (see :mod:`showctl.players.protocol`), so a stop sent to every process at once
+(Ctrl-C in a terminal, ``timeout``, systemd's ``KillMode=control-group``) is the controller's alone:
+it fades the sound, tells the players to quit and restarts none of them.
 """
 
 from __future__ import annotations
@@ -29,22 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from showctl.control import ControlServer
 from showctl.controller import ShowController
 from showctl.errors import SettingsError
 from showctl.gpio.base import GpioBackend, chip_path
-from showctl.leds import LedPlayer, Shown, open_matrix
-from showctl.ledview import TerminalView
+from showctl.leds.matrix import LedPlayer, Shown, open_matrix
+from showctl.leds.view import TerminalView
+from showctl.players.pool import PlayerPool
 from showctl.settings import Settings
-from showctl.show import Show
-from showctl.supervisor import PlayerPool
+from showctl.show.model import Show
+from showctl.surfaces.control_socket import ControlServer
+from showctl.surfaces.web import WebSurface
 from showctl.triggers import InputWatcher
 from showctl.watchdog import Liveness, Notifier
-from showctl.web import WebSurface
 
 if TYPE_CHECKING:
-    from showctl.mqtt import MqttSurface
-    from showctl.osc import OscSurface
+    from showctl.surfaces.mqtt import MqttSurface
+    from showctl.surfaces.osc import OscSurface
 
 logger = structlog.get_logger()
 
@@ -298,7 +298,7 @@ class _Surfaces:
             except OSError as e:
                 _not_listening("web", s.web.host, s.web.port, e)
         if s.osc.port:
-            from showctl.osc import OscSurface  # noqa: PLC0415  (only what is asked for)
+            from showctl.surfaces.osc import OscSurface  # noqa: PLC0415  (only what is asked for)
 
             osc = OscSurface(s.osc, controller)
             try:
@@ -307,7 +307,7 @@ class _Surfaces:
             except OSError as e:
                 _not_listening("osc", s.osc.host, s.osc.port, e)
         if s.mqtt.host:
-            from showctl.mqtt import MqttSurface  # noqa: PLC0415  (only what is asked for)
+            from showctl.surfaces.mqtt import MqttSurface  # noqa: PLC0415  (only what is asked for)
 
             mqtt = MqttSurface(s.mqtt, controller)
             try:

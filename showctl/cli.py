@@ -21,9 +21,9 @@ from showctl import __version__
 WAIT_FOR_CARDS = 30.0
 
 if TYPE_CHECKING:
-    from showctl.leds import LedPlayer
-    from showctl.ledview import TerminalView
-    from showctl.show import Show
+    from showctl.leds.matrix import LedPlayer
+    from showctl.leds.view import TerminalView
+    from showctl.show.model import Show
 
 # Each command imports what it needs when it runs: a player process (`showctl player`, one per
 # audio output) then loads the audio engine only, not the show loader or the state machine.
@@ -34,11 +34,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check show files; print every problem as FILE:LINE:COL: PATH: message, then a summary."""
-    from showctl import show
+    from showctl.show import loader
 
     errors = warnings = 0
     for path in args.shows:
-        _, problems = show.check(path, check_media=not args.no_media)
+        _, problems = loader.check(path, check_media=not args.no_media)
         for problem in problems:
             print(problem)
         file_errors = sum(p.severity == "error" for p in problems)
@@ -59,9 +59,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the show format (or write it to --out)."""
-    from showctl import show
+    from showctl.show import schema
 
-    text = show.json_schema_text()
+    text = schema.json_schema_text()
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
@@ -71,7 +71,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_demo_media(args: argparse.Namespace) -> int:
     """Write the demo shows' media under a folder."""
-    from showctl.media import write_demo_media
+    from showctl.demo_media import write_demo_media
 
     for path in write_demo_media(Path(args.folder)):
         print(path)
@@ -103,8 +103,8 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
     """An LED player on simulated lines, drawn live at the bottom of the terminal; the log
     is then written above it."""
     from showctl.gpio.sim import SimGpio
-    from showctl.leds import LedPlayer, Shown, open_matrix
-    from showctl.ledview import Recorder
+    from showctl.leds.matrix import LedPlayer, Shown, open_matrix
+    from showctl.leds.view import Recorder
 
     matrix = loaded.matrix
     assert matrix is not None
@@ -126,7 +126,7 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
 def _terminal_view(args: argparse.Namespace, title: str) -> TerminalView:
     """The LED matrix drawn at the bottom of the terminal, with the log written above it."""
     from showctl import log
-    from showctl.ledview import TerminalView
+    from showctl.leds.view import TerminalView
 
     view = TerminalView(sys.stdout, title)
     log.configure(
@@ -137,9 +137,9 @@ def _terminal_view(args: argparse.Namespace, title: str) -> TerminalView:
 
 def cmd_leds_render(args: argparse.Namespace) -> int:
     """Draw a scene's LED cues as a PNG sheet of frames, one every --every seconds."""
-    from showctl.cues import Schedule
-    from showctl.ledview import sheet, write_png
-    from showctl.meter import clip_meter
+    from showctl.leds.meter import clip_meter
+    from showctl.leds.programs import Schedule
+    from showctl.leds.view import sheet, write_png
 
     loaded = _load(args.show)
     if loaded is None:
@@ -169,7 +169,7 @@ def cmd_leds_render(args: argparse.Namespace) -> int:
 def cmd_leds_replay(args: argparse.Namespace) -> int:
     """Show a recording of LED frames in the terminal, at its own pace."""
     from showctl.errors import RecordingError
-    from showctl.ledview import TerminalView, read_recording, replay
+    from showctl.leds.view import TerminalView, read_recording, replay
 
     try:
         count = replay(
@@ -193,7 +193,7 @@ def cmd_leds_replay(args: argparse.Namespace) -> int:
 
 def cmd_play(args: argparse.Namespace) -> int:
     """Play one scene of a show on its outputs, all started at one T0, and report."""
-    from showctl import supervisor
+    from showctl.players import pool as player_pool
 
     loaded = _load(args.show)
     if loaded is None:
@@ -207,20 +207,20 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     import asyncio
 
-    async def play() -> supervisor.SceneReport:
-        pool = supervisor.PlayerPool(
+    async def play() -> player_pool.SceneReport:
+        pool = player_pool.PlayerPool(
             loaded.outputs,
             backend="sim" if args.sim else "sounddevice",
             capture=Path(args.capture) if args.capture else None,
         )
         async with pool:
-            return await supervisor.play_scene(
+            return await player_pool.play_scene(
                 pool, loaded, args.scene, lead=args.lead, timeout=args.timeout
             )
 
     try:
         report = asyncio.run(play())
-    except supervisor.PlayerError as e:
+    except player_pool.PlayerError as e:
         print(e, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -275,9 +275,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a show: players, LED matrix, inputs, controller and control socket, until stopped."""
     import asyncio
 
-    from showctl import app, control, settings, state
+    from showctl import app, saved_state, settings
     from showctl.errors import ControlError, GpioError, SettingsError
-    from showctl.supervisor import PlayerError
+    from showctl.players.pool import PlayerError
+    from showctl.surfaces import control_socket
 
     loaded = _load(args.show)
     if loaded is None:
@@ -290,7 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SettingsError as e:
         print(e, file=sys.stderr)
         return 1
-    state_path = Path(args.state) if args.state else state.default_path(loaded.path)
+    state_path = Path(args.state) if args.state else saved_state.default_path(loaded.path)
     try:
         state_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -305,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         view = _terminal_view(args, f"{loaded.name or loaded.path.stem} (simulated)")
     options = app.RunOptions(
         sim=args.sim,
-        socket=Path(args.socket) if args.socket else control.default_socket(),
+        socket=Path(args.socket) if args.socket else control_socket.default_socket(),
         state=state_path,
         capture=Path(args.capture) if args.capture else None,
         view=view,
@@ -326,8 +327,8 @@ def cmd_control(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from showctl import control
     from showctl.errors import ControlError
+    from showctl.surfaces import control_socket
 
     message: dict[str, object] = {"cmd": args.command}
     if args.command == "trigger":
@@ -336,9 +337,9 @@ def cmd_control(args: argparse.Namespace) -> int:
         message["scene"] = args.scene
     elif args.command == "reload":
         message["now"] = args.now
-    path = Path(args.socket) if args.socket else control.default_socket()
+    path = Path(args.socket) if args.socket else control_socket.default_socket()
     try:
-        answer = asyncio.run(control.request(path, message))
+        answer = asyncio.run(control_socket.request(path, message))
     except ControlError as e:
         print(e, file=sys.stderr)
         return 1
@@ -355,7 +356,7 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 def cmd_player(args: argparse.Namespace) -> int:
     """One audio output's player process, driven by the controller (not for people)."""
-    from showctl import player
+    from showctl.players import player
 
     capture = Path(args.capture) if args.capture else None
     return player.main(
@@ -373,11 +374,11 @@ def cmd_player(args: argparse.Namespace) -> int:
 
 def _load(path: str) -> Show | None:
     """Load a show, or print its errors and return ``None``."""
-    from showctl import show
     from showctl.errors import ShowError
+    from showctl.show import loader
 
     try:
-        return show.load(path)
+        return loader.load(path)
     except ShowError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)

@@ -28,15 +28,16 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
-from showctl import state as saved_state
+from showctl import saved_state
 from showctl.clock import Clock, MonotonicClock
-from showctl.cues import Schedule
-from showctl.leds import LedPlayer
+from showctl.leds.matrix import LedPlayer
+from showctl.leds.meter import clip_meter
+from showctl.leds.programs import Schedule
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
-from showctl.meter import clip_meter
-from showctl.show import FAULT, Show, check
-from showctl.supervisor import scene_clips
+from showctl.players.pool import scene_clips
+from showctl.show.loader import check
+from showctl.show.model import FAULT, Show
 
 logger = structlog.get_logger()
 
@@ -61,7 +62,7 @@ CHECK_IN = 0.25
 
 class Outputs(Protocol):
     """What the controller needs of the audio outputs: the players (a
-    :class:`~showctl.supervisor.PlayerPool`) or a simulation with memory
+    :class:`~showctl.players.pool.PlayerPool`) or a simulation with memory
     (:class:`showctl.testing.RecordingOutputs`). Their ``finished`` events come back through
     :meth:`ShowController.audio_finished`."""
 

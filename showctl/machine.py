@@ -31,7 +31,7 @@ import structlog
 from transitions import EventData
 from transitions.extensions.asyncio import AsyncMachine
 
-from showctl.show import (
+from showctl.show.model import (
     COMPARISON,
     FAULT,
     Action,

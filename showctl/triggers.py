@@ -15,7 +15,7 @@ import structlog
 
 from showctl.errors import GpioError
 from showctl.gpio.base import Edge, GpioBackend, InputLines, chip_path
-from showctl.show import Input, Show
+from showctl.show.model import Input, Show
 
 logger = structlog.get_logger()
 

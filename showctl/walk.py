@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import soundfile
 import structlog
 
-from showctl.cues import Schedule
-from showctl.leds import LedPlayer
+from showctl.leds.matrix import LedPlayer
+from showctl.leds.meter import clip_meter
+from showctl.leds.programs import Schedule
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
-from showctl.meter import clip_meter
-from showctl.show import Program, Scene, Show
+from showctl.show.model import Program, Scene, Show
 
 log = structlog.get_logger()
 

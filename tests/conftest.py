@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from showctl import show
 from showctl.errors import Problem
+from showctl.show import loader
 from showctl.testing import write_wav
 
 settings.register_profile("default", max_examples=300)
@@ -75,6 +75,6 @@ def problems(show_dir: Path) -> CheckFn:
     def check(text: str) -> list[Problem]:
         path = show_dir / "show.yaml"
         path.write_text(text, encoding="utf-8")
-        return show.check(path)[1]
+        return loader.check(path)[1]
 
     return check

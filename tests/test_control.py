@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import show
-from showctl.control import MAX_REQUEST, ControlServer, request
 from showctl.errors import ControlError
+from showctl.show import loader
+from showctl.surfaces.control_socket import MAX_REQUEST, ControlServer, request
 from tests.conftest import ROOT
 from tests.harness.room import Room
 
-ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import controller, show, state
+from showctl import controller, saved_state
 from showctl.controller import QUEUE_SIZE
+from showctl.show import loader, model
 from tests.conftest import ROOT
 from tests.harness.room import Room
 
-ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 
 #: Two scenes and a timer; ``a`` counts as a gallery show unless told to resume.
 SMALL = """\
@@ -47,11 +48,11 @@ scenes:
 
 
 @pytest.fixture
-def small(tmp_path: Path, tone: Path) -> Callable[..., show.Show]:
-    def make(restart: str = "start-over", text: str = SMALL) -> show.Show:
+def small(tmp_path: Path, tone: Path) -> Callable[..., model.Show]:
+    def make(restart: str = "start-over", text: str = SMALL) -> model.Show:
         path = tmp_path / "small.yaml"
         path.write_text(text.format(restart=restart))
-        return show.load(path)
+        return loader.load(path)
 
     return make
 
@@ -63,7 +64,7 @@ def tone(tmp_path: Path) -> Path:
     return write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
 
 
-def play(show_: show.Show, body: Callable[[Room], Awaitable[None]], **kw: object) -> None:
+def play(show_: model.Show, body: Callable[[Room], Awaitable[None]], **kw: object) -> None:
     async def main() -> None:
         async with Room(show_, **kw) as room:  # type: ignore[arg-type]
             await body(room)
@@ -179,17 +180,17 @@ def test_a_trigger_queued_for_a_scene_is_not_taken_by_its_next_entry(small) -> N
 
 
 def test_every_change_is_saved_and_a_resumed_scene_goes_on_where_it_was(small, tmp_path) -> None:
-    saved = tmp_path / "state.json"
+    saved = tmp_path / "saved_state.json"
     resumable = small("resume")
     key = str(resumable.path.resolve())
 
     async def first(room: Room) -> None:
         await room.press("button")
-        assert state.load(saved, key).flags == {"pressed"}
+        assert saved_state.load(saved, key).flags == {"pressed"}
         await room.wait(4)
 
     play(resumable, first, state_path=saved)
-    before = state.load(saved, key)
+    before = saved_state.load(saved, key)
     assert (before.scene, before.flags) == ("a", {"pressed"})
 
     async def after_restart(room: Room) -> None:
@@ -213,9 +214,11 @@ def test_every_change_is_saved_and_a_resumed_scene_goes_on_where_it_was(small, t
 
 
 def test_a_gallery_starts_over_whatever_was_saved(small, tmp_path) -> None:
-    saved = tmp_path / "state.json"
+    saved = tmp_path / "saved_state.json"
     gallery = small("start-over")
-    state.save(saved, state.SavedState(str(gallery.path.resolve()), "b", 1.7e9, frozenset()))
+    saved_state.save(
+        saved, saved_state.SavedState(str(gallery.path.resolve()), "b", 1.7e9, frozenset())
+    )
 
     async def body(room: Room) -> None:
         assert (room.scene, room.flags) == ("a", set())
@@ -445,7 +448,7 @@ def test_a_state_the_disk_refuses_is_logged_and_saved_once_the_disk_takes_it(
     monkeypatch.setattr(controller, "SAVE_RETRY", 0.05)  # real seconds: the loop's timer
     folder = tmp_path / "not-a-folder"  # a file where the state's folder should be
     folder.write_text("")
-    path = folder / "state.json"
+    path = folder / "saved_state.json"
 
     async def body(room: Room) -> None:
         await room.press("button")
@@ -455,7 +458,7 @@ def test_a_state_the_disk_refuses_is_logged_and_saved_once_the_disk_takes_it(
         folder.unlink()
         folder.mkdir()  # the disk is back
         await asyncio.sleep(0.2)
-        saved = state.load(path, str(room.show.path.resolve()))
+        saved = saved_state.load(path, str(room.show.path.resolve()))
         assert saved is not None, "the state was not written when the disk took it again"
         assert (saved.scene, saved.flags) == ("b", {"pressed", "seen"})
 

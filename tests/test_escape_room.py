@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from showctl import show, state
+from showctl import saved_state
+from showctl.show import loader
 from tests.conftest import ROOT
 from tests.harness.room import Room
 
-ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 PENDULUM = (1, 1)
 GEARS_LAMP, PORTRAIT_LAMP = (0, 0), (0, 2)
 
@@ -41,7 +42,7 @@ async def won_game(room: Room) -> None:
     await room.press("door")
     assert (room.scene, room.flags) == ("idle", {"door_closed"})
     assert room.controller.state_path is not None
-    saved = state.load(room.controller.state_path, str(ESCAPE_ROOM.path.resolve()))
+    saved = saved_state.load(room.controller.state_path, str(ESCAPE_ROOM.path.resolve()))
     assert saved is not None
     assert saved.flags == {"door_closed"}, "every change is saved"
     await room.press("start")
@@ -108,7 +109,7 @@ async def lost_game(room: Room) -> None:
 def test_the_room_played_through_every_scene(tmp_path: Path) -> None:
     """Two games: one won (with a hint on the way), one lost on time; each scene checked for
     its flags, what every output plays from one T0, and its lights."""
-    saved = tmp_path / "state.json"
+    saved = tmp_path / "saved_state.json"
 
     async def play() -> Room:
         async with Room(ESCAPE_ROOM, state_path=saved) as room:

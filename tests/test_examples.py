@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from showctl import show
-from showctl._yaml import compose
 from showctl.cli import main
+from showctl.show import schema as show_schema
+from showctl.show._yaml import compose
 from tests.conftest import ROOT, SHOWS
 
 
@@ -44,31 +44,33 @@ def test_example_checks_clean(path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 @pytest.mark.parametrize("path", SHOWS, ids=lambda p: p.name)
 def test_example_validates_against_schema(path: Path) -> None:
-    jsonschema.Draft7Validator(show.json_schema()).validate(as_plain_data(path))
+    jsonschema.Draft7Validator(show_schema.json_schema()).validate(as_plain_data(path))
 
 
 def test_schema_is_a_valid_draft7_schema() -> None:
-    jsonschema.Draft7Validator.check_schema(show.json_schema())
+    jsonschema.Draft7Validator.check_schema(show_schema.json_schema())
 
 
 def test_committed_schema_is_current() -> None:
     """shows/schema.json (what the examples' editor modeline points at) is `showctl schema`."""
     committed = (ROOT / "shows" / "schema.json").read_text()
-    assert committed == show.json_schema_text(), "run: showctl schema --out shows/schema.json"
+    assert committed == show_schema.json_schema_text(), (
+        "run: showctl schema --out shows/schema.json"
+    )
 
 
 def test_schema_rejects_what_the_loader_rejects() -> None:
     """The schema is no rubber stamp: the ten-mistakes show fails it."""
     data = as_plain_data(Path(__file__).parent / "data" / "ten-mistakes.yaml")
-    errors = list(jsonschema.Draft7Validator(show.json_schema()).iter_errors(data))
+    errors = list(jsonschema.Draft7Validator(show_schema.json_schema()).iter_errors(data))
     assert errors
 
 
 def test_schema_describes_fields() -> None:
     """Editors show descriptions on hover: the fields carry them."""
-    schema = show.json_schema()
+    schema = show_schema.json_schema()
     rate = schema["definitions"]["Output"]["properties"]["rate"]
     assert rate["type"] == "integer"
     assert rate["default"] == 48000
     assert "Sample rate in Hz" in rate["description"]
-    assert json.loads(show.json_schema_text()) == schema
+    assert json.loads(show_schema.json_schema_text()) == schema

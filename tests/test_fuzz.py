@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from showctl import show
 from showctl.errors import ShowError
+from showctl.show import loader
 from tests.conftest import SHOWS
 from tests.test_examples import as_plain_data
 
@@ -21,7 +21,7 @@ FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 def assert_well_reported(text: str, base: Path) -> None:
     """The loader's contract on any input: no exception, located problems, None iff errors."""
-    loaded, problems = show.check_text(text, file="fuzz.yaml", base=base)
+    loaded, problems = loader.check_text(text, file="fuzz.yaml", base=base)
     lines = text.count("\n") + 2
     for problem in problems:
         assert problem.file == "fuzz.yaml"
@@ -164,11 +164,11 @@ def test_mutated_example_data(path: Path, data: st.DataObject) -> None:
 def test_load_raises_only_show_error(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     path = tmp_path_factory.mktemp("load") / "show.yaml"
     path.write_text(text, encoding="utf-8")
-    loaded, _ = show.check(path)
+    loaded, _ = loader.check(path)
     if loaded is not None:
-        assert show.load(path) == loaded
+        assert loader.load(path) == loaded
         return
     with pytest.raises(ShowError) as caught:  # and nothing else
-        show.load(path)
+        loader.load(path)
     assert caught.value.problems
     assert all(p.line >= 1 and p.column >= 1 for p in caught.value.problems)

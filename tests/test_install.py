@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from showctl import __version__, settings, show
+from showctl import __version__, settings
+from showctl.show import loader
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "deploy" / "install.sh"
@@ -227,7 +228,7 @@ def test_the_installed_program_runs_and_accepts_the_installed_show(box: Box) -> 
     checked = run_showctl(root, "check", str(installed))
     assert checked.returncode == 0, checked.stdout
     assert checked.stdout.splitlines()[-1] == f"{installed}: 0 errors, 0 warnings: ok"
-    loaded = show.load(installed)
+    loaded = loader.load(installed)
     assert loaded.media_dir == root / "etc" / "showctl" / "media"
     settings_file = installed.parent / "settings.toml"
     unreadable = [p for p in installed.parent.rglob("*") if not p.stat().st_mode & 0o004]
@@ -241,7 +242,7 @@ def test_the_installed_program_runs_and_accepts_the_installed_show(box: Box) -> 
     info = settings_file.stat()
     assert (info.st_mode & 0o777, info.st_gid) == (0o640, int(group))
     assert settings.load(settings_file).web == settings.WebSettings()
-    assert loaded.scenes == show.load(ROOT / "shows" / "demo.yaml").scenes
+    assert loaded.scenes == loader.load(ROOT / "shows" / "demo.yaml").scenes
 
 
 def test_the_udev_rule_and_the_unit_are_in_place_and_enabled(box: Box) -> None:
@@ -305,8 +306,8 @@ def test_replace_show_installs_another_show_and_keeps_the_old_one(copy_of_box: B
     ]
     assert (backup / "show.yaml").read_text() == old
     assert len(list((backup / "media").iterdir())) == 16
-    loaded = show.load(etc / "show.yaml")
-    assert loaded.name == show.load(room).name
+    loaded = loader.load(etc / "show.yaml")
+    assert loaded.name == loader.load(room).name
     assert run_showctl(root, "check", str(etc / "show.yaml")).returncode == 0
 
     before = snapshot(root)

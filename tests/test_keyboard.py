@@ -16,12 +16,12 @@ from pathlib import Path
 
 import soundfile
 
-from showctl import show
 from showctl.app import keys_for, legend
+from showctl.show import loader
 from tests.conftest import ROOT
 from tests.harness.analysis import wav_data_sizes
 
-ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 DEMO = ROOT / "shows" / "demo.yaml"
 
 
@@ -46,7 +46,7 @@ def test_inputs_sharing_letters_get_the_next_free_one(tmp_path: Path) -> None:
         "scenes:\n  a:\n    transitions:\n"
         "      - {input: qa, to: a}\n      - {input: aa, to: a}\n      - {input: ab, to: a}\n"
     )
-    assert keys_for(show.load(path)) == {"a": "input:qa", "1": "input:aa", "b": "input:ab"}
+    assert keys_for(loader.load(path)) == {"a": "input:qa", "1": "input:aa", "b": "input:ab"}
 
 
 class Terminal:
@@ -164,7 +164,7 @@ def test_ctrl_c_stops_the_demo_as_sigterm_does(tmp_path: Path) -> None:
     for noise in (b"player_stderr", b"Traceback", b"Fatal Python error"):
         assert noise not in after
     captures = sorted((tmp_path / "captures").glob("*.wav"))
-    assert len(captures) == len(show.load(DEMO).outputs)
+    assert len(captures) == len(loader.load(DEMO).outputs)
     for capture in captures:
         assert soundfile.info(str(capture)).frames > 0, capture.name
         declared, held = wav_data_sizes(capture)

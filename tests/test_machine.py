@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from showctl import show
 from showctl.machine import ShowState, build_machine, render_table
+from showctl.show import loader
 from tests.conftest import ROOT
 
 run = asyncio.run
 
-ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 
 ESCAPE_ROOM_TABLE = """\
 from          trigger           when                              do                   to
@@ -73,7 +73,7 @@ def test_toggle(tmp_path: Path) -> None:
         "      - {event: flip, do: {toggle: lit}}\n      - {event: go, when: lit, to: a}\n"
     )
     state = ShowState()
-    build_machine(show.load(path), state)
+    build_machine(loader.load(path), state)
     for expected in ({"lit"}, set(), {"lit"}):
         run(state.trigger("event:flip"))
         assert state.flags == expected
@@ -90,7 +90,7 @@ def test_counters_count_compare_and_zero(tmp_path: Path) -> None:
         "  hint:\n    transitions: [{event: back, to: a}]\n"
     )
     state = ShowState()
-    build_machine(show.load(path), state)
+    build_machine(loader.load(path), state)
     run(state.trigger("event:wrong"))
     run(state.trigger("event:wrong"))
     run(state.trigger("flags_changed"))

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import show
-from showctl.mqtt import MAX_PAYLOAD, MqttSurface
 from showctl.settings import MqttSettings
+from showctl.show import loader, model
+from showctl.surfaces.mqtt import MAX_PAYLOAD, MqttSurface
 from showctl.testing import write_wav
 from tests.harness.broker import HOST, Broker, Listener, free_port, retained, running_broker
 from tests.harness.room import Room
@@ -73,14 +73,14 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def room_show(tmp_path: Path) -> show.Show:
+def room_show(tmp_path: Path) -> model.Show:
     write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
     path = tmp_path / "room.yaml"
     path.write_text(SHOW)
-    return show.load(path)
+    return loader.load(path)
 
 
-def play(show_: show.Show, body: Callable[[Room], Any]) -> None:
+def play(show_: model.Show, body: Callable[[Room], Any]) -> None:
     async def main() -> None:
         async with Room(show_) as room:
             await body(room)

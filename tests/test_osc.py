@@ -16,9 +16,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from structlog.testing import capture_logs
 
-from showctl import show
-from showctl.osc import MAX_NAME, QUEUE_SIZE, REFUSALS_LOGGED, OscSurface
 from showctl.settings import OscSettings
+from showctl.show import loader, model
+from showctl.surfaces.osc import MAX_NAME, QUEUE_SIZE, REFUSALS_LOGGED, OscSurface
 from showctl.testing import write_wav
 from tests.harness.room import Room
 
@@ -55,11 +55,11 @@ HAS = "it has: back, begin, input:door"
 
 
 @pytest.fixture
-def stage(tmp_path: Path) -> show.Show:
+def stage(tmp_path: Path) -> model.Show:
     write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
     path = tmp_path / "stage.yaml"
     path.write_text(STAGE)
-    return show.load(path)
+    return loader.load(path)
 
 
 class Desk:
@@ -97,7 +97,7 @@ class Desk:
 Body = Callable[[Room, OscSurface, Desk], Awaitable[None]]
 
 
-def on_stage(show_: show.Show, body: Body) -> None:
+def on_stage(show_: model.Show, body: Body) -> None:
     """Run ``body`` with a room, its surface on a free port, and a desk; nothing may reach the
     loop's exception handler (an exception from a protocol callback would)."""
     loop_errors: list[dict[str, Any]] = []
@@ -135,7 +135,7 @@ STEPS = [
 ]
 
 
-def test_every_address_acts_and_replies_with_the_new_state(stage: show.Show) -> None:
+def test_every_address_acts_and_replies_with_the_new_state(stage: model.Show) -> None:
     """Each address moves the show as it says, and the reply, sent back to the desk's port,
     is /showctl/state with the new scene, paused 1/0 and the controller's summary as JSON."""
     got: list[tuple[Any, ...]] = []
@@ -157,7 +157,7 @@ def test_every_address_acts_and_replies_with_the_new_state(stage: show.Show) -> 
     assert got == expected
 
 
-def test_an_event_that_moves_nothing_is_answered_with_why(stage: show.Show) -> None:
+def test_an_event_that_moves_nothing_is_answered_with_why(stage: model.Show) -> None:
     """The state comes back with a fourth argument: why nothing happened."""
 
     async def body(room: Room, surface: OscSurface, desk: Desk) -> None:
@@ -172,7 +172,7 @@ def test_an_event_that_moves_nothing_is_answered_with_why(stage: show.Show) -> N
     on_stage(stage, body)
 
 
-def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: show.Show) -> None:
+def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: model.Show) -> None:
     """A desk's button sends 1 on press and 0 on release: the release is dropped unanswered."""
 
     async def body(room: Room, surface: OscSurface, desk: Desk) -> None:
@@ -224,7 +224,7 @@ def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: show.Show) -
     ],
 )
 def test_a_refusal_answers_one_sentence_changes_nothing_and_is_logged(
-    stage: show.Show, address: str, error: str
+    stage: model.Show, address: str, error: str
 ) -> None:
     """An unknown scene, event, input or address, or a bad name: /showctl/error with the
     sentence, the show where it was, and an osc_message_refused line."""
@@ -266,7 +266,7 @@ GARBAGE = [
 ]
 
 
-def test_garbage_is_dropped_unanswered_and_logged_once_a_second(stage: show.Show) -> None:
+def test_garbage_is_dropped_unanswered_and_logged_once_a_second(stage: model.Show) -> None:
     """Datagrams that are not OSC change nothing and get no reply; the surface still answers;
     one log line a second says so, the next with the count of those not logged."""
 
@@ -293,7 +293,7 @@ def test_garbage_is_dropped_unanswered_and_logged_once_a_second(stage: show.Show
 
 
 def test_a_bundle_is_handled_in_order_and_what_overflows_the_queue_is_dropped(
-    stage: show.Show,
+    stage: model.Show,
 ) -> None:
     """A bundle's messages are handled in their order, one reply each; beyond QUEUE_SIZE
     waiting, messages are dropped and counted, with one log line, and the surface goes on."""
@@ -324,7 +324,7 @@ def test_a_bundle_is_handled_in_order_and_what_overflows_the_queue_is_dropped(
     assert len([e for e in logs if e["event"] == "osc_messages_dropped"]) == 1
 
 
-def test_a_flood_leaves_the_show_as_it_was_and_the_surface_answering(stage: show.Show) -> None:
+def test_a_flood_leaves_the_show_as_it_was_and_the_surface_answering(stage: model.Show) -> None:
     """5000 unknown events as fast as they can be sent: the show does not move, the log gets
     at most REFUSALS_LOGGED refusal lines a second, and a desk is answered afterwards."""
 
@@ -357,7 +357,7 @@ def test_a_flood_leaves_the_show_as_it_was_and_the_surface_answering(stage: show
 
 
 def test_a_bug_in_an_action_is_logged_answered_and_the_surface_goes_on(
-    stage: show.Show, monkeypatch: pytest.MonkeyPatch
+    stage: model.Show, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An exception from the controller (a bug) is logged with its traceback and answered
     with /showctl/error; the next message is answered as usual."""
@@ -380,7 +380,7 @@ def test_a_bug_in_an_action_is_logged_answered_and_the_surface_goes_on(
 
 
 def test_a_taken_port_raises_and_close_frees_the_port_and_may_be_repeated(
-    stage: show.Show,
+    stage: model.Show,
 ) -> None:
     """start() raises OSError when the port is taken (the caller decides); close() may be
     called before start and twice, and once it returns the port can be bound again."""

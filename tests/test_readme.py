@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from showctl import show
+from showctl.show import loader
+from showctl.show import schema as show_schema
 from showctl.testing import write_wav
 from tests.conftest import ROOT
 
@@ -13,7 +14,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_every_key_of_the_format_is_in_the_reference() -> None:
     """Each key the schema knows appears in the README as `key` (a new key needs its docs)."""
-    schema = show.json_schema()
+    schema = show_schema.json_schema()
     keys = set(schema["properties"])
     for definition in schema["definitions"].values():
         keys |= set(definition.get("properties", {}))
@@ -38,7 +39,7 @@ def test_annotated_example_loads(tmp_path: Path) -> None:
     path = tmp_path / "shows" / "example.yaml"
     path.parent.mkdir()
     path.write_text(block)
-    loaded, problems = show.check(path)
+    loaded, problems = loader.check(path)
     assert problems == []
     assert loaded is not None
     assert loaded.scenes["playing"].transitions[2].trigger is None

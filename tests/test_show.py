@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from showctl import show
-from showctl._convert import parse_duration
+from showctl.show import loader, model
+from showctl.show._convert import parse_duration
 from tests.conftest import BASE, ROOT
 
 
-def load_text(text: str, folder: Path) -> show.Show:
+def load_text(text: str, folder: Path) -> model.Show:
     path = folder / "show.yaml"
     path.write_text(text)
-    return show.load(path)
+    return loader.load(path)
 
 
 def test_demo_show_model() -> None:
     """The gallery demo: 8 outputs, the 5x5 matrix on the documented lines, cued scenes."""
-    demo = show.load(ROOT / "shows" / "demo.yaml")
+    demo = loader.load(ROOT / "shows" / "demo.yaml")
     assert len(demo.outputs) == 8
     assert {o.rate for o in demo.outputs.values()} == {48000}
     assert demo.matrix is not None
@@ -38,13 +38,13 @@ def test_demo_show_model() -> None:
     tides = demo.scenes["tides"]
     assert set(tides.audio) == set(demo.outputs)
     assert all(play.loop for play in tides.audio.values())
-    assert tides.transitions[0] == show.Transition(to="chorus", after=30.0)
+    assert tides.transitions[0] == model.Transition(to="chorus", after=30.0)
 
 
 def test_escape_room_model() -> None:
-    room = show.load(ROOT / "shows" / "escape-room.yaml")
+    room = loader.load(ROOT / "shows" / "escape-room.yaml")
     assert set(room.inputs) == {"door", "start", "gears", "portrait"}
-    assert room.inputs["portrait"] == show.Input(
+    assert room.inputs["portrait"] == model.Input(
         line=23, edge="rising", debounce=0.1, bias="pull-down"
     )
     assert {"idle", "intro", "puzzles", "finale", "reset"} <= set(room.scenes)
@@ -71,10 +71,10 @@ def test_defaults_and_shorthands(show_dir: Path) -> None:
     assert loaded.name == ""
     assert loaded.restart == "start-over"
     assert loaded.outputs["left"].rate == 48000
-    assert loaded.inputs["button"] == show.Input(line=10)
-    assert loaded.scenes["a"].audio["left"] == show.Play(clip=None)
+    assert loaded.inputs["button"] == model.Input(line=10)
+    assert loaded.scenes["a"].audio["left"] == model.Play(clip=None)
     transition = loaded.scenes["a"].transitions[0]
-    assert transition.do == (show.SetFlag("done"),)
+    assert transition.do == (model.SetFlag("done"),)
     assert transition.when == ("not done",)
     assert transition.trigger == "input"
     assert loaded.media_dir == (show_dir / "media").resolve()
@@ -93,12 +93,12 @@ def test_program_tree(show_dir: Path) -> None:
         BASE.replace("      - blink: dot\n        interval: 100ms\n", cues), show_dir
     )
     (cue,) = loaded.scenes["a"].leds
-    assert cue == show.Cue(
+    assert cue == model.Cue(
         at=1.5,
-        program=show.First(
+        program=model.First(
             (
-                show.Sequence((show.On(("dot",)), show.Hold(0.25), show.Off(("dot",)))),
-                show.Frames(("#..\n..#",), interval=1.0, loop=True),
+                model.Sequence((model.On(("dot",)), model.Hold(0.25), model.Off(("dot",)))),
+                model.Frames(("#..\n..#",), interval=1.0, loop=True),
             )
         ),
     )
@@ -127,7 +127,7 @@ def test_unreadable_durations(text: str) -> None:
 
 
 def test_matrix_selections_keep_their_order() -> None:
-    matrix = show.Matrix(
+    matrix = model.Matrix(
         lines=((1, 2, 3), (4, 5, 6)),
         names={"a": (1, 2)},  # type: ignore[arg-type]
         groups={"corners": ((0, 0), "a", (0, 2))},  # type: ignore[arg-type]
@@ -143,5 +143,5 @@ def test_matrix_selections_keep_their_order() -> None:
 def test_check_media_false_skips_the_clips(show_dir: Path) -> None:
     path = show_dir / "show.yaml"
     path.write_text(BASE.replace("tone.wav", "absent.wav"))
-    assert show.check(path, check_media=False)[1] == []
-    assert len(show.check(path)[1]) == 1
+    assert loader.check(path, check_media=False)[1] == []
+    assert len(loader.check(path)[1]) == 1

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from showctl import show
 from showctl.errors import ShowError
+from showctl.show import loader
 from showctl.testing import write_wav
 from tests.conftest import BASE, CheckFn
 
@@ -460,13 +460,13 @@ def test_alias_bomb_is_refused(problems: CheckFn) -> None:
 def test_not_utf8(show_dir: Path) -> None:
     path = show_dir / "show.yaml"
     path.write_bytes(b"version: 1\nname: caf\xe9\n")
-    _, found = show.check(path)
+    _, found = loader.check(path)
     assert [(p.line, p.column) for p in found] == [(2, 10)]
     assert "not UTF-8" in found[0].message
 
 
 def test_missing_file_is_one_error(tmp_path: Path) -> None:
-    _, found = show.check(tmp_path / "nowhere.yaml")
+    _, found = loader.check(tmp_path / "nowhere.yaml")
     assert len(found) == 1
     assert "cannot read the show file" in found[0].message
 
@@ -548,7 +548,7 @@ def test_load_raises_show_error_with_every_error(show_dir: Path) -> None:
     path = show_dir / "show.yaml"
     path.write_text(BASE.replace("line: 10", "line: x").replace("to: b", "to: q"))
     with pytest.raises(ShowError) as caught:
-        show.load(path)
+        loader.load(path)
     assert [p.path for p in caught.value.problems] == [
         "inputs.button.line",
         "scenes.a.transitions[0].to",
@@ -565,7 +565,7 @@ def test_ten_mistakes_ten_errors(tmp_path: Path) -> None:
     write_wav(tmp_path / "media" / "left.wav")
     write_wav(tmp_path / "media" / "stereo.wav", channels=2)
     write_wav(tmp_path / "outside.wav")
-    _, found = show.check(path)
+    _, found = loader.check(path)
     assert [(p.line, p.path) for p in errors(found)] == [
         (7, "outputs.right.rte"),
         (12, "inputs.button.line"),

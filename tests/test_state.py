@@ -12,12 +12,12 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from showctl.state import SavedState, load, save
+from showctl.saved_state import SavedState, load, save
 
 WRITER = """
 import sys, time
 from pathlib import Path
-from showctl.state import SavedState, save
+from showctl.saved_state import SavedState, save
 path, n = Path(sys.argv[1]), int(sys.argv[2])
 print("writing", flush=True)
 while True:

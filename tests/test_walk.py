@@ -8,19 +8,19 @@ import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from showctl import show
+from showctl.show import loader, model
 from showctl.walk import describe_program, plan, walk
 from tests.conftest import ROOT
 
-DEMO = show.load(ROOT / "shows" / "demo.yaml")
-ESCAPE_ROOM = show.load(ROOT / "shows" / "escape-room.yaml")
+DEMO = loader.load(ROOT / "shows" / "demo.yaml")
+ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 
 
 def scenes_entered(logs: list[dict[str, object]]) -> list[object]:
     return [e["scene"] for e in logs if e["event"] == "scene_entered"]
 
 
-def run(walked: show.Show, steps: int) -> list[dict[str, object]]:
+def run(walked: model.Show, steps: int) -> list[dict[str, object]]:
     with capture_logs(processors=[merge_contextvars]) as logs:
         asyncio.run(walk(walked, speed=10_000, pause=1, steps=steps))
     return logs

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import log, show
-from showctl.leds import Shown
+from showctl import log
+from showctl.leds.matrix import Shown
 from showctl.settings import WebSettings
-from showctl.web import MAX_BODY, WebSurface
+from showctl.show import loader, model
+from showctl.surfaces.web import MAX_BODY, WebSurface
 from tests.harness.room import Room
 from tests.test_controller import SMALL
 
@@ -51,7 +52,7 @@ class Site:
 
 
 @asynccontextmanager
-async def site(show_: show.Show, settings: WebSettings = LOCAL, **kw: Any) -> AsyncIterator[Site]:
+async def site(show_: model.Show, settings: WebSettings = LOCAL, **kw: Any) -> AsyncIterator[Site]:
     async with Room(show_) as room:
         web = WebSurface(settings, room.controller, **kw)
         await web.start()
@@ -62,7 +63,7 @@ async def site(show_: show.Show, settings: WebSettings = LOCAL, **kw: Any) -> As
             await web.close()
 
 
-def run(show_: show.Show, body: Callable[[Site], Awaitable[None]], **kw: Any) -> None:
+def run(show_: model.Show, body: Callable[[Site], Awaitable[None]], **kw: Any) -> None:
     async def main() -> None:
         async with site(show_, **kw) as s:
             await body(s)
@@ -71,13 +72,13 @@ def run(show_: show.Show, body: Callable[[Site], Awaitable[None]], **kw: Any) ->
 
 
 @pytest.fixture
-def small(tmp_path: Path) -> show.Show:
+def small(tmp_path: Path) -> model.Show:
     from showctl.testing import write_wav
 
     write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
     path = tmp_path / "small.yaml"
     path.write_text(SMALL.format(restart="start-over"))
-    return show.load(path)
+    return loader.load(path)
 
 
 def test_the_buttons_move_the_show_and_answer_its_status(small) -> None:

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from showctl import show
 from showctl.settings import WebSettings
-from showctl.web import MAX_BODY, OPENAPI, WebSurface
+from showctl.show import loader, model
+from showctl.surfaces.web import MAX_BODY, OPENAPI, WebSurface
 from tests.harness.room import Room
 from tests.test_controller import SMALL
 
@@ -60,7 +60,7 @@ def schema_of(path: str, method: str, status: int) -> dict[str, Any] | None:
 class Server:
     """A controller (on simulated parts) and its API, on a loop in a thread of their own."""
 
-    def __init__(self, show_: show.Show) -> None:
+    def __init__(self, show_: model.Show) -> None:
         self.show = show_
         self.loop = asyncio.new_event_loop()
         self.ready: Future[int] = Future()
@@ -98,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("fuzz")
     write_wav(folder / "media" / "tone.wav", seconds=1.0)
     (folder / "small.yaml").write_text(SMALL.format(restart="start-over"))
-    s = Server(show.load(folder / "small.yaml"))
+    s = Server(loader.load(folder / "small.yaml"))
     s.thread.start()
     s.port = s.ready.result(10)
     yield s

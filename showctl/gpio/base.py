@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from showctl.show import Input
+    from showctl.show.model import Input
 
 #: The consumer name showctl's requests carry: what ``gpioinfo`` shows as the lines' user.
 CONSUMER = "showctl"

@@ -17,7 +17,7 @@ from showctl.errors import GpioError
 from showctl.gpio.base import CONSUMER, Edge, chip_path
 
 if TYPE_CHECKING:
-    from showctl.show import Input
+    from showctl.show.model import Input
 
 try:
     import gpiod

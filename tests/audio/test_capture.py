@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from showctl import supervisor
 from showctl.audio.sim import SimStream
 from showctl.clock import FakeClock
-from showctl.show import Output
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 
 RATE = 48000
 LOOP = 20000  # samples in the looped clip: each one says where in the clip it is
@@ -71,7 +71,7 @@ def test_a_restarted_player_adds_to_its_outputs_capture(tmp_path: Path) -> None:
 
     async def main() -> None:
         outputs = {"north": Output("sim-north")}
-        async with supervisor.PlayerPool(
+        async with player_pool.PlayerPool(
             outputs, backend="sim", capture=captures, supervise=True
         ) as pool:
             pool.on_event = lambda output, event: events.append(event)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from showctl import ipc
 from showctl.audio.base import Block
 from showctl.audio.sim import SimStream
 from showctl.clock import MonotonicClock
-from showctl.player import Player
+from showctl.players import protocol
+from showctl.players.player import Player
 from showctl.testing import write_wav
 
 
@@ -33,7 +33,7 @@ def run_player(commands: list[dict], pause: float = 0.0) -> tuple[int, list[dict
     stream = SimStream("sim-a", 48000, clock=MonotonicClock())
     events = io.BytesIO()
     status = Player("a", stream, events).run(
-        SlowCommands(b"".join(ipc.encode(c) for c in commands))
+        SlowCommands(b"".join(protocol.encode(c) for c in commands))
     )
     return status, [json.loads(line) for line in events.getvalue().splitlines()]
 
@@ -94,10 +94,10 @@ def test_a_loaded_clip_rewritten_before_it_plays_is_checked_again(tmp_path: Path
 
     class Rewrite(io.BytesIO):
         def __iter__(self):  # read once the player is ready
-            yield ipc.encode({"cmd": "load", "clips": [{"clip": str(path)}]})
+            yield protocol.encode({"cmd": "load", "clips": [{"clip": str(path)}]})
             time.sleep(0.3)
             write_wav(path, channels=2)
-            yield ipc.encode({"cmd": "play", "clip": str(path), "t0": time.monotonic() + 1.0})
+            yield protocol.encode({"cmd": "play", "clip": str(path), "t0": time.monotonic() + 1.0})
 
     path = write_wav(tmp_path / "clip.wav")
     stream = SimStream("sim-a", 48000, clock=MonotonicClock())
@@ -215,7 +215,7 @@ def test_player_process_quits_cleanly() -> None:
     assert process.stdin is not None
     assert process.stdout is not None
     assert json.loads(process.stdout.readline())["event"] == "ready"
-    process.stdin.write(ipc.encode({"cmd": "quit"}))
+    process.stdin.write(protocol.encode({"cmd": "quit"}))
     process.stdin.flush()  # and the pipe stays open
     status = process.wait(timeout=30)
     stderr = process.stderr.read() if process.stderr else b""
@@ -232,7 +232,7 @@ def test_a_clip_that_breaks_while_playing_is_an_error(tmp_path: Path) -> None:
 
     class Breaking(io.BytesIO):
         def __iter__(self):
-            yield ipc.encode({"cmd": "play", "clip": str(clip), "t0": time.monotonic() + 1.8})
+            yield protocol.encode({"cmd": "play", "clip": str(clip), "t0": time.monotonic() + 1.8})
             time.sleep(2.5)
             clip.write_bytes(b"")  # the reader's next read finds nothing
             time.sleep(3600)

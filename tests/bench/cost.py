@@ -31,9 +31,10 @@ import _common
 import numpy as np
 import soundfile
 
-from showctl import log, supervisor
+from showctl import log
 from showctl.audio.sounddevice_backend import BLOCK
-from showctl.show import Output
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 from tests.harness.soundhub import SoundHub, device_name
 
 RATE = 48000
@@ -81,7 +82,7 @@ async def measure(
 ) -> tuple[float, list[float]]:
     """Play ``clip`` on one output of ``device`` (a player pool with ``options``), and sample
     its player once the clip plays."""
-    async with supervisor.PlayerPool({"a": Output(device)}, **options) as pool:
+    async with player_pool.PlayerPool({"a": Output(device)}, **options) as pool:
         await pool.play({"a": (clip, False)}, time.monotonic() + 0.2)
         await pool.players["a"].wait_for("started", 5)
         await asyncio.sleep(1.0)  # the read-ahead fills

@@ -23,10 +23,10 @@ import _common
 import numpy as np
 
 from showctl.clock import MonotonicClock
-from showctl.cues import Schedule, timeline
 from showctl.gpio.sim import SimGpio, SimOutputLines
-from showctl.leds import LedMatrix, LedPlayer, MultiplexedMatrix
-from showctl.show import All, Blink, Cue, Forever, Matrix, Program, Sequence
+from showctl.leds.matrix import LedMatrix, LedPlayer, MultiplexedMatrix
+from showctl.leds.programs import Schedule, timeline
+from showctl.show.model import All, Blink, Cue, Forever, Matrix, Program, Sequence
 
 MATRIX = Matrix(lines=tuple(tuple(range(r * 5, r * 5 + 5)) for r in range(5)))
 #: About 52 edges a second: three free-running blinks (14.3, 11.1 and 9.1 edges a second) and a

@@ -35,8 +35,8 @@ import numpy as np
 
 from showctl import log
 from showctl.controller import LEAD_MARGIN
-from showctl.show import Output
-from showctl.supervisor import PlayerPool
+from showctl.players.pool import PlayerPool
+from showctl.show.model import Output
 from tests.harness.analysis import Window, noise_clip, skews
 from tests.harness.soundhub import SoundHub, device_name
 

@@ -36,8 +36,8 @@ import _common
 import numpy as np
 
 from showctl import log
-from showctl.show import Output
-from showctl.supervisor import PlayerPool
+from showctl.players.pool import PlayerPool
+from showctl.show.model import Output
 from tests.harness.analysis import SILENT_RUN, Samples, channel, find, noise_clip, silent_channels
 from tests.harness.soundhub import Recording, SoundHub, device_name
 

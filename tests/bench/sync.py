@@ -29,8 +29,9 @@ from pathlib import Path
 import _common
 import numpy as np
 
-from showctl import log, supervisor
-from showctl.show import Output
+from showctl import log
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 from tests.harness.analysis import Window, noise_clip, skews
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -59,15 +60,15 @@ async def scheduled(
     outputs = {f"out{i}": Output(device_name(i)) for i in range(OUTPUTS)}
     young: list[Window] = []
     steady: list[Window] = []
-    async with supervisor.PlayerPool(outputs, env=hub.env) as pool:
+    async with player_pool.PlayerPool(outputs, env=hub.env) as pool:
         born = time.monotonic()
         with hub.record() as recording:
             await asyncio.sleep(YOUNG)
             while len(steady) < starts:
                 begin = time.monotonic()
-                t0 = begin + supervisor.DEFAULT_LEAD
+                t0 = begin + player_pool.DEFAULT_LEAD
                 await pool.play({f"out{i}": (p, False) for i, p in enumerate(paths)}, t0)
-                await asyncio.sleep(supervisor.DEFAULT_LEAD + CLIP_SECONDS + ROUND_PAUSE)
+                await asyncio.sleep(player_pool.DEFAULT_LEAD + CLIP_SECONDS + ROUND_PAUSE)
                 window = (recording.sample_at(begin), recording.sample_at(time.monotonic()))
                 (steady if begin - born >= settle else young).append(window)
             await asyncio.sleep(0.3)

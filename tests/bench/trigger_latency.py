@@ -36,12 +36,13 @@ from typing import Any
 
 import _common
 
-from showctl import log, show
+from showctl import log
 from showctl.controller import LEAD_MARGIN, ShowController
 from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimOutputLines
-from showctl.leds import LedPlayer, open_matrix
-from showctl.supervisor import PlayerPool
+from showctl.leds.matrix import LedPlayer, open_matrix
+from showctl.players.pool import PlayerPool
+from showctl.show import loader, model
 from showctl.triggers import InputWatcher
 from tests.harness.analysis import Window, noise_clip, skews
 from tests.harness.soundhub import SoundHub, device_name
@@ -110,7 +111,7 @@ class TimedPool(PlayerPool):
 class Bench:
     """The controller, its players, LEDs and button; presses and what came of them."""
 
-    def __init__(self, hub: SoundHub, loaded: show.Show) -> None:
+    def __init__(self, hub: SoundHub, loaded: model.Show) -> None:
         self.hub = hub
         self.show = loaded
         self.gpio = SimGpio()
@@ -222,7 +223,7 @@ def main() -> int:
     log.configure("warning", "json", sys.stderr)
     with SoundHub(OUTPUTS) as hub, tempfile.TemporaryDirectory() as folder:
         path, clips = write_show(Path(folder), args.latency)
-        bench = Bench(hub, show.load(path))
+        bench = Bench(hub, loader.load(path))
         recording, soonest = asyncio.run(bench.run(cycles, settle))
         skew_ms = [s * 1e3 for s in skews(recording, bench.windows, clips, RATE)]
     p = _common.percentile

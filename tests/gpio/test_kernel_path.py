@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from showctl.gpio.base import Edge
-from showctl.leds import open_matrix
-from showctl.show import Input, Matrix, Show
+from showctl.leds.matrix import open_matrix
+from showctl.show.model import Input, Matrix, Show
 from showctl.triggers import InputWatcher
 from tests.gpio.rig import KernelRig
 

@@ -15,8 +15,8 @@ import pytest
 
 from showctl.errors import GpioError
 from showctl.gpio.sim import SimGpio
-from showctl.leds import MultiplexedMatrix, open_matrix
-from showctl.show import Input, Matrix
+from showctl.leds.matrix import MultiplexedMatrix, open_matrix
+from showctl.show.model import Input, Matrix
 from tests.gpio.rig import RELEASED, KernelRig, Rig, settle, wait_edges
 
 

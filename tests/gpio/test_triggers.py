@@ -11,7 +11,7 @@ from showctl.clock import FakeClock
 from showctl.errors import GpioError
 from showctl.gpio.base import Edge
 from showctl.gpio.sim import SimGpio
-from showctl.show import Input, Show
+from showctl.show.model import Input, Show
 from showctl.triggers import InputWatcher
 
 SHOW = Show(

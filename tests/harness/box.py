@@ -33,17 +33,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from showctl import state
+from showctl import saved_state
 
 #: Runs ``showctl`` with RETRY_FAILED set to argv[1], SIGUSR2 holding the loop argv[2] s, and
 #: with argv[3] "sim", simulated GPIO lines (for a show with an LED matrix, on a machine with
 #: no GPIO chip) while the sound cards are real.
 WRAPPER = """\
 import signal, sys, time
-from showctl import app, supervisor
+from showctl import app
+from showctl.players import pool
 from showctl.cli import main
 retry, hold, gpio = sys.argv[1:4]
-supervisor.RETRY_FAILED = float(retry)
+pool.RETRY_FAILED = float(retry)
 if gpio == "sim":
     gpio_of = app._gpio
     app._gpio = lambda sim: gpio_of(True)  # as --sim has them
@@ -75,7 +76,7 @@ class Box:
         self.hold = hold  # how long SIGUSR2 holds the loop (s)
         self.socket = folder / "control.sock"
         self.state_dir = folder / "state"
-        self.state_path = self.state_dir / "state.json"
+        self.state_path = self.state_dir / "saved_state.json"
         self.logs: list[dict[str, Any]] = []
         self.notes: list[tuple[float, str]] = []  # (monotonic, message) from the notify socket
         self._reading = threading.Event()
@@ -209,7 +210,7 @@ class Box:
 
     def healthy(self, playing: bool = False) -> bool:
         """Every output's player alive (and ``playing``), none failed, and the show not in its
-        fault state."""
+        fault saved_state."""
         status = self.status()
         return status["fault"] is None and all(
             o["alive"] and not o["failed"] and (o["playing"] or not playing)
@@ -221,8 +222,8 @@ class Box:
 
     # --- its state on disk ----------------------------------------------------------------
 
-    def saved(self) -> state.SavedState | None:
-        return state.load(self.state_path, str(self.show.resolve()))
+    def saved(self) -> saved_state.SavedState | None:
+        return saved_state.load(self.state_path, str(self.show.resolve()))
 
     def state_agrees(self) -> bool:
         """Whether the state on disk is the controller's (scene, flags, counters), asked

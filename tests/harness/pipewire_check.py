@@ -30,8 +30,9 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from showctl import log, supervisor
-from showctl.show import Output
+from showctl import log
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 from tests.harness.soundhub import SoundHub, device_name
 
 OUTPUTS = 8
@@ -83,14 +84,14 @@ async def clicks(
 ) -> tuple[npt.NDArray[np.int16], list[tuple[int, int]]]:
     outputs = {f"out{i}": Output(device_name(i)) for i in range(OUTPUTS)}
     windows = []
-    async with supervisor.PlayerPool(outputs, env=hub.env) as pool:
+    async with player_pool.PlayerPool(outputs, env=hub.env) as pool:
         with hub.record() as recording:
             await asyncio.sleep(settle)
             for _ in range(starts):
                 begin = time.monotonic()
-                t0 = begin + supervisor.DEFAULT_LEAD
+                t0 = begin + player_pool.DEFAULT_LEAD
                 await pool.play(dict.fromkeys(outputs, (path, False)), t0)
-                await asyncio.sleep(supervisor.DEFAULT_LEAD + CLIP_SECONDS + PAUSE)
+                await asyncio.sleep(player_pool.DEFAULT_LEAD + CLIP_SECONDS + PAUSE)
                 windows.append((recording.sample_at(begin), recording.sample_at(time.monotonic())))
             await asyncio.sleep(0.3)
             return recording.stop(), windows
@@ -121,7 +122,7 @@ def main() -> int:
             relative = [None if a is None else a - min(heard) for a in at]
             # Where the click landed against where the monotonic clock puts T0 + CLICK_AT: how
             # far the recording's own start (or a gap in it) shifts ``sample_at``.
-            expected = begin + round((supervisor.DEFAULT_LEAD) * RATE) + CLICK_AT
+            expected = begin + round((player_pool.DEFAULT_LEAD) * RATE) + CLICK_AT
             shift = f"{(min(heard) - expected) / RATE * 1000:+.1f} ms" if heard else "-"
             print(
                 f"  start {n}: spread {spread} samples; per channel {relative}; "

@@ -18,8 +18,8 @@ from showctl.clock import FakeClock
 from showctl.controller import ShowController
 from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimInputLines, SimOutputLines
-from showctl.leds import LedPlayer, open_matrix
-from showctl.show import Show
+from showctl.leds.matrix import LedPlayer, open_matrix
+from showctl.show.model import Show
 from showctl.testing import RecordingOutputs
 from showctl.triggers import InputWatcher
 

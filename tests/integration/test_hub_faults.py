@@ -15,8 +15,8 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from showctl import supervisor
-from showctl.show import Output
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 from tests.harness.analysis import noise_clip
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -26,7 +26,7 @@ def test_a_device_that_vanishes_is_one_error_and_exit_status_1(tmp_path: Path) -
     noise_clip(clip, seed=3, seconds=1.0)
 
     async def play_then_pull_the_card(hub: SoundHub) -> tuple[dict, dict]:
-        async with supervisor.PlayerPool({"a": Output(device_name(0))}, env=hub.env) as pool:
+        async with player_pool.PlayerPool({"a": Output(device_name(0))}, env=hub.env) as pool:
             player = pool.players["a"]
             await pool.play({"a": (clip, True)}, time.monotonic() + 0.2)
             await player.wait_for("started", 10)

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from showctl import supervisor
-from showctl.show import Output
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 from tests.harness.analysis import Window, channel, find, find_start, noise_clip
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -57,7 +57,7 @@ async def record_playing(
     n: int = OUTPUTS,
     lock: bool = True,
 ) -> tuple[np.ndarray, dict[str, dict]]:
-    async with supervisor.PlayerPool(outputs(n), env=hub.env, lock=lock) as pool:
+    async with player_pool.PlayerPool(outputs(n), env=hub.env, lock=lock) as pool:
         with hub.record() as recording:
             await asyncio.sleep(SETTLE)
             await pool.play(clips, time.monotonic() + 0.2)
@@ -83,10 +83,10 @@ def test_every_output_plays_its_own_file_together(hub: SoundHub, tmp_path: Path)
 
     async def play() -> tuple[np.ndarray, list[Window]]:
         windows = []
-        async with supervisor.PlayerPool(outputs(), env=hub.env) as pool:
+        async with player_pool.PlayerPool(outputs(), env=hub.env) as pool:
             with hub.record() as recording:
                 await asyncio.sleep(SETTLE)
-                lead = pool.soonest + supervisor.DEFAULT_LEAD  # as the controller, with room
+                lead = pool.soonest + player_pool.DEFAULT_LEAD  # as the controller, with room
                 for _ in range(STARTS):
                     begin = time.monotonic()
                     await pool.play(playing, begin + lead)
@@ -148,8 +148,8 @@ def test_late_join_lands_on_the_timeline(hub: SoundHub, tmp_path: Path) -> None:
 
     async def play() -> np.ndarray:
         # The drift lock is off, as in the loop test: its corrections would blur the comparison.
-        first = supervisor.PlayerPool(outputs(1), env=hub.env, lock=False)
-        second = supervisor.PlayerPool(
+        first = player_pool.PlayerPool(outputs(1), env=hub.env, lock=False)
+        second = player_pool.PlayerPool(
             {"out1": Output(device_name(1), latency=LATENCY)}, env=hub.env, lock=False
         )
         async with first:
@@ -176,7 +176,7 @@ def test_late_join_lands_on_the_timeline(hub: SoundHub, tmp_path: Path) -> None:
 
 def test_missing_device_is_one_clear_error(hub: SoundHub) -> None:
     """One output's device is missing: a clear error, and the players that did start end."""
-    pool = supervisor.PlayerPool(
+    pool = player_pool.PlayerPool(
         {"ok": Output(device_name(0)), "ghost": Output("no-such-card")}, env=hub.env
     )
 
@@ -184,7 +184,7 @@ def test_missing_device_is_one_clear_error(hub: SoundHub) -> None:
         async with pool:
             pass
 
-    with pytest.raises(supervisor.PlayerError) as caught:
+    with pytest.raises(player_pool.PlayerError) as caught:
         asyncio.run(start())
     assert all(p.process.returncode is not None for p in pool.players.values())
     message = str(caught.value)

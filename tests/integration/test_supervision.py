@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import supervisor
-from showctl.show import Output
+from showctl.players import pool as player_pool
+from showctl.show.model import Output
 from tests.harness.analysis import noise_clip
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -64,7 +64,7 @@ def test_a_player_killed_or_hung_is_replaced_and_joins_the_scene(
     async def main(hub: SoundHub) -> None:
         listener = Listener()
         outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
-        async with supervisor.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
+        async with player_pool.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
             pool.on_event = listener
             t0 = time.monotonic() + 0.2
             await pool.play(clips, t0, play=7)
@@ -99,7 +99,7 @@ def test_a_player_that_ends_once_the_stop_began_is_not_replaced() -> None:
     async def main() -> None:
         listener = Listener()
         outputs = {name: Output(f"sim-{name}") for name in ("a", "b")}
-        async with supervisor.PlayerPool(outputs, backend="sim", supervise=True) as pool:
+        async with player_pool.PlayerPool(outputs, backend="sim", supervise=True) as pool:
             pool.on_event = listener
             victim = pool.players["a"]
             pool.end_supervision()
@@ -124,14 +124,14 @@ def test_the_lead_covers_the_commands_way_and_a_start_cut_short_is_told(
     async def main() -> None:
         listener = Listener()
         outputs = {name: Output(f"sim-{name}") for name in clips}
-        async with supervisor.PlayerPool(outputs, backend="sim") as pool:
+        async with player_pool.PlayerPool(outputs, backend="sim") as pool:
             pool.on_event = listener
-            assert pool.delivery == supervisor.DELIVERY_UNKNOWN  # nothing measured yet
+            assert pool.delivery == player_pool.DELIVERY_UNKNOWN  # nothing measured yet
             sent = time.monotonic()
             await pool.play(clips, sent + pool.soonest, play=1)
             for name in clips:
                 await listener.wait(name, "started", sent)
-            assert supervisor.DELIVERY_FLOOR <= pool.delivery < supervisor.DELIVERY_UNKNOWN
+            assert player_pool.DELIVERY_FLOOR <= pool.delivery < player_pool.DELIVERY_UNKNOWN
             assert pool.soonest > pool.delivery
             assert all(h["cut_starts"] == 0 for h in pool.health().values())
 
@@ -159,14 +159,14 @@ def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
     """The hub stops (both cards gone): each output's restarts are spent, it is failed with the
     reason; the hub starts again (the cards are back): the next retry takes them up, and they
     play the scene again from its place."""
-    monkeypatch.setattr(supervisor, "RESTART_BUDGET", 2)
-    monkeypatch.setattr(supervisor, "BACKOFF_FIRST", 0.05)
-    monkeypatch.setattr(supervisor, "RETRY_FAILED", 3.0)
+    monkeypatch.setattr(player_pool, "RESTART_BUDGET", 2)
+    monkeypatch.setattr(player_pool, "BACKOFF_FIRST", 0.05)
+    monkeypatch.setattr(player_pool, "RETRY_FAILED", 3.0)
 
     async def main(hub: SoundHub) -> None:
         listener = Listener()
         outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
-        async with supervisor.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
+        async with player_pool.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
             pool.on_event = listener
             await pool.play(clips, time.monotonic() + 0.2, play=3)
             await listener.wait("a", "started", 0)
@@ -193,8 +193,8 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
     """Boot: the cards are not there yet (the hub is down). Cards that come within the wait are
     taken up; cards that do not are failed, the pool starts without them, and takes them up
     once they are there."""
-    monkeypatch.setattr(supervisor, "CARD_POLL", 0.3)
-    monkeypatch.setattr(supervisor, "RETRY_FAILED", 2.0)
+    monkeypatch.setattr(player_pool, "CARD_POLL", 0.3)
+    monkeypatch.setattr(player_pool, "RETRY_FAILED", 2.0)
     outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
 
     async def cards_come_in_time(hub: SoundHub, logs: list[dict[str, Any]]) -> None:
@@ -204,7 +204,7 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
             await asyncio.to_thread(hub.start)
 
         plugging = asyncio.create_task(plug_in_once_both_are_missed())
-        pool = supervisor.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=60)
+        pool = player_pool.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=60)
         async with pool:
             assert plugging.done()
             assert pool.failed == {}
@@ -213,7 +213,7 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
     async def cards_come_late(hub: SoundHub) -> None:
         listener = Listener()
         began = time.monotonic()
-        pool = supervisor.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=1.0)
+        pool = player_pool.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=1.0)
         async with pool:
             assert time.monotonic() - began >= 1.0
             assert set(pool.failed) == {"a", "b"}

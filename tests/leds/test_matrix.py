@@ -7,10 +7,10 @@ import time
 import numpy as np
 
 from showctl.clock import FakeClock
-from showctl.cues import Schedule
 from showctl.gpio.sim import SimGpio
-from showctl.leds import LedMatrix, LedPlayer, MultiplexedMatrix, open_matrix
-from showctl.show import Blink, Cue, Matrix
+from showctl.leds.matrix import LedMatrix, LedPlayer, MultiplexedMatrix, open_matrix
+from showctl.leds.programs import Schedule
+from showctl.show.model import Blink, Cue, Matrix
 
 MATRIX = Matrix(lines=((10, 11), (12, 13)), names={"a": (0, 0), "d": (1, 1)})
 
@@ -109,7 +109,7 @@ def test_the_scan_thread_keeps_scanning() -> None:
 
 def test_a_program_that_cannot_run_stops_the_cues_not_the_thread() -> None:
     """A meter with no audio given (a bug if it ever happens): reported, and nothing more."""
-    from showctl.show import Meter
+    from showctl.show.model import Meter
 
     clock, player, _ = rig()
     player.play(Schedule(MATRIX, (Cue(Meter("out")),)), clock.now)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from showctl.cues import Schedule, timeline
 from showctl.errors import ProgramError
-from showctl.ledview import text
-from showctl.show import (
+from showctl.leds.programs import Schedule, timeline
+from showctl.leds.view import text
+from showctl.show.model import (
     All,
     Blink,
     Cue,

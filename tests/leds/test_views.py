@@ -12,8 +12,9 @@ import pytest
 import soundfile
 
 from showctl.cli import main
-from showctl.leds import Shown
-from showctl.ledview import (
+from showctl.leds.matrix import Shown
+from showctl.leds.meter import image, level_frames
+from showctl.leds.view import (
     Recorder,
     RecordingError,
     TerminalView,
@@ -22,8 +23,7 @@ from showctl.ledview import (
     text,
     write_png,
 )
-from showctl.meter import image, level_frames
-from showctl.show import Meter
+from showctl.show.model import Meter
 
 RATE = 48000
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,8 +147,8 @@ def test_walk_shows_and_records_the_cues_as_the_timeline_has_them(
 ) -> None:
     """`showctl walk --leds --record-leds`: the matrix drawn in the terminal, and a recording
     whose every frame is the one the cue's timeline has at that time."""
-    from showctl import show
-    from showctl.cues import timeline
+    from showctl.leds.programs import timeline
+    from showctl.show import loader
 
     record = tmp_path / "leds.jsonl"
     demo = ROOT / "shows/demo.yaml"
@@ -157,7 +157,7 @@ def test_walk_shows_and_records_the_cues_as_the_timeline_has_them(
     assert "LEDs (simulated)" in capsys.readouterr().out
     recorded = list(read_recording(record))
     assert len(recorded) >= 4  # about a second of a chase stepping every 125 ms
-    loaded = show.load(demo)
+    loaded = loader.load(demo)
     assert loaded.matrix is not None
     expected = dict(timeline(loaded.matrix, loaded.scenes["tides"].leds, 5.0))
     for t, frame in recorded:

@@ -1,12 +1,11 @@
 """The LED matrix on its GPIO lines, and the thread that shows a scene's cues on time.
 
-:class:`LedMatrix` turns a frame (rows x columns of on/off) into one ``set`` of all its lines,
-so a frame changes at once. :class:`LedPlayer` runs a scene's :class:`~showctl.cues.Schedule` in
+:class:`LedMatrix` turns a frame (rows x columns of on/off) into one ``set`` of all its lines, so a
+frame changes at once. :class:`LedPlayer` runs a scene's :class:`~showctl.leds.programs.Schedule` in
 a thread of its own: every frame is due at T0 plus its time on the scene's timeline, on the
-monotonic clock (T0 is when the scene's first sample leaves the DAC, so lights change when the
-sound is heard). It waits for absolute deadlines, never for intervals, so errors do not add up.
-A GPIO failure is reported once and the matrix goes dark; nothing else stops.
-"""
+monotonic clock (T0 is when the scene's first sample leaves the DAC, so lights change when the sound
+is heard). It waits for absolute deadlines, never for intervals, so errors do not add up. A GPIO
+failure is reported once and the matrix goes dark; nothing else stops."""
 
 from __future__ import annotations
 
@@ -18,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from showctl.cues import Frame, Schedule
 from showctl.errors import GpioError, ProgramError
 from showctl.gpio.base import GpioBackend, OutputLines
-from showctl.show import Matrix
+from showctl.leds.programs import Frame, Schedule
+from showctl.show.model import Matrix
 
 logger = structlog.get_logger()
 

@@ -16,9 +16,9 @@ from typing import TextIO, cast
 
 import numpy as np
 
-from showctl.cues import Frame
 from showctl.errors import RecordingError
-from showctl.leds import Shown
+from showctl.leds.matrix import Shown
+from showctl.leds.programs import Frame
 
 LIT, DARK = "●", "·"
 

@@ -15,10 +15,10 @@ from pathlib import Path as FsPath
 
 import soundfile
 
-from showctl._convert import Converter, suggest, tags_of
-from showctl._yaml import Path
 from showctl.audio.clip import missing_bytes
-from showctl.show import (
+from showctl.show._convert import Converter, suggest, tags_of
+from showctl.show._yaml import Path
+from showctl.show.model import (
     COMPARISON,
     FAULT,
     Action,

@@ -1,7 +1,7 @@
 """The game-master page and the HTTP/WebSocket API behind it (aiohttp).
 
-``GET /`` is the page; ``/api/v1/...`` the API, described in ``showctl/openapi.yaml`` (served at
-``/api/v1/openapi.yaml``):
+``GET /`` is the page; ``/api/v1/...`` the API, described in ``showctl/surfaces/openapi.yaml``
+(served at ``/api/v1/openapi.yaml``):
 
 - ``GET status``, ``GET show``: where the show is; what it has (scenes, events, inputs, matrix);
 - ``POST trigger`` (``{"name": "door"}``; ``input:NAME`` for an input), ``POST goto``
@@ -40,7 +40,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from showctl.controller import Answer, ShowController
-from showctl.leds import Shown
+from showctl.leds.matrix import Shown
 from showctl.log import Recent, Tally
 from showctl.settings import WebSettings
 

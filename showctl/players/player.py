@@ -1,14 +1,13 @@
 """A player: one OS process per audio output (``python -m showctl player ...``).
 
-It opens its device at start and keeps the stream running with silence, so a start costs no
-device opening, then obeys commands from the controller on stdin (see :mod:`showctl.ipc`) and
-reports events on stdout: ``ready``; ``heartbeat`` twice a second with the content position,
-underruns, drift corrections, the card's measured clock error (ppm), the offset from the
-timeline and the peak level since the last one (dBFS); ``started`` and ``finished`` with their
-DAC times; ``error``. Its logs go to stderr as JSON lines, for the controller to forward. A bad
-clip or a device that cannot be opened or that vanishes is one ``error`` event naming the output,
-the thing and the fix, then exit status 1.
-"""
+It opens its device at start and keeps the stream running with silence, so a start costs no device
+opening, then obeys commands from the controller on stdin (see :mod:`.protocol`) and reports events
+on stdout: ``ready``; ``heartbeat`` twice a second with the content position, underruns, drift
+corrections, the card's measured clock error (ppm), the offset from the timeline and the peak level
+since the last one (dBFS); ``started`` and ``finished`` with their DAC times; ``error``. Its logs go
+to stderr as JSON lines, for the controller to forward. A bad clip or a device that cannot be opened
+or that vanishes is one ``error`` event naming the output, the thing and the fix, then exit status
+1."""
 
 from __future__ import annotations
 
@@ -23,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from showctl import ipc
 from showctl.audio.base import OutputBackend, OutputStream
 from showctl.audio.clip import ClipStream, inspect
 from showctl.audio.renderer import Play, Renderer, Stop
 from showctl.errors import AudioDeviceError, ClipError
+from showctl.players import protocol
 
 HEARTBEAT = 0.5
 #: A heartbeat's peak below this (-90 dBFS) is reported as silence: level None.
@@ -53,7 +52,7 @@ STALL_TIMEOUT = 1.0
 #: PortAudio's thread stuck, so its stream never stopped), and the process must end all the same.
 CLOSE_TIMEOUT = 1.0
 
-logger = ipc.LogLines(sys.stderr)
+logger = protocol.LogLines(sys.stderr)
 
 
 class Player:
@@ -82,7 +81,7 @@ class Player:
 
     def emit(self, event: str, **data: Any) -> None:
         with self._lock:
-            self._events.write(ipc.encode({"event": event, "output": self.output, **data}))
+            self._events.write(protocol.encode({"event": event, "output": self.output, **data}))
             self._events.flush()
 
     def run(self, commands: BinaryIO) -> int:
@@ -130,7 +129,7 @@ class Player:
                 continue
             if line is None:  # the controller closed the pipe
                 break
-            message = ipc.decode(line)
+            message = protocol.decode(line)
             if message is None:
                 logger.warning("command_unreadable", line=line[:200].decode(errors="replace"))
                 continue
@@ -308,15 +307,18 @@ def main(
     append_capture: bool = False,
 ) -> int:
     """Run a player process: logs to stderr, events to stdout, commands from stdin. It ignores
-    :data:`ipc.PLAYER_IGNORES`: it ends when told to quit, or when its stdin closes."""
-    for sig in ipc.PLAYER_IGNORES:  # born with them blocked: any that came meanwhile is dropped
+    :data:`protocol.PLAYER_IGNORES`: it ends when told to quit, or when its stdin closes."""
+    # Born with them blocked: any that came meanwhile is dropped.
+    for sig in protocol.PLAYER_IGNORES:
         signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, ipc.PLAYER_IGNORES)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, protocol.PLAYER_IGNORES)
     try:
         stream = backend(backend_name, output, capture, append_capture).open(device, rate, latency)
     except AudioDeviceError as e:
         sys.stdout.buffer.write(
-            ipc.encode({"event": "error", "output": output, "message": f"output {output!r}: {e}"})
+            protocol.encode(
+                {"event": "error", "output": output, "message": f"output {output!r}: {e}"}
+            )
         )
         sys.stdout.buffer.flush()
         return 1

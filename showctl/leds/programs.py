@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from showctl._checks import frame_leds
 from showctl.errors import ProgramError
-from showctl.show import (
+from showctl.show._checks import frame_leds
+from showctl.show.model import (
     All,
     Blink,
     Cue,

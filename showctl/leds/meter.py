@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 
-from showctl.cues import Frame, MeterFrames
-from showctl.show import Meter, Show
+from showctl.leds.programs import Frame, MeterFrames
+from showctl.show.model import Meter, Show
 
 Samples = npt.NDArray[np.float32]
 

@@ -1,9 +1,8 @@
-"""The show file, format version 1: its data model, loading, and the JSON Schema export.
+"""The show file, format version 1: its data model, as frozen dataclasses.
 
-A show is YAML written by an artist or a room designer. :func:`load` reads one into the frozen
-dataclasses below, or raises :class:`~showctl.errors.ShowError` carrying every problem found,
-each with its file, line, column and path in the document. :func:`check` returns the problems
-(warnings included) without raising. Nothing past this module sees raw YAML.
+A show is YAML written by an artist or a room designer; :mod:`showctl.show.loader` reads one
+into these classes (or says every problem found), and :mod:`showctl.show.schema` exports their
+JSON Schema. Nothing past the loader sees raw YAML.
 
 Times are seconds (floats); in the file they may be written ``250ms``, ``2s``, ``5min``, ``1h``.
 """
@@ -11,26 +10,20 @@ Times are seconds (floats); in the file they may be written ``250ms``, ``2s``, `
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from showctl._convert import (
-    INVALID,
-    Converter,
+from showctl.show._convert import (
     Doc,
     NonEmpty,
     OneOrMany,
     Pattern,
     Range,
-    SchemaBuilder,
     Seconds,
 )
-from showctl._yaml import YamlProblem, compose
-from showctl.errors import Problem, ShowError
 
 FORMAT_VERSION = 1
 #: The state showctl enters when the show cannot go on as written: no scene may have this name.
@@ -569,78 +562,3 @@ class Show:
     def clip_path(self, clip: str) -> Path:
         """The file of a clip named in this show."""
         return self.media_dir / clip
-
-
-def check(path: str | Path, *, check_media: bool = True) -> tuple[Show | None, list[Problem]]:
-    """Read and check a show file without raising.
-
-    Returns the show (``None`` when it has errors) and every problem found, errors and
-    warnings, in document order. ``check_media=False`` skips opening the clips. Blocking
-    (reads the file and, with ``check_media``, every clip's header).
-    """
-    path = Path(path)
-    file = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        reason = e.strerror or str(e)
-        return None, [Problem(file, 1, 1, "", f"cannot read the show file: {reason}")]
-    except UnicodeDecodeError as e:
-        return None, [_bad_encoding(file, path.read_bytes(), e)]
-    return check_text(text, file=file, base=path, check_media=check_media)
-
-
-def check_text(
-    text: str, *, file: str = "<show>", base: Path | None = None, check_media: bool = True
-) -> tuple[Show | None, list[Problem]]:
-    """Like :func:`check`, for show text; ``base`` is the path clips are found relative to."""
-    try:
-        root = compose(text)
-    except YamlProblem as e:
-        return None, [Problem(file, e.line, e.column, "", e.message)]
-    if root is None:
-        return None, [Problem(file, 1, 1, "", "the show file is empty; start it with 'version: 1'")]
-    converter = Converter(file)
-    show = converter.convert(Show, root, ())
-    if show is not INVALID:
-        show = replace(show, path=base if base is not None else Path(file))
-    # Imported here, not at the top: the checks use this module's classes.
-    from showctl import _checks  # noqa: PLC0415
-
-    _checks.check_show(show if show is not INVALID else None, converter, check_media)
-    problems = sorted(converter.problems, key=lambda p: (p.line, p.column))
-    has_errors = any(p.severity == "error" for p in problems)
-    return (None if show is INVALID or has_errors else show), problems
-
-
-def load(path: str | Path, *, check_media: bool = True) -> Show:
-    """Load a show file.
-
-    Raises
-    ------
-    ShowError
-        With every error found (warnings are not errors), each located.
-    """
-    show, problems = check(path, check_media=check_media)
-    if show is None:
-        raise ShowError(p for p in problems if p.severity == "error")
-    return show
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 7) of the show format, for editors and validators."""
-    return SchemaBuilder().document(
-        Show,
-        **{"$id": SCHEMA_ID, "title": f"showctl show file, format version {FORMAT_VERSION}"},
-    )
-
-
-def json_schema_text() -> str:
-    return json.dumps(json_schema(), indent=2) + "\n"
-
-
-def _bad_encoding(file: str, data: bytes, e: UnicodeDecodeError) -> Problem:
-    before = data[: e.start]
-    line = before.count(b"\n") + 1
-    column = len(before) - (before.rfind(b"\n") + 1) + 1
-    return Problem(file, line, column, "", "the show file is not UTF-8 text; save it as UTF-8")

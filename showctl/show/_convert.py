@@ -1,8 +1,8 @@
 """YAML nodes to frozen dataclasses, and the JSON Schema of the same dataclasses.
 
-The show format is written once, as the dataclasses of :mod:`showctl.show` with their type hints;
-this module reads those hints both to convert a document (collecting every error with its
-location, never stopping at the first) and to export the JSON Schema that editors use.
+The show format is written once, as the dataclasses of :mod:`showctl.show.model` with their
+type hints; this module reads those hints both to convert a document (collecting every error
+with its location, never stopping at the first) and to export the JSON Schema that editors use.
 
 What the hints may say:
 
@@ -39,8 +39,8 @@ from typing import Any, Literal
 
 import yaml
 
-from showctl._yaml import Path, flatten_merge_keys, format_path, location, scalar_value
 from showctl.errors import Problem, Severity
+from showctl.show._yaml import Path, flatten_merge_keys, format_path, location, scalar_value
 
 #: Stop expanding aliases past this many nodes (a "billion laughs" document).
 MAX_NODES = 100_000

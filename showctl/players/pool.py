@@ -30,9 +30,9 @@ from typing import Any
 
 import structlog
 
-from showctl import ipc
 from showctl.errors import ShowctlError
-from showctl.show import Output, Show
+from showctl.players import protocol
+from showctl.show.model import Output, Show
 
 logger = structlog.get_logger()
 
@@ -88,7 +88,7 @@ class PlayerProcess:
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(ipc.encode(message))
+        self.process.stdin.write(protocol.encode(message))
         with contextlib.suppress(ConnectionError):
             await self.process.stdin.drain()
 
@@ -248,7 +248,7 @@ class PlayerPool:
         # A player inherits this thread's signal mask: it is born with the signals it ignores
         # held. One sent here meanwhile is not lost: another thread takes it, or it waits for
         # the unblocking (not a restore: another start may have blocked them since).
-        signal.pthread_sigmask(signal.SIG_BLOCK, ipc.PLAYER_IGNORES)
+        signal.pthread_sigmask(signal.SIG_BLOCK, protocol.PLAYER_IGNORES)
         try:
             process = await asyncio.create_subprocess_exec(
                 *args,
@@ -258,7 +258,7 @@ class PlayerPool:
                 env=self.env,
             )
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, ipc.PLAYER_IGNORES)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, protocol.PLAYER_IGNORES)
         player = PlayerProcess(name, process)
         self.players[name] = player
         self._task(self._read_events(player), name=f"events:{name}")
@@ -398,7 +398,7 @@ class PlayerPool:
         """Deliver ``player``'s events until it exits; then restart it when supervised."""
         assert player.process.stdout is not None
         async for line in player.process.stdout:
-            event = ipc.decode(line)
+            event = protocol.decode(line)
             if event is None:
                 logger.warning(
                     "player_said_nonsense",
@@ -568,7 +568,7 @@ class PlayerPool:
         """Re-emit a player's JSON log lines here, tagged with its output and pid."""
         assert player.process.stderr is not None
         async for line in player.process.stderr:
-            record = ipc.decode(line)
+            record = protocol.decode(line)
             if record is None:  # a library writing to stderr, or a traceback
                 text = line.decode(errors="replace").rstrip()
                 if text:  # ALSA lists every PCM it probes at start-up: noise, unless debugging
