@@ -126,7 +126,6 @@ async def run(show: Show, options: RunOptions) -> int:
                 return 0
             controller = ShowController(show, pool, leds=leds, state_path=options.state)
             systemd = _Systemd(controller, screen)
-            pool.on_event = systemd.player_event
             pool.check_in = controller.check_in = systemd.liveness.check_in
             watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
@@ -191,7 +190,7 @@ async def _wind_down(pool: PlayerPool, controller: ShowController, notifier: Not
     """The show stops: the sound fades out (no click), the players quit, the state is saved."""
     logger.info("show_stopping")
     notifier.stopping()
-    pool.on_event = None  # the players are told to quit now: not a failure
+    pool.listener = None  # the players are told to quit now: not a failure
     await pool.stop(fade=STOP_FADE)
     await asyncio.sleep(STOP_FADE)
     await controller.saved()
@@ -226,8 +225,7 @@ def _gpio(sim: bool) -> GpioBackend:
 
 class _Systemd:
     """What systemd hears: the status at every scene and every change of the outputs, and the
-    watchdog's pings while the controller's loops go round. Also passes the players' events
-    on to the controller."""
+    watchdog's pings while the controller's loops go round."""
 
     def __init__(self, controller: ShowController, screen: _Screen | None) -> None:
         self.controller = controller
@@ -236,31 +234,24 @@ class _Systemd:
         interval = self.notifier.watchdog or 10.0  # not under a watchdog: ping nobody
         self.liveness = Liveness(self.notifier, every=interval / 4, stale=interval / 2)
         controller.on_scene = self.scene
+        controller.watch(self.changed)
+        self._said = ""
 
     def status(self) -> str:
         health = self.controller.outputs.health()
-        working = sum(not h["failed"] for h in health.values())
+        working = sum(not h.failed for h in health.values())
         return f"scene {self.controller.state.scene}; outputs {working}/{len(health)}"
 
     def scene(self, name: str) -> None:
         if self.screen is not None:
             self.screen.enter(name)
-        self.notifier.status(self.status())
 
-    def player_event(self, output: str, event: dict[str, Any]) -> None:
-        """The end of a clip, an output failed (its restarts spent) or back."""
-        kind = event.get("event")
-        c = self.controller
-        if kind == "finished":
-            c.audio_finished(output, int(event.get("play", -1)), str(event.get("reason")))
-        elif kind == "failed":
-            c.output_failed(output, str(event.get("reason")))
-            self.notifier.status(self.status())
-        elif kind == "restarted" and event.get("recovered"):
-            c.output_recovered(output)
-            self.notifier.status(self.status())
-        elif kind == "restarted":
-            c.changed()
+    def changed(self) -> None:
+        """Tell systemd the status when it is new (a scene, an output failed or back)."""
+        status = self.status()
+        if status != self._said:
+            self._said = status
+            self.notifier.status(status)
 
 
 @dataclass

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import structlog
 
@@ -35,6 +36,7 @@ from showctl.leds.meter import clip_meter
 from showctl.leds.programs import Schedule
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
+from showctl.players.outputs import Outputs
 from showctl.players.pool import scene_clips
 from showctl.show.loader import check
 from showctl.show.model import FAULT, Show
@@ -58,36 +60,6 @@ PAUSE_FADE = 0.2
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
 #: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
 CHECK_IN = 0.25
-
-
-class Outputs(Protocol):
-    """What the controller needs of the audio outputs: the players (a
-    :class:`~showctl.players.pool.PlayerPool`) or a simulation with memory
-    (:class:`showctl.testing.RecordingOutputs`). Their ``finished`` events come back through
-    :meth:`ShowController.audio_finished`."""
-
-    @property
-    def soonest(self) -> float:
-        """How soon after a command every output can place a sample (s)."""
-        ...
-
-    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
-        """Start each output's clip (path, loop) at ``t0``; ``play`` tags its events."""
-        ...
-
-    async def stop(
-        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
-    ) -> None:
-        """Silence the outputs (default: all) from ``at`` (a T0; default: now)."""
-        ...
-
-    async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
-        """Keep these clips ready to start at once, per output."""
-        ...
-
-    def health(self) -> dict[str, dict[str, Any]]:
-        """Each output's state, JSON-ready: at least ``failed`` (why, or ``None``)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +103,8 @@ class ShowController:
     """One show, running. Create it, ``await start()``, then ``await run()`` until cancelled.
 
     Every method runs on the event loop's thread. ``clock`` places T0 and the timers;
-    ``wall`` is for the state file (seconds since the epoch survive a reboot).
+    ``wall`` is for the state file (seconds since the epoch survive a reboot). It is its
+    outputs' :class:`~showctl.players.outputs.OutputListener`: it makes itself theirs.
     """
 
     def __init__(
@@ -146,6 +119,7 @@ class ShowController:
     ) -> None:
         self.show = show
         self.outputs = outputs
+        outputs.listener = self
         self.leds = leds
         self.state_path = state_path
         self.clock = clock or MonotonicClock()
@@ -198,8 +172,8 @@ class ShowController:
         else:
             await self._start_over()
         for output, health in self.outputs.health().items():  # cards missing at start
-            if health["failed"]:
-                self.output_failed(output, str(health["failed"]))
+            if health.failed:
+                self.output_failed(output, health.failed)
 
     async def run(self) -> None:
         """Handle triggers and timers until cancelled. Checks in (``check_in("controller")``)
@@ -425,7 +399,7 @@ class ShowController:
             timers=[
                 {"trigger": name, "in": round(due - now, 3)} for due, name in sorted(self._timers)
             ],
-            outputs=self.outputs.health(),
+            outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
             leds=None if self.leds is None else (self.leds.failed or "ok"),
         )
 
@@ -439,7 +413,7 @@ class ShowController:
             flags=sorted(self.state.flags),
             counters=dict(sorted(self.state.counters.items())),
             fault=self.fault,
-            outputs={name: h["failed"] or "ok" for name, h in self.outputs.health().items()},
+            outputs={name: h.failed or "ok" for name, h in self.outputs.health().items()},
         )
 
     def output_failed(self, output: str, reason: str) -> None:
@@ -448,7 +422,7 @@ class ShowController:
         logger.error("show_degraded", output=output, reason=reason)
         self.changed()
         health = self.outputs.health()
-        if health and all(h["failed"] for h in health.values()):
+        if health and all(h.failed for h in health.values()):
             self.enter_fault(f"every audio output has failed (the last: {output}, {reason})")
 
     def output_recovered(self, output: str) -> None:
@@ -469,7 +443,11 @@ class ShowController:
 
     # --- from the outputs and timers ------------------------------------------------------
 
-    def audio_finished(self, output: str, play: int, reason: str) -> None:
+    def output_changed(self, output: str) -> None:
+        """An output's health changed otherwise (restarted, a start cut short)."""
+        self.changed()
+
+    def clip_finished(self, output: str, play: int, reason: str) -> None:
         """An output's clip ended (``reason`` ``end`` or ``already over``): fire ``audio_end``
         (once: a restarted player says "already over" again)."""
         if play != self.entry or output not in self._once or reason not in ("end", "already over"):

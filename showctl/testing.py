@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile
 
 from showctl.clock import Clock
+from showctl.players.outputs import Clip, OutputHealth, OutputListener
 
 
 def write_wav(
@@ -47,30 +47,24 @@ class Played:
 class RecordingOutputs:
     """Audio outputs with memory, on a clock, for tests of the controller without players.
 
-    They keep every command (:attr:`plays`, :attr:`stops`, :attr:`loads`); a clip played once
-    ends ``length`` seconds (read from its header) after its T0, by the clock:
-    :meth:`finish_due` then tells ``on_finished`` (the controller's ``audio_finished``).
+    They keep every command (:attr:`plays`, :attr:`stops`, :attr:`loads`) and tell their
+    :attr:`listener` (the controller) what happens as the players would: a clip played once
+    ends ``length`` seconds (read from its header) after its T0, by the clock, at
+    :meth:`finish_due`; :meth:`fail` and :meth:`recover` take an output down and back.
     """
 
-    def __init__(
-        self,
-        outputs: Iterable[str],
-        clock: Clock,
-        *,
-        soonest: float = 0.015,
-        on_finished: Callable[[str, int, str], None] | None = None,
-    ) -> None:
+    def __init__(self, outputs: Iterable[str], clock: Clock, *, soonest: float = 0.015) -> None:
         self.names = list(outputs)
         self.clock = clock
         self.soonest = soonest
-        self.on_finished = on_finished
+        self.listener: OutputListener | None = None
         self.plays: list[Played] = []
         self.stops: list[tuple[float, str]] = []
-        self.loads: list[dict[str, set[tuple[Path, bool]]]] = []
-        self.alive = dict.fromkeys(self.names, True)
+        self.loads: list[dict[str, set[Clip]]] = []
+        self.failed: dict[str, str] = {}
         self._current: dict[str, Played] = {}
 
-    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
+    async def play(self, clips: Mapping[str, Clip], t0: float, play: int = 0) -> None:
         for output, (clip, loop) in clips.items():
             info = soundfile.info(str(clip))
             seconds = info.frames / info.samplerate
@@ -84,18 +78,31 @@ class RecordingOutputs:
             self._current.pop(output, None)
             self.stops.append((self.clock.monotonic() if at is None else at, output))
 
-    async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
+    async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         self.loads.append({output: set(c) for output, c in clips.items()})
 
-    def health(self) -> dict[str, dict[str, Any]]:
+    def health(self) -> dict[str, OutputHealth]:
         return {
-            name: {
-                "alive": self.alive[name],
-                "failed": None if self.alive[name] else "told so by the test",
-                "playing": name in self._current,
-            }
+            name: OutputHealth(
+                failed=self.failed.get(name),
+                alive=name not in self.failed,
+                playing=name in self._current,
+            )
             for name in self.names
         }
+
+    def fail(self, output: str, reason: str = "told so by the test") -> None:
+        """``output`` fails, its restarts spent, as a pool says it."""
+        self.failed[output] = reason
+        self._current.pop(output, None)
+        if self.listener is not None:
+            self.listener.output_failed(output, reason)
+
+    def recover(self, output: str) -> None:
+        """``output``, failed, is back (a card plugged in again)."""
+        del self.failed[output]
+        if self.listener is not None:
+            self.listener.output_recovered(output)
 
     def finish_due(self) -> None:
         """End every clip played once whose last sample is past, by the clock."""
@@ -103,5 +110,5 @@ class RecordingOutputs:
         for output, played in list(self._current.items()):
             if not played.loop and played.t0 + played.seconds <= now:
                 del self._current[output]
-                if self.on_finished is not None:
-                    self.on_finished(output, played.play, "end")
+                if self.listener is not None:
+                    self.listener.clip_finished(output, played.play, "end")

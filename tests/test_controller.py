@@ -151,12 +151,12 @@ def test_audio_end_all_waits_for_every_output_and_only_this_scenes_clips(small) 
         c = room.controller
         await c.goto("b")
         play_id = c.entry
-        c.audio_finished("right", play_id - 1, "end")  # a clip of an earlier scene
-        c.audio_finished("right", play_id, "stopped")  # stopped on purpose, not its end
-        c.audio_finished("left", play_id, "end")
+        c.clip_finished("right", play_id - 1, "end")  # a clip of an earlier scene
+        c.clip_finished("right", play_id, "stopped")  # stopped on purpose, not its end
+        c.clip_finished("left", play_id, "end")
         await room.settle()
         assert room.scene == "b", "one output of two has ended"
-        c.audio_finished("right", play_id, "end")
+        c.clip_finished("right", play_id, "end")
         await room.settle()
         assert room.scene == "a"
 
@@ -171,8 +171,8 @@ def test_a_trigger_queued_for_a_scene_is_not_taken_by_its_next_entry(small) -> N
         c = room.controller
         await c.goto("b")
         c.fire("event:again", "test")
-        c.audio_finished("left", c.entry, "end")
-        c.audio_finished("right", c.entry, "end")  # audio_end:all queued behind "again"
+        c.clip_finished("left", c.entry, "end")
+        c.clip_finished("right", c.entry, "end")  # audio_end:all queued behind "again"
         await room.settle()
         assert room.scene == "b"
 
@@ -402,12 +402,10 @@ def test_a_reload_that_changes_the_hardware_is_refused(small) -> None:
 def test_with_every_output_failed_the_show_is_in_fault_until_one_is_back(small) -> None:
     async def body(room: Room) -> None:
         c = room.controller
-        room.outputs.alive["left"] = False
-        c.output_failed("left", "killed")
+        room.outputs.fail("left", "killed")
         await room.settle()
         assert room.scene == "a", "one output of two: the show goes on"
-        room.outputs.alive["right"] = False
-        c.output_failed("right", "killed")
+        room.outputs.fail("right", "killed")
         await room.settle()
         status = c.status()
         assert status["scene"] == "fault"
@@ -416,8 +414,7 @@ def test_with_every_output_failed_the_show_is_in_fault_until_one_is_back(small) 
         assert {o for _, o in room.outputs.stops[-2:]} == {"left", "right"}
         await c.trigger("go")
         assert room.scene == "fault", "a fault does not listen to the show's triggers"
-        room.outputs.alive["left"] = True
-        c.output_recovered("left")  # a card plugged back in
+        room.outputs.recover("left")  # a card plugged back in
         for _ in range(10):
             await room.settle()
         assert room.scene == "a", "the show starts over"

@@ -72,7 +72,7 @@ def test_defaults_and_shorthands(show_dir: Path) -> None:
     assert loaded.restart == "start-over"
     assert loaded.outputs["left"].rate == 48000
     assert loaded.inputs["button"] == model.Input(line=10)
-    assert loaded.scenes["a"].audio["left"] == model.Play(clip=None)
+    assert loaded.scenes["a"].audio["left"] == model.Sound(clip=None)
     transition = loaded.scenes["a"].transitions[0]
     assert transition.do == (model.SetFlag("done"),)
     assert transition.when == ("not done",)

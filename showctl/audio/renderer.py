@@ -71,8 +71,8 @@ class Source(Protocol):
 
 
 @dataclass
-class Play:
-    """Play ``stream`` with its sample ``0`` at ``t0`` (monotonic seconds, DAC time); its
+class Start:
+    """Start ``stream`` with its sample ``0`` at ``t0`` (monotonic seconds, DAC time); its
     ``started`` and ``finished`` events carry ``id`` (as ``play``)."""
 
     stream: Source
@@ -130,7 +130,7 @@ class Renderer:
     #: The card's clock error as the player before measured it (see DacClock), if any.
     known_ppm: float | None = None
     clock: DacClock = field(init=False)
-    commands: collections.deque[Play | Stop] = field(default_factory=collections.deque)
+    commands: collections.deque[Start | Stop] = field(default_factory=collections.deque)
     events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
     counters: Counters = field(default_factory=Counters)
     #: Streams the callback is done with, for the control thread to close.
@@ -142,9 +142,9 @@ class Renderer:
         self.clock = DacClock(self.rate, known_ppm=self.known_ppm)
         self._frame = 0  # the stream's index of the next block's first sample
         self._next_report = 0  # the frame from which the next block's DAC time is fed to the fit
-        self._playing: Play | None = None
+        self._playing: Start | None = None
         #: What takes over from the sounding clip at its time, on the sample: a scene change.
-        self._next: Play | Stop | None = None
+        self._next: Start | Stop | None = None
         self._started = False
         self._holding = False  # silent until the timeline reaches the content (a resync)
         self._gain = 1.0
@@ -195,7 +195,7 @@ class Renderer:
         else:
             self._fill(part, self._playing, frame)
 
-    def _apply(self, command: Play | Stop) -> None:
+    def _apply(self, command: Start | Stop) -> None:
         """Take a command. One that comes while a clip sounds and is due later (a new scene's
         clip, or a stop at its T0) waits for its sample; anything else acts at once."""
         due = command.due
@@ -207,8 +207,8 @@ class Renderer:
         self._drop_next()
         self._change(command, self._frame)
 
-    def _change(self, command: Play | Stop, frame: int) -> None:
-        if isinstance(command, Play):
+    def _change(self, command: Start | Stop, frame: int) -> None:
+        if isinstance(command, Start):
             self._end("replaced" if self._started else None, at_frame=frame)
             self._playing, self._started = command, False
             self._gain, self._fade_step = 1.0, 0.0
@@ -219,7 +219,7 @@ class Renderer:
 
     def _drop_next(self) -> None:
         """Forget a change still waiting; a clip that never sounded is handed back."""
-        if isinstance(self._next, Play):
+        if isinstance(self._next, Start):
             self.retired.append(self._next.stream)
         self._next = None
 
@@ -242,7 +242,7 @@ class Renderer:
         self.events.append((event, data))
         self.notify()
 
-    def _fill(self, block: Block, play: Play, frame: int) -> None:
+    def _fill(self, block: Block, play: Start, frame: int) -> None:
         """Fill all of ``block`` (from the stream's ``frame`` on) from the clip: zeros where it
         has no samples for it."""
         n = len(block)
@@ -293,7 +293,7 @@ class Renderer:
             if self._gain <= 0.0:
                 self._end("faded", at_frame=frame + n)
 
-    def _keep_on_timeline(self, play: Play, due: float, n: int) -> tuple[int, bool]:
+    def _keep_on_timeline(self, play: Start, due: float, n: int) -> tuple[int, bool]:
         """Keep a sounding clip on the timeline (``due``: the content sample this block's first
         belongs at): the zeros to put before the clip's samples in this block, and whether its
         first sample is played twice."""

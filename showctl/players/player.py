@@ -20,11 +20,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from showctl.audio.base import OutputBackend, OutputStream
 from showctl.audio.clip import ClipStream, inspect
-from showctl.audio.renderer import Play, Renderer, Stop
+from showctl.audio.renderer import Renderer, Start, Stop
 from showctl.errors import AudioDeviceError, ClipError
 from showctl.players import protocol
 
@@ -54,6 +54,13 @@ CLOSE_TIMEOUT = 1.0
 
 logger = protocol.LogLines(sys.stderr)
 
+#: The renderer's events (made on the audio thread as a kind and its data), as the pipe's.
+RENDERER_EVENTS: dict[str, type[protocol.Started | protocol.Finished | protocol.Resynced]] = {
+    "started": protocol.Started,
+    "finished": protocol.Finished,
+    "resynced": protocol.Resynced,
+}
+
 
 class Player:
     """The control side of one player: commands in, events out. Blocking; one per process."""
@@ -79,9 +86,10 @@ class Player:
         self._clip: ClipStream | None = None  # the latest clip sent to the renderer
         self._loaded: dict[tuple[Path, bool], ClipStream] = {}  # opened ahead by ``load``
 
-    def emit(self, event: str, **data: Any) -> None:
+    def emit(self, event: protocol.Event) -> None:
+        """Send ``event`` to the controller; any thread may call."""
         with self._lock:
-            self._events.write(protocol.encode({"event": event, "output": self.output, **data}))
+            self._events.write(protocol.encode(event))
             self._events.flush()
 
     def run(self, commands: BinaryIO) -> int:
@@ -101,11 +109,11 @@ class Player:
                 readings.append(self.renderer.ahead())
             time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
         if not clock.ready:
-            self.emit("error", message=f"output {self.output!r}: {self._not_ready()}")
+            self._fail(self._not_ready())
             self._close_stream()
             return 1
         soonest = round(max(readings, default=0.0), 4)
-        self.emit("ready", device=self.stream.device, rate=self.stream.rate, soonest=soonest)
+        self.emit(protocol.Ready(self.stream.device, self.stream.rate, soonest))
         logger.info(
             "player_ready",
             device=self.stream.device,
@@ -129,7 +137,7 @@ class Player:
                 continue
             if line is None:  # the controller closed the pipe
                 break
-            message = protocol.decode(line)
+            message = protocol.decode_command(line)
             if message is None:
                 logger.warning("command_unreadable", line=line[:200].decode(errors="replace"))
                 continue
@@ -137,7 +145,7 @@ class Player:
                 if not self.command(message):
                     break
             except ClipError as e:
-                self.emit("error", message=f"output {self.output!r}: {e}")
+                self._fail(str(e))
                 status = 1
                 break
         if self._done.is_set():  # set before this only by the heartbeat thread: a failure
@@ -172,28 +180,21 @@ class Player:
             f"{restarts} restarts of its clock); check the device and the system load"
         )
 
-    def command(self, message: dict[str, Any]) -> bool:
+    def command(self, message: protocol.Command) -> bool:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
-        cmd = message.get("cmd")
-        if cmd == "play":
-            self._play(
-                Path(message["clip"]),
-                bool(message.get("loop", False)),
-                float(message["t0"]),
-                int(message.get("play", 0)),
-            )
-        elif cmd == "load":
-            self._load({(Path(c["clip"]), bool(c.get("loop", False))) for c in message["clips"]})
-        elif cmd == "stop":
-            at = message.get("at")
-            self.renderer.commands.append(
-                Stop(float(message.get("fade", 0.0)), None if at is None else float(at))
-            )
-        elif cmd == "quit":
-            return False
-        else:
-            logger.warning("command_unknown", command=message)
+        match message:
+            case protocol.Play():
+                self._play(Path(message.clip), message.loop, message.t0, message.play)
+            case protocol.Load():
+                self._load({(Path(clip), loop) for clip, loop in message.clips})
+            case protocol.Stop():
+                self.renderer.commands.append(Stop(message.fade, message.at))
+            case protocol.Quit():
+                return False
         return True
+
+    def _fail(self, why: str) -> None:
+        self.emit(protocol.Error(f"output {self.output!r}: {why}"))
 
     def _play(self, path: Path, loop: bool, t0: float, play: int) -> None:
         """Queue ``path`` to start at ``t0`` (tagged ``play``): the clip loaded ahead if it
@@ -207,11 +208,11 @@ class Player:
                 clip.close()
             info = inspect(path, self.stream.rate)
             if not loop and start >= info.frames:
-                self.emit("finished", play=play, reason="already over")
+                self.emit(protocol.Finished(play, "already over"))
                 return
             clip = ClipStream(info, loop=loop, start=start)
         self._clip = clip
-        self.renderer.commands.append(Play(clip, t0, play, queued=time.monotonic()))
+        self.renderer.commands.append(Start(clip, t0, play, queued=time.monotonic()))
         logger.info("clip_queued", clip=str(path), t0=t0, loop=loop, play=play)
 
     def _load(self, wanted: set[tuple[Path, bool]]) -> None:
@@ -235,8 +236,8 @@ class Player:
         while not self._done.is_set():
             self._wake.clear()
             while renderer.events:
-                event, data = renderer.events.popleft()
-                self.emit(event, **data)
+                kind, data = renderer.events.popleft()
+                self.emit(RENDERER_EVENTS[kind](**data))
             while renderer.retired:
                 renderer.retired.popleft().close()
             now = time.monotonic()
@@ -250,25 +251,26 @@ class Player:
                     "back, else check the device"
                 )
             if failed:
-                self.emit("error", message=f"output {self.output!r}: {failed}")
+                self._fail(failed)
                 self._done.set()
                 return
             if time.monotonic() >= next_beat:
                 c = renderer.counters
                 peak, c.peak = c.peak, 0.0  # a block's peak may fall between: one is lost
                 self.emit(
-                    "heartbeat",
-                    blocks=c.blocks,
-                    underruns=c.underruns,
-                    xruns=self.stream.xruns,
-                    drops=c.drops,
-                    repeats=c.repeats,
-                    resyncs=c.resyncs,
-                    offset=round(c.offset, 3),
-                    ppm=round(renderer.clock.ppm, 2),
-                    clock_resets=renderer.clock.resets,
-                    playing=renderer.playing,
-                    level=round(20 * math.log10(peak), 1) if peak > SILENT else None,
+                    protocol.Heartbeat(
+                        blocks=c.blocks,
+                        underruns=c.underruns,
+                        xruns=self.stream.xruns,
+                        drops=c.drops,
+                        repeats=c.repeats,
+                        resyncs=c.resyncs,
+                        offset=round(c.offset, 3),
+                        ppm=round(renderer.clock.ppm, 2),
+                        clock_resets=renderer.clock.resets,
+                        playing=renderer.playing,
+                        level=round(20 * math.log10(peak), 1) if peak > SILENT else None,
+                    )
                 )
                 next_beat += HEARTBEAT
             self._wake.wait(max(0.0, next_beat - time.monotonic()))
@@ -315,11 +317,7 @@ def main(
     try:
         stream = backend(backend_name, output, capture, append_capture).open(device, rate, latency)
     except AudioDeviceError as e:
-        sys.stdout.buffer.write(
-            protocol.encode(
-                {"event": "error", "output": output, "message": f"output {output!r}: {e}"}
-            )
-        )
+        sys.stdout.buffer.write(protocol.encode(protocol.Error(f"output {output!r}: {e}")))
         sys.stdout.buffer.flush()
         return 1
     player = Player(output, stream, sys.stdout.buffer, lock=lock, known_ppm=known_ppm)

@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from showctl.errors import ShowctlError
 from showctl.players import protocol
+from showctl.players.outputs import Clip, OutputHealth, OutputListener
 from showctl.show.model import Output, Show
 
 logger = structlog.get_logger()
@@ -69,40 +70,72 @@ class PlayerError(ShowctlError, RuntimeError):
     """A player that could not start or play; the message names the output and the fix."""
 
 
+# --- what the pool adds to the players' own events, for whoever watches (:attr:`on_event`) ---
+
+
+@dataclass(frozen=True)
+class Exited:
+    """The player process ended, with this exit status."""
+
+    code: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The output's restarts are spent (or its card never came): why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """A fresh player of the output is ready, and was given what the output was playing;
+    ``recovered``: the output had been failed."""
+
+    recovered: bool
+
+
+PoolEvent = protocol.Event | Exited | Failed | Restarted
+E = TypeVar("E", bound=PoolEvent)
+
+
 @dataclass
 class PlayerProcess:
     """One running player process and what it has said."""
 
     output: str
     process: asyncio.subprocess.Process
-    events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    last: dict[str, dict[str, Any]] = field(default_factory=dict)  # the latest event of a kind
+    events: asyncio.Queue[PoolEvent] = field(default_factory=asyncio.Queue)
+    ready: protocol.Ready | None = None
+    beat: protocol.Heartbeat | None = None  # the latest heartbeat
+    error: protocol.Error | None = None
+    hung: float | None = None  # killed when silent this long (s)
     heard: float = field(default_factory=time.monotonic)  # when it last said anything
     born: float = field(default_factory=time.monotonic)
-    #: Its ``ready`` went to the queue: from now on its events go to the pool's listener.
+    #: Its ``ready`` went to the queue: from now on its events go to the pool's watchers.
     handed_over: bool = False
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: protocol.Command) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(protocol.encode(message))
         with contextlib.suppress(ConnectionError):
             await self.process.stdin.drain()
 
-    async def wait_for(self, kind: str, timeout: float | None) -> dict[str, Any]:
+    async def wait_for(self, kind: type[E], timeout: float | None) -> E:
         """The next event of ``kind``; an ``error`` event or the process ending raises."""
         async with asyncio.timeout(timeout):
             while True:
                 event = await self.events.get()
-                if event.get("event") == kind:
+                if isinstance(event, kind):
                     return event
-                if event.get("event") in ("error", "exited"):
-                    raise PlayerError(
-                        event.get("message") or f"the player of output {self.output!r} exited"
-                    )
+                if isinstance(event, protocol.Error):
+                    raise PlayerError(event.message)
+                if isinstance(event, Exited):
+                    raise PlayerError(f"the player of output {self.output!r} exited")
 
 
 class PlayerPool:
@@ -128,10 +161,13 @@ class PlayerPool:
         self.wait_for_cards = wait_for_cards
         self.env = {**os.environ, **(env or {})}
         self.players: dict[str, PlayerProcess] = {}
-        #: When set, the events of ready players go here (output, event) instead of their
-        #: queues, which only :meth:`PlayerProcess.wait_for` reads: a controller listens so.
-        #: Supervised, the pool adds ``restarted`` and ``failed`` (with a ``reason``).
-        self.on_event: Callable[[str, dict[str, Any]], None] | None = None
+        #: Told what the outputs do (a clip finished, an output failed, back or changed): the
+        #: controller.
+        self.listener: OutputListener | None = None
+        #: When set, every event of a ready player, and the pool's own (:data:`PoolEvent`), go
+        #: here (output, event) instead of to its queue, which only
+        #: :meth:`PlayerProcess.wait_for` reads: for measurements.
+        self.on_event: Callable[[str, PoolEvent], None] | None = None
         #: Outputs whose restarts are spent, with why; retried every RETRY_FAILED seconds.
         self.failed: dict[str, str] = {}
         self.restarts: dict[str, int] = dict.fromkeys(outputs, 0)  # since the pool started
@@ -139,7 +175,8 @@ class PlayerPool:
         #: Each card's clock error (ppm) as a player that ran long enough measured it.
         self._ppm: dict[str, float] = {}
         # What a fresh player of each output must be told: its loaded clips, its clip playing.
-        self._replay: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in outputs}
+        self._loads: dict[str, protocol.Load] = {}
+        self._plays: dict[str, protocol.Play] = {}
         #: Called with "players" each time the supervision loop goes round (the watchdog's gate).
         self.check_in: Callable[[str], None] = lambda loop: None
         self._tasks: list[asyncio.Task[None]] = []
@@ -175,7 +212,9 @@ class PlayerPool:
         for name in self.outputs:
             await self._spawn(name)
         if not self.supervise:
-            await asyncio.gather(*(p.wait_for("ready", timeout) for p in self.players.values()))
+            await asyncio.gather(
+                *(p.wait_for(protocol.Ready, timeout) for p in self.players.values())
+            )
             return
         deadline = time.monotonic() + self.wait_for_cards
         await asyncio.gather(*(self._boot(name, deadline, timeout) for name in self.outputs))
@@ -193,7 +232,7 @@ class PlayerPool:
         while True:
             player = self.players[name]
             try:
-                await player.wait_for("ready", timeout)
+                await player.wait_for(protocol.Ready, timeout)
             except (PlayerError, TimeoutError) as e:
                 reason = str(e) or f"its player was not ready within {timeout:g} s"
                 with contextlib.suppress(ProcessLookupError):
@@ -271,7 +310,7 @@ class PlayerPool:
         """How soon after a command every player can place a sample (s): the longest a
         command has lately taken to reach a player's audio thread (its 99th percentile), and
         the latest a player's output can then place a sample (its ``ready``'s ``soonest``)."""
-        ready = max((float(p.last["ready"]["soonest"]) for p in self._ready().values()), default=0)
+        ready = max((p.ready.soonest for p in self._ready().values() if p.ready), default=0.0)
         return ready + self.delivery
 
     @property
@@ -289,54 +328,49 @@ class PlayerPool:
         return {
             name: p
             for name, p in self.players.items()
-            if "ready" in p.last and p.process.returncode is None
+            if p.ready is not None and p.process.returncode is None
         }
 
-    def health(self) -> dict[str, dict[str, Any]]:
+    def health(self) -> dict[str, OutputHealth]:
         """Each output's player: its pid, whether it runs, its restarts, why it failed (or
         ``None``), and its latest heartbeat's counts."""
         out = {}
         for name, p in self.players.items():
-            beat = p.last.get("heartbeat", {})
-            out[name] = {
-                "pid": p.pid,
-                "alive": p.process.returncode is None,
-                "failed": self.failed.get(name),
-                "restarts": self.restarts[name],
-                "playing": bool(beat.get("playing", False)),
-                "underruns": int(beat.get("underruns", 0)),  # the clip not read in time
-                "xruns": int(beat.get("xruns", 0)),  # the device not fed in time
-                "level": beat.get("level"),  # the last heartbeat's peak, dBFS (None: silent)
-                "cut_starts": self.cut_starts[name],  # starts that missed their first samples
-            }
+            beat = p.beat or protocol.Heartbeat()
+            out[name] = OutputHealth(
+                failed=self.failed.get(name),
+                alive=p.process.returncode is None,
+                pid=p.pid,
+                restarts=self.restarts[name],
+                playing=beat.playing,
+                underruns=beat.underruns,
+                xruns=beat.xruns,
+                level=beat.level,
+                cut_starts=self.cut_starts[name],
+            )
         return out
 
-    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
+    async def play(self, clips: Mapping[str, Clip], t0: float, play: int = 0) -> None:
         """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds);
         their ``started`` and ``finished`` events carry ``play``."""
         messages = {
-            name: {"cmd": "play", "clip": str(path), "loop": loop, "t0": t0, "play": play}
-            for name, (path, loop) in clips.items()
+            name: protocol.Play(str(path), t0, loop, play) for name, (path, loop) in clips.items()
         }
-        for name, message in messages.items():
-            self._replay[name]["play"] = message
+        self._plays.update(messages)
         ready = self._ready()
         sent = time.monotonic()
         if t0 > sent:  # a start, not a scene taken up where it was
             self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
         await asyncio.gather(*(ready[n].send(m) for n, m in messages.items() if n in ready))
 
-    async def load(self, clips: Mapping[str, Collection[tuple[Path, bool]]]) -> None:
+    async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         """Have each output keep these clips (path, loop) opened ahead, and no others."""
         for name in self.players:
-            self._replay[name]["load"] = {
-                "cmd": "load",
-                "clips": [
-                    {"clip": str(path), "loop": loop} for path, loop in sorted(clips.get(name, ()))
-                ],
-            }
+            self._loads[name] = protocol.Load(
+                tuple((str(path), loop) for path, loop in sorted(clips.get(name, ())))
+            )
         await asyncio.gather(
-            *(player.send(self._replay[name]["load"]) for name, player in self._ready().items())
+            *(player.send(self._loads[name]) for name, player in self._ready().items())
         )
 
     async def stop(
@@ -346,9 +380,9 @@ class PlayerPool:
         fading out over ``fade`` s."""
         names = list(self.players if outputs is None else outputs)
         for name in names:
-            self._replay[name].pop("play", None)  # a fresh player starts silent anyway
+            self._plays.pop(name, None)  # a fresh player starts silent anyway
         ready = self._ready()
-        message = {"cmd": "stop", "fade": fade, "at": at}
+        message = protocol.Stop(fade, at)
         await asyncio.gather(*(ready[name].send(message) for name in names if name in ready))
 
     def end_supervision(self) -> None:
@@ -372,7 +406,7 @@ class PlayerPool:
         await asyncio.gather(*self._supervising(), return_exceptions=True)
         for player in self.players.values():
             with contextlib.suppress(Exception):
-                await player.send({"cmd": "quit"})
+                await player.send(protocol.Quit())
 
         async def gone(player: PlayerProcess) -> None:
             try:
@@ -398,7 +432,7 @@ class PlayerPool:
         """Deliver ``player``'s events until it exits; then restart it when supervised."""
         assert player.process.stdout is not None
         async for line in player.process.stdout:
-            event = protocol.decode(line)
+            event = protocol.decode_event(line)
             if event is None:
                 logger.warning(
                     "player_said_nonsense",
@@ -407,32 +441,12 @@ class PlayerPool:
                     line=line[:200].decode(errors="replace"),
                 )
                 continue
-            kind = str(event.get("event"))
-            player.last[kind] = event
             player.heard = time.monotonic()
-            if kind == "heartbeat" and player.heard - player.born > RATE_LEARNED:
-                self._ppm[player.output] = float(event.get("ppm", 0.0))
-            elif kind == "started":
-                self._started(player, event)
-            elif kind == "resynced":
-                logger.warning(
-                    "output_resynced",
-                    output=player.output,
-                    play=event.get("play"),
-                    samples=event.get("samples"),
-                )
-            elif kind == "error":
-                logger.error(
-                    "player_error",
-                    output=player.output,
-                    pid=player.pid,
-                    message=event.get("message"),
-                )
+            self._heard(player, event)
             await self._deliver(player, event)
         code = await player.process.wait()
         self._sent.pop(player.pid, None)
-        player.last["exited"] = {"event": "exited", "code": code}
-        await self._deliver(player, player.last["exited"])
+        await self._deliver(player, Exited(code))
         if (
             self.supervise
             and not self._closing
@@ -443,34 +457,63 @@ class PlayerPool:
                 self._restart(player.output, _why(player, code)), name=f"restart:{player.output}"
             )
 
-    def _started(self, player: PlayerProcess, event: dict[str, Any]) -> None:
+    def _heard(self, player: PlayerProcess, event: protocol.Event) -> None:
+        """Keep what ``player`` said, and act on it."""
+        match event:
+            case protocol.Ready():
+                player.ready = event
+            case protocol.Heartbeat():
+                player.beat = event
+                if player.heard - player.born > RATE_LEARNED:
+                    self._ppm[player.output] = event.ppm
+            case protocol.Started():
+                self._started(player, event)
+            case protocol.Finished() if player.handed_over and self.listener is not None:
+                self.listener.clip_finished(player.output, event.play, event.reason)
+            case protocol.Resynced():
+                logger.warning(
+                    "output_resynced", output=player.output, play=event.play, samples=event.samples
+                )
+            case protocol.Error():
+                player.error = event
+                logger.error(
+                    "player_error", output=player.output, pid=player.pid, message=event.message
+                )
+
+    def _started(self, player: PlayerProcess, event: protocol.Started) -> None:
         """A player's clip started: how long its command took to come (for the lead), and
         whether it started late, its first samples never heard (logged and counted)."""
         play, sent = self._sent.get(player.pid, (None, 0.0))
         # Not measured: a replay to a fresh player, a scene taken up (late on purpose), a play
         # that another replaced before it started.
-        if play is None or event.get("play") != play:
+        if play is None or event.play != play:
             return
         del self._sent[player.pid]
-        delivery = float(event.get("queued", sent)) - sent
+        delivery = event.queued - sent
         self._deliveries.append(delivery)
-        lost = int(event.get("position", 0))
-        if lost > 0:
+        if event.position > 0:
             self.cut_starts[player.output] += 1
             logger.warning(
                 "start_cut",
                 output=player.output,
                 play=play,
-                lost_ms=round(lost / self.outputs[player.output].rate * 1e3, 1),
+                lost_ms=round(event.position / self.outputs[player.output].rate * 1e3, 1),
                 delivery_ms=round(delivery * 1e3, 1),
             )
+            if self.listener is not None:
+                self.listener.output_changed(player.output)
 
-    async def _deliver(self, player: PlayerProcess, event: dict[str, Any]) -> None:
-        if self.on_event is not None and player.handed_over:
-            self.on_event(player.output, event)
-        else:
+    async def _deliver(self, player: PlayerProcess, event: PoolEvent) -> None:
+        """Until it is ready, a player's events go to its queue (for :meth:`start`); then to
+        :attr:`on_event` when set, else to the queue while nobody listens, else nowhere (the
+        listener was told what it needs)."""
+        if not player.handed_over:
             await player.events.put(event)
-            player.handed_over = player.handed_over or event.get("event") == "ready"
+            player.handed_over = isinstance(event, protocol.Ready)
+        elif self.on_event is not None:
+            self.on_event(player.output, event)
+        elif self.listener is None:
+            await player.events.put(event)
 
     # --- supervision ----------------------------------------------------------------------
 
@@ -499,7 +542,7 @@ class PlayerPool:
                         pid=player.pid,
                         silent=round(silent, 3),
                     )
-                    player.last["hung"] = {"silent": silent}
+                    player.hung = silent
                     with contextlib.suppress(ProcessLookupError):
                         player.process.kill()
 
@@ -532,7 +575,9 @@ class PlayerPool:
                 restarts=len(recent),
                 retry_in=RETRY_FAILED,
             )
-            self._tell(name, {"event": "failed", "reason": reason})
+            self._tell(name, Failed(reason))
+            if self.listener is not None:
+                self.listener.output_failed(name, reason)
             await asyncio.sleep(RETRY_FAILED)
             self._recent[name] = []
         else:
@@ -543,24 +588,30 @@ class PlayerPool:
         self.restarts[name] += 1
         player = await self._spawn(name)
         try:
-            await player.wait_for("ready", timeout)
+            await player.wait_for(protocol.Ready, timeout)
         except (PlayerError, TimeoutError) as e:
             logger.error("player_restart_failed", output=name, reason=str(e))
             if player.process.returncode is None:
                 player.process.kill()  # its end comes back here, for the next try
             return
-        for message in self._replay[name].values():  # the loaded clips, then the one playing
-            await player.send(message)
+        for message in (self._loads.get(name), self._plays.get(name)):  # loaded, then playing
+            if message is not None:
+                await player.send(message)
         recovered = self.failed.pop(name, None) is not None
         logger.info("player_restarted", output=name, pid=player.pid, recovered=recovered)
-        self._tell(name, {"event": "restarted", "recovered": recovered})
+        self._tell(name, Restarted(recovered))
+        if self.listener is not None:
+            if recovered:
+                self.listener.output_recovered(name)
+            else:
+                self.listener.output_changed(name)
 
     def _task(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``work`` as a task of the pool (cancelled at close); forget the finished ones."""
         self._tasks = [task for task in self._tasks if not task.done()]
         self._tasks.append(asyncio.create_task(work, name=name))
 
-    def _tell(self, name: str, event: dict[str, Any]) -> None:
+    def _tell(self, name: str, event: PoolEvent) -> None:
         if self.on_event is not None:
             self.on_event(name, event)
 
@@ -597,11 +648,10 @@ def _backoff(recent: int) -> float:
 
 def _why(player: PlayerProcess, code: int) -> str:
     """Why a player ended, in a few words: its error, hung, or its exit status."""
-    if "hung" in player.last:
-        return f"its player hung (silent for {player.last['hung']['silent']:.1f} s)"
-    error = player.last.get("error")
-    if error is not None:
-        return str(error.get("message"))
+    if player.hung is not None:
+        return f"its player hung (silent for {player.hung:.1f} s)"
+    if player.error is not None:
+        return player.error.message
     return f"its player ended (exit status {code})"
 
 
@@ -613,13 +663,13 @@ class SceneReport:
     """What each output did when a scene was played: its ``started`` and ``finished`` events."""
 
     t0: float
-    started: Mapping[str, dict[str, Any]]
-    finished: Mapping[str, dict[str, Any]]
+    started: Mapping[str, protocol.Started]
+    finished: Mapping[str, protocol.Finished]
 
     @property
     def skew(self) -> float:
         """Spread of the outputs' own estimates of when their first sample left (seconds)."""
-        times = [e["dac_time"] for e in self.started.values()]
+        times = [e.dac_time for e in self.started.values()]
         return max(times) - min(times) if times else 0.0
 
 
@@ -653,17 +703,17 @@ async def play_scene(
         zip(
             clips,
             await asyncio.gather(
-                *(pool.players[name].wait_for("started", lead + 5.0) for name in clips)
+                *(pool.players[name].wait_for(protocol.Started, lead + 5.0) for name in clips)
             ),
             strict=True,
         )
     )
     logger.info("scene_started", scene=scene, t0=round(t0, 6), outputs=len(clips))
-    finished: dict[str, dict[str, Any]] = {}
+    finished: dict[str, protocol.Finished] = {}
     once = [name for name, (_, loop) in clips.items() if not loop]
     if wait and once:
         with contextlib.suppress(TimeoutError):  # the report says what had finished by then
             async with asyncio.timeout(timeout):
                 for name in once:
-                    finished[name] = await pool.players[name].wait_for("finished", None)
+                    finished[name] = await pool.players[name].wait_for(protocol.Finished, None)
     return SceneReport(t0, started, finished)

@@ -380,7 +380,7 @@ class Cue:
 
 
 @dataclass(frozen=True)
-class Play:
+class Sound:
     """What one output plays in a scene: a clip once or looped, or ``silence``."""
 
     SCALAR_FIELD: ClassVar[str] = "clip"
@@ -504,7 +504,7 @@ class Scene:
 
     description: Annotated[str, Doc("Free text for people.")] = ""
     audio: Annotated[
-        Mapping[Name, Play],
+        Mapping[Name, Sound],
         Doc(
             "Per output: a clip (a file name, or {clip, loop}) or 'silence'. Outputs not named "
             "here are silent."

@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile
@@ -16,6 +15,8 @@ import soundfile
 from showctl.audio.sim import SimStream
 from showctl.clock import FakeClock
 from showctl.players import pool as player_pool
+from showctl.players import protocol
+from showctl.players.pool import PoolEvent, Restarted
 from showctl.show.model import Output
 
 RATE = 48000
@@ -63,10 +64,10 @@ def test_a_restarted_player_adds_to_its_outputs_capture(tmp_path: Path) -> None:
     (joining the loop where the timeline is)."""
     clip = ramp_loop(tmp_path / "ramp.wav")
     captures = tmp_path / "captures"
-    events: list[dict[str, Any]] = []
+    events: list[PoolEvent] = []
 
-    async def wait_for(kind: str, after: int) -> None:
-        while not any(e["event"] == kind for e in events[after:]):
+    async def wait_for(kind: type[PoolEvent], after: int) -> None:
+        while not any(isinstance(e, kind) for e in events[after:]):
             await asyncio.sleep(0.02)
 
     async def main() -> None:
@@ -76,12 +77,12 @@ def test_a_restarted_player_adds_to_its_outputs_capture(tmp_path: Path) -> None:
         ) as pool:
             pool.on_event = lambda output, event: events.append(event)
             await pool.play({"north": (clip, True)}, time.monotonic() + 0.2)
-            await asyncio.wait_for(wait_for("started", 0), 5)
+            await asyncio.wait_for(wait_for(protocol.Started, 0), 5)
             await asyncio.sleep(1.0)
             killed = len(events)
             os.kill(pool.players["north"].pid, signal.SIGKILL)
-            await asyncio.wait_for(wait_for("restarted", killed), 20)
-            await asyncio.wait_for(wait_for("started", killed), 5)
+            await asyncio.wait_for(wait_for(Restarted, killed), 20)
+            await asyncio.wait_for(wait_for(protocol.Started, killed), 5)
             await asyncio.sleep(1.0)
             assert pool.restarts["north"] == 1
 

@@ -35,23 +35,30 @@ def run_player(commands: list[dict], pause: float = 0.0) -> tuple[int, list[dict
     status = Player("a", stream, events).run(
         SlowCommands(b"".join(protocol.encode(c) for c in commands))
     )
-    return status, [json.loads(line) for line in events.getvalue().splitlines()]
+    return status, [protocol.decode_event(line) for line in events.getvalue().splitlines()]
+
+
+def errors_in(events: io.BytesIO) -> list[protocol.Error]:
+    """The errors a player said."""
+    said = [protocol.decode_event(line) for line in events.getvalue().splitlines()]
+    return [e for e in said if isinstance(e, protocol.Error)]
 
 
 def test_plays_and_reports(tmp_path: Path) -> None:
     clip = write_wav(tmp_path / "tone.wav", seconds=0.3)
     status, events = run_player(
-        [{"cmd": "play", "clip": str(clip), "t0": time.monotonic() + 1.8}, {"cmd": "quit"}],
+        [protocol.Play(str(clip), time.monotonic() + 1.8), protocol.Quit()],
         pause=2.5,
     )
-    kinds = [e["event"] for e in events]
+    kinds = [type(e) for e in events]
     assert status == 0
-    assert kinds[0] == "ready"
-    assert "heartbeat" in kinds
-    started = next(e for e in events if e["event"] == "started")
-    finished = next(e for e in events if e["event"] == "finished")
-    assert finished["dac_time"] - started["dac_time"] == pytest.approx(0.3, abs=0.001)
-    assert all(e["output"] == "a" for e in events)
+    assert kinds[0] is protocol.Ready
+    assert protocol.Heartbeat in kinds
+    (started,) = [e for e in events if isinstance(e, protocol.Started)]
+    (finished,) = [e for e in events if isinstance(e, protocol.Finished)]
+    assert finished.dac_time is not None
+    assert finished.dac_time - started.dac_time == pytest.approx(0.3, abs=0.001)
+    assert finished.reason == "end"
 
 
 @pytest.mark.parametrize(
@@ -68,12 +75,11 @@ def test_plays_and_reports(tmp_path: Path) -> None:
 def test_bad_clip_is_one_error_and_exit_1(tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "clip.wav"
     make(path)
-    status, events = run_player([{"cmd": "play", "clip": str(path), "t0": 0.0}])
-    errors = [e for e in events if e["event"] == "error"]
+    status, events = run_player([protocol.Play(str(path), 0.0)])
+    (error,) = [e for e in events if isinstance(e, protocol.Error)]
     assert status == 1
-    assert len(errors) == 1
-    assert errors[0]["message"].startswith(f"output 'a': {path} ")
-    assert message in errors[0]["message"]
+    assert error.message.startswith(f"output 'a': {path} ")
+    assert message in error.message
 
 
 def test_truncated_wav_is_caught_at_load(tmp_path: Path) -> None:
@@ -82,10 +88,10 @@ def test_truncated_wav_is_caught_at_load(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     assert soundfile.info(str(path)).frames < 96000  # libsndfile reads it as a shorter file
-    status, events = run_player([{"cmd": "play", "clip": str(path), "t0": 0.0}])
-    (error,) = [e for e in events if e["event"] == "error"]
+    status, events = run_player([protocol.Play(str(path), 0.0)])
+    (error,) = [e for e in events if isinstance(e, protocol.Error)]
     assert status == 1
-    assert "is cut short" in error["message"]
+    assert "is cut short" in error.message
 
 
 def test_a_loaded_clip_rewritten_before_it_plays_is_checked_again(tmp_path: Path) -> None:
@@ -94,18 +100,18 @@ def test_a_loaded_clip_rewritten_before_it_plays_is_checked_again(tmp_path: Path
 
     class Rewrite(io.BytesIO):
         def __iter__(self):  # read once the player is ready
-            yield protocol.encode({"cmd": "load", "clips": [{"clip": str(path)}]})
+            yield protocol.encode(protocol.Load(((str(path), False),)))
             time.sleep(0.3)
             write_wav(path, channels=2)
-            yield protocol.encode({"cmd": "play", "clip": str(path), "t0": time.monotonic() + 1.0})
+            yield protocol.encode(protocol.Play(str(path), time.monotonic() + 1.0))
 
     path = write_wav(tmp_path / "clip.wav")
     stream = SimStream("sim-a", 48000, clock=MonotonicClock())
     events = io.BytesIO()
     status = Player("a", stream, events).run(Rewrite())
-    errors = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
+    said = [protocol.decode_event(line) for line in events.getvalue().splitlines()]
     assert status == 1
-    assert [e["message"] for e in errors] == [
+    assert [e.message for e in said if isinstance(e, protocol.Error)] == [
         f"output 'a': {path} has 2 channels; mix it down to one (mono)"
     ]
 
@@ -130,8 +136,8 @@ def test_a_failed_device_ends_the_player_without_waiting_for_commands() -> None:
     status = Player("a", Failing("sim-a", 48000, clock=MonotonicClock()), events).run(Silent())
     assert status == 1
     assert time.monotonic() - started < 10
-    (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
-    assert error["message"] == "output 'a': output device 'sim-a' stopped: was it unplugged?"
+    (error,) = errors_in(events)
+    assert error.message == "output 'a': output device 'sim-a' stopped: was it unplugged?"
 
 
 def test_a_stream_that_stalls_is_an_error() -> None:
@@ -151,8 +157,8 @@ def test_a_stream_that_stalls_is_an_error() -> None:
     events = io.BytesIO()
     status = Player("a", Stalling("sim-a", 48000, clock=MonotonicClock()), events).run(Silent())
     assert status == 1
-    (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
-    assert error["message"].startswith(
+    (error,) = errors_in(events)
+    assert error.message.startswith(
         "output 'a': device 'sim:sim-a' has asked for no samples for over 1 s (its driver hangs)"
     )
 
@@ -214,8 +220,8 @@ def test_player_process_quits_cleanly() -> None:
     )
     assert process.stdin is not None
     assert process.stdout is not None
-    assert json.loads(process.stdout.readline())["event"] == "ready"
-    process.stdin.write(protocol.encode({"cmd": "quit"}))
+    assert isinstance(protocol.decode_event(process.stdout.readline()), protocol.Ready)
+    process.stdin.write(protocol.encode(protocol.Quit()))
     process.stdin.flush()  # and the pipe stays open
     status = process.wait(timeout=30)
     stderr = process.stderr.read() if process.stderr else b""
@@ -232,7 +238,7 @@ def test_a_clip_that_breaks_while_playing_is_an_error(tmp_path: Path) -> None:
 
     class Breaking(io.BytesIO):
         def __iter__(self):
-            yield protocol.encode({"cmd": "play", "clip": str(clip), "t0": time.monotonic() + 1.8})
+            yield protocol.encode(protocol.Play(str(clip), time.monotonic() + 1.8))
             time.sleep(2.5)
             clip.write_bytes(b"")  # the reader's next read finds nothing
             time.sleep(3600)
@@ -240,6 +246,6 @@ def test_a_clip_that_breaks_while_playing_is_an_error(tmp_path: Path) -> None:
     events = io.BytesIO()
     stream = SimStream("sim-a", 48000, clock=MonotonicClock())
     status = Player("a", stream, events).run(Breaking())
-    (error,) = [json.loads(e) for e in events.getvalue().splitlines() if b'"error"' in e]
+    (error,) = errors_in(events)
     assert status == 1
-    assert error["message"].startswith(f"output 'a': {clip} could not be read any further")
+    assert error.message.startswith(f"output 'a': {clip} could not be read any further")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from showctl.audio.clip import ClipStream, inspect
-from showctl.audio.renderer import DEADBAND, Play, Renderer, Stop
+from showctl.audio.renderer import DEADBAND, Renderer, Start, Stop
 from showctl.audio.sim import SimStream
 from showctl.clock import FakeClock
 from showctl.testing import write_wav
@@ -58,7 +58,7 @@ def test_start_lands_on_its_sample(tmp_path: Path, block: int) -> None:
     clock, stream, renderer = rig(tmp_path, block=block)
     t0 = clock.now + 2.0 + 0.3137
     renderer.commands.append(
-        Play(ClipStream(inspect(ramp_clip(tmp_path, 1000), RATE), loop=False, threaded=False), t0)
+        Start(ClipStream(inspect(ramp_clip(tmp_path, 1000), RATE), loop=False, threaded=False), t0)
     )
     stream.run_until(t0 + 0.1)
     stream.close()
@@ -74,7 +74,7 @@ def test_start_lands_on_its_sample(tmp_path: Path, block: int) -> None:
 def test_loops_are_sample_exact(tmp_path: Path) -> None:
     clock, stream, renderer = rig(tmp_path)
     clip = ClipStream(inspect(ramp_clip(tmp_path, 777), RATE), loop=True, threaded=False)
-    renderer.commands.append(Play(clip, clock.now + 2.1))
+    renderer.commands.append(Start(clip, clock.now + 2.1))
     stream.run_until(clock.now + 2.1 + 1.0)
     stream.close()
     content = decode(played(tmp_path))
@@ -93,7 +93,7 @@ def test_drift_lock_keeps_the_timeline(tmp_path: Path, ppm: float) -> None:
     frames = RATE * 700
     path = tmp_path / "long.wav"
     write_wav(path, seconds=frames / RATE)
-    renderer.commands.append(Play(ClipStream(inspect(path, RATE), loop=True, threaded=False), t0))
+    renderer.commands.append(Start(ClipStream(inspect(path, RATE), loop=True, threaded=False), t0))
     stream.run_until(t0 + 600)
     counters = renderer.counters
     assert abs(counters.offset) <= DEADBAND
@@ -112,7 +112,7 @@ def test_late_join(tmp_path: Path) -> None:
     clip = ClipStream(
         inspect(ramp_clip(tmp_path, 20000), RATE), loop=True, start=50000, threaded=False
     )
-    renderer.commands.append(Play(clip, t0))
+    renderer.commands.append(Start(clip, t0))
     stream.run_until(now + 0.5)
     stream.close()
     content = decode(played(tmp_path))
@@ -125,7 +125,7 @@ def test_fade_out(tmp_path: Path) -> None:
     clock, stream, renderer = rig(tmp_path)
     path = write_wav(tmp_path / "tone.wav", seconds=3)
     renderer.commands.append(
-        Play(ClipStream(inspect(path, RATE), loop=False, threaded=False), clock.now + 2.1)
+        Start(ClipStream(inspect(path, RATE), loop=False, threaded=False), clock.now + 2.1)
     )
     stream.run_until(clock.now + 3.0)
     renderer.commands.append(Stop(fade=0.5))
@@ -144,12 +144,12 @@ def test_a_scene_change_hands_over_on_the_sample(tmp_path: Path) -> None:
     before T0, the new one from T0, in the same block."""
     clock, stream, renderer = rig(tmp_path)
     old = ClipStream(inspect(ramp_clip(tmp_path, 5000), RATE), loop=True, threaded=False)
-    renderer.commands.append(Play(old, clock.now + 2.1, id=1))
+    renderer.commands.append(Start(old, clock.now + 2.1, id=1))
     stream.run_until(clock.now + 3.0)
     new_path = ramp_clip(tmp_path, 5000, first=20000, name="new.wav")
     t0 = clock.now + 3.0 + 0.0123
     renderer.commands.append(
-        Play(ClipStream(inspect(new_path, RATE), loop=False, threaded=False), t0, id=2)
+        Start(ClipStream(inspect(new_path, RATE), loop=False, threaded=False), t0, id=2)
     )
     stream.run_until(t0 + 0.2)
     stream.close()
@@ -172,12 +172,12 @@ def test_a_stop_at_t0_silences_on_its_sample_and_a_later_command_replaces_it(
 ) -> None:
     clock, stream, renderer = rig(tmp_path)
     clip = ClipStream(inspect(ramp_clip(tmp_path, 5000), RATE), loop=True, threaded=False)
-    renderer.commands.append(Play(clip, clock.now + 2.1))
+    renderer.commands.append(Start(clip, clock.now + 2.1))
     stream.run_until(clock.now + 3.0)
     t0 = clock.now + 3.0 + 0.5
     short = ramp_clip(tmp_path, 100, name="short.wav")
     waiting = ClipStream(inspect(short, RATE), loop=False, threaded=False)
-    renderer.commands.append(Play(waiting, t0 - 0.1))
+    renderer.commands.append(Start(waiting, t0 - 0.1))
     renderer.commands.append(Stop(at=t0))  # sent later: it takes the place of the play
     stream.run_until(t0 + 0.2)
     stream.close()
@@ -196,7 +196,7 @@ def test_the_peak_level_is_read_from_what_is_played(tmp_path: Path) -> None:
     assert renderer.counters.peak == 0.0
     clip = write_wav(tmp_path / "half.wav", seconds=0.5)  # a sine tone at half scale
     renderer.commands.append(
-        Play(ClipStream(inspect(clip, RATE), loop=True, threaded=False), clock.now + 2.1)
+        Start(ClipStream(inspect(clip, RATE), loop=True, threaded=False), clock.now + 2.1)
     )
     stream.run_until(clock.now + 2.1 + 0.5)
     stream.close()
@@ -225,7 +225,7 @@ def test_a_jump_in_the_stream_s_timing_is_stepped_over_at_once(tmp_path: Path, j
     run(2.0)  # the fit stands
     t0 = 100.0 + (frame + 2400) / RATE
     clip = ClipStream(inspect(ramp_clip(tmp_path, 30000), RATE), loop=True, threaded=False)
-    renderer.commands.append(Play(clip, t0, id=4))
+    renderer.commands.append(Start(clip, t0, id=4))
     run(1.0)
     shift = jump
     run(2.0)

@@ -34,6 +34,7 @@ import soundfile
 from showctl import log
 from showctl.audio.sounddevice_backend import BLOCK
 from showctl.players import pool as player_pool
+from showctl.players import protocol
 from showctl.show.model import Output
 from tests.harness.soundhub import SoundHub, device_name
 
@@ -84,7 +85,7 @@ async def measure(
     its player once the clip plays."""
     async with player_pool.PlayerPool({"a": Output(device)}, **options) as pool:
         await pool.play({"a": (clip, False)}, time.monotonic() + 0.2)
-        await pool.players["a"].wait_for("started", 5)
+        await pool.players["a"].wait_for(protocol.Started, 5)
         await asyncio.sleep(1.0)  # the read-ahead fills
         return await sample(pool.players["a"].pid, seconds)
 

@@ -23,7 +23,7 @@ import _common
 import numpy as np
 
 from showctl.audio.base import Block
-from showctl.audio.renderer import Play, Renderer
+from showctl.audio.renderer import Renderer, Start
 from showctl.audio.sim import SimStream
 from showctl.clock import FakeClock
 
@@ -65,7 +65,7 @@ def offsets(ppm: float, hours: float, lock: bool, seed: int) -> np.ndarray:
     start = stream.dac_time(0)
     stream.run_until(start + 3.0)  # the clock settles and warms up
     t0 = start + 3.0 + 0.5
-    renderer.commands.append(Play(source, t0))
+    renderer.commands.append(Start(source, t0))
     out = []
     check = t0 + 1.0
     end = t0 + hours * 3600

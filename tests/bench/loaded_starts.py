@@ -82,7 +82,7 @@ async def run(
                 await asyncio.sleep(max(0.0, begin + PERIOD - time.monotonic()))
                 windows.append((recording.sample_at(begin), recording.sample_at(time.monotonic())))
             await asyncio.sleep(0.3)
-            cut = sum(h["cut_starts"] for h in pool.health().values())
+            cut = sum(h.cut_starts for h in pool.health().values())
             return recording.stop(), windows, cut, lead
 
 

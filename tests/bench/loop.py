@@ -21,7 +21,7 @@ import numpy as np
 import soundfile
 
 from showctl.audio.clip import ClipStream, inspect
-from showctl.audio.renderer import Play, Renderer
+from showctl.audio.renderer import Renderer, Start
 from showctl.audio.sim import SimStream
 from showctl.clock import FakeClock
 
@@ -46,7 +46,7 @@ def main() -> int:
         stream.run_until(start + 2.0)
         t0 = start + 2.1
         renderer.commands.append(
-            Play(ClipStream(inspect(clip, RATE), loop=True, chunk=700, threaded=False), t0)
+            Start(ClipStream(inspect(clip, RATE), loop=True, chunk=700, threaded=False), t0)
         )
         stream.run_until(t0 + (seams + 2) * LENGTH / RATE)
         stream.close()

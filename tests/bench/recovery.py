@@ -36,7 +36,8 @@ import _common
 import numpy as np
 
 from showctl import log
-from showctl.players.pool import PlayerPool
+from showctl.players import protocol
+from showctl.players.pool import PlayerPool, PoolEvent
 from showctl.show.model import Output
 from tests.harness.analysis import SILENT_RUN, Samples, channel, find, noise_clip, silent_channels
 from tests.harness.soundhub import Recording, SoundHub, device_name
@@ -63,8 +64,8 @@ async def run(clips: list[Samples], folder: Path, hub: SoundHub, kills: int, set
     paths = {name: (folder / f"noise{i}.wav", True) for i, name in enumerate(names)}
     joined: dict[str, list[float]] = {name: [] for name in names}
 
-    def on_event(output: str, event: dict[str, Any]) -> None:
-        if event.get("event") == "started":
+    def on_event(output: str, event: PoolEvent) -> None:
+        if isinstance(event, protocol.Started):
             joined[output].append(time.monotonic())
 
     results = []

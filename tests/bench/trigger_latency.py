@@ -41,7 +41,8 @@ from showctl.controller import LEAD_MARGIN, ShowController
 from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimOutputLines
 from showctl.leds.matrix import LedPlayer, open_matrix
-from showctl.players.pool import PlayerPool
+from showctl.players import protocol
+from showctl.players.pool import PlayerPool, PoolEvent
 from showctl.show import loader, model
 from showctl.triggers import InputWatcher
 from tests.harness.analysis import Window, noise_clip, skews
@@ -118,7 +119,7 @@ class Bench:
         assert loaded.matrix is not None
         self.leds = LedPlayer(open_matrix(loaded.matrix, self.gpio))
         self.pool = TimedPool(loaded.outputs, env=hub.env)
-        self.started: dict[int, dict[str, dict[str, Any]]] = {}
+        self.started: dict[int, dict[str, protocol.Started]] = {}
         self.audio_ms: list[float] = []
         self.dac_skew_ms: list[float] = []
         self.led_ms: list[float] = []
@@ -126,9 +127,9 @@ class Bench:
         self.cut_starts = 0
         self.windows: list[Window] = []
 
-    def on_event(self, output: str, event: dict[str, Any]) -> None:
-        if event.get("event") == "started":
-            self.started.setdefault(int(event["play"]), {})[output] = event
+    def on_event(self, output: str, event: PoolEvent) -> None:
+        if isinstance(event, protocol.Started):
+            self.started.setdefault(event.play, {})[output] = event
 
     async def run(self, cycles: int, settle: float) -> Any:
         async with self.pool:
@@ -190,10 +191,10 @@ class Bench:
         started = self.started.pop(play, {})
         if len(started) < OUTPUTS:
             raise SystemExit(f"only {len(started)} of {OUTPUTS} outputs started play {play}")
-        times = [e["dac_time"] for e in started.values()]
+        times = [e.dac_time for e in started.values()]
         self.audio_ms.append((max(times) - edge) * 1e3)
         self.dac_skew_ms.append((max(times) - min(times)) * 1e3)
-        self.cut_starts += sum(e["position"] > 0 for e in started.values())
+        self.cut_starts += sum(e.position > 0 for e in started.values())
 
 
 def first_change(lines: SimOutputLines, t0: float) -> float:

@@ -41,7 +41,7 @@ class Room:
         self.gpio = SimGpio(self.clock)
         self.outputs = RecordingOutputs(show.outputs, self.clock)
         for name in missing:
-            self.outputs.alive[name] = False
+            self.outputs.fail(name)  # before the controller listens, as at a boot
         self.leds = (
             LedPlayer(open_matrix(show.matrix, self.gpio), clock=self.clock.monotonic)
             if show.matrix
@@ -55,7 +55,6 @@ class Room:
             clock=self.clock,
             wall=lambda: self.clock.now + self.wall_offset,
         )
-        self.outputs.on_finished = self.controller.audio_finished
         self.watcher = InputWatcher(
             show, self.gpio, lambda name, edge: self.controller.fire(name, "gpio")
         )

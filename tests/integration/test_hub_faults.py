@@ -16,6 +16,8 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from showctl.players import pool as player_pool
+from showctl.players import protocol
+from showctl.players.pool import Exited, PoolEvent
 from showctl.show.model import Output
 from tests.harness.analysis import noise_clip
 from tests.harness.soundhub import SoundHub, device_name
@@ -25,28 +27,27 @@ def test_a_device_that_vanishes_is_one_error_and_exit_status_1(tmp_path: Path) -
     clip = tmp_path / "noise.wav"
     noise_clip(clip, seed=3, seconds=1.0)
 
-    async def play_then_pull_the_card(hub: SoundHub) -> tuple[dict, dict]:
+    async def play_then_pull_the_card(hub: SoundHub) -> list[PoolEvent]:
         async with player_pool.PlayerPool({"a": Output(device_name(0))}, env=hub.env) as pool:
             player = pool.players["a"]
             await pool.play({"a": (clip, True)}, time.monotonic() + 0.2)
-            await player.wait_for("started", 10)
+            await player.wait_for(protocol.Started, 10)
             hub.unplug(0)
-            said = []  # the player's last words, heartbeats aside, until it has exited
-            while not said or said[-1]["event"] != "exited":
+            said: list[PoolEvent] = []  # its last words, heartbeats aside, until it exited
+            while not said or not isinstance(said[-1], Exited):
                 event = await asyncio.wait_for(player.events.get(), 10)
-                if event["event"] != "heartbeat":
+                if not isinstance(event, protocol.Heartbeat):
                     said.append(event)
-            error, exited = said  # exactly two: one error, then the exit
-            return error, exited
+            return said
 
     with capture_logs() as logs, SoundHub(1) as hub:
-        error, exited = asyncio.run(play_then_pull_the_card(hub))
-    assert error["output"] == "a"
-    assert error["message"] in {
+        error, exited = asyncio.run(play_then_pull_the_card(hub))  # one error, then the exit
+    assert isinstance(error, protocol.Error)
+    assert error.message in {
         "output 'a': output device 'hub_out0' stopped: was it unplugged? Plug it back in "
         "(showctl devices lists the cards present)",
         "output 'a': device 'hub_out0' has asked for no samples for over 1 s (its driver hangs); "
         "restarting the player may bring it back, else check the device",
     }
-    assert exited == {"event": "exited", "code": 1}
+    assert exited == Exited(1)
     assert [e["output"] for e in logs if e["event"] == "player_error"] == ["a"]

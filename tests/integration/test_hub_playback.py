@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from showctl.players import pool as player_pool
+from showctl.players import protocol
 from showctl.show.model import Output
 from tests.harness.analysis import Window, channel, find, find_start, noise_clip
 from tests.harness.soundhub import SoundHub, device_name
@@ -56,13 +57,13 @@ async def record_playing(
     seconds: float,
     n: int = OUTPUTS,
     lock: bool = True,
-) -> tuple[np.ndarray, dict[str, dict]]:
+) -> tuple[np.ndarray, dict[str, protocol.Heartbeat | None]]:
     async with player_pool.PlayerPool(outputs(n), env=hub.env, lock=lock) as pool:
         with hub.record() as recording:
             await asyncio.sleep(SETTLE)
             await pool.play(clips, time.monotonic() + 0.2)
             await asyncio.sleep(seconds)
-            beats = {name: p.last.get("heartbeat", {}) for name, p in pool.players.items()}
+            beats = {name: p.beat for name, p in pool.players.items()}
             await pool.stop()
             await asyncio.sleep(0.2)
             return recording.stop(), beats
@@ -122,7 +123,8 @@ def test_loop_seams_are_sample_exact(hub: SoundHub, tmp_path: Path) -> None:
     recording, beats = asyncio.run(
         record_playing(hub, {"out0": (tmp_path / "short.wav", True)}, 2.0, n=1, lock=False)
     )
-    assert beats["out0"]["drops"] == beats["out0"]["repeats"] == 0
+    assert beats["out0"] is not None
+    assert beats["out0"].drops == beats["out0"].repeats == 0
     recorded = channel(recording, 0)
     length = len(clip)
     start, match = find(recorded, clip, earliest=True)
@@ -160,12 +162,12 @@ def test_late_join_lands_on_the_timeline(hub: SoundHub, tmp_path: Path) -> None:
                 await asyncio.sleep(1.0)
                 async with second:  # starts a fresh player, well after t0
                     await second.play({"out1": clip}, t0)
-                    joined = await second.players["out1"].wait_for("started", 5)
+                    joined = await second.players["out1"].wait_for(protocol.Started, 5)
                     await asyncio.sleep(1.5)
                 return recording.stop(), joined
 
     recording, joined = asyncio.run(play())
-    assert joined["position"] > 48000  # it joined seconds into the clip, not at its start
+    assert joined.position > 48000  # it joined seconds into the clip, not at its start
     leader, joiner = channel(recording, 0), channel(recording, 1)
     heard = np.flatnonzero(np.abs(joiner) > 0.01)
     segment = joiner[heard[0] + 4800 : heard[0] + 4800 + 2048]  # 0.1 s after it came in

@@ -19,6 +19,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from showctl.players import pool as player_pool
+from showctl.players import protocol
+from showctl.players.pool import E, Exited, Failed, PoolEvent, Restarted
 from showctl.show.model import Output
 from tests.harness.analysis import noise_clip
 from tests.harness.soundhub import SoundHub, device_name
@@ -28,20 +30,20 @@ LOOP = 48000  # samples in each output's looped clip
 
 
 class Listener:
-    """The pool's events, as a controller would get them."""
+    """The pool's events (its players' and its own), with when each came."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[float, str, dict[str, Any]]] = []
+        self.events: list[tuple[float, str, PoolEvent]] = []
 
-    def __call__(self, output: str, event: dict[str, Any]) -> None:
-        if event.get("event") != "heartbeat":
+    def __call__(self, output: str, event: PoolEvent) -> None:
+        if not isinstance(event, protocol.Heartbeat):
             self.events.append((time.monotonic(), output, event))
 
-    async def wait(self, output: str, kind: str, after: float, timeout: float = 20) -> dict:
+    async def wait(self, output: str, kind: type[E], after: float, timeout: float = 20) -> E:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for at, name, event in self.events:
-                if at >= after and name == output and event["event"] == kind:
+                if at >= after and name == output and isinstance(event, kind):
                     return event
             await asyncio.sleep(0.02)
         raise AssertionError(f"no {kind!r} from {output} in {timeout} s: {self.events[-5:]}")
@@ -68,25 +70,25 @@ def test_a_player_killed_or_hung_is_replaced_and_joins_the_scene(
             pool.on_event = listener
             t0 = time.monotonic() + 0.2
             await pool.play(clips, t0, play=7)
-            await listener.wait("a", "started", 0)
+            await listener.wait("a", protocol.Started, 0)
             await asyncio.sleep(1.0)
             victim, other = pool.players["a"].pid, pool.players["b"]
-            blocks = other.last["heartbeat"]["blocks"]
+            blocks = other.beat.blocks
             hit = time.monotonic()  # how soon it is back is for a benchmark to measure
             os.kill(victim, how)
-            joined = await listener.wait("a", "started", hit)
+            joined = await listener.wait("a", protocol.Started, hit)
             assert pool.players["a"].pid != victim
-            assert joined["play"] == 7
+            assert joined.play == 7
             # Joined where the scene is: the content position its first sample has on the
             # timeline, within the loop (the player's own account, by its DAC clock).
-            expected = (joined["dac_time"] - t0) * RATE % LOOP
-            assert abs(joined["position"] % LOOP - expected) <= 2
+            expected = (joined.dac_time - t0) * RATE % LOOP
+            assert abs(joined.position % LOOP - expected) <= 2
             await asyncio.sleep(0.6)
             assert pool.players["b"] is other, "the other output keeps its player"
-            assert other.last["heartbeat"]["blocks"] > blocks
+            assert other.beat.blocks > blocks
             health = pool.health()
-            assert (health["a"]["restarts"], health["b"]["restarts"]) == (1, 0)
-            assert health["a"]["failed"] is None
+            assert (health["a"].restarts, health["b"].restarts) == (1, 0)
+            assert health["a"].failed is None
 
     with SoundHub(2) as hub:
         asyncio.run(main(hub))
@@ -104,10 +106,10 @@ def test_a_player_that_ends_once_the_stop_began_is_not_replaced() -> None:
             victim = pool.players["a"]
             pool.end_supervision()
             os.kill(victim.pid, signal.SIGKILL)
-            await listener.wait("a", "exited", 0)
+            await listener.wait("a", Exited, 0)
             await asyncio.sleep(0.5)  # a restart, were there one, would start at once
             assert pool.players["a"] is victim
-            assert pool.health()["a"]["restarts"] == 0
+            assert pool.health()["a"].restarts == 0
 
     with capture_logs() as logs:
         asyncio.run(main())
@@ -130,21 +132,21 @@ def test_the_lead_covers_the_commands_way_and_a_start_cut_short_is_told(
             sent = time.monotonic()
             await pool.play(clips, sent + pool.soonest, play=1)
             for name in clips:
-                await listener.wait(name, "started", sent)
+                await listener.wait(name, protocol.Started, sent)
             assert player_pool.DELIVERY_FLOOR <= pool.delivery < player_pool.DELIVERY_UNKNOWN
             assert pool.soonest > pool.delivery
-            assert all(h["cut_starts"] == 0 for h in pool.health().values())
+            assert all(h.cut_starts == 0 for h in pool.health().values())
 
             sent = time.monotonic()
             await pool.play(clips, sent + 0.0005, play=2)  # T0 before any player can have it
             for name in clips:
-                started = await listener.wait(name, "started", sent)
-                assert started["position"] > 0
+                started = await listener.wait(name, protocol.Started, sent)
+                assert started.position > 0
             taken = time.monotonic()
             await pool.play(clips, taken - 5, play=3)  # a scene taken up
             for name in clips:
-                assert (await listener.wait(name, "started", taken))["play"] == 3
-            assert {n: h["cut_starts"] for n, h in pool.health().items()} == {"a": 1, "b": 1}
+                assert (await listener.wait(name, protocol.Started, taken)).play == 3
+            assert {n: h.cut_starts for n, h in pool.health().items()} == {"a": 1, "b": 1}
 
     with capture_logs() as logs:
         asyncio.run(main())
@@ -169,18 +171,18 @@ def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
         async with player_pool.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
             pool.on_event = listener
             await pool.play(clips, time.monotonic() + 0.2, play=3)
-            await listener.wait("a", "started", 0)
+            await listener.wait("a", protocol.Started, 0)
             gone = time.monotonic()
             hub.stop()
-            failed = await listener.wait("a", "failed", gone, timeout=60)
-            assert "hub_out0" in failed["reason"]
-            assert pool.failed["a"] == failed["reason"]
-            assert pool.health()["a"]["failed"] == failed["reason"]
+            failed = await listener.wait("a", Failed, gone, timeout=60)
+            assert "hub_out0" in failed.reason
+            assert pool.failed["a"] == failed.reason
+            assert pool.health()["a"].failed == failed.reason
             hub.start()
             back = time.monotonic()
-            restarted = await listener.wait("a", "restarted", back, timeout=60)
-            assert restarted["recovered"] is True
-            assert (await listener.wait("a", "started", back))["play"] == 3
+            restarted = await listener.wait("a", Restarted, back, timeout=60)
+            assert restarted.recovered is True
+            assert (await listener.wait("a", protocol.Started, back)).play == 3
             assert "a" not in pool.failed
 
     with SoundHub(2) as hub:
@@ -208,7 +210,7 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
         async with pool:
             assert plugging.done()
             assert pool.failed == {}
-            assert all(h["alive"] for h in pool.health().values())
+            assert all(h.alive for h in pool.health().values())
 
     async def cards_come_late(hub: SoundHub) -> None:
         listener = Listener()
@@ -222,9 +224,9 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
             await pool.play(clips, time.monotonic() + 0.2, play=5)  # a scene, without them
             await asyncio.to_thread(hub.start)
             back = time.monotonic()
-            assert (await listener.wait("a", "restarted", back))["recovered"] is True
-            assert (await listener.wait("a", "started", back))["play"] == 5
-            assert (await listener.wait("b", "restarted", back))["recovered"] is True
+            assert (await listener.wait("a", Restarted, back)).recovered is True
+            assert (await listener.wait("a", protocol.Started, back)).play == 5
+            assert (await listener.wait("b", Restarted, back)).recovered is True
             assert "a" not in pool.failed
 
     hub = SoundHub(2)

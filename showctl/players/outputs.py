@@ -1,0 +1,79 @@
+"""The seam between the show controller and its audio outputs, in both directions.
+
+:class:`Outputs` is what the controller drives: the players (:class:`~.pool.PlayerPool`) or a
+simulation with memory (:class:`showctl.testing.RecordingOutputs`). :class:`OutputListener` is
+what the outputs tell it back, and both of them call it the same way, so a test without players
+exercises the routing that runs on a box. :class:`OutputHealth` is one output's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+#: A clip as an output is told it: its file, and whether it loops.
+Clip = tuple[Path, bool]
+
+
+@dataclass(frozen=True)
+class OutputHealth:
+    """One output's state, as the status shows it."""
+
+    failed: str | None = None  # why its restarts were spent; ``None``: it works
+    alive: bool = True  # its player process runs
+    pid: int | None = None
+    restarts: int = 0  # since showctl started
+    playing: bool = False
+    underruns: int = 0  # the clip not read in time
+    xruns: int = 0  # the device not fed in time
+    level: float | None = None  # the last heartbeat's peak, dBFS; ``None``: silent
+    cut_starts: int = 0  # starts that came too late to play their first samples
+
+
+class OutputListener(Protocol):
+    """What the outputs tell the controller. Called on the event loop's thread; never waits."""
+
+    def clip_finished(self, output: str, play: int, reason: str) -> None:
+        """The clip of ``play`` ended on ``output``: ``end``, ``already over`` (a fresh player
+        told to join past its end), ``faded``, ``stopped`` or ``replaced``."""
+
+    def output_failed(self, output: str, reason: str) -> None:
+        """``output`` is failed (its restarts spent): the show runs without it."""
+
+    def output_recovered(self, output: str) -> None:
+        """``output``, failed, works again."""
+
+    def output_changed(self, output: str) -> None:
+        """``output``'s health changed otherwise (a restart, a start cut short)."""
+
+
+class Outputs(Protocol):
+    """What the controller needs of the audio outputs."""
+
+    #: Told what the outputs do; ``None``: nobody listens.
+    listener: OutputListener | None
+
+    @property
+    def soonest(self) -> float:
+        """How soon after a command every output can place a sample (s)."""
+        ...
+
+    async def play(self, clips: Mapping[str, Clip], t0: float, play: int = 0) -> None:
+        """Start each output's clip at ``t0`` (monotonic seconds); ``play`` tags its events."""
+        ...
+
+    async def stop(
+        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+    ) -> None:
+        """Silence the outputs (default: all) from ``at`` (a T0; default: now)."""
+        ...
+
+    async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
+        """Keep these clips ready to start at once, per output."""
+        ...
+
+    def health(self) -> dict[str, OutputHealth]:
+        """Each output's state."""
+        ...
