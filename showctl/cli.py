@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from showctl import __version__
+from showctl.commands import COMMANDS
 
 #: How long ``showctl run`` waits by default for the show's sound cards at start (seconds): at
 #: boot, a USB card can come up after the service has started.
@@ -323,7 +324,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    """``status``, ``trigger``, ``goto``, ``reset``, ``reload``: ask the running controller."""
+    """A command of the vocabulary (``status``, ``trigger``, ``go``...): ask the running
+    controller through its control socket."""
     import asyncio
     import json
 
@@ -331,12 +333,7 @@ def cmd_control(args: argparse.Namespace) -> int:
     from showctl.surfaces import control_socket
 
     message: dict[str, object] = {"cmd": args.command}
-    if args.command == "trigger":
-        message["name"] = args.name
-    elif args.command == "goto":
-        message["scene"] = args.scene
-    elif args.command == "reload":
-        message["now"] = args.now
+    message.update({arg.name: getattr(args, arg.name) for arg in COMMANDS[args.command].args})
     path = Path(args.socket) if args.socket else control_socket.default_socket()
     try:
         answer = asyncio.run(control_socket.request(path, message))
@@ -565,24 +562,14 @@ def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser
         "show starts without them (default: %(default)g)",
     )
 
-    control_help = {
-        "status": "show where the running show is (JSON)",
-        "trigger": "fire an event (or input:NAME) in the running show",
-        "goto": "make the running show go to a scene",
-        "reset": "start the running show over from its initial scene",
-        "reload": "read the running show's file again",
-    }
-    for name, text in control_help.items():
-        p = add(name, cmd_control, text)
+    for command in COMMANDS.values():  # the running show's, through its control socket
+        p = add(command.name, cmd_control, command.doc[0].lower() + command.doc[1:-1])
         p.add_argument("--socket", metavar="PATH", help="the controller's control socket")
-        if name == "trigger":
-            p.add_argument("name", metavar="EVENT")
-        elif name == "goto":
-            p.add_argument("scene", metavar="SCENE")
-        elif name == "reload":
-            p.add_argument(
-                "--now", action="store_true", help="take over at once, not at the next scene"
-            )
+        for arg in command.args:
+            if arg.type is bool:
+                p.add_argument(f"--{arg.name}", action="store_true", help=arg.doc)
+            else:
+                p.add_argument(arg.name, metavar=arg.what.upper(), help=arg.doc)
 
 
 def _add_leds_commands(

@@ -31,6 +31,7 @@ import structlog
 
 from showctl import saved_state
 from showctl.clock import Clock, MonotonicClock
+from showctl.commands import Answer, Refusal, refused
 from showctl.leds.matrix import LedPlayer
 from showctl.leds.meter import clip_meter
 from showctl.leds.programs import Schedule
@@ -93,10 +94,6 @@ class TakeUp:
 
     at: float
     after: Literal["restart", "pause", "reload"]
-
-
-class Answer(dict[str, Any]):
-    """A JSON-ready answer to a control request: ``ok`` and more."""
 
 
 class ShowController:
@@ -278,9 +275,10 @@ class ShowController:
         scene = self.state.scene
         target = self.next_scene()
         if target is None:
-            return self._refuse(
+            return refused(
+                Refusal.NOT_NOW,
                 f"scene {scene!r} leads to no other scene, so there is no next one; "
-                f"go to a scene by name instead (its scenes are: {self._scenes})"
+                f"go to a scene by name instead (its scenes are: {self._scenes})",
             )
         return await self.goto(target)
 
@@ -312,7 +310,10 @@ class ShowController:
     async def goto(self, scene: str) -> Answer:
         """Go to ``scene`` now, as a transition would (its exit and enter actions run)."""
         if scene not in self.show.scenes:
-            return self._refuse(f"the show has no scene {scene!r}; its scenes are: {self._scenes}")
+            return refused(
+                Refusal.UNKNOWN_NAME,
+                f"the show has no scene {scene!r}; its scenes are: {self._scenes}",
+            )
         await self.handle(Trigger(f"goto:{scene}", "control"))
         return self.status()
 
@@ -327,14 +328,24 @@ class ShowController:
     async def trigger(self, name: str) -> Answer:
         """Fire an event (``room-ready``) or an input (``input:door``) now, from the control
         socket. Unknown names get a refusal naming what the show has."""
-        full = name if ":" in name else f"event:{name}"
-        if full not in self.machine.events or not full.startswith(("event:", "input:")):
-            self._tally("unknown", Trigger(full, "control"), hint="the show has no such event")
-            return self._refuse(
-                f"the show has no event or input {name!r}; it has: {self._triggerables}"
-            )
+        full = self.resolve(name, "control")
+        if isinstance(full, Answer):
+            return full
         outcome = await self.handle(Trigger(full, "control"))
         return Answer(self.status(), moved=outcome.moved, why=outcome.why)
+
+    def resolve(self, name: str, source: str) -> str | Answer:
+        """The machine trigger that an operator's ``name`` fires (``door`` is the event
+        ``event:door``; ``input:door`` the input), or the refusal of a name the show does not
+        have (counted and logged as an unknown trigger from ``source``)."""
+        full = name if ":" in name else f"event:{name}"
+        if full in self.machine.events and full.startswith(("event:", "input:")):
+            return full
+        self._tally("unknown", Trigger(full, source), hint="the show has no such event")
+        return refused(
+            Refusal.UNKNOWN_NAME,
+            f"the show has no event or input {name[:80]!r}; it has: {self._triggerables}",
+        )
 
     async def reload(self, *, now: bool = False) -> Answer:
         """Read the show file again. An invalid one changes nothing (its errors are logged with
@@ -346,7 +357,8 @@ class ShowController:
             for error in errors:
                 logger.error("reload_problem", problem=error)
             logger.error("reload_rejected", path=str(self.show.path), errors=len(errors))
-            return self._refuse(
+            return refused(
+                Refusal.INVALID_SHOW,
                 f"{self.show.path} has {len(errors)} error{'s' * (len(errors) != 1)}; the "
                 "running show goes on unchanged. Correct them (showctl check) and reload again",
                 problems=errors,
@@ -358,10 +370,11 @@ class ShowController:
         ]
         if changed:
             logger.error("reload_rejected", path=str(self.show.path), changed=changed)
-            return self._refuse(
+            return refused(
+                Refusal.NEEDS_RESTART,
                 f"the new {self.show.path} changes the show's {' and '.join(changed)}, which "
                 "showctl takes up only at start; the running show goes on unchanged. "
-                "Restart showctl (systemctl restart showctl) to take it up"
+                "Restart showctl (systemctl restart showctl) to take it up",
             )
         self.pending = new
         logger.info("reload_accepted", path=str(self.show.path), now=now)
@@ -696,9 +709,6 @@ class ShowController:
     ) -> None:
         """Log ``event``, at most once a second for each ``key`` (default: event and trigger)."""
         self._logged.log(key or f"{event}:{data.get('trigger', '')}", event, level, **data)
-
-    def _refuse(self, error: str, **data: Any) -> Answer:
-        return Answer(ok=False, error=error, **data)
 
 
 def _spoken(name: str) -> str:

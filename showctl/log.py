@@ -203,10 +203,11 @@ class Recent(logging.Handler):
 
 
 class Tally:
-    """Logs each kind of repeated trouble at most once every ``every`` seconds of ``clock``, for
-    each key; the lines held back are counted, and the next line of the key carries the count
-    (``not_logged``). At most ``keys`` keys are remembered: keys without end (a flood of made-up
-    names) make it forget the ones older than ``every``. Not thread-safe: one thread calls it."""
+    """Logs each kind of repeated trouble at most ``lines`` times every ``every`` seconds of
+    ``clock``, for each key; the lines held back are counted, and the next line of the key
+    carries the count (``not_logged``). At most ``keys`` keys are remembered: keys without end
+    (a flood of made-up names) make it forget the ones older than ``every``. Not thread-safe:
+    one thread calls it."""
 
     def __init__(
         self,
@@ -214,26 +215,31 @@ class Tally:
         clock: Callable[[], float],
         every: float = 1.0,
         keys: int = 1000,
+        lines: int = 1,
     ) -> None:
         self.logger = logger
         self.clock = clock
         self.every = every
         self.keys = keys
-        self._logged: dict[str, tuple[float, int]] = {}  # key: (last logged, not logged since)
+        self.lines = lines
+        # key: (when its window began, lines logged in it, lines not logged since the last)
+        self._logged: dict[str, tuple[float, int, int]] = {}
 
     def __len__(self) -> int:
         """How many keys are remembered."""
         return len(self._logged)
 
     def log(self, key: str, event: str, level: str = "warning", **data: Any) -> None:
-        """Log ``event`` with ``data`` at ``level``, unless ``key`` was logged less than
-        ``every`` seconds ago (then only count it)."""
+        """Log ``event`` with ``data`` at ``level``, unless ``key`` was logged ``lines`` times
+        in the last ``every`` seconds (then only count it)."""
         now = self.clock()
-        last, silent = self._logged.get(key, (-math.inf, 0))
-        if now - last < self.every:
-            self._logged[key] = (last, silent + 1)
+        began, logged, silent = self._logged.get(key, (-math.inf, 0, 0))
+        if now - began >= self.every:
+            began, logged = now, 0
+        elif logged >= self.lines:
+            self._logged[key] = (began, logged, silent + 1)
             return
-        if len(self._logged) >= self.keys:
+        if key not in self._logged and len(self._logged) >= self.keys:
             self._logged = {k: v for k, v in self._logged.items() if now - v[0] < self.every}
-        self._logged[key] = (now, 0)
+        self._logged[key] = (began, logged + 1, 0)
         getattr(self.logger, level)(event, **data, **({"not_logged": silent} if silent else {}))

@@ -259,6 +259,48 @@ def test_events_through_the_broker_move_the_show_and_the_state_is_published(
     play(room_show, body)
 
 
+def test_every_command_of_the_vocabulary_runs_from_its_topic(room_show, broker) -> None:
+    """BASE/command/NAME runs any command, its payload the arguments, and BASE/answer says
+    what it did: the status, or the refusal with its kind."""
+    sent = [
+        ("goto", {"scene": "b"}),
+        ("pause", None),
+        ("resume", None),
+        ("go", {}),  # b's first transition with a "to" is c
+        ("goto", {"scene": "nowhere"}),
+        ("explode", None),
+        ("status", None),
+    ]
+    answer = f"{BASE}/answer"
+
+    async def body(room: Room) -> list[dict[str, Any]]:
+        with Listener(broker, f"{BASE}/#") as listener:
+            async with surface(room, broker):
+                await connected(room, listener)
+                for i, (name, args) in enumerate(sent, start=1):
+                    data = b"" if args is None else json.dumps(args).encode()
+                    await publish(listener, f"{BASE}/command/{name}", data)
+                    await until(room, lambda i=i: len(listener.on(answer)) == i, f"answer {i}")
+            return [json.loads(m.payload) for m in listener.on(answer)]
+
+    async def run(room: Room) -> None:
+        got = await body(room)
+        assert [(a["command"], a["ok"], a.get("refused")) for a in got] == [
+            ("goto", True, None),
+            ("pause", True, None),
+            ("resume", True, None),
+            ("go", True, None),
+            ("goto", False, "unknown_name"),
+            ("explode", False, "unknown_command"),
+            ("status", True, None),
+        ]
+        assert [a.get("scene") for a in got] == ["b", "b", "b", "c", None, None, "c"]
+        assert [a.get("paused") for a in got[:3]] == [False, True, False]
+        assert got[0]["topic"] == f"{BASE}/command/goto"
+
+    play(room_show, run)
+
+
 def test_every_message_on_a_trigger_topic_gets_its_outcome(room_show, broker) -> None:
     """BASE/outcome answers each message once handled, not retained: the topic, the trigger,
     whether it moved the show and, if not, why not: a condition that did not hold, a scene
@@ -293,10 +335,10 @@ def test_every_message_on_a_trigger_topic_gets_its_outcome(room_show, broker) ->
         assert "pressed" in whys[0]
         assert "does not take" in whys[1]
         assert (
-            whys[2]
-            == "the show has no event 'nonsense'; publish one it has: back, chest-opened, go"
+            whys[2] == "the show has no event or input 'nonsense'; it has: back, chest-opened, go, "
+            "input:button"
         )
-        assert whys[3].startswith("the message is not JSON;")
+        assert whys[3].startswith("the message is not a JSON object;")
         assert whys[4:] == [None, None]
         assert await asyncio.to_thread(retained, broker, OUTCOME) is None
 
@@ -463,11 +505,11 @@ def test_bad_input_changes_nothing_is_logged_once_a_second_and_the_surface_goes_
             errors,
             [
                 "retain flag",
-                "not JSON",
-                "not an object",
+                "not a JSON object",
+                "not a JSON object",
                 "no event or input, or both",
-                "no event 'nonsense'",
-                "no event 'nonsense'",
+                "no event or input 'nonsense'",
+                "no event or input 'nonsense'",
                 "over the limit",
             ],
             strict=False,

@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 
 from showctl.settings import OscSettings
 from showctl.show import loader, model
-from showctl.surfaces.osc import MAX_NAME, QUEUE_SIZE, REFUSALS_LOGGED, OscSurface
+from showctl.commands import MAX_NAME
+from showctl.surfaces.osc import QUEUE_SIZE, REFUSALS_LOGGED, OscSurface
 from showctl.testing import write_wav
 from tests.harness.room import Room
 
@@ -48,8 +49,8 @@ scenes:
 """
 
 UNKNOWN = (
-    "unknown OSC address {}; send /showctl/go, scene/NAME, event/NAME, input/NAME, reset, "
-    "pause, resume or status"
+    "unknown OSC address {}; send /showctl/ and one of: status, trigger/NAME, goto/SCENE, go, "
+    "reset, pause, resume, reload/[now] (or scene/NAME, event/NAME, input/NAME)"
 )
 HAS = "it has: back, begin, input:door"
 
@@ -217,9 +218,8 @@ def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: model.Show) 
             "/showctl/event/NAME",
         ),
         (
-            "/showctl/input/" + "x" * (MAX_NAME + 1),
-            f"the input name in the OSC address /showctl/input/{'x' * 65}... is "
-            f"{MAX_NAME + 1} characters long; give one of at most {MAX_NAME}",
+            "/showctl/scene/" + "x" * (MAX_NAME + 1),
+            f"goto's scene is {MAX_NAME + 1} characters long; give one of at most {MAX_NAME}",
         ),
     ],
 )

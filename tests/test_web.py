@@ -136,8 +136,8 @@ def test_a_paused_show_takes_no_trigger_until_resumed(small) -> None:
 BAD = [
     ("malformed JSON", "trigger", b'{"name": ', {}, 400, "not a JSON object"),
     ("a JSON array", "trigger", b'["go"]', {}, 400, "not a JSON object"),
-    ("no name", "trigger", b'{"scene": "b"}', {}, 400, "has no name"),
-    ("a name not a string", "trigger", b'{"name": 5}', {}, 400, "has no name"),
+    ("no name", "trigger", b'{"scene": "b"}', {}, 400, "trigger needs its name"),
+    ("a name not a string", "trigger", b'{"name": 5}', {}, 400, "trigger needs its name"),
     ("an unknown event", "trigger", b'{"name": "fly"}', {}, 404, "no event or input 'fly'"),
     ("an unknown scene", "goto", b'{"scene": "moon"}', {}, 404, "no scene 'moon'"),
     ("an oversize body", "trigger", b'{"name": "' + b"x" * MAX_BODY + b'"}', {}, 413, "over"),

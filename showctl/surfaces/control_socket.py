@@ -1,16 +1,13 @@
-"""The local control socket: ``showctl status``, ``trigger``, ``goto``, ``reset``, ``reload``.
+"""The local control socket, which the CLI's ``showctl status``, ``trigger``, ``go``... use.
 
 A Unix socket that only the controller's user and group may use (the socket is mode 0660 in a
-folder of mode 0750). A client sends one JSON object on a line and gets one back:
+folder of mode 0750). A client sends one JSON object on a line and gets one back: a command of
+:data:`showctl.commands.COMMANDS` with its arguments, ``{"cmd": "status"}``, ``{"cmd":
+"trigger", "name": "room-ready"}``, ``{"cmd": "goto", "scene": "finale"}``, ``{"cmd":
+"reload", "now": true}``.
 
-- ``{"cmd": "status"}``
-- ``{"cmd": "trigger", "name": "room-ready"}`` (an event; ``input:NAME`` for an input)
-- ``{"cmd": "goto", "scene": "finale"}``
-- ``{"cmd": "reset"}``
-- ``{"cmd": "reload", "now": false}``
-
-Every answer has ``ok``; a refusal has ``error``, one sentence naming the thing and the fix.
-``status`` is answered at once, whatever the controller is busy with.
+Every answer has ``ok``; a refusal has ``error``, one sentence naming the thing and the fix,
+and ``refused``, its kind. ``status`` is answered at once, whatever the controller is busy with.
 """
 
 from __future__ import annotations
@@ -25,7 +22,9 @@ from typing import Any
 
 import structlog
 
-from showctl.controller import Answer, ShowController
+from showctl import commands
+from showctl.commands import Answer, Refusal, refused
+from showctl.controller import ShowController
 from showctl.errors import ControlError
 
 logger = structlog.get_logger()
@@ -105,35 +104,23 @@ class ControlServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def answer(self, line: bytes) -> dict[str, Any]:
+    async def answer(self, line: bytes) -> Answer:
         """The answer to one request line. Never raises for what a client sends."""
         try:
             message = json.loads(line)
         except (ValueError, UnicodeDecodeError):
             message = None
         if not isinstance(message, dict):
-            return self._bad('a request is one JSON object on a line, such as {"cmd": "status"}')
-        cmd = message.get("cmd")
-        c = self.controller
-        assert c is not None, "answers only after start()"
-        if cmd == "status":
-            return c.status()
-        if cmd == "trigger" and isinstance(message.get("name"), str):
-            return await c.trigger(message["name"])
-        if cmd == "goto" and isinstance(message.get("scene"), str):
-            return await c.goto(message["scene"])
-        if cmd == "reset":
-            return await c.reset()
-        if cmd == "reload":
-            return await c.reload(now=bool(message.get("now", False)))
-        return self._bad(
-            f"unknown request {str(cmd)[:40]!r}; send status, trigger (with name), goto (with "
-            "scene), reset or reload"
-        )
-
-    def _bad(self, error: str) -> Answer:
-        logger.warning("control_request_refused", error=error)
-        return Answer(ok=False, error=error)
+            answer = refused(
+                Refusal.BAD_ARGUMENT,
+                'a request is one JSON object on a line, such as {"cmd": "status"}',
+            )
+        else:
+            assert self.controller is not None, "answers only after start()"
+            answer = await commands.run(self.controller, str(message.get("cmd")), message)
+        if not answer["ok"]:
+            logger.warning("control_request_refused", error=answer["error"])
+        return answer
 
 
 async def request(path: Path, message: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:

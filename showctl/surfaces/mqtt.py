@@ -7,6 +7,11 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
   its GPIO line had fired); the payload is ignored;
 - ``BASE/trigger`` takes a JSON object, ``{"event": "NAME"}`` or ``{"input": "NAME"}``;
 - each topic of the settings' ``[mqtt.events]`` fires its event (``input:NAME``: an input);
+- ``BASE/command/NAME`` runs the command ``NAME`` of :data:`showctl.commands.COMMANDS` (every
+  one: ``status``, ``goto``, ``go``, ``reset``, ``pause``, ``resume``, ``reload``...) with the
+  payload's JSON object as its arguments (``{"scene": "finale"}``; empty: none); the answer is
+  published on ``BASE/answer`` (QoS 0, not retained) as ``{"topic", "command", ...answer}``: the
+  status, or ``ok`` false with the ``error`` and its kind, ``refused``;
 - ``BASE/state`` is published by showctl (retained, QoS 1): the show's summary as JSON (the
   show, scene, paused, flags, counters, fault and the outputs' health), whenever it changes and
   after every (re)connect;
@@ -60,6 +65,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from showctl import commands
+from showctl.commands import Answer
 from showctl.controller import Outcome, ShowController
 from showctl.errors import SettingsError
 from showctl.log import Tally
@@ -69,6 +76,8 @@ logger = structlog.get_logger()
 
 #: The largest payload taken (bytes); a longer one is refused.
 MAX_PAYLOAD = 4096
+#: Commands from MQTT running at once, at most; more are refused until one ends.
+MAX_COMMANDS = 16
 #: Reconnection waits from MIN_DELAY, doubling up to MAX_DELAY (s).
 MIN_DELAY = 1
 MAX_DELAY = 30
@@ -118,6 +127,8 @@ class MqttSurface:
             "state": f"{base}/state",
             "online": f"{base}/online",
             "outcome": f"{base}/outcome",
+            "command": f"{base}/command/",
+            "answer": f"{base}/answer",
         }
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,6 +139,7 @@ class MqttSurface:
         self._trouble_logged = False  # unreachable or refused, logged once until connected
         self._refusals = Tally(logger, clock, LOG_EVERY, LOGGED_TOPICS)  # by topic
         self._closed = False
+        self._commands: set[asyncio.Task[None]] = set()  # running, at most MAX_COMMANDS
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -176,6 +188,8 @@ class MqttSurface:
         if self._closed:
             return
         self._closed = True
+        for task in self._commands:
+            task.cancel()
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
@@ -258,7 +272,12 @@ class MqttSurface:
     # --- the loop's thread ----------------------------------------------------------------
 
     def _subscriptions(self) -> list[str]:
-        fixed = [self.topics["event"] + "+", self.topics["input"] + "+", self.topics["trigger"]]
+        fixed = [
+            self.topics["event"] + "+",
+            self.topics["input"] + "+",
+            self.topics["trigger"],
+            self.topics["command"] + "+",
+        ]
         return list(dict.fromkeys([*fixed, *self.settings.events]))
 
     def _connect_answered(self, reason: ReasonCode) -> None:
@@ -354,22 +373,48 @@ class MqttSurface:
                 f"retain flag, and clear this one (publish an empty retained message on {topic})",
             )
             return
+        if topic.startswith(self.topics["command"]) and topic not in self.settings.events:
+            self._command(topic, topic.removeprefix(self.topics["command"]), payload)
+            return
         name = self._name(topic, payload)
         if name is None:
             return
-        events = self.controller.machine.events
-        if name not in events or not name.startswith(("event:", "input:")):
-            kind, _, bare = name.partition(":")
-            names = sorted(n.partition(":")[2] for n in events if n.startswith(f"{kind}:"))
-            self._refuse(
-                topic,
-                f"the show has no {kind} {bare[:80]!r}; publish one it has: "
-                f"{', '.join(names) or 'none'}",
-                trigger=name,
-            )
+        resolved = self.controller.resolve(name.removeprefix("event:"), "mqtt")
+        if isinstance(resolved, Answer):
+            self._refuse(topic, resolved["error"], trigger=name)
             return
         self.counts["fired"] += 1
         self.controller.fire(name, "mqtt", reply=functools.partial(self._replied, topic))
+
+    def _command(self, topic: str, name: str, payload: bytes) -> None:
+        """Run command ``name`` with the payload's arguments in a task of its own; its answer
+        is published on ``BASE/answer``."""
+        args = _object(payload) if payload.strip() else {}
+        if args is None:
+            self._refuse(
+                topic,
+                "the message is not a JSON object; send the command's arguments as one, such "
+                'as {"scene": "finale"}, or nothing',
+            )
+            return
+        if len(self._commands) >= MAX_COMMANDS:
+            self._refuse(topic, "more commands at once than the show can take; send fewer")
+            return
+        self.counts["commands"] += 1
+        task = asyncio.get_running_loop().create_task(
+            self._run(topic, name, args), name=f"mqtt-command:{name[:40]}"
+        )
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
+    async def _run(self, topic: str, name: str, args: dict[str, Any]) -> None:
+        answer = await commands.run(self.controller, name, args)
+        if not answer["ok"]:
+            self.counts["refused"] += 1
+            self._refusals.log(
+                topic[:200], "mqtt_message_refused", topic=topic[:200], error=answer["error"]
+            )
+        self._publish(self.topics["answer"], {"topic": topic, "command": name, **answer})
 
     def _name(self, topic: str, payload: bytes) -> str | None:
         """The trigger a message names (``event:NAME``, ``input:NAME``), or ``None`` (refused)."""
@@ -383,13 +428,9 @@ class MqttSurface:
         if topic != self.topics["trigger"]:
             return None  # not one of ours (cannot happen: only ours are subscribed)
         how = f'publish a JSON object such as {{"event": "NAME"}} or {{"input": "NAME"}} on {topic}'
-        try:
-            message = json.loads(payload)
-        except ValueError:  # UnicodeDecodeError too
-            self._refuse(topic, f"the message is not JSON; {how}")
-            return None
-        if not isinstance(message, dict):
-            self._refuse(topic, f"the message is JSON but not an object; {how}")
+        message = _object(payload)
+        if message is None:
+            self._refuse(topic, f"the message is not a JSON object; {how}")
             return None
         given = [
             (kind, message[kind])
@@ -413,9 +454,21 @@ class MqttSurface:
         self._answer(topic, outcome.trigger, outcome.moved, outcome.why)
 
     def _answer(self, topic: str, trigger: str | None, moved: bool, why: str | None) -> None:
-        """Publish what the message on ``topic`` did (skipped while disconnected)."""
+        """Publish what the message on ``topic`` did."""
+        outcome = {"topic": topic, "trigger": trigger, "moved": moved, "why": why}
+        self._publish(self.topics["outcome"], outcome)
+
+    def _publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Publish ``message`` as JSON at QoS 0 (skipped while disconnected)."""
         client = self._client
-        if client is None or not client.is_connected():
-            return
-        text = json.dumps({"topic": topic, "trigger": trigger, "moved": moved, "why": why})
-        client.publish(self.topics["outcome"], text, qos=0)
+        if client is not None and client.is_connected():
+            client.publish(topic, json.dumps(message), qos=0)
+
+
+def _object(payload: bytes) -> dict[str, Any] | None:
+    """The JSON object a payload holds, or ``None``."""
+    try:
+        value = json.loads(payload)
+    except ValueError:  # UnicodeDecodeError too
+        return None
+    return value if isinstance(value, dict) else None

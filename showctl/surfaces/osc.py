@@ -1,16 +1,21 @@
 """The OSC surface: show-control desks (QLab, a TouchOSC page, a lighting desk, a script) drive
 the show over UDP.
 
-Addresses (arguments are ignored, but for a button's release: see below)::
+Addresses (arguments are ignored, but for a button's release: see below): every command of
+:data:`showctl.commands.COMMANDS` as ``/showctl/NAME``, its name argument after it, its switch
+as a word::
 
+    /showctl/status        change nothing; just the reply
+    /showctl/trigger/NAME  fire event NAME ("input:NAME" fires an input)
+    /showctl/goto/NAME     go to scene NAME now
     /showctl/go            go to the next scene (the scene's first transition with a "to")
-    /showctl/scene/NAME    go to scene NAME now
-    /showctl/event/NAME    fire event NAME ("input:NAME" fires an input, as below)
-    /showctl/input/NAME    fire input NAME, as if its line had changed
     /showctl/reset         start the show over
     /showctl/pause         hold the show where it is
     /showctl/resume        go on from where it was held
-    /showctl/status        change nothing; just the reply
+    /showctl/reload        read the show file again (/showctl/reload/now: take it over at once)
+
+and, as a desk's buttons are often labelled, ``/showctl/scene/NAME`` (goto),
+``/showctl/event/NAME`` (trigger) and ``/showctl/input/NAME`` (trigger ``input:NAME``).
 
 A message whose only argument is 0 or false is a button let go (TouchOSC and many desks send 1
 on press, 0 on release): it is dropped unanswered, so that one press is one GO.
@@ -18,8 +23,9 @@ on press, 0 on release): it is dropped unanswered, so that one press is one GO.
 Addresses are taken literally: OSC's patterns (``*``, ``?``, ``[...]``, ``{a,b}``) are not
 expanded, so one message is never more than one action (``/showctl/*`` is an unknown address,
 not a reset, a GO and a pause at once). A NAME is all that follows its prefix (``/`` too); an
-empty one, or one longer than :data:`MAX_NAME` characters, is refused. A bundle's messages are
-handled in their order as soon as the bundle arrives: time tags are ignored.
+empty one, or one longer than :data:`showctl.commands.MAX_NAME` characters, is refused. A
+bundle's messages are handled in their order as soon as the bundle arrives: time tags are
+ignored.
 
 Every message is answered, from the socket it came to, to the address and port it came from:
 
@@ -28,8 +34,9 @@ Every message is answered, from the socket it came to, to the address and port i
   or input that moved nothing, a fourth argument *why* (string: the scene does not take it, its
   conditions did not hold, the show is paused);
 - ``/showctl/error`` *sentence* (string) when it is refused: an unknown address, scene, event
-  or input, a bad NAME, a GO from a scene that leads nowhere. A refusal changes nothing and is
-  logged (``osc_message_refused``, with ``address``, ``sender`` and ``error``).
+  or input, a bad NAME, a GO from a scene that leads nowhere, a show file with errors. A
+  refusal changes nothing and is logged (``osc_message_refused``, with ``address``, ``sender``
+  and ``error``).
 
 Messages are handled one at a time, in the order they arrived, by one task; at most
 :data:`QUEUE_SIZE` wait, and more are dropped and counted. A datagram that is not OSC is dropped
@@ -50,9 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +65,21 @@ import structlog
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from showctl.controller import Answer, ShowController
+from showctl import commands
+from showctl.commands import COMMANDS, Answer, Refusal, refused
+from showctl.controller import ShowController
+from showctl.log import Tally
 from showctl.settings import OscSettings
 
 logger = structlog.get_logger()
 
 #: The prefix of every address.
 PREFIX = "/showctl/"
+#: Other words for commands, as desks label their buttons: the command, and what goes before
+#: the name that follows.
+ALIASES = {"scene": ("goto", ""), "event": ("trigger", ""), "input": ("trigger", "input:")}
 #: Messages waiting to be handled, at most; more are dropped (and counted).
 QUEUE_SIZE = 256
-#: The longest NAME taken in an address (characters).
-MAX_NAME = 200
 #: Refusal lines logged a second, at most (drops and garbage: one).
 REFUSALS_LOGGED = 10
 #: How long close() waits for the message being handled to end (s).
@@ -106,9 +115,8 @@ class OscSurface:
         self._worker: asyncio.Task[None] | None = None
         self._writable = True
         clock = controller.clock.monotonic
-        self._refusals = _Throttle(clock, REFUSALS_LOGGED)
-        self._drops = _Throttle(clock, 1)
-        self._garbage = _Throttle(clock, 1)
+        self._refusals = Tally(logger, clock, lines=REFUSALS_LOGGED)
+        self._troubles = Tally(logger, clock)  # drops and garbage, once a second each
 
     async def start(self) -> None:
         """Bind the UDP socket on ``settings.host:settings.port`` and answer from now on (port 0
@@ -153,7 +161,8 @@ class OscSurface:
             packet = OscPacket(data)
         except Exception as e:  # python-osc raises UnicodeDecodeError too, not only ParseError
             self.counts["garbage"] += 1
-            self._garbage.log(
+            self._troubles.log(
+                "garbage",
                 "osc_datagram_dropped",
                 sender=_who(sender),
                 size=len(data),
@@ -169,7 +178,8 @@ class OscSurface:
                 self._queue.put_nowait(_Message(timed.message.address, sender))
             except asyncio.QueueFull:
                 self.counts["dropped"] += 1
-                self._drops.log(
+                self._troubles.log(
+                    "dropped",
                     "osc_messages_dropped",
                     sender=_who(sender),
                     hint="more messages than the show can take; send fewer",
@@ -207,6 +217,7 @@ class OscSurface:
             self.counts["refused"] += 1
             error = str(answer.get("error"))
             self._refusals.log(
+                "refused",
                 "osc_message_refused",
                 address=_quoted(message.address),
                 sender=_who(message.sender),
@@ -227,41 +238,30 @@ class OscSurface:
     async def _act(self, address: str) -> Answer:
         """Do what ``address`` asks and return the controller's answer (``ok`` false and
         ``error``: refused)."""
-        c = self.controller
-        actions: dict[str, Callable[[], Awaitable[Answer]]] = {
-            "go": c.go,
-            "reset": c.reset,
-            "pause": c.pause,
-            "resume": c.resume,
-        }
-        named: dict[str, Callable[[str], Awaitable[Answer]]] = {
-            "scene": c.goto,
-            "event": c.trigger,
-            "input": lambda name: c.trigger(f"input:{name}"),
-        }
         if not address.startswith(PREFIX):
             return _unknown(address)
-        what = address.removeprefix(PREFIX)
-        if what == "status":
-            return Answer(ok=True)
-        if what in actions:
-            return await actions[what]()
-        kind, _, name = what.partition("/")
-        if kind not in named:
+        word, _, tail = address.removeprefix(PREFIX).partition("/")
+        name, before = ALIASES.get(word, (word, ""))
+        tail = before + tail if tail else ""
+        command = COMMANDS.get(name)
+        if command is None:
             return _unknown(address)
-        if not name:
-            return Answer(
-                ok=False,
-                error=f"the OSC address {_quoted(address)} names no {kind}; add its name, "
-                f"as in {PREFIX}{kind}/NAME",
-            )
-        if len(name) > MAX_NAME:
-            return Answer(
-                ok=False,
-                error=f"the {kind} name in the OSC address {_quoted(address)} is "
-                f"{len(name)} characters long; give one of at most {MAX_NAME}",
-            )
-        return await named[kind](name)
+        args: dict[str, object] = {}
+        for arg in command.args:
+            if arg.type is bool and tail in ("", arg.name):
+                args[arg.name], tail = tail == arg.name, ""
+            elif arg.type is str and tail:
+                args[arg.name], tail = tail, ""
+            elif arg.type is str:
+                noun = word if word in ALIASES else arg.what
+                return refused(
+                    Refusal.BAD_ARGUMENT,
+                    f"the OSC address {_quoted(address)} names no {noun}; add its name, as in "
+                    f"{PREFIX}{word}/NAME",
+                )
+        if tail:
+            return _unknown(address)
+        return await commands.run(self.controller, name, args)
 
     def _send(self, sender: _Sender, datagram: bytes) -> None:
         if self._transport is None:
@@ -297,30 +297,6 @@ class _Protocol(asyncio.DatagramProtocol):
         self.surface._set_writable(True)
 
 
-class _Throttle:
-    """Lets at most ``lines`` log lines through every second of ``clock``; counts the ones held
-    back and puts the count (``not_logged``) on the next line let through."""
-
-    def __init__(self, clock: Callable[[], float], lines: int) -> None:
-        self.clock = clock
-        self.lines = lines
-        self._since = -math.inf
-        self._logged = 0
-        self._held = 0
-
-    def log(self, event: str, **data: Any) -> None:
-        now = self.clock()
-        if now - self._since >= 1.0:
-            self._since, self._logged = now, 0
-        if self._logged >= self.lines:
-            self._held += 1
-            return
-        self._logged += 1
-        if self._held:
-            data["not_logged"], self._held = self._held, 0
-        logger.warning(event, **data)
-
-
 def _datagram(address: str, *args: str | int) -> bytes:
     """An OSC message: each argument a string (``s``) or a 32-bit integer (``i``)."""
     builder = OscMessageBuilder(address=address)
@@ -334,10 +310,14 @@ def _who(sender: _Sender) -> str:
 
 
 def _unknown(address: str) -> Answer:
-    return Answer(
-        ok=False,
-        error=f"unknown OSC address {_quoted(address)}; send {PREFIX}go, scene/NAME, "
-        "event/NAME, input/NAME, reset, pause, resume or status",
+    offered = ", ".join(
+        "/".join([c.name] + [a.name.upper() if a.type is str else f"[{a.name}]" for a in c.args])
+        for c in COMMANDS.values()
+    )
+    return refused(
+        Refusal.UNKNOWN_COMMAND,
+        f"unknown OSC address {_quoted(address)}; send {PREFIX} and one of: {offered} "
+        "(or scene/NAME, event/NAME, input/NAME)",
     )
 
 

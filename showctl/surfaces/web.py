@@ -3,11 +3,12 @@
 ``GET /`` is the page; ``/api/v1/...`` the API, described in ``showctl/surfaces/openapi.yaml``
 (served at ``/api/v1/openapi.yaml``):
 
-- ``GET status``, ``GET show``: where the show is; what it has (scenes, events, inputs, matrix);
-- ``POST trigger`` (``{"name": "door"}``; ``input:NAME`` for an input), ``POST goto``
-  (``{"scene": "finale"}``), ``POST go`` (the next scene), ``POST reset``, ``POST pause``,
-  ``POST resume``: each answers the new status, as ``GET status`` does (a trigger's answer also
-  says whether it ``moved`` the show, and if not ``why`` not);
+- every command of :data:`showctl.commands.COMMANDS`: ``POST NAME`` with its arguments as a
+  JSON object (``POST trigger`` ``{"name": "door"}``, ``POST goto`` ``{"scene": "finale"}``,
+  ``POST reload`` ``{"now": true}``), or ``GET NAME`` for one that changes nothing (``GET
+  status``). Each answers the new status (a trigger's answer also says whether it ``moved``
+  the show, and if not ``why`` not); a refusal's HTTP status is its kind's (:data:`STATUS`);
+- ``GET show``: what the show has (scenes, events, inputs, matrix);
 - ``GET ws``: a WebSocket that sends ``{"type": "status" | "leds" | "log", ...}`` as things
   change (the status at least once a second), and takes nothing.
 
@@ -20,7 +21,8 @@ web site open in the operator's browser cannot press the buttons.
 
 Bad requests (malformed JSON, unknown names, bodies over :data:`MAX_BODY`, a missing or wrong
 token, more than :data:`RATE` a second from one address) get a 4xx answer
-``{"ok": false, "error": "one sentence"}`` and a log line (at most one a second for each kind),
+``{"ok": false, "error": "one sentence"}`` (and ``refused``, the kind, for a command the
+controller refused) and a log line (at most one a second for each kind),
 and change nothing.
 """
 
@@ -39,7 +41,9 @@ from typing import Any
 import structlog
 from aiohttp import WSMsgType, web
 
-from showctl.controller import Answer, ShowController
+from showctl import commands
+from showctl.commands import COMMANDS, Refusal
+from showctl.controller import ShowController
 from showctl.leds.matrix import Shown
 from showctl.log import Recent, Tally
 from showctl.settings import WebSettings
@@ -61,16 +65,28 @@ STATUS_EVERY = 1.0
 #: At most one log line a second for each kind of refusal.
 LOG_EVERY = 1.0
 
+#: The HTTP status of each kind of refusal.
+STATUS = {
+    Refusal.UNKNOWN_COMMAND: 404,
+    Refusal.BAD_ARGUMENT: 400,
+    Refusal.UNKNOWN_NAME: 404,
+    Refusal.NOT_NOW: 409,
+    Refusal.INVALID_SHOW: 422,
+    Refusal.NEEDS_RESTART: 409,
+}
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Refused(Exception):
-    """A request refused: its HTTP status and the one sentence answered."""
+    """A request refused: its HTTP status, the one sentence answered, and the kind of a
+    command's refusal."""
 
-    def __init__(self, status: int, error: str) -> None:
+    def __init__(self, status: int, error: str, kind: str | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
+        self.kind = kind
 
 
 class WebSurface:
@@ -115,15 +131,14 @@ class WebSurface:
                 web.get("/", self._page),
                 web.static("/page", PAGE),
                 web.get("/api/v1/openapi.yaml", self._openapi),
-                web.get("/api/v1/status", self._status),
                 web.get("/api/v1/show", self._show),
                 web.get("/api/v1/ws", self._websocket),
-                web.post("/api/v1/trigger", self._control(self._trigger)),
-                web.post("/api/v1/goto", self._control(self._goto)),
-                web.post("/api/v1/go", self._control(lambda body: self.controller.go())),
-                web.post("/api/v1/reset", self._control(lambda body: self.controller.reset())),
-                web.post("/api/v1/pause", self._control(lambda body: self.controller.pause())),
-                web.post("/api/v1/resume", self._control(lambda body: self.controller.resume())),
+                *(
+                    web.post(f"/api/v1/{name}", self._control(name))
+                    if command.changes
+                    else web.get(f"/api/v1/{name}", self._read(name))
+                    for name, command in COMMANDS.items()
+                ),
             ]
         )
         return app
@@ -195,9 +210,6 @@ class WebSurface:
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(OPENAPI, headers={"Content-Type": "application/yaml"})
-
-    async def _status(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(self._status_body())
 
     async def _show(self, request: web.Request) -> web.StreamResponse:
         show = self.controller.show
@@ -279,31 +291,35 @@ class WebSurface:
 
     # --- control --------------------------------------------------------------------------
 
-    def _control(self, action: Callable[[dict[str, Any]], Awaitable[Answer]]) -> Handler:
-        """A POST handler: the token, the rate, the body checked, then ``action(body)``."""
+    def _read(self, name: str) -> Handler:
+        """A GET handler: command ``name``, which changes nothing, with no arguments."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return self._answer(await commands.run(self.controller, name, {}))
+
+        return handle
+
+    def _control(self, name: str) -> Handler:
+        """A POST handler: the origin, the rate and the token checked, then command ``name``
+        with the body's arguments."""
 
         async def handle(request: web.Request) -> web.StreamResponse:
             self._check_origin(request)
             self._check_rate(request)  # before the token: guessing it is as slow as anything
             self._check_token(request)
             body = await self._body(request)
-            answer = await action(body)
-            if not answer.get("ok"):
-                status = 409 if request.path.endswith("/go") else 404
-                raise Refused(status, str(answer.get("error")))
-            what = {k: body[k] for k in ("name", "scene") if k in body}  # checked by action
-            logger.info("web_control", action=request.path.rsplit("/", 1)[-1], **what)
-            return web.json_response({**answer, "token_required": self.settings.needs_token})
+            answer = await commands.run(self.controller, name, body)
+            if answer["ok"]:
+                what = {arg.name: body[arg.name] for arg in COMMANDS[name].args if arg.name in body}
+                logger.info("web_control", action=name, **what)
+            return self._answer(answer)
 
         return handle
 
-    async def _trigger(self, body: dict[str, Any]) -> Answer:
-        name = _name(body, "name", 'fire one with {"name": "door"} ("input:door" for an input)')
-        return await self.controller.trigger(name)
-
-    async def _goto(self, body: dict[str, Any]) -> Answer:
-        scene = _name(body, "scene", 'go to one with {"scene": "finale"}')
-        return await self.controller.goto(scene)
+    def _answer(self, answer: commands.Answer) -> web.Response:
+        if not answer["ok"]:
+            raise Refused(STATUS[Refusal(answer["refused"])], answer["error"], answer["refused"])
+        return web.json_response({**answer, "token_required": self.settings.needs_token})
 
     def _check_origin(self, request: web.Request) -> None:
         origin = request.headers.get("Origin")
@@ -375,7 +391,7 @@ class WebSurface:
         try:
             return await handler(request)
         except Refused as e:
-            return self._refuse(request, e.status, e.error)
+            return self._refuse(request, e.status, e.error, e.kind)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(
                 request, 413, f"the body is over {MAX_BODY} bytes; send a smaller one"
@@ -394,7 +410,9 @@ class WebSurface:
                 f"not {request.method[:10]}",
             )
 
-    def _refuse(self, request: web.Request, status: int, error: str) -> web.Response:
+    def _refuse(
+        self, request: web.Request, status: int, error: str, kind: str | None = None
+    ) -> web.Response:
         self._refusals.log(
             f"{status}:{request.path[:80]}",
             "web_request_refused",
@@ -404,7 +422,8 @@ class WebSurface:
             remote=request.remote,
             error=error,
         )
-        return web.json_response({"ok": False, "error": error}, status=status)
+        refused = {} if kind is None else {"refused": kind}
+        return web.json_response({"ok": False, "error": error, **refused}, status=status)
 
 
 _PAGE_HEADERS = {
@@ -417,10 +436,3 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-
-
-def _name(body: dict[str, Any], key: str, how: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise Refused(400, f"the body has no {key}; {how}")
-    return value

@@ -68,7 +68,8 @@ async function control(action, body) {
     say(answer.error, true);
     return;
   }
-  say(answer.moved === false ? "Nothing happened: " + answer.why + "." : "");
+  if (action === "reload") say("The show file is read; it takes over at the next scene.");
+  else say(answer.moved === false ? "Nothing happened: " + answer.why + "." : "");
   showStatus(answer);
 }
 
