@@ -35,6 +35,7 @@ from showctl.gpio.base import GpioBackend, chip_path
 from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
 from showctl.players.pool import PlayerPool
+from showctl.players.restarts import RestartPolicy
 from showctl.settings import Settings
 from showctl.show.model import Show
 from showctl.surfaces.control_socket import ControlServer
@@ -62,12 +63,17 @@ class RunOptions:
     sim: bool
     socket: Path
     state: Path | None
+    #: Simulate the GPIO lines only, the sound cards real (a box whose matrix and inputs are
+    #: not wired yet); ``sim`` simulates both.
+    sim_gpio: bool = False
     capture: Path | None = None  # sim: write what each output plays here
     #: sim: the terminal where the matrix and the keys are drawn (and read), or None
     view: TerminalView | None = None
     #: How long to wait at start for sound cards that are not there yet (seconds).
     wait_for_cards: float = 0.0
     settings: Settings = field(default_factory=Settings)
+    #: When the players are restarted, and their outputs failed and tried again.
+    restarts: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 def keys_for(show: Show) -> dict[str, str]:
@@ -96,7 +102,7 @@ async def run(show: Show, options: RunOptions) -> int:
     """Run ``show`` until SIGTERM, SIGINT or (sim, in the terminal's foreground) the quit key;
     the exit status, 0 however it was stopped. A stop while the players start ends the start
     (the players that started quit)."""
-    gpio = _gpio(options.sim)
+    audio, gpio = backends(options)
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
     screen = _Screen(view, keys) if view is not None else None
@@ -104,10 +110,11 @@ async def run(show: Show, options: RunOptions) -> int:
     stop = asyncio.Event()
     pool = PlayerPool(
         show.outputs,
-        backend="sim" if options.sim else "sounddevice",
+        backend=audio,
         capture=options.capture,
         supervise=True,
         wait_for_cards=options.wait_for_cards,
+        policy=options.restarts,
     )
     frames = _Frames([screen.frame] if screen is not None else [])
     leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=frames) if show.matrix else None
@@ -127,6 +134,9 @@ async def run(show: Show, options: RunOptions) -> int:
             controller = ShowController(show, pool, leds=leds, state_path=options.state)
             systemd = _Systemd(controller, screen)
             pool.check_in = controller.check_in = systemd.liveness.check_in
+            if leds is not None:
+                leds.watch_by(systemd.liveness.check_in, systemd.liveness.check_out)
+                leds.on_failed = _threadsafe(loop, controller.changed)
             watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
             await server.start(controller)
@@ -151,6 +161,17 @@ async def run(show: Show, options: RunOptions) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     return 0
+
+
+def _threadsafe(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> Callable[[], None]:
+    """``callback``, called on ``loop``'s thread from any thread."""
+
+    def call() -> None:
+        loop.call_soon_threadsafe(callback)
+
+    return call
 
 
 def _stop_now(pool: PlayerPool, stop: asyncio.Event) -> None:
@@ -213,7 +234,18 @@ class _Screen:
         self.view.show(shown.at, shown.frame)
 
 
-def _gpio(sim: bool) -> GpioBackend:
+def backends(options: RunOptions) -> tuple[str, GpioBackend]:
+    """The hardware ``showctl run`` drives, simulated or real: the players' audio backend and
+    the GPIO backend."""
+    return audio_backend(options.sim), gpio_backend(options.sim or options.sim_gpio)
+
+
+def audio_backend(sim: bool) -> str:
+    """The players' audio backend, by name: each player makes it in its own process."""
+    return "sim" if sim else "sounddevice"
+
+
+def gpio_backend(sim: bool) -> GpioBackend:
     if sim:
         from showctl.gpio.sim import SimGpio  # noqa: PLC0415  (only what is chosen is loaded)
 
@@ -240,7 +272,9 @@ class _Systemd:
     def status(self) -> str:
         health = self.controller.outputs.health()
         working = sum(not h.failed for h in health.values())
-        return f"scene {self.controller.state.scene}; outputs {working}/{len(health)}"
+        leds = self.controller.leds
+        stopped = "; LEDs stopped" if leds is not None and leds.failed else ""
+        return f"scene {self.controller.state.scene}; outputs {working}/{len(health)}{stopped}"
 
     def scene(self, name: str) -> None:
         if self.screen is not None:

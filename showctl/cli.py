@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from showctl import __version__
 from showctl.commands import COMMANDS
+from showctl.players.restarts import RestartPolicy
 
 #: How long ``showctl run`` waits by default for the show's sound cards at start (seconds): at
 #: boot, a USB card can come up after the service has started.
@@ -194,6 +195,7 @@ def cmd_leds_replay(args: argparse.Namespace) -> int:
 
 def cmd_play(args: argparse.Namespace) -> int:
     """Play one scene of a show on its outputs, all started at one T0, and report."""
+    from showctl import app
     from showctl.players import pool as player_pool
 
     loaded = _load(args.show)
@@ -211,7 +213,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     async def play() -> player_pool.SceneReport:
         pool = player_pool.PlayerPool(
             loaded.outputs,
-            backend="sim" if args.sim else "sounddevice",
+            backend=app.audio_backend(args.sim),
             capture=Path(args.capture) if args.capture else None,
         )
         async with pool:
@@ -313,6 +315,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         view=view,
         wait_for_cards=args.wait_for_cards,
         settings=run_settings,
+        sim_gpio=args.sim_gpio,
+        restarts=RestartPolicy(retry_failed=args.retry_failed),
     )
     try:
         return asyncio.run(app.run(loaded, options))
@@ -560,6 +564,20 @@ def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser
         default=WAIT_FOR_CARDS,
         help="at start, how long to wait for sound cards that are not there yet, before the "
         "show starts without them (default: %(default)g)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        metavar="SECONDS",
+        type=_positive,
+        default=RestartPolicy.retry_failed,
+        help="how often an output whose player kept failing (its card unplugged) is tried "
+        "again, so a card plugged back in plays again (default: %(default)g)",
+    )
+    p.add_argument(
+        "--sim-gpio",
+        action="store_true",
+        help="simulate the GPIO lines only, the sound cards real (a box whose LED matrix and "
+        "inputs are not wired yet)",
     )
 
     for command in COMMANDS.values():  # the running show's, through its control socket

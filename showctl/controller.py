@@ -413,7 +413,7 @@ class ShowController:
                 {"trigger": name, "in": round(due - now, 3)} for due, name in sorted(self._timers)
             ],
             outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
-            leds=None if self.leds is None else (self.leds.failed or "ok"),
+            leds=self._leds_state(),
         )
 
     def summary(self) -> Answer:
@@ -427,7 +427,12 @@ class ShowController:
             counters=dict(sorted(self.state.counters.items())),
             fault=self.fault,
             outputs={name: h.failed or "ok" for name, h in self.outputs.health().items()},
+            leds=self._leds_state(),
         )
+
+    def _leds_state(self) -> str | None:
+        """The LEDs' state for the status: ``ok``, why they stopped, or ``None`` (no matrix)."""
+        return None if self.leds is None else (self.leds.failed or "ok")
 
     def output_failed(self, output: str, reason: str) -> None:
         """An output is failed (its restarts spent). The show goes on with the others, degraded;

@@ -9,13 +9,13 @@ restarts showctl (``WatchdogSec=``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
-import time
 
 import structlog
+
+from showctl.clock import Clock, MonotonicClock
 
 logger = structlog.get_logger()
 
@@ -73,14 +73,22 @@ class Liveness:
     logs ``watchdog_withheld`` with the stale ones when some are.
     """
 
-    def __init__(self, notifier: Notifier, every: float, stale: float) -> None:
+    def __init__(
+        self, notifier: Notifier, every: float, stale: float, clock: Clock | None = None
+    ) -> None:
         self.notifier = notifier
         self.every = every
         self.stale = stale
+        self.clock = clock or MonotonicClock()
         self._seen: dict[str, float] = {}
 
     def check_in(self, loop: str) -> None:
-        self._seen[loop] = time.monotonic()
+        """``loop`` goes round; any thread may call."""
+        self._seen[loop] = self.clock.monotonic()
+
+    def check_out(self, loop: str) -> None:
+        """``loop`` ended on purpose (a thread stopped): it is no longer watched."""
+        self._seen.pop(loop, None)
 
     def stale_loops(self, now: float) -> list[str]:
         return sorted(name for name, seen in self._seen.items() if now - seen > self.stale)
@@ -88,10 +96,10 @@ class Liveness:
     async def run(self) -> None:
         withheld: list[str] = []
         while True:
-            stale = self.stale_loops(time.monotonic())
+            stale = self.stale_loops(self.clock.monotonic())
             if not stale:
                 self.notifier.send("WATCHDOG=1")
             elif stale != withheld:
                 logger.error("watchdog_withheld", stale=stale)
             withheld = stale
-            await asyncio.sleep(self.every)
+            await self.clock.sleep(self.every)

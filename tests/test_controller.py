@@ -232,6 +232,7 @@ def test_goto_runs_the_exit_and_enter_actions_and_names_the_scenes_it_has(small)
         answer = await c.goto("nowhere")
         assert answer == {
             "ok": False,
+            "refused": "unknown_name",
             "error": "the show has no scene 'nowhere'; its scenes are: a, b",
         }
         answer = await c.goto("b")
@@ -391,6 +392,7 @@ def test_a_reload_that_changes_the_hardware_is_refused(small) -> None:
         answer = await room.controller.reload()
         assert answer == {
             "ok": False,
+            "refused": "needs_restart",
             "error": f"the new {running.path} changes the show's inputs, which showctl takes "
             "up only at start; the running show goes on unchanged. Restart showctl "
             "(systemctl restart showctl) to take it up",

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from showctl.clock import Clock, FakeClock
 from showctl.settings import MqttSettings
 from showctl.show import loader, model
 from showctl.surfaces.mqtt import MAX_PAYLOAD, MqttSurface
@@ -93,7 +94,7 @@ async def surface(
     room: Room,
     broker: Broker,
     *,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock | None = None,
     **settings_: Any,
 ) -> AsyncIterator[MqttSurface]:
     """A started surface for the room's controller (``settings_``: other settings than the
@@ -459,14 +460,14 @@ def test_bad_input_changes_nothing_is_logged_once_a_second_and_the_surface_goes_
     oversize payload and a retained trigger each change nothing and get one
     mqtt_message_refused line; a flood on one topic gets one line a second with the count of
     the rest; a good event works afterwards."""
-    now = [0.0]
+    clock = FakeClock(0.0)
 
     async def body(room: Room) -> None:
         await room.press("button")  # so that "go" would move the show, if it were fired
         with Listener(broker, f"{BASE}/#") as listener, capture_logs() as logs:
             # Retained before showctl connects: delivered on subscribing, with the retain flag.
             await publish(listener, f"{BASE}/event/go", b"1", retain=True)  # (empty: cleared)
-            async with surface(room, broker, clock=lambda: now[0]) as mqtt:
+            async with surface(room, broker, clock=clock) as mqtt:
                 await connected(room, listener)
                 await until(room, lambda: mqtt.counts["refused"] == 1, "the retained one")
                 bad = [
@@ -478,14 +479,14 @@ def test_bad_input_changes_nothing_is_logged_once_a_second_and_the_surface_goes_
                     (f"{BASE}/event/go", b"x" * (MAX_PAYLOAD + 1)),
                 ]
                 for i, (topic, data) in enumerate(bad, start=2):
-                    now[0] += 1.1  # a new second: each gets its line
+                    clock.advance(1.1)  # a new second: each gets its line
                     await publish(listener, topic, data)
                     await until(room, lambda i=i: mqtt.counts["refused"] == i, f"refusal {i}")
 
                 for _ in range(20):
                     await publish(listener, TRIGGER, b"{")
                 await until(room, lambda: mqtt.counts["refused"] == 1 + len(bad) + 20, "flood")
-                now[0] += 1.1
+                clock.advance(1.1)
                 await publish(listener, TRIGGER, b"{")
                 await until(room, lambda: mqtt.counts["refused"] == 1 + len(bad) + 21, "the last")
                 assert (room.scene, room.flags, mqtt.counts["fired"]) == ("a", {"pressed"}, 0)

@@ -16,9 +16,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from structlog.testing import capture_logs
 
+from showctl.commands import MAX_NAME
 from showctl.settings import OscSettings
 from showctl.show import loader, model
-from showctl.commands import MAX_NAME
 from showctl.surfaces.osc import QUEUE_SIZE, REFUSALS_LOGGED, OscSurface
 from showctl.testing import write_wav
 from tests.harness.room import Room

@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
+from showctl.clock import FakeClock
 from showctl.watchdog import Liveness, Notifier
 from tests.conftest import ROOT
 
@@ -83,21 +85,26 @@ def test_the_watchdog_is_pinged_only_while_every_loop_checks_in() -> None:
         def send(self, *fields: str) -> None:
             self.sent.extend(fields)
 
-    async def main() -> list[str]:
+    async def main() -> list[int]:
+        clock = FakeClock()
         heard = Heard()
-        gate = Liveness(heard, every=0.01, stale=0.1)
-        gate.check_in("controller")
-        gate.check_in("players")
+        gate = Liveness(heard, every=1.0, stale=2.0, clock=clock)
+        gate.check_in("controller")  # and then it hangs
         pinging = asyncio.create_task(gate.run())
-        for _ in range(30):  # 0.3 s: "players" checks in, "controller" has hung
-            gate.check_in("players")
-            await asyncio.sleep(0.01)
+        pings = []
+        for _ in range(6):
+            gate.check_in("players")  # goes round
+            for _ in range(3):
+                await asyncio.sleep(0)  # the gate's turn
+            pings.append(heard.sent.count("WATCHDOG=1"))
+            clock.advance(1.0)
         pinging.cancel()
-        return heard.sent
+        return pings
 
-    sent = asyncio.run(main())
-    assert sent[0] == "WATCHDOG=1", "pinged while both were fresh"
-    assert 1 <= sent.count("WATCHDOG=1") < 20, "and not once the controller went stale"
+    with capture_logs() as logs:
+        pings = asyncio.run(main())
+    assert pings == [1, 2, 3, 3, 3, 3], "pinged each second until the controller was stale"
+    assert [(e["event"], e["stale"]) for e in logs] == [("watchdog_withheld", ["controller"])]
 
 
 def test_the_stale_loops_are_named() -> None:

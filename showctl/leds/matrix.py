@@ -10,13 +10,13 @@ failure is reported once and the matrix goes dark; nothing else stops."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import structlog
 
+from showctl.clock import Clock, MonotonicClock
 from showctl.errors import GpioError, ProgramError
 from showctl.gpio.base import GpioBackend, OutputLines
 from showctl.leds.programs import Frame, Schedule
@@ -26,6 +26,13 @@ logger = structlog.get_logger()
 
 #: A scene started this long ago (s) or more is joined where it is now (see LedPlayer.play).
 JOIN_AFTER = 0.25
+#: The LED threads check in with the liveness gate at least this often (s), even when no frame
+#: is due: well inside the watchdog's half interval (see showctl.controller.CHECK_IN).
+CHECK_IN = 0.25
+
+
+def _nobody(loop: str) -> None:
+    """A check-in nobody hears (no liveness gate)."""
 
 
 class LedMatrix:
@@ -34,6 +41,12 @@ class LedMatrix:
     def __init__(self, matrix: Matrix, lines: OutputLines) -> None:
         self.matrix = matrix
         self.lines = lines
+        #: Why the matrix stopped showing frames on its own (a scan thread's failure), or None.
+        self.failed: str | None = None
+        #: Told "led-scan" as a scan thread goes round (the liveness gate's check_in).
+        self.check_in: Callable[[str], None] = _nobody
+        #: Called (on the failing thread) once the matrix has failed.
+        self.on_failed: Callable[[], None] = lambda: None
         self._offsets = list(matrix.offsets)
 
     def show(self, frame: Frame) -> None:
@@ -48,14 +61,23 @@ class MultiplexedMatrix(LedMatrix):
     """A matrix scanned row by row: a thread lights one row at a time (the row's line and the
     columns' lines in one change), each row for 1/(refresh x rows) s, on absolute deadlines.
     :meth:`show` hands it a frame, which it takes from the next row on. The scan rate it
-    reaches is logged every ``REPORT_EVERY`` seconds.
+    reaches is logged every ``REPORT_EVERY`` seconds. It checks in as ``led-scan`` every scan;
+    when its lines fail it says so once (:attr:`failed`, logged) and ends, checked out.
     """
 
     REPORT_EVERY = 10.0
 
-    def __init__(self, matrix: Matrix, lines: OutputLines, *, start: bool = True) -> None:
+    def __init__(
+        self,
+        matrix: Matrix,
+        lines: OutputLines,
+        *,
+        start: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
         super().__init__(matrix, lines)
-        self.failed: str | None = None
+        self.clock = clock or MonotonicClock()
+        self.check_out: Callable[[str], None] = _nobody
         self.scans = 0  # whole scans of the matrix so far
         self._frame: Frame = np.zeros((matrix.rows, matrix.columns), dtype=bool)
         # The row lines' values that select each row: the same every scan, made once.
@@ -86,6 +108,7 @@ class MultiplexedMatrix(LedMatrix):
         except GpioError as e:
             self.failed = str(e)
             logger.error("leds_failed", reason=self.failed)
+            self.on_failed()
             return False
         return True
 
@@ -104,16 +127,18 @@ class MultiplexedMatrix(LedMatrix):
     def _run(self) -> None:
         rows = self.matrix.rows
         step = 1.0 / (self.matrix.refresh * rows)
-        start = time.monotonic()
+        start = self.clock.monotonic()
         report_at, reported = start + self.REPORT_EVERY, 0
         k = 0
         while not self._stop.is_set():
             if not self.scan_step(k % rows):
+                self.check_out("led-scan")  # reported; no longer a loop to watch
                 return
             k += 1
             if k % rows == 0:
                 self.scans += 1
-            now = time.monotonic()
+                self.check_in("led-scan")
+            now = self.clock.monotonic()
             if now >= report_at:
                 rate = (self.scans - reported) / (now - report_at + self.REPORT_EVERY)
                 logger.info("leds_refresh", scans_per_s=round(rate, 1), target=self.matrix.refresh)
@@ -125,12 +150,12 @@ class MultiplexedMatrix(LedMatrix):
             self._stop.wait(max(0.0, due - now))
 
 
-def open_matrix(matrix: Matrix, gpio: GpioBackend) -> LedMatrix:
+def open_matrix(matrix: Matrix, gpio: GpioBackend, clock: Clock | None = None) -> LedMatrix:
     """Request the matrix's lines (one request) and drive them as the show says."""
     if matrix.multiplexed:
         low = matrix.column_lines if matrix.active_low else ()
         lines = gpio.request_outputs(matrix.chip, matrix.offsets, active_low=low)
-        return MultiplexedMatrix(matrix, lines)
+        return MultiplexedMatrix(matrix, lines, clock=clock)
     low = matrix.offsets if matrix.active_low else ()
     return LedMatrix(matrix, gpio.request_outputs(matrix.chip, matrix.offsets, active_low=low))
 
@@ -147,19 +172,25 @@ class Shown:
 
 
 class LedPlayer:
-    """Shows the current scene's cues on a matrix, each frame at its deadline (a thread)."""
+    """Shows the current scene's cues on a matrix, each frame at its deadline (a thread that
+    checks in as ``leds`` at least every :data:`CHECK_IN` seconds)."""
 
     def __init__(
         self,
         matrix: LedMatrix,
         *,
         on_frame: Callable[[Shown], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self.matrix = matrix
         self.on_frame = on_frame
-        self.clock = clock
-        self.failed: str | None = None
+        self.clock = clock or MonotonicClock()
+        #: Told "leds" as the thread goes round (the liveness gate's check_in).
+        self.check_in: Callable[[str], None] = _nobody
+        #: Called (on the failing thread) once the LEDs have stopped: :attr:`failed` says why.
+        self.on_failed: Callable[[], None] = lambda: None
+        matrix.on_failed = self._matrix_failed
+        self._failed: str | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._schedule: Schedule | None = None
@@ -167,6 +198,17 @@ class LedPlayer:
         self._late = False  # the schedule was fast-forwarded: show its frame at once
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="leds", daemon=True)
+
+    @property
+    def failed(self) -> str | None:
+        """Why the LEDs stopped (the cues, or the matrix's own scan), or ``None``."""
+        return self._failed or self.matrix.failed
+
+    def watch_by(self, check_in: Callable[[str], None], check_out: Callable[[str], None]) -> None:
+        """Have this thread and the matrix's own (if it scans) check in with a liveness gate."""
+        self.check_in = self.matrix.check_in = check_in
+        if isinstance(self.matrix, MultiplexedMatrix):
+            self.matrix.check_out = check_out
 
     def start(self) -> None:
         self._thread.start()
@@ -176,7 +218,7 @@ class LedPlayer:
         more than :data:`JOIN_AFTER` past (a scene resumed) jumps to where the scene is now and
         shows that at once, without replaying what came before; less late, the frames due are
         shown in order at once."""
-        late = self.clock() - t0
+        late = self.clock.monotonic() - t0
         if late > JOIN_AFTER:
             schedule.advance(late)
         with self._lock:
@@ -211,7 +253,7 @@ class LedPlayer:
             if self._schedule is None or self._stopping:
                 return None
             if self._late:
-                return self.clock()
+                return self.clock.monotonic()
             at = self._schedule.next_time()
             return None if at is None else self._t0 + at
 
@@ -224,10 +266,10 @@ class LedPlayer:
             failure: str | None = None
             if self._late:  # joined late: the frame as it is now, where play() left it
                 self._late = False
-                at = self.clock() - self._t0
+                at = self.clock.monotonic() - self._t0
             else:
                 next_at = schedule.next_time()
-                if next_at is None or self._t0 + next_at > self.clock():
+                if next_at is None or self._t0 + next_at > self.clock.monotonic():
                     return None
                 at = next_at
                 try:
@@ -244,30 +286,33 @@ class LedPlayer:
         except GpioError as e:
             self._fail(str(e))
             return None
-        shown = Shown(at, due, self.clock(), frame)
+        shown = Shown(at, due, self.clock.monotonic(), frame)
         if self.on_frame is not None:
             self.on_frame(shown)
         return shown
 
+    def _matrix_failed(self) -> None:
+        self.on_failed()  # looked up now: it may be set after this player was made
+
     def _fail(self, reason: str) -> None:
-        self.failed = reason
+        self._failed = reason
         logger.error("leds_failed", reason=reason)
         with self._lock:
             if self._schedule is not None:
                 self._schedule.close()
             self._schedule = None
+        self.on_failed()
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 if self._stopping:
                     return
+            self.check_in("leds")
             self._wake.clear()  # before looking: a play() from now on wakes the wait
             due = self.due()
-            if due is None:
-                self._wake.wait()
-                continue
-            delay = due - self.clock()
+            delay = CHECK_IN if due is None else min(CHECK_IN, due - self.clock.monotonic())
             if delay > 0 and self._wake.wait(delay):
                 continue  # a new scene, or stop: look again
-            self.step()
+            if due is not None and due <= self.clock.monotonic():
+                self.step()

@@ -6,12 +6,10 @@ forwarded into this process's log, tagged with the output and the pid. :func:`pl
 plays a scene's clips on every output at one common T0 and reports what each output did.
 
 Supervised (``supervise=True``), the pool restarts a player that dies or hangs (no event for
-:data:`HEARTBEAT_TIMEOUT`): a fresh process for that output is given the clips it had loaded
-and the clip it was playing, with its T0, so it joins the running scene at the right sample
-while the other outputs play on. Restarts back off exponentially; after
-:data:`RESTART_BUDGET` restarts in :data:`RESTART_WINDOW` seconds the output is failed (the
-show runs degraded) and retried every :data:`RETRY_FAILED` seconds, so a card plugged back in
-is taken up again.
+the policy's ``heartbeat_timeout``): a fresh process for that output is given the clips it had
+loaded and the clip it was playing, with its T0, so it joins the running scene at the right
+sample while the other outputs play on. When, and when an output is failed instead (the show
+runs degraded) and tried again, is the :class:`~.restarts.RestartPolicy`'s to say.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import contextlib
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +27,11 @@ from typing import Any, TypeVar
 
 import structlog
 
+from showctl.clock import Clock, MonotonicClock
 from showctl.errors import ShowctlError
 from showctl.players import protocol
 from showctl.players.outputs import Clip, OutputHealth, OutputListener
+from showctl.players.restarts import RestartPolicy, next_restart
 from showctl.show.model import Output, Show
 
 logger = structlog.get_logger()
@@ -40,19 +39,6 @@ logger = structlog.get_logger()
 #: How far ahead of "now" a scene's T0 is put by default: time for every player to get the
 #: command and prepare its clip before the first sample is due.
 DEFAULT_LEAD = 0.15
-#: A ready player sends a heartbeat twice a second; one silent this long is hung (seconds).
-HEARTBEAT_TIMEOUT = 2.0
-#: Restarts of one output allowed within RESTART_WINDOW seconds before it is failed.
-RESTART_BUDGET = 5
-RESTART_WINDOW = 60.0
-#: The first restart in the window is at once; the second waits BACKOFF_FIRST, and each one
-#: after twice as long as the one before, at most BACKOFF_MAX.
-BACKOFF_FIRST = 0.1
-BACKOFF_MAX = 8.0
-#: How often a failed output is tried again (seconds).
-RETRY_FAILED = 60.0
-#: How often a player whose card is missing at start is tried again, while the pool waits.
-CARD_POLL = 1.0
 #: A player's measured clock error (its heartbeats' ``ppm``) is taken as its card's once the
 #: player has run this long (seconds), and given to the next player of that output.
 RATE_LEARNED = 20.0
@@ -105,13 +91,13 @@ class PlayerProcess:
 
     output: str
     process: asyncio.subprocess.Process
+    heard: float  # when it last said anything (the pool's clock)
+    born: float
     events: asyncio.Queue[PoolEvent] = field(default_factory=asyncio.Queue)
     ready: protocol.Ready | None = None
     beat: protocol.Heartbeat | None = None  # the latest heartbeat
     error: protocol.Error | None = None
     hung: float | None = None  # killed when silent this long (s)
-    heard: float = field(default_factory=time.monotonic)  # when it last said anything
-    born: float = field(default_factory=time.monotonic)
     #: Its ``ready`` went to the queue: from now on its events go to the pool's watchers.
     handed_over: bool = False
 
@@ -151,12 +137,16 @@ class PlayerPool:
         lock: bool = True,
         supervise: bool = False,
         wait_for_cards: float = 0.0,
+        policy: RestartPolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.outputs = outputs
         self.backend = backend
         self.capture = capture
         self.lock = lock  # off only to measure (see the player's --no-drift-lock)
         self.supervise = supervise
+        self.policy = policy or RestartPolicy()
+        self.clock = clock or MonotonicClock()
         #: Supervised: how long :meth:`start` waits for missing cards to appear (seconds).
         self.wait_for_cards = wait_for_cards
         self.env = {**os.environ, **(env or {})}
@@ -168,10 +158,10 @@ class PlayerPool:
         #: here (output, event) instead of to its queue, which only
         #: :meth:`PlayerProcess.wait_for` reads: for measurements.
         self.on_event: Callable[[str, PoolEvent], None] | None = None
-        #: Outputs whose restarts are spent, with why; retried every RETRY_FAILED seconds.
+        #: Outputs whose restarts are spent, with why; retried every ``policy.retry_failed`` s.
         self.failed: dict[str, str] = {}
         self.restarts: dict[str, int] = dict.fromkeys(outputs, 0)  # since the pool started
-        self._recent: dict[str, list[float]] = {name: [] for name in outputs}
+        self._recent: dict[str, tuple[float, ...]] = dict.fromkeys(outputs, ())
         #: Each card's clock error (ppm) as a player that ran long enough measured it.
         self._ppm: dict[str, float] = {}
         # What a fresh player of each output must be told: its loaded clips, its clip playing.
@@ -205,9 +195,9 @@ class PlayerPool:
         """Start every player and wait until all are ready. Raises :class:`PlayerError`.
 
         Supervised, a player that cannot start (its card not there yet, at boot) is started
-        again every :data:`CARD_POLL` seconds for up to :attr:`wait_for_cards` seconds, with a
-        log line per missing card; an output still missing then is failed (and retried every
-        :data:`RETRY_FAILED` seconds), and the pool starts degraded, without raising."""
+        again every ``policy.card_poll`` seconds for up to :attr:`wait_for_cards` seconds, with
+        a log line per missing card; an output still missing then is failed (and retried every
+        ``policy.retry_failed`` seconds), and the pool starts degraded, without raising."""
         self._booting = set(self.outputs) if self.supervise else set()
         for name in self.outputs:
             await self._spawn(name)
@@ -216,7 +206,7 @@ class PlayerPool:
                 *(p.wait_for(protocol.Ready, timeout) for p in self.players.values())
             )
             return
-        deadline = time.monotonic() + self.wait_for_cards
+        deadline = self.clock.monotonic() + self.wait_for_cards
         await asyncio.gather(*(self._boot(name, deadline, timeout) for name in self.outputs))
         self._task(self._watch(), name="players-watch")
 
@@ -238,7 +228,7 @@ class PlayerPool:
                 with contextlib.suppress(ProcessLookupError):
                     player.process.kill()
                 await player.process.wait()
-                if time.monotonic() >= deadline:
+                if self.clock.monotonic() >= deadline:
                     self._task(self._restart(name, reason, fail=True), name=f"restart:{name}")
                     return
                 if not waiting:
@@ -247,10 +237,10 @@ class PlayerPool:
                         output=name,
                         device=self.outputs[name].device,
                         reason=reason,
-                        wait=round(max(0.0, deadline - time.monotonic()), 1),
+                        wait=round(max(0.0, deadline - self.clock.monotonic()), 1),
                     )
                     waiting = True
-                await asyncio.sleep(CARD_POLL)
+                await self.clock.sleep(self.policy.card_poll)
                 await self._spawn(name)
                 continue
             if waiting:
@@ -298,7 +288,8 @@ class PlayerPool:
             )
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, protocol.PLAYER_IGNORES)
-        player = PlayerProcess(name, process)
+        now = self.clock.monotonic()
+        player = PlayerProcess(name, process, heard=now, born=now)
         self.players[name] = player
         self._task(self._read_events(player), name=f"events:{name}")
         self._task(self._forward_logs(player), name=f"logs:{name}")
@@ -358,7 +349,7 @@ class PlayerPool:
         }
         self._plays.update(messages)
         ready = self._ready()
-        sent = time.monotonic()
+        sent = self.clock.monotonic()
         if t0 > sent:  # a start, not a scene taken up where it was
             self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
         await asyncio.gather(*(ready[n].send(m) for n, m in messages.items() if n in ready))
@@ -441,7 +432,7 @@ class PlayerPool:
                     line=line[:200].decode(errors="replace"),
                 )
                 continue
-            player.heard = time.monotonic()
+            player.heard = self.clock.monotonic()
             self._heard(player, event)
             await self._deliver(player, event)
         code = await player.process.wait()
@@ -521,21 +512,18 @@ class PlayerPool:
         """Kill a ready player that has been silent too long (hung); its end restarts it.
         Silence while the controller's own loop stood still is not the players' doing: it is
         not counted."""
-        every = HEARTBEAT_TIMEOUT / 4
+        timeout = self.policy.heartbeat_timeout
+        every = timeout / 4
         while True:
             self.check_in("players")
-            before = time.monotonic()
-            await asyncio.sleep(every)
-            now = time.monotonic()
+            before = self.clock.monotonic()
+            await self.clock.sleep(every)
+            now = self.clock.monotonic()
             if now - before > 2 * every:  # the loop was held up: the players' news is still
                 continue  # in the pipes, read before the next round
             for player in list(self.players.values()):
                 silent = now - player.heard
-                if (
-                    player.handed_over
-                    and player.process.returncode is None
-                    and (silent > HEARTBEAT_TIMEOUT)
-                ):
+                if player.handed_over and player.process.returncode is None and silent > timeout:
                     logger.error(
                         "player_hung",
                         output=player.output,
@@ -562,29 +550,25 @@ class PlayerPool:
             self._restarting.discard(name)
 
     async def _restart_once(self, name: str, reason: str, timeout: float, fail: bool) -> None:
-        now = time.monotonic()
-        recent = [t for t in self._recent[name] if now - t < RESTART_WINDOW]
-        self._recent[name] = recent
-        if fail or len(recent) >= RESTART_BUDGET:
+        restart = next_restart(self.policy, self._recent[name], self.clock.monotonic(), fail=fail)
+        if restart.fail:
             self.failed[name] = reason
             self._ppm.pop(name, None)  # the card that comes back may be another
             logger.error(
                 "output_failed",
                 output=name,
                 reason=reason,
-                restarts=len(recent),
-                retry_in=RETRY_FAILED,
+                restarts=len(self._recent[name]),
+                retry_in=restart.wait,
             )
             self._tell(name, Failed(reason))
             if self.listener is not None:
                 self.listener.output_failed(name, reason)
-            await asyncio.sleep(RETRY_FAILED)
-            self._recent[name] = []
-        else:
-            await asyncio.sleep(_backoff(len(recent)))
+        self._recent[name] = restart.recent
+        await self.clock.sleep(restart.wait)
         if self._closing:
             return
-        self._recent[name].append(time.monotonic())
+        self._recent[name] += (self.clock.monotonic(),)
         self.restarts[name] += 1
         player = await self._spawn(name)
         try:
@@ -641,11 +625,6 @@ class PlayerPool:
             )
 
 
-def _backoff(recent: int) -> float:
-    """The wait (s) before a restart, with ``recent`` restarts in the window before it."""
-    return 0.0 if recent == 0 else min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (recent - 1))
-
-
 def _why(player: PlayerProcess, code: int) -> str:
     """Why a player ended, in a few words: its error, hung, or its exit status."""
     if player.hung is not None:
@@ -697,7 +676,7 @@ async def play_scene(
     otherwise once every output has started.
     """
     clips = scene_clips(show, scene)
-    t0 = time.monotonic() + lead
+    t0 = pool.clock.monotonic() + lead
     await pool.play(clips, t0)
     started = dict(
         zip(

@@ -53,7 +53,6 @@ import contextvars
 import functools
 import json
 import socket
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -66,6 +65,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from showctl import commands
+from showctl.clock import Clock, MonotonicClock
 from showctl.commands import Answer
 from showctl.controller import Outcome, ShowController
 from showctl.errors import SettingsError
@@ -113,7 +113,7 @@ class MqttSurface:
         settings: MqttSettings,
         controller: ShowController,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         """``clock`` paces the log lines of refused messages (seconds)."""
         self.settings = settings
@@ -137,7 +137,8 @@ class MqttSurface:
         self._published: str | None = None  # the state last handed to paho
         self._connected = False
         self._trouble_logged = False  # unreachable or refused, logged once until connected
-        self._refusals = Tally(logger, clock, LOG_EVERY, LOGGED_TOPICS)  # by topic
+        self.clock = clock or MonotonicClock()
+        self._refusals = Tally(logger, self.clock.monotonic, LOG_EVERY, LOGGED_TOPICS)  # by topic
         self._closed = False
         self._commands: set[asyncio.Task[None]] = set()  # running, at most MAX_COMMANDS
 

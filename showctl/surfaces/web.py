@@ -33,7 +33,6 @@ import contextlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from showctl import commands
+from showctl.clock import Clock, MonotonicClock
 from showctl.commands import COMMANDS, Refusal
 from showctl.controller import ShowController
 from showctl.leds.matrix import Shown
@@ -100,17 +100,17 @@ class WebSurface:
         settings: WebSettings,
         controller: ShowController,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         rate: float = RATE,
     ) -> None:
         """``rate``: control requests a second taken from one address (tests take more)."""
         self.settings = settings
         self.rate = rate
         self.controller = controller
-        self.clock = clock
+        self.clock = clock or MonotonicClock()
         self.recent = Recent()
         self._buckets: dict[str, tuple[float, float]] = {}  # address: (tokens, when)
-        self._refusals = Tally(logger, clock, LOG_EVERY)  # by status and path
+        self._refusals = Tally(logger, self.clock.monotonic, LOG_EVERY)  # by status and path
         #: Each open WebSocket and its event, set when there is something new to send it.
         self._sockets: dict[web.WebSocketResponse, asyncio.Event] = {}
         self._frame: Shown | None = None
@@ -272,7 +272,7 @@ class WebSurface:
                 news.clear()
                 status = self._status_body()
                 moving = {k: v for k, v in status.items() if k not in ("seconds", "timers")}
-                now = self.clock()
+                now = self.clock.monotonic()
                 if moving != last_status or now - status_sent >= STATUS_EVERY:
                     await ws.send_json({"type": "status", "status": status})
                     last_status, status_sent = moving, now
@@ -351,7 +351,7 @@ class WebSurface:
     def _check_rate(self, request: web.Request) -> None:
         """A token bucket for each address: :data:`RATE` a second, :data:`BURST` at once."""
         address = request.remote or "?"
-        now = self.clock()
+        now = self.clock.monotonic()
         tokens, when = self._buckets.get(address, (BURST, now))
         tokens = min(BURST, tokens + (now - when) * self.rate)
         if tokens < 1.0:

@@ -35,21 +35,13 @@ from typing import Any
 
 from showctl import saved_state
 
-#: Runs ``showctl`` with RETRY_FAILED set to argv[1], SIGUSR2 holding the loop argv[2] s, and
-#: with argv[3] "sim", simulated GPIO lines (for a show with an LED matrix, on a machine with
-#: no GPIO chip) while the sound cards are real.
+#: Runs ``showctl`` (its arguments from argv[2] on) with SIGUSR2 holding the loop argv[1] s:
+#: a stall of the whole controller, as a fault to recover from.
 WRAPPER = """\
 import signal, sys, time
-from showctl import app
-from showctl.players import pool
 from showctl.cli import main
-retry, hold, gpio = sys.argv[1:4]
-pool.RETRY_FAILED = float(retry)
-if gpio == "sim":
-    gpio_of = app._gpio
-    app._gpio = lambda sim: gpio_of(True)  # as --sim has them
-signal.signal(signal.SIGUSR2, lambda *_: time.sleep(float(hold)))
-sys.exit(main(sys.argv[4:]))
+signal.signal(signal.SIGUSR2, lambda *_: time.sleep(float(sys.argv[1])))
+sys.exit(main(sys.argv[2:]))
 """
 #: Bytes the log pipe holds before the controller's writes to it block (a page).
 PIPE_SIZE = 4096
@@ -96,9 +88,9 @@ class Box:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(folder / "notify.sock"))
         self.notify.settimeout(0.2)
-        command = [sys.executable, "-c", WRAPPER, str(retry_failed), str(hold)]
-        command += ["sim" if sim_gpio else "real", "run", str(show)]
+        command = [sys.executable, "-c", WRAPPER, str(hold), "run", str(show)]
         command += ["--socket", str(self.socket), "--state", str(self.state_path)]
+        command += ["--retry-failed", str(retry_failed), *(["--sim-gpio"] if sim_gpio else [])]
         self.process = subprocess.Popen(
             [*command, *(["--sim"] if sim else [])],
             env={

@@ -43,7 +43,7 @@ class Room:
         for name in missing:
             self.outputs.fail(name)  # before the controller listens, as at a boot
         self.leds = (
-            LedPlayer(open_matrix(show.matrix, self.gpio), clock=self.clock.monotonic)
+            LedPlayer(open_matrix(show.matrix, self.gpio), clock=self.clock)
             if show.matrix
             else None
         )

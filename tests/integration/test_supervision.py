@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from showctl.clock import FakeClock
 from showctl.players import pool as player_pool
 from showctl.players import protocol
 from showctl.players.pool import E, Exited, Failed, PoolEvent, Restarted
+from showctl.players.restarts import RestartPolicy
 from showctl.show.model import Output
 from tests.harness.analysis import noise_clip
 from tests.harness.soundhub import SoundHub, device_name
@@ -156,19 +158,18 @@ def test_the_lead_covers_the_commands_way_and_a_start_cut_short_is_told(
 
 
 def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
-    clips: dict[str, tuple[Path, bool]], monkeypatch: pytest.MonkeyPatch
+    clips: dict[str, tuple[Path, bool]],
 ) -> None:
     """The hub stops (both cards gone): each output's restarts are spent, it is failed with the
     reason; the hub starts again (the cards are back): the next retry takes them up, and they
     play the scene again from its place."""
-    monkeypatch.setattr(player_pool, "RESTART_BUDGET", 2)
-    monkeypatch.setattr(player_pool, "BACKOFF_FIRST", 0.05)
-    monkeypatch.setattr(player_pool, "RETRY_FAILED", 3.0)
+    policy = RestartPolicy(budget=2, backoff_first=0.05, retry_failed=3.0)
 
     async def main(hub: SoundHub) -> None:
         listener = Listener()
         outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
-        async with player_pool.PlayerPool(outputs, env=hub.env, supervise=True) as pool:
+        pool = player_pool.PlayerPool(outputs, env=hub.env, supervise=True, policy=policy)
+        async with pool:
             pool.on_event = listener
             await pool.play(clips, time.monotonic() + 0.2, play=3)
             await listener.wait("a", protocol.Started, 0)
@@ -190,13 +191,12 @@ def test_a_card_that_stays_gone_fails_its_output_until_it_is_back(
 
 
 def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
-    clips: dict[str, tuple[Path, bool]], monkeypatch: pytest.MonkeyPatch
+    clips: dict[str, tuple[Path, bool]],
 ) -> None:
     """Boot: the cards are not there yet (the hub is down). Cards that come within the wait are
     taken up; cards that do not are failed, the pool starts without them, and takes them up
     once they are there."""
-    monkeypatch.setattr(player_pool, "CARD_POLL", 0.3)
-    monkeypatch.setattr(player_pool, "RETRY_FAILED", 2.0)
+    policy = RestartPolicy(card_poll=0.3, retry_failed=2.0)
     outputs = {name: Output(device_name(i)) for i, name in enumerate(clips)}
 
     async def cards_come_in_time(hub: SoundHub, logs: list[dict[str, Any]]) -> None:
@@ -206,7 +206,9 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
             await asyncio.to_thread(hub.start)
 
         plugging = asyncio.create_task(plug_in_once_both_are_missed())
-        pool = player_pool.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=60)
+        pool = player_pool.PlayerPool(
+            outputs, env=hub.env, supervise=True, wait_for_cards=60, policy=policy
+        )
         async with pool:
             assert plugging.done()
             assert pool.failed == {}
@@ -215,7 +217,9 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
     async def cards_come_late(hub: SoundHub) -> None:
         listener = Listener()
         began = time.monotonic()
-        pool = player_pool.PlayerPool(outputs, env=hub.env, supervise=True, wait_for_cards=1.0)
+        pool = player_pool.PlayerPool(
+            outputs, env=hub.env, supervise=True, wait_for_cards=1.0, policy=policy
+        )
         async with pool:
             assert time.monotonic() - began >= 1.0
             assert set(pool.failed) == {"a", "b"}
@@ -245,3 +249,36 @@ def test_at_start_the_pool_waits_for_missing_cards_then_starts_degraded(
         assert sorted(restarted) == ["a", "b"], "one player per output, started once"
     finally:
         hub.stop()
+
+
+def test_the_pool_keeps_its_restart_rules_on_its_own_clock() -> None:
+    """A pool on a fake clock (its players real, on simulated cards): the first restart is at
+    once; the second waits the back-off, which only the clock moving ends; with the budget
+    spent the output is failed."""
+    clock = FakeClock()
+    policy = RestartPolicy(budget=2, backoff_first=5.0, retry_failed=100.0)
+
+    async def main() -> None:
+        listener = Listener()
+        outputs = {"a": Output("sim-a")}
+        async with player_pool.PlayerPool(
+            outputs, backend="sim", supervise=True, policy=policy, clock=clock
+        ) as pool:
+            pool.on_event = listener
+            os.kill(pool.players["a"].pid, signal.SIGKILL)
+            await listener.wait("a", Restarted, 0)
+            second = pool.players["a"]
+            killed = time.monotonic()
+            os.kill(second.pid, signal.SIGKILL)
+            await listener.wait("a", Exited, killed)
+            await asyncio.sleep(0.5)  # however long, the back-off is the fake clock's
+            assert pool.players["a"] is second
+            clock.advance(5.0)
+            await listener.wait("a", Restarted, killed)
+            killed = time.monotonic()
+            os.kill(pool.players["a"].pid, signal.SIGKILL)
+            failed = await listener.wait("a", Failed, killed)
+            assert failed.reason == "its player ended (exit status -9)"
+            assert pool.restarts["a"] == 2
+
+    asyncio.run(main())

@@ -18,7 +18,7 @@ MATRIX = Matrix(lines=((10, 11), (12, 13)), names={"a": (0, 0), "d": (1, 1)})
 def rig() -> tuple[FakeClock, LedPlayer, object]:
     clock = FakeClock()
     lines = SimGpio(clock).request_outputs("gpiochip0", [10, 11, 12, 13])
-    player = LedPlayer(LedMatrix(MATRIX, lines), clock=clock.monotonic)
+    player = LedPlayer(LedMatrix(MATRIX, lines), clock=clock)
     return clock, player, lines
 
 
@@ -125,7 +125,7 @@ def test_a_multiplexed_matrix_whose_chip_goes_is_reported_once() -> None:
     clock = FakeClock()
     lines = SimGpio(clock).request_outputs("gpiochip0", MUX.offsets)
     matrix = MultiplexedMatrix(MUX, lines, start=False)
-    player = LedPlayer(matrix, clock=clock.monotonic)
+    player = LedPlayer(matrix, clock=clock)
     player.play(Schedule(MUX, (Cue(Blink(("all",), 0.1)),)), clock.now)
     with capture_logs() as logs:
         lines.close()  # as if the chip went away
@@ -137,3 +137,68 @@ def test_a_multiplexed_matrix_whose_chip_goes_is_reported_once() -> None:
     assert [entry["event"] for entry in logs] == ["leds_failed"]
     assert matrix.failed is not None
     assert "gpiochip0" in matrix.failed
+
+
+class Gate:
+    """A liveness gate that remembers who checked in and out."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.gone: set[str] = set()
+
+    def check_in(self, loop: str) -> None:
+        self.seen.add(loop)
+
+    def check_out(self, loop: str) -> None:
+        self.gone.add(loop)
+
+
+def test_both_led_threads_check_in_and_a_failed_scan_is_told_and_checks_out() -> None:
+    """The cue thread checks in while nothing is due; the scan thread while it scans. When the
+    scan's lines fail, the player says so (``failed``, and ``on_failed``, once), and the scan
+    thread, ended, checks out, so it does not hold the watchdog."""
+    gate, told = Gate(), []
+    lines = SimGpio().request_outputs("gpiochip0", MUX.offsets)
+    matrix = MultiplexedMatrix(MUX, lines)
+    player = LedPlayer(matrix)
+    player.watch_by(gate.check_in, gate.check_out)
+    player.on_failed = lambda: told.append(player.failed)
+    player.start()
+    deadline = time.monotonic() + 5
+    while gate.seen != {"leds", "led-scan"} and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gate.seen == {"leds", "led-scan"}
+    lines.close()  # as if the chip went away
+    while not gate.gone and time.monotonic() < deadline:
+        time.sleep(0.01)
+    player.stop()
+    assert gate.gone == {"led-scan"}
+    assert len(told) == 1
+    assert "gpiochip0" in str(told[0])
+
+
+def test_the_status_and_the_summary_say_the_leds_stopped(tmp_path) -> None:
+    """What the page, MQTT's state, OSC's replies and ``showctl status`` read."""
+    from showctl.controller import ShowController
+    from showctl.show import loader
+    from showctl.testing import RecordingOutputs, write_wav
+
+    write_wav(tmp_path / "tone.wav")
+    (tmp_path / "show.yaml").write_text(
+        "version: 1\ninitial: a\nmedia: .\noutputs: {o: {device: x}}\n"
+        "matrix: {row_lines: [0, 1, 2], column_lines: [5, 6]}\n"
+        "scenes: {a: {audio: {o: tone.wav}}}\n"
+    )
+    show = loader.load(tmp_path / "show.yaml")
+    clock = FakeClock()
+    lines = SimGpio(clock).request_outputs("gpiochip0", MUX.offsets)
+    matrix = MultiplexedMatrix(MUX, lines, start=False)
+    controller = ShowController(
+        show, RecordingOutputs(["o"], clock), leds=LedPlayer(matrix, clock=clock), clock=clock
+    )
+    assert (controller.status()["leds"], controller.summary()["leds"]) == ("ok", "ok")
+    lines.close()
+    assert matrix.scan_step(0) is False
+    reason = controller.status()["leds"]
+    assert "gpiochip0" in reason
+    assert controller.summary()["leds"] == reason

@@ -136,6 +136,9 @@ function showStatus(s) {
   pause.dataset.action = s.paused ? "resume" : "pause";
   $("fault").hidden = !s.fault;
   $("fault").textContent = s.fault ? "Fault: " + s.fault : "";
+  const ledsFailed = s.leds && s.leds !== "ok";
+  $("leds-failed").hidden = !ledsFailed;
+  $("leds-failed").textContent = ledsFailed ? "The LEDs stopped: " + s.leds : "";
   const chips = s.flags.map((f) => el("span", f, "chip"));
   for (const [name, count] of Object.entries(s.counters)) chips.push(el("span", name + " " + count, "chip"));
   $("flags").replaceChildren(...(chips.length ? chips : [el("span", "none", "none")]));
