@@ -144,7 +144,7 @@ async def run(show: Show, options: RunOptions) -> int:
             loop.add_signal_handler(signal.SIGHUP, controller.reload_soon)
             await controller.start()
             systemd.notifier.ready(systemd.status())  # players ready, lines held, show on
-            logger.info("show_running", show=show.name or show.path.stem, sim=options.sim)
+            logger.info("show_running", show=show.title, sim=options.sim)
             with _keyboard(options.sim, keys, gpio, controller, stopping):
                 await _until(stop, controller=controller.run(), watchdog=systemd.liveness.run())
             await _wind_down(pool, controller, systemd.notifier)

@@ -102,15 +102,15 @@ def cmd_walk(args: argparse.Namespace) -> int:
 
 
 def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
-    """An LED player on simulated lines, drawn live at the bottom of the terminal; the log
-    is then written above it."""
+    """An LED player on simulated lines, drawn live at the bottom of the terminal (not started:
+    the walk starts it on its clock); the log is then written above it."""
     from showctl.gpio.sim import SimGpio
     from showctl.leds.matrix import LedPlayer, Shown, open_matrix
     from showctl.leds.view import Recorder
 
     matrix = loaded.matrix
     assert matrix is not None
-    view = _terminal_view(args, f"{loaded.name or loaded.path.stem}: LEDs (simulated)")
+    view = _terminal_view(args, f"{loaded.title}: LEDs (simulated)")
     recorder = (
         Recorder(Path(args.record_leds), matrix.rows, matrix.columns) if args.record_leds else None
     )
@@ -120,9 +120,7 @@ def _terminal_leds(loaded: Show, args: argparse.Namespace) -> LedPlayer:
         if recorder is not None:
             recorder(shown)
 
-    player = LedPlayer(open_matrix(matrix, SimGpio()), on_frame=on_frame)
-    player.start()
-    return player
+    return LedPlayer(open_matrix(matrix, SimGpio()), on_frame=on_frame)
 
 
 def _terminal_view(args: argparse.Namespace, title: str) -> TerminalView:
@@ -306,7 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     view = None
     if args.sim and sys.stdout.isatty():  # the matrix and the keys, the log above them
-        view = _terminal_view(args, f"{loaded.name or loaded.path.stem} (simulated)")
+        view = _terminal_view(args, f"{loaded.title} (simulated)")
     options = app.RunOptions(
         sim=args.sim,
         socket=Path(args.socket) if args.socket else control_socket.default_socket(),

@@ -17,7 +17,6 @@ the newest triggers are dropped and counted. ``status()`` answers without waitin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import math
 import time
@@ -30,7 +29,7 @@ from typing import Any, Literal
 import structlog
 
 from showctl import saved_state
-from showctl.clock import Clock, MonotonicClock
+from showctl.clock import Clock, MonotonicClock, wait
 from showctl.commands import Answer, Refusal, refused
 from showctl.leds.matrix import LedPlayer
 from showctl.leds.meter import clip_meter
@@ -38,7 +37,6 @@ from showctl.leds.programs import Schedule
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.players.outputs import Outputs
-from showctl.players.pool import scene_clips
 from showctl.show.loader import check
 from showctl.show.model import FAULT, Show
 
@@ -397,7 +395,7 @@ class ShowController:
         now = self.clock.monotonic()
         return Answer(
             ok=True,
-            show=self.show.name or self.show.path.stem,
+            show=self.show.title,
             path=str(self.show.path),
             scene=self.state.scene,
             next=self.next_scene(),
@@ -420,7 +418,7 @@ class ShowController:
         """What changes only when the show moves (no running times or counts), JSON-ready: the
         state the network surfaces publish (MQTT retained, OSC replies). Never waits."""
         return Answer(
-            show=self.show.name or self.show.path.stem,
+            show=self.show.title,
             scene=self.state.scene,
             paused=self.paused is not None,
             flags=sorted(self.state.flags),
@@ -490,10 +488,9 @@ class ShowController:
         while True:
             self._timers_changed.clear()
             self.expire_due()
-            wait = min((due for due, _ in self._timers), default=None)
-            timeout = None if wait is None else max(0.0, wait - self.clock.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._timers_changed.wait(), timeout)
+            due = min((due for due, _ in self._timers), default=None)
+            until = None if due is None else max(0.0, due - self.clock.monotonic())
+            await wait(self.clock, self._timers_changed, until)
 
     # --- scenes ---------------------------------------------------------------------------
 
@@ -544,7 +541,7 @@ class ShowController:
             return
         self.fault = None
         scene = self.show.scenes[scene_name]
-        clips = scene_clips(self.show, scene_name)
+        clips = self.show.clips(scene_name)
         # Before anything is sent: a clip already over (a resumed scene) says so at once.
         self._once = {output for output, (_, loop) in clips.items() if not loop}
         await self.outputs.play(clips, self.t0, self.entry)
@@ -575,6 +572,7 @@ class ShowController:
             **when,
             outputs=len(clips),
             flags=sorted(self.state.flags),
+            **({"description": scene.description} if scene.description else {}),
         )
         self._save()
         self.changed()
@@ -593,7 +591,7 @@ class ShowController:
         clips: dict[str, set[tuple[Path, bool]]] = {}
         for t in self.show.scenes[self.state.scene].transitions:
             if t.to is not None:
-                for output, clip in scene_clips(self.show, t.to).items():
+                for output, clip in self.show.clips(t.to).items():
                     clips.setdefault(output, set()).add(clip)
         return clips
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import structlog
 
 from showctl.errors import GpioError
-from showctl.gpio.base import Edge, GpioBackend, InputLines, chip_path
-from showctl.show.model import Input, Show
+from showctl.gpio.base import Edge, GpioBackend, InputLine, InputLines, chip_path
+from showctl.show.model import Show
 
 logger = structlog.get_logger()
 
@@ -29,9 +29,10 @@ class InputWatcher:
     def __init__(self, show: Show, gpio: GpioBackend, fire: Fire) -> None:
         self._gpio = gpio
         self._fire = fire
-        self._chips: dict[str, dict[int, tuple[str, Input]]] = {}
+        self._chips: dict[str, dict[int, tuple[str, InputLine]]] = {}
         for name, spec in show.inputs.items():
-            self._chips.setdefault(chip_path(spec.chip), {})[spec.line] = (name, spec)
+            line = InputLine(spec.edge, spec.debounce, spec.bias)
+            self._chips.setdefault(chip_path(spec.chip), {})[spec.line] = (name, line)
         self._lines: dict[str, InputLines] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 

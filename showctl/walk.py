@@ -1,11 +1,13 @@
-"""Walk through a show's scenes without hardware, logging what each step would do.
+"""Walk through a show's scenes without hardware, logging what each step does.
 
-A dry run of the show's flow for the person who wrote it: in each scene it logs what every
-output would play (and for how long), the LED cues, then fires the scene's triggers the way
-a visitor would: timers and the end of the audio at their time, and inputs and network
-events one after another, ``pause`` seconds apart, as if someone pressed each in turn.
-Time can run faster than real (``speed``). It drives the same state machine
-(:mod:`showctl.machine`) as the show controller, so conditions and flags behave as they will.
+A dry run of the show's flow for the person who wrote it. It runs the show controller itself
+(:class:`~showctl.controller.ShowController`) on simulated outputs and, with ``leds``, a
+matrix drawn in the terminal, on a clock that can run faster than real (``speed``). In each
+scene it logs what every output plays (and for how long) and the LED cues; the scene's timers
+and the end of its audio fire by themselves, as in a show, and the walk presses its inputs and
+fires its events one after another, ``pause`` seconds apart, as a visitor would. A scene none
+of whose triggers leads anywhere (``walk_stuck``) is left by a ``reset``, as a game master
+would.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from dataclasses import dataclass
 import soundfile
 import structlog
 
+from showctl.clock import ScaledClock, wait
+from showctl.controller import ShowController
 from showctl.leds.matrix import LedPlayer
-from showctl.leds.meter import clip_meter
-from showctl.leds.programs import Schedule
-from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
+from showctl.machine import trigger_name
+from showctl.players.simulated import SimulatedOutputs
 from showctl.show.model import Program, Scene, Show
 
 log = structlog.get_logger()
@@ -27,11 +30,13 @@ log = structlog.get_logger()
 
 @dataclass(frozen=True)
 class Step:
-    """A trigger the walk will fire ``at`` seconds into a scene."""
+    """A trigger of a scene ``at`` seconds after its T0: pressed by the walk (``pressed``: an
+    input or an event, which a person would fire), or firing by itself (a timer, the end of
+    the audio)."""
 
     at: float
     trigger: str
-    simulated: bool  # True for inputs and events: a person would have done it
+    pressed: bool
 
 
 def clip_seconds(show: Show, clip: str) -> float:
@@ -53,20 +58,20 @@ def audio_end_seconds(show: Show, scene: Scene, which: str) -> float | None:
 
 
 def plan(show: Show, scene: Scene, pause: float) -> list[Step]:
-    """The triggers of a scene in the order the walk fires them."""
+    """The triggers of a scene in the order they come on the walk."""
     steps = []
     manual = 0
     for i, t in enumerate(scene.transitions):
         name = trigger_name(t, i)
         if t.after is not None:
-            steps.append(Step(t.after, name, simulated=False))
+            steps.append(Step(t.after, name, pressed=False))
         elif t.audio_end is not None:
             end = audio_end_seconds(show, scene, t.audio_end)
             if end is not None:
-                steps.append(Step(end, name, simulated=False))
+                steps.append(Step(end, name, pressed=False))
         elif t.trigger is not None and all(s.trigger != name for s in steps):
             manual += 1
-            steps.append(Step(manual * pause, name, simulated=True))
+            steps.append(Step(manual * pause, name, pressed=True))
     return sorted(steps, key=lambda s: s.at)
 
 
@@ -94,70 +99,83 @@ async def walk(
     steps: int = 0,
     leds: LedPlayer | None = None,
 ) -> int:
-    """Walk the show until cancelled, or for ``steps`` scene changes when ``steps`` > 0.
+    """Walk the show until cancelled, or for ``steps`` scene changes when ``steps`` > 0; the
+    number of scene changes made.
 
-    Returns the number of scene changes made. Sleeps on absolute deadlines (loop time), so a
-    slow step does not push the later ones back. Logs ``scene_entered``, ``output_plays``,
-    ``led_cue``, ``trigger_fired``, ``flag_changed``, ``counter_changed`` and ``walk_stuck``
-    (a scene none of whose triggers leads anywhere: the walk then starts the show over). With
-    ``leds``, each scene's cues play on it from the moment the scene is entered (in real time,
-    whatever the speed).
+    Logs what the controller logs (``scene_entered``, ``trigger_fired``, ``flag_changed``...)
+    and, at each scene, ``output_plays`` and ``led_cue``; ``walk_pressed`` for each input or
+    event it fires, ``walk_stuck`` for a scene it resets. With ``leds`` (an LED player, not
+    started: the walk starts it on its clock), each scene's cues play on it from the scene's
+    T0, as fast as the walk goes.
     """
-    state = ShowState()
-    machine = build_machine(show, state)
-    loop = asyncio.get_running_loop()
+    clock = ScaledClock(speed)
+    outputs = SimulatedOutputs(show.outputs, clock)
+    if leds is not None:
+        leds.clock = clock
+        leds.start()
+    controller = ShowController(show, outputs, leds=leds, clock=clock)
+    entered = asyncio.Event()
+
+    def enter(scene: str) -> None:
+        entered.set()
+        _log_scene(show, scene)
+
+    async def until(at: float) -> bool:
+        """Wait until ``at`` on the clock, or a scene is entered: whether one was."""
+        await wait(clock, entered, max(0.0, at - clock.monotonic()))
+        return entered.is_set()
+
+    controller.on_scene = enter
+    structlog.contextvars.bind_contextvars(show=show.title)
     changes = 0
-    structlog.contextvars.bind_contextvars(show=show.path.stem)
     try:
-        while steps <= 0 or changes < steps:
-            name = state.scene
-            scene = show.scenes[name]
-            structlog.contextvars.bind_contextvars(scene=name)
-            _log_scene(show, scene)
-            start = loop.time()
-            if leds is not None and show.matrix is not None:
-                leds.play(Schedule(show.matrix, scene.leds, clip_meter(show, name)), start)
-            listens = FLAGS_CHANGED in machine.get_triggers(name)
-            if listens:
-                await state.trigger(FLAGS_CHANGED)
-            for step in plan(show, scene, pause):
-                if state.scene != name:
-                    break
-                await asyncio.sleep(max(0.0, start + step.at / speed - loop.time()))
-                log.info(
-                    "trigger_fired",
-                    trigger=step.trigger,
-                    simulated=step.simulated,
-                    at=round(step.at, 3),
-                )
-                memory = state.memory
-                await state.trigger(step.trigger)
-                if listens and state.scene == name and state.memory != memory:
-                    await state.trigger(FLAGS_CHANGED)
-            if state.scene == name:
-                log.warning("walk_stuck", hint="no trigger of this scene leads anywhere now")
-                state.flags.clear()
-                state.scene = show.initial
-            changes += 1
-            log.info("scene_left", to=state.scene)
+        async with asyncio.TaskGroup() as tasks:
+            await controller.start()
+            run = tasks.create_task(controller.run(), name="walk-controller")
+            ends = tasks.create_task(outputs.run(), name="walk-outputs")
+            while steps <= 0 or changes < steps:
+                entered.clear()
+                name = controller.state.scene
+                for step in plan(show, show.scenes[name], pause):
+                    if await until(controller.t0 + step.at):
+                        break
+                    if step.pressed:
+                        log.info("walk_pressed", trigger=step.trigger, scene=name, at=step.at)
+                        controller.fire(step.trigger, "walk")
+                else:
+                    # What fired last may still be on its way through the controller: a scene
+                    # is stuck when none came a pause later, and at least 50 ms of real time.
+                    if not await until(clock.monotonic() + max(pause, 0.05 * speed)):
+                        log.warning(
+                            "walk_stuck",
+                            scene=name,
+                            hint="no trigger of this scene leads anywhere now; reset",
+                        )
+                        await controller.reset()
+                changes += 1
+            run.cancel()
+            ends.cancel()
     finally:
-        structlog.contextvars.unbind_contextvars("show", "scene")
+        structlog.contextvars.unbind_contextvars("show")
     return changes
 
 
-def _log_scene(show: Show, scene: Scene) -> None:
-    log.info("scene_entered", description=scene.description or None)
+def _log_scene(show: Show, name: str) -> None:
+    scene = show.scenes.get(name)
+    if scene is None:  # the fault state
+        return
     for output in show.outputs:
         play = scene.audio.get(output)
         if play is None or play.clip is None:
-            log.info("output_plays", output=output, clip=None)
+            log.info("output_plays", scene=name, output=output, clip=None)
         else:
             log.info(
                 "output_plays",
+                scene=name,
                 output=output,
                 clip=play.clip,
                 seconds=round(clip_seconds(show, play.clip), 3),
                 loop=play.loop,
             )
     for cue in scene.leds:
-        log.info("led_cue", at=cue.at, program=describe_program(cue.program))
+        log.info("led_cue", scene=name, at=cue.at, program=describe_program(cue.program))

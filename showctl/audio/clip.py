@@ -63,34 +63,57 @@ def _stamp(path: Path) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+#: soundfile's names of the container formats that hold WAV data.
+WAV_FORMATS = frozenset({"WAV", "WAVEX", "RF64"})
+
+
+def clip_problem(path: Path, rate: int | None) -> str | None:
+    """What keeps ``path`` from playing on an output of ``rate`` Hz (``None``: any rate), as
+    the end of a sentence that starts with the clip's name and says the fix; ``None`` for a
+    mono WAV that is whole. The show's checks and the players ask this alike. Blocking (reads
+    the header, and the chunks of a RIFF file)."""
+    if not path.exists():
+        return "does not exist; check the name and the media folder"
+    if not path.is_file():
+        return "is not a file"
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        return f"cannot be read as audio ({e}); export it as a mono WAV"
+    if info.format not in WAV_FORMATS:
+        return f"is a {info.format} file, not WAV; export it as a mono WAV"
+    if info.channels != 1:
+        return f"has {info.channels} channels; each output plays one mono WAV: mix it down"
+    if rate is not None and info.samplerate != rate:
+        return (
+            f"is at {info.samplerate} Hz but its output runs at {rate} Hz; resample it to {rate} Hz"
+        )
+    if info.frames <= 0:
+        return "holds no samples"
+    try:
+        short = missing_bytes(path)
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if short:
+        return (
+            f"is cut short: {short} bytes of its samples are missing (an interrupted copy?); "
+            "copy or export it again"
+        )
+    return None
+
+
 def inspect(path: Path, rate: int) -> ClipInfo:
-    """Check that ``path`` is a mono WAV at ``rate`` Hz, readable to its end.
+    """Check that ``path`` is a mono WAV at ``rate`` Hz (:func:`clip_problem`), readable to its
+    end.
 
     Raises :class:`ClipError` with one sentence naming the file and the fix. Blocking (reads the
     header and the last second of the file).
     """
     stamp = _stamp(path)
-    try:
-        info = soundfile.info(str(path))
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        raise ClipError(f"{path} cannot be read as audio ({e}); export it as a mono WAV") from e
-    if info.format not in ("WAV", "WAVEX", "RF64"):
-        raise ClipError(f"{path} is a {info.format} file, not WAV; export it as a mono WAV")
-    if info.channels != 1:
-        raise ClipError(f"{path} has {info.channels} channels; mix it down to one (mono)")
-    if info.samplerate != rate:
-        raise ClipError(
-            f"{path} is at {info.samplerate} Hz but its output runs at {rate} Hz; "
-            f"resample it to {rate} Hz"
-        )
-    if info.frames <= 0:
-        raise ClipError(f"{path} holds no samples")
-    short = missing_bytes(path)
-    if short:
-        raise ClipError(
-            f"{path} is cut short: {short} bytes of its samples are missing "
-            "(an interrupted copy?); copy or export it again"
-        )
+    problem = clip_problem(path, rate)
+    if problem is not None:
+        raise ClipError(f"{path} {problem}")
+    info = soundfile.info(str(path))
     tail = min(info.frames, rate)
     try:
         with soundfile.SoundFile(str(path)) as f:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from showctl.show.model import Input
+from typing import Literal, Protocol
 
 #: The consumer name showctl's requests carry: what ``gpioinfo`` shows as the lines' user.
 CONSUMER = "showctl"
@@ -43,6 +40,16 @@ class Edge:
     time: float
 
 
+@dataclass(frozen=True)
+class InputLine:
+    """How an input line is asked for: the change that counts, the time within which changes
+    are one, and the line's internal pull resistor."""
+
+    edge: Literal["rising", "falling", "both"] = "falling"
+    debounce: float = 0.02  # seconds
+    bias: Literal["pull-up", "pull-down", "disabled", "as-is"] = "pull-up"
+
+
 class InputLines(Protocol):
     """Input lines requested together, their edges read as they come."""
 
@@ -67,9 +74,9 @@ class GpioBackend(Protocol):
         when low. Raises :class:`GpioError`."""
         ...
 
-    def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> InputLines:
-        """Hold the lines of ``chip`` as inputs (by offset), each with its show settings: the
-        edge that counts, the debounce time and the bias. Raises :class:`GpioError`."""
+    def request_inputs(self, chip: str, inputs: Mapping[int, InputLine]) -> InputLines:
+        """Hold the lines of ``chip`` as inputs (by offset), each as its spec asks: the edge
+        that counts, the debounce time and the bias. Raises :class:`GpioError`."""
         ...
 
 

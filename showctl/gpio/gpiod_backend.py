@@ -11,13 +11,10 @@ import contextlib
 import errno
 from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from showctl.errors import GpioError
-from showctl.gpio.base import CONSUMER, Edge, chip_path
-
-if TYPE_CHECKING:
-    from showctl.show.model import Input
+from showctl.gpio.base import CONSUMER, Edge, InputLine, chip_path
 
 try:
     import gpiod
@@ -121,7 +118,7 @@ class GpiodBackend:
             request = self._request(handle, path, config)
         return GpiodOutputLines(request, path)
 
-    def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> GpiodInputLines:
+    def request_inputs(self, chip: str, inputs: Mapping[int, InputLine]) -> GpiodInputLines:
         path = chip_path(chip)
         with _open(path) as handle:
             self._check_offsets(handle, path, list(inputs))

@@ -10,14 +10,10 @@ import contextlib
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from showctl.clock import Clock, MonotonicClock
 from showctl.errors import GpioError
-from showctl.gpio.base import CONSUMER, Edge, chip_path
-
-if TYPE_CHECKING:
-    from showctl.show.model import Input
+from showctl.gpio.base import CONSUMER, Edge, InputLine, chip_path
 
 
 @dataclass(frozen=True)
@@ -156,7 +152,7 @@ class SimGpio:
         self._check_free(sim, offsets)
         return SimOutputLines(sim, offsets, self.clock, CONSUMER, active_low, record=self.record)
 
-    def request_inputs(self, chip: str, inputs: Mapping[int, Input]) -> SimInputLines:
+    def request_inputs(self, chip: str, inputs: Mapping[int, InputLine]) -> SimInputLines:
         sim = self.chip(chip)
         self._check_free(sim, inputs)
         lines = SimInputLines(sim, inputs, self.clock)
@@ -173,7 +169,7 @@ class SimInputLines:
     A pipe is readable while edges wait, so an event loop watches it as it would a chip's.
     """
 
-    def __init__(self, chip: SimChip, inputs: Mapping[int, Input], clock: Clock) -> None:
+    def __init__(self, chip: SimChip, inputs: Mapping[int, InputLine], clock: Clock) -> None:
         self.chip = chip
         self.inputs = dict(inputs)
         self.clock = clock

@@ -1,9 +1,10 @@
 """The seam between the show controller and its audio outputs, in both directions.
 
 :class:`Outputs` is what the controller drives: the players (:class:`~.pool.PlayerPool`) or a
-simulation with memory (:class:`showctl.testing.RecordingOutputs`). :class:`OutputListener` is
-what the outputs tell it back, and both of them call it the same way, so a test without players
-exercises the routing that runs on a box. :class:`OutputHealth` is one output's state.
+simulation with memory (:class:`showctl.players.simulated.SimulatedOutputs`).
+:class:`OutputListener` is what the outputs tell it back, and both of them call it the same way,
+so a test without players exercises the routing that runs on a box. :class:`OutputHealth` is one
+output's state.
 """
 
 from __future__ import annotations

@@ -652,15 +652,6 @@ class SceneReport:
         return max(times) - min(times) if times else 0.0
 
 
-def scene_clips(show: Show, scene: str) -> dict[str, tuple[Path, bool]]:
-    """Every output's clip in a scene, as (file, loop); silent outputs are left out."""
-    return {
-        output: (show.clip_path(play.clip), play.loop)
-        for output, play in show.scenes[scene].audio.items()
-        if play.clip is not None
-    }
-
-
 async def play_scene(
     pool: PlayerPool,
     show: Show,
@@ -675,7 +666,7 @@ async def play_scene(
     With ``wait``, returns when every clip played once has finished (or after ``timeout``);
     otherwise once every output has started.
     """
-    clips = scene_clips(show, scene)
+    clips = show.clips(scene)
     t0 = pool.clock.monotonic() + lead
     await pool.play(clips, t0)
     started = dict(

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-import soundfile
-
-from showctl.audio.clip import missing_bytes
+from showctl.audio.clip import clip_problem
+from showctl.gpio.base import chip_path
 from showctl.show._convert import Converter, suggest, tags_of
 from showctl.show._yaml import Path
 from showctl.show.model import (
@@ -44,8 +43,6 @@ from showctl.show.model import (
 )
 
 RESERVED_NAMES = frozenset({"all"})
-#: soundfile's names of the container formats that hold WAV data.
-WAV_FORMATS = frozenset({"WAV", "WAVEX", "RF64"})
 
 
 def check_show(show: Show | None, converter: Converter, check_media: bool) -> None:
@@ -189,7 +186,7 @@ class _Checker:
         used: dict[tuple[str, int], tuple[Path, str]] = {}
 
         def claim(chip: str, line: int, path: Path, what: str) -> None:
-            key = (_chip_path(chip), line)
+            key = (chip_path(chip), line)
             if key in used:
                 first_path, first_what = used[key]
                 first_line, _ = self.conv.locate(first_path)
@@ -254,7 +251,7 @@ class _Checker:
                 "put the file inside it and name it from there",
             )
             return
-        problem = _clip_problem(file, show.outputs[output].rate if output in show.outputs else None)
+        problem = clip_problem(file, show.outputs[output].rate if output in show.outputs else None)
         if problem:
             self.conv.report(path, f"{clip!r} {problem}")
 
@@ -451,32 +448,3 @@ def frame_leds(image: str) -> Iterator[tuple[int, int]]:
         for c, char in enumerate(row):
             if char in Frames.LIT:
                 yield (r, c)
-
-
-def _chip_path(chip: str) -> str:
-    return chip if chip.startswith("/dev/") else f"/dev/{chip}"
-
-
-def _clip_problem(file: FsPath, rate: int | None) -> str | None:
-    """What is wrong with a clip for an output of ``rate`` Hz, or ``None``. Reads its header."""
-    if not file.exists():
-        return "does not exist; check the name and the media folder"
-    if not file.is_file():
-        return "is not a file"
-    try:
-        info = soundfile.info(str(file))
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        return f"cannot be read as audio ({e}); export it as a mono WAV"
-    if info.format not in WAV_FORMATS:
-        return f"is a {info.format} file, not WAV; export it as a mono WAV"
-    if info.channels != 1:
-        return f"has {info.channels} channels; each output plays one mono WAV: mix it down"
-    if rate is not None and info.samplerate != rate:
-        return (
-            f"is at {info.samplerate} Hz but its output runs at {rate} Hz; resample it to {rate} Hz"
-        )
-    if info.frames == 0:
-        return "holds no samples"
-    if missing_bytes(file):
-        return "is cut short (an interrupted copy?); copy or export it again"
-    return None

@@ -555,6 +555,11 @@ class Show:
     path: Path = dataclasses.field(default=Path("show.yaml"), metadata={"internal": True})
 
     @property
+    def title(self) -> str:
+        """What people call the show: its ``name``, else its file's name without ``.yaml``."""
+        return self.name or self.path.stem
+
+    @property
     def media_dir(self) -> Path:
         """The folder that clip paths are relative to."""
         return (self.path.parent / self.media).resolve()
@@ -562,3 +567,11 @@ class Show:
     def clip_path(self, clip: str) -> Path:
         """The file of a clip named in this show."""
         return self.media_dir / clip
+
+    def clips(self, scene: str) -> dict[str, tuple[Path, bool]]:
+        """Every output's clip in ``scene``, as (file, loop); silent outputs are left out."""
+        return {
+            output: (self.clip_path(sound.clip), sound.loop)
+            for output, sound in self.scenes[scene].audio.items()
+            if sound.clip is not None
+        }

@@ -222,7 +222,7 @@ class WebSurface:
         return web.json_response(
             {
                 "ok": True,
-                "name": show.name or show.path.stem,
+                "name": show.title,
                 "scenes": [
                     {"name": name, "description": scene.description}
                     for name, scene in show.scenes.items()

@@ -64,11 +64,11 @@ def test_plays_and_reports(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: write_wav(p, channels=2), "has 2 channels; mix it down to one (mono)"),
+        (lambda p: write_wav(p, channels=2), "has 2 channels; each output plays one mono WAV"),
         (lambda p: write_wav(p, rate=44100), "is at 44100 Hz but its output runs at 48000 Hz"),
         (lambda p: write_wav(p, format="FLAC"), "is a FLAC file, not WAV"),
         (lambda p: p.write_bytes(b"not audio at all"), "cannot be read as audio"),
-        (lambda p: None, "cannot be read as audio"),
+        (lambda p: None, "does not exist; check the name and the media folder"),
     ],
     ids=["stereo", "wrong-rate", "not-wav", "garbage", "missing"],
 )
@@ -112,7 +112,7 @@ def test_a_loaded_clip_rewritten_before_it_plays_is_checked_again(tmp_path: Path
     said = [protocol.decode_event(line) for line in events.getvalue().splitlines()]
     assert status == 1
     assert [e.message for e in said if isinstance(e, protocol.Error)] == [
-        f"output 'a': {path} has 2 channels; mix it down to one (mono)"
+        f"output 'a': {path} has 2 channels; each output plays one mono WAV: mix it down"
     ]
 
 

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from showctl.errors import GpioError
+from showctl.gpio.base import InputLine
 from showctl.gpio.sim import SimGpio
 from showctl.leds.matrix import MultiplexedMatrix, open_matrix
-from showctl.show.model import Input, Matrix
+from showctl.show.model import Matrix
 from tests.gpio.rig import RELEASED, KernelRig, Rig, settle, wait_edges
 
 
@@ -168,8 +169,8 @@ def test_a_multiplexed_matrix_lights_one_row_at_a_time(rig: Rig) -> None:
 
 def test_inputs_are_held_and_checked_like_outputs(rig: Rig) -> None:
     with pytest.raises(GpioError, match=r"line 5000 is outside /dev/gpiochip\d+"):
-        rig.gpio.request_inputs(rig.chip, {5000: Input(line=5000)})
-    inputs = rig.gpio.request_inputs(rig.chip, {6: Input(line=6)})
+        rig.gpio.request_inputs(rig.chip, {5000: InputLine()})
+    inputs = rig.gpio.request_inputs(rig.chip, {6: InputLine()})
     try:
         assert inputs.read() == []  # nothing pressed yet
         with pytest.raises(GpioError, match=r"line 6 of /dev/gpiochip\d+ is in use by 'showctl'"):
@@ -182,7 +183,7 @@ def test_inputs_are_held_and_checked_like_outputs(rig: Rig) -> None:
 
 @pytest.mark.parametrize(("bias", "rest"), [("pull-up", True), ("pull-down", False)])
 def test_an_input_rests_at_its_bias(rig: Rig, bias: str, rest: bool) -> None:
-    inputs = rig.gpio.request_inputs(rig.chip, {7: Input(line=7, bias=bias)})  # type: ignore[arg-type]
+    inputs = rig.gpio.request_inputs(rig.chip, {7: InputLine(bias=bias)})  # type: ignore[arg-type]
     try:
         assert rig.level(7) is rest
         assert settle(inputs, 0.2) == []  # resting is no edge
@@ -193,7 +194,7 @@ def test_an_input_rests_at_its_bias(rig: Rig, bias: str, rest: bool) -> None:
 def test_a_switch_closing_is_a_falling_edge_stamped_on_the_monotonic_clock(rig: Rig) -> None:
     """The default input: a switch to ground, a pull-up, the falling edge counts; opening the
     switch again (rising) is not of its kind."""
-    inputs = rig.gpio.request_inputs(rig.chip, {8: Input(line=8, debounce=0)})
+    inputs = rig.gpio.request_inputs(rig.chip, {8: InputLine(debounce=0)})
     try:
         before = time.monotonic()
         rig.drive(8, False)
@@ -209,7 +210,7 @@ def test_a_switch_closing_is_a_falling_edge_stamped_on_the_monotonic_clock(rig: 
 
 def test_both_edges_come_in_order(rig: Rig) -> None:
     inputs = rig.gpio.request_inputs(
-        rig.chip, {9: Input(line=9, edge="both", bias="pull-down", debounce=0)}
+        rig.chip, {9: InputLine(edge="both", bias="pull-down", debounce=0)}
     )
     try:
         rig.drive(9, True)
@@ -225,7 +226,7 @@ def test_a_bounce_within_the_debounce_time_is_one_edge(rig: Rig) -> None:
     """A contact that bounces (closed, open, closed within a few ms) is one press. The debounce
     is long (0.3 s) so that the bounce falls within it even in an emulated machine; the kernel
     reports the edge once the line has held still that long, the simulation at the first."""
-    inputs = rig.gpio.request_inputs(rig.chip, {11: Input(line=11, debounce=0.3)})
+    inputs = rig.gpio.request_inputs(rig.chip, {11: InputLine(debounce=0.3)})
     try:
         rig.drive(11, False)
         rig.drive(11, True)

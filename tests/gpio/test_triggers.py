@@ -9,7 +9,7 @@ import pytest
 
 from showctl.clock import FakeClock
 from showctl.errors import GpioError
-from showctl.gpio.base import Edge
+from showctl.gpio.base import Edge, InputLine
 from showctl.gpio.sim import SimGpio
 from showctl.show.model import Input, Show
 from showctl.triggers import InputWatcher
@@ -84,7 +84,7 @@ def test_a_busy_line_is_named_and_nothing_stays_held() -> None:
 
 def test_edge_carries_its_time() -> None:
     clock = FakeClock(start=50.0)
-    lines = SimGpio(clock).request_inputs("gpiochip0", {4: Input(line=4)})
+    lines = SimGpio(clock).request_inputs("gpiochip0", {4: InputLine()})
     lines.press(4)  # type: ignore[attr-defined]
     assert lines.read() == [Edge(4, False, 50.0)]
     assert lines.read() == []

@@ -1,6 +1,6 @@
 """A show controller on simulated parts and a fake clock, for tests that play a show through.
 
-The controller is the real one; its outputs are :class:`~showctl.testing.RecordingOutputs`
+The controller is the real one; its outputs are :class:`~showctl.testing.SimulatedOutputs`
 (they remember what each output was told to play, and end clips by the clock), its inputs
 simulated GPIO lines watched by the real :class:`~showctl.triggers.InputWatcher`, its LEDs the
 real :class:`~showctl.leds.LedPlayer` on simulated lines, stepped by the test instead of by its
@@ -20,7 +20,7 @@ from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimInputLines, SimOutputLines
 from showctl.leds.matrix import LedPlayer, open_matrix
 from showctl.show.model import Show
-from showctl.testing import RecordingOutputs
+from showctl.testing import SimulatedOutputs
 from showctl.triggers import InputWatcher
 
 
@@ -39,7 +39,7 @@ class Room:
         self.clock = FakeClock()
         self.wall_offset = wall_offset
         self.gpio = SimGpio(self.clock)
-        self.outputs = RecordingOutputs(show.outputs, self.clock)
+        self.outputs = SimulatedOutputs(show.outputs, self.clock)
         for name in missing:
             self.outputs.fail(name)  # before the controller listens, as at a boot
         self.leds = (

@@ -181,7 +181,7 @@ def test_the_status_and_the_summary_say_the_leds_stopped(tmp_path) -> None:
     """What the page, MQTT's state, OSC's replies and ``showctl status`` read."""
     from showctl.controller import ShowController
     from showctl.show import loader
-    from showctl.testing import RecordingOutputs, write_wav
+    from showctl.testing import SimulatedOutputs, write_wav
 
     write_wav(tmp_path / "tone.wav")
     (tmp_path / "show.yaml").write_text(
@@ -194,7 +194,7 @@ def test_the_status_and_the_summary_say_the_leds_stopped(tmp_path) -> None:
     lines = SimGpio(clock).request_outputs("gpiochip0", MUX.offsets)
     matrix = MultiplexedMatrix(MUX, lines, start=False)
     controller = ShowController(
-        show, RecordingOutputs(["o"], clock), leds=LedPlayer(matrix, clock=clock), clock=clock
+        show, SimulatedOutputs(["o"], clock), leds=LedPlayer(matrix, clock=clock), clock=clock
     )
     assert (controller.status()["leds"], controller.summary()["leds"]) == ("ok", "ok")
     lines.close()
