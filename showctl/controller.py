@@ -3,10 +3,10 @@
 Triggers (GPIO inputs, timers, the end of the audio, events from the control socket) go into
 one queue; a single task takes them one at a time and fires them on the machine
 (:mod:`showctl.machine`), so the show moves in a predictable order whatever comes at once.
-Entering a scene picks one T0 a little ahead (far enough for every player to be told: the
-players' ``soonest``, which covers the commands' way to them, plus a margin), tells every output
-what to play from T0, starts the scene's LED cues from T0, arms its timers from T0 and saves
-the state.
+Entering a scene tells every output what to play from one T0 a little ahead, which the outputs
+place as they are told (far enough for every player: their ``soonest``, which covers the
+commands' whole way to them, as measured), starts the scene's LED cues from T0, arms its timers
+from T0 and saves the state.
 
 Nothing a trigger does can crash the controller: a trigger the show does not know, or one the
 scene does not listen to, is counted and logged (at most once a second per trigger, with the
@@ -42,9 +42,6 @@ from showctl.show.model import FAULT, Show
 
 logger = structlog.get_logger()
 
-#: Added to the players' ``soonest`` (which covers the commands' way to them) for T0: the
-#: controller's own work between taking the time and sending the commands.
-LEAD_MARGIN = 0.002
 #: Triggers waiting at most; more are dropped (and counted) until the queue drains.
 QUEUE_SIZE = 1000
 #: At most one log line a second for each ignored, unknown or dropped trigger.
@@ -526,10 +523,7 @@ class ShowController:
         scene_name = self.state.scene
         self.on_scene(scene_name)
         now = self.clock.monotonic()
-        if take_up is None:
-            self.t0 = now + self.outputs.soonest + LEAD_MARGIN
-        else:
-            self.t0 = now - take_up.at
+        self.t0 = now if take_up is None else now - take_up.at  # a start's comes with its play
         self._timers.clear()
         self._once, self._finished = set(), set()
         if scene_name == FAULT:
@@ -544,7 +538,7 @@ class ShowController:
         clips = self.show.clips(scene_name)
         # Before anything is sent: a clip already over (a resumed scene) says so at once.
         self._once = {output for output, (_, loop) in clips.items() if not loop}
-        await self.outputs.play(clips, self.t0, self.entry)
+        self.t0 = await self.outputs.play(clips, None if take_up is None else self.t0, self.entry)
         silent = [name for name in self.show.outputs if name not in clips]
         if silent:
             await self.outputs.stop(outputs=silent, at=self.t0)

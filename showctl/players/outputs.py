@@ -61,8 +61,12 @@ class Outputs(Protocol):
         """How soon after a command every output can place a sample (s)."""
         ...
 
-    async def play(self, clips: Mapping[str, Clip], t0: float, play: int = 0) -> None:
-        """Start each output's clip at ``t0`` (monotonic seconds); ``play`` tags its events."""
+    async def play(
+        self, clips: Mapping[str, Clip], t0: float | None = None, play: int = 0
+    ) -> float:
+        """Start each output's clip at ``t0`` (monotonic seconds), or with none, as soon as every
+        output can (``soonest`` from the moment it is told: the commands' whole way is covered);
+        the T0. ``play`` tags its events."""
         ...
 
     async def stop(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections
 import math
 import os
-import queue
 import signal
 import sys
 import threading
@@ -31,8 +30,6 @@ from showctl.players import protocol
 HEARTBEAT = 0.5
 #: A heartbeat's peak below this (-90 dBFS) is reported as silence: level None.
 SILENT = 10 ** (-90 / 20)
-#: How often the main thread looks whether the player must end, while no command comes.
-COMMAND_POLL = 0.25
 #: How long a fresh stream may take to deliver blocks steadily enough to fit its clock. The
 #: fit needs about a second; eight players starting at once on two cores have taken 3.5 s
 #: and more.
@@ -79,7 +76,9 @@ class Player:
         self.renderer = Renderer(stream.rate, lock=lock, known_ppm=known_ppm)
         self._events = events
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._done = threading.Event()  # the player must end
+        self._status = 0  # its exit status then
+        self._obeying = threading.Lock()  # held while a command is carried out
         # Set by the callback when it has an event (started, finished), and at the end.
         self._wake = threading.Event()
         self.renderer.notify = self._wake.set
@@ -123,40 +122,38 @@ class Player:
         )
         beat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         beat.start()
-        # Commands are read on a thread of their own, so that a failure (the heartbeat thread
-        # sets _done) ends the player at once rather than at the controller's next command.
-        lines: queue.Queue[bytes | None] = queue.Queue()
-        threading.Thread(
-            target=_read_lines, args=(commands, lines), name="commands", daemon=True
-        ).start()
-        status = 0
-        while not self._done.is_set():
-            try:
-                line = lines.get(timeout=COMMAND_POLL)
-            except queue.Empty:
-                continue
-            if line is None:  # the controller closed the pipe
-                break
+        # Commands are carried out on a thread of their own, as they are read, so that a
+        # failure (the heartbeat thread sets _done) ends the player at once rather than at the
+        # controller's next command, and a command is one thread's wake-up from the pipe.
+        threading.Thread(target=self._obey, args=(commands,), name="commands", daemon=True).start()
+        self._done.wait()
+        self._wake.set()
+        beat.join()
+        self._close_stream()
+        with self._obeying:  # a command under way finishes first; none starts after
+            for clip in self._loaded.values():
+                clip.close()
+        return self._status
+
+    def _obey(self, commands: BinaryIO) -> None:
+        """Carry out the commands as they come, until ``quit``, the end of the pipe (the
+        controller closed it) or a clip that cannot play; then end the player."""
+        for line in commands:
             message = protocol.decode_command(line)
             if message is None:
                 logger.warning("command_unreadable", line=line[:200].decode(errors="replace"))
                 continue
-            try:
-                if not self.command(message):
+            with self._obeying:
+                if self._done.is_set():
+                    return
+                try:
+                    if not self.command(message):
+                        break
+                except ClipError as e:
+                    self._fail(str(e))
+                    self._status = 1
                     break
-            except ClipError as e:
-                self._fail(str(e))
-                status = 1
-                break
-        if self._done.is_set():  # set before this only by the heartbeat thread: a failure
-            status = 1
         self._done.set()
-        self._wake.set()
-        beat.join()
-        self._close_stream()
-        for clip in self._loaded.values():
-            clip.close()
-        return status
 
     def _close_stream(self) -> None:
         """Close the stream, or give up on it after CLOSE_TIMEOUT (the process ends anyway)."""
@@ -191,6 +188,8 @@ class Player:
                 self.renderer.commands.append(Stop(message.fade, message.at))
             case protocol.Quit():
                 return False
+            case protocol.Ping():
+                self.emit(protocol.Pong(message.id, time.monotonic()))
         return True
 
     def _fail(self, why: str) -> None:
@@ -252,6 +251,7 @@ class Player:
                 )
             if failed:
                 self._fail(failed)
+                self._status = 1
                 self._done.set()
                 return
             if time.monotonic() >= next_beat:
@@ -274,12 +274,6 @@ class Player:
                 )
                 next_beat += HEARTBEAT
             self._wake.wait(max(0.0, next_beat - time.monotonic()))
-
-
-def _read_lines(source: BinaryIO, lines: queue.Queue[bytes | None]) -> None:
-    for line in source:
-        lines.put(line)
-    lines.put(None)
 
 
 def backend(name: str, output: str, capture: Path | None, append: bool = False) -> OutputBackend:

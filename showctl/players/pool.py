@@ -45,11 +45,20 @@ RATE_LEARNED = 20.0
 #: How long the players together are given to quit before they are killed (seconds).
 QUIT_WAIT = 1.0
 #: How long a play command takes to reach a player's audio thread (seconds), as the players'
-#: ``started`` events tell it: the latest this many are kept, and :attr:`PlayerPool.soonest`
-#: covers their 99th percentile, at least DELIVERY_FLOOR, and DELIVERY_UNKNOWN before any.
+#: ``started`` events and their answers to pings tell it: the latest this many are kept, and
+#: :attr:`PlayerPool.soonest` covers the longest of them times DELIVERY_HEADROOM (for the longer
+#: one not seen yet), at least DELIVERY_FLOOR, and DELIVERY_UNKNOWN before any. (Their 99th
+#: percentile would leave one command in a hundred late: a start in twelve on 8 outputs.)
 DELIVERIES = 256
+DELIVERY_HEADROOM = 1.5
 DELIVERY_FLOOR = 0.001
 DELIVERY_UNKNOWN = 0.02
+#: The commands' way is measured before any start needs it, and kept fresh between starts: at
+#: start PING_ROUNDS pings to every player, PING_GAP s apart, and one to every player each
+#: PING_EVERY s after; each goes the way a play goes, and its answer says when it came.
+PING_ROUNDS = 8
+PING_GAP = 0.05
+PING_EVERY = 10.0
 
 
 class PlayerError(ShowctlError, RuntimeError):
@@ -105,11 +114,21 @@ class PlayerProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    async def send(self, message: protocol.Command) -> None:
+    def write(self, message: protocol.Command) -> None:
+        """Hand ``message`` to the pipe now (without waiting: see :meth:`drain`)."""
         assert self.process.stdin is not None
         self.process.stdin.write(protocol.encode(message))
+
+    async def drain(self) -> None:
+        """Wait until the pipe has taken what was written (a player that reads no more holds
+        it up; one that has ended does not)."""
+        assert self.process.stdin is not None
         with contextlib.suppress(ConnectionError):
             await self.process.stdin.drain()
+
+    async def send(self, message: protocol.Command) -> None:
+        self.write(message)
+        await self.drain()
 
     async def wait_for(self, kind: type[E], timeout: float | None) -> E:
         """The next event of ``kind``; an ``error`` event or the process ending raises."""
@@ -177,6 +196,8 @@ class PlayerPool:
         #: The play commands :meth:`play` sent ahead of their T0 and not yet started, by the
         #: pid of the player they went to: (play, when sent).
         self._sent: dict[int, tuple[int, float]] = {}
+        self._pinged: dict[int, tuple[int, float]] = {}  # the same, of pings: (id, when sent)
+        self._pings = 0
         self._restarting: set[str] = set()  # outputs a restart is under way for
         self._closing = False
 
@@ -205,10 +226,14 @@ class PlayerPool:
             await asyncio.gather(
                 *(p.wait_for(protocol.Ready, timeout) for p in self.players.values())
             )
-            return
-        deadline = self.clock.monotonic() + self.wait_for_cards
-        await asyncio.gather(*(self._boot(name, deadline, timeout) for name in self.outputs))
-        self._task(self._watch(), name="players-watch")
+        else:
+            deadline = self.clock.monotonic() + self.wait_for_cards
+            await asyncio.gather(*(self._boot(name, deadline, timeout) for name in self.outputs))
+            self._task(self._watch(), name="players-watch")
+        for _ in range(PING_ROUNDS):
+            await self._ping()
+            await self.clock.sleep(PING_GAP)
+        self._task(self._keep_measuring(), name="players-ping")
 
     async def _boot(self, name: str, deadline: float, timeout: float) -> None:
         """Have output ``name``'s player ready, trying until ``deadline``; else fail it."""
@@ -306,16 +331,30 @@ class PlayerPool:
 
     @property
     def delivery(self) -> float:
-        """How long a play command takes to reach the players' audio threads (s): the 99th
-        percentile of the latest DELIVERIES, at least DELIVERY_FLOOR."""
+        """How long a play command may take to reach the players' audio threads (s): the
+        longest of the latest DELIVERIES with DELIVERY_HEADROOM, at least DELIVERY_FLOOR."""
         if not self._deliveries:
             return DELIVERY_UNKNOWN
-        ordered = sorted(self._deliveries)
-        return max(DELIVERY_FLOOR, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+        return max(DELIVERY_FLOOR, DELIVERY_HEADROOM * max(self._deliveries))
+
+    async def _ping(self) -> None:
+        """Ping every ready player at once, as :meth:`play` writes a scene's commands."""
+        self._pings += 1
+        ready = list(self._ready().values())
+        sent = self.clock.monotonic()
+        self._pinged.update({player.pid: (self._pings, sent) for player in ready})
+        for player in ready:
+            player.write(protocol.Ping(self._pings))
+        await asyncio.gather(*(player.drain() for player in ready))
+
+    async def _keep_measuring(self) -> None:
+        while True:
+            await self.clock.sleep(PING_EVERY)
+            await self._ping()
 
     def _ready(self) -> dict[str, PlayerProcess]:
         """The players that are ready and running. A command for the others (starting again,
-        or failed) is kept in ``_replay`` and given to the next one once it is ready."""
+        or failed) is kept, and given to the next one once it is ready."""
         return {
             name: p
             for name, p in self.players.items()
@@ -341,18 +380,30 @@ class PlayerPool:
             )
         return out
 
-    async def play(self, clips: Mapping[str, Clip], t0: float, play: int = 0) -> None:
-        """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds);
-        their ``started`` and ``finished`` events carry ``play``."""
+    async def play(
+        self, clips: Mapping[str, Clip], t0: float | None = None, play: int = 0
+    ) -> float:
+        """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds), or,
+        with none, at :attr:`soonest` from the moment the commands are written; the T0. Their
+        ``started`` and ``finished`` events carry ``play``."""
+        ready = self._ready()
+        soonest = self.soonest
+        sent = self.clock.monotonic()
+        start = t0 is None  # else a T0 given: a start placed by the caller, or a scene taken up
+        if t0 is None:
+            t0 = sent + soonest
         messages = {
             name: protocol.Play(str(path), t0, loop, play) for name, (path, loop) in clips.items()
         }
         self._plays.update(messages)
-        ready = self._ready()
-        sent = self.clock.monotonic()
-        if t0 > sent:  # a start, not a scene taken up where it was
+        if start or t0 > sent:  # measured: a start, not a scene taken up where it was
             self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
-        await asyncio.gather(*(ready[n].send(m) for n, m in messages.items() if n in ready))
+        # Every command written before any wait: none waits on another's way out.
+        to = [ready[n] for n in messages if n in ready]
+        for player in to:
+            player.write(messages[player.output])
+        await asyncio.gather(*(player.drain() for player in to))
+        return t0
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         """Have each output keep these clips (path, loop) opened ahead, and no others."""
@@ -437,6 +488,7 @@ class PlayerPool:
             await self._deliver(player, event)
         code = await player.process.wait()
         self._sent.pop(player.pid, None)
+        self._pinged.pop(player.pid, None)
         await self._deliver(player, Exited(code))
         if (
             self.supervise
@@ -459,6 +511,8 @@ class PlayerPool:
                     self._ppm[player.output] = event.ppm
             case protocol.Started():
                 self._started(player, event)
+            case protocol.Pong() if self._pinged.get(player.pid, (None,))[0] == event.id:
+                self._deliveries.append(event.queued - self._pinged.pop(player.pid)[1])
             case protocol.Finished() if player.handed_over and self.listener is not None:
                 self.listener.clip_finished(player.output, event.play, event.reason)
             case protocol.Resynced():

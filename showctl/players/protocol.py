@@ -75,7 +75,16 @@ class Quit:
     KIND: ClassVar[str] = "quit"
 
 
-Command = Play | Load | Stop | Quit
+@dataclass(frozen=True)
+class Ping:
+    """Say when this came (``pong``): how long a command takes to reach the player, measured
+    on the way a ``play`` takes."""
+
+    KIND: ClassVar[str] = "ping"
+    id: int
+
+
+Command = Play | Load | Stop | Quit | Ping
 
 
 # --- events, player to controller ----------------------------------------------------------
@@ -146,6 +155,16 @@ class Resynced:
 
 
 @dataclass(frozen=True)
+class Pong:
+    """The answer to ping ``id``: when the player had it (monotonic seconds), as a play's
+    ``queued``."""
+
+    KIND: ClassVar[str] = "pong"
+    id: int
+    queued: float
+
+
+@dataclass(frozen=True)
 class Error:
     """The player cannot go on, and ends: why, in one sentence naming the output."""
 
@@ -153,17 +172,17 @@ class Error:
     message: str
 
 
-Event = Ready | Heartbeat | Started | Finished | Resynced | Error
+Event = Ready | Heartbeat | Started | Finished | Resynced | Pong | Error
 
-_COMMANDS: dict[str, type[Command]] = {c.KIND: c for c in (Play, Load, Stop, Quit)}
+_COMMANDS: dict[str, type[Command]] = {c.KIND: c for c in (Play, Load, Stop, Quit, Ping)}
 _EVENTS: dict[str, type[Event]] = {
-    e.KIND: e for e in (Ready, Heartbeat, Started, Finished, Resynced, Error)
+    e.KIND: e for e in (Ready, Heartbeat, Started, Finished, Resynced, Pong, Error)
 }
 
 
 def encode(message: Command | Event) -> bytes:
     """One message as its line."""
-    tag = "cmd" if isinstance(message, Play | Load | Stop | Quit) else "event"
+    tag = "cmd" if isinstance(message, Play | Load | Stop | Quit | Ping) else "event"
     fields = {tag: message.KIND, **dataclasses.asdict(message)}
     return (json.dumps(fields, separators=(",", ":")) + "\n").encode()
 

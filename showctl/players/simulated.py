@@ -54,13 +54,18 @@ class SimulatedOutputs:
         self._current: dict[str, Played] = {}
         self._changed = asyncio.Event()
 
-    async def play(self, clips: Mapping[str, Clip], t0: float, play: int = 0) -> None:
+    async def play(
+        self, clips: Mapping[str, Clip], t0: float | None = None, play: int = 0
+    ) -> float:
+        if t0 is None:
+            t0 = self.clock.monotonic() + self.soonest
         for output, (clip, loop) in clips.items():
             info = soundfile.info(str(clip))
             seconds = info.frames / info.samplerate
             self._current[output] = Played(output, clip, loop, t0, play, seconds)
             self.plays.append(self._current[output])
         self._changed.set()
+        return t0
 
     async def stop(
         self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None

@@ -21,7 +21,9 @@ from showctl.players.player import Player
 from showctl.testing import write_wav
 
 
-def run_player(commands: list[dict], pause: float = 0.0) -> tuple[int, list[dict]]:
+def run_player(
+    commands: list[protocol.Command], pause: float = 0.0
+) -> tuple[int, list[protocol.Event | None]]:
     """Run a player on a real-time simulated device; its exit status and its events."""
 
     class SlowCommands(io.BytesIO):
@@ -249,3 +251,12 @@ def test_a_clip_that_breaks_while_playing_is_an_error(tmp_path: Path) -> None:
     (error,) = errors_in(events)
     assert status == 1
     assert error.message.startswith(f"output 'a': {clip} could not be read any further")
+
+
+def test_a_ping_is_answered_with_when_it_came() -> None:
+    before = time.monotonic()
+    status, events = run_player([protocol.Ping(7), protocol.Quit()], pause=0.2)
+    (pong,) = [e for e in events if isinstance(e, protocol.Pong)]
+    assert status == 0
+    assert pong.id == 7
+    assert before < pong.queued < time.monotonic()

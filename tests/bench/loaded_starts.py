@@ -5,10 +5,12 @@
 Eight supervised player processes (the pool ``showctl run`` uses, on the real backend:
 sounddevice, PortAudio, the virtual sound hub's PipeWire ALSA PCMs) play eight different noise
 clips, one start every PERIOD seconds, each placed as the controller places a scene: T0 is now
-plus the players' ``soonest`` (which covers the commands' measured way to them) plus its margin,
-the clips read ahead by the players (``load``) as the controller has them read.
-Meanwhile HOGS processes spin on the CPU (a real load at normal priority, not a sleep), one a
-core of this machine's two. The players run SETTLE seconds first, under the load too.
+plus the players' ``soonest`` (which covers the commands' measured way to them), as the pool
+places it for the controller, the clips read ahead by the players (``load``) as the controller
+has them read. Meanwhile HOGS processes spin on the CPU (a real load at normal priority, not a
+sleep), one a core of this machine's two. The pool and its players run at the priority the
+systemd unit gives showctl (its ``Nice=``), the hub and the hogs at the normal one. The players
+run SETTLE seconds first, under the load too.
 
 - **cut starts**: starts that some player began late, its clip's first samples never heard, as
   the pool counts them (``cut_starts`` in each output's health, logged as ``start_cut``);
@@ -34,7 +36,6 @@ import _common
 import numpy as np
 
 from showctl import log
-from showctl.controller import LEAD_MARGIN
 from showctl.players.pool import PlayerPool
 from showctl.show.model import Output
 from tests.harness.analysis import Window, noise_clip, skews
@@ -52,6 +53,12 @@ SETTLE = 20.0
 QUICK_SETTLE = 10.0
 #: The skew a start must keep (p99), as sync.py's: 2 samples at 48 kHz.
 TARGET_SKEW_MS = 0.042
+
+
+def unit_nice() -> int:
+    """The ``Nice=`` of ``systemd/showctl.service``: the priority showctl runs at on a box."""
+    unit = (_common.ROOT / "systemd" / "showctl.service").read_text()
+    return next(int(line.split("=")[1]) for line in unit.splitlines() if line.startswith("Nice="))
 
 
 def hogs() -> list[subprocess.Popen[bytes]]:
@@ -76,8 +83,8 @@ async def run(
             lead = 0.0
             for k in range(starts):
                 begin = time.monotonic()
-                lead = pool.soonest + LEAD_MARGIN  # as ShowController places a scene's T0
-                await pool.play(clips, begin + lead, play=k + 1)
+                t0 = await pool.play(clips, play=k + 1)  # placed as for ShowController's scenes
+                lead = t0 - begin
                 await pool.load(ahead)  # the next scene's clips read ahead, as the controller has
                 await asyncio.sleep(max(0.0, begin + PERIOD - time.monotonic()))
                 windows.append((recording.sample_at(begin), recording.sample_at(time.monotonic())))
@@ -95,8 +102,10 @@ def main() -> int:
     settle = QUICK_SETTLE if args.quick else SETTLE
     log.configure("warning", "json", sys.stderr)
     load = hogs()
+    nice = unit_nice()
     try:
         with SoundHub(OUTPUTS) as hub, tempfile.TemporaryDirectory() as folder:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)  # the hub and the hogs keep theirs
             paths = [Path(folder) / f"noise{i}.wav" for i in range(OUTPUTS)]
             clips = [noise_clip(p, seed=300 + i, seconds=CLIP_SECONDS) for i, p in enumerate(paths)]
             recording, windows, cut, lead = asyncio.run(run(hub, paths, starts, settle))
@@ -106,8 +115,8 @@ def main() -> int:
             hog.wait()
     ms = [s * 1000 for s in skews(recording, windows, clips)]
     print(
-        f"{starts} starts on {OUTPUTS} outputs with {HOGS} processes spinning on the CPU "
-        f"(the last lead {lead * 1e3:.1f} ms):\n"
+        f"{starts} starts on {OUTPUTS} outputs at nice {nice} with {HOGS} processes spinning on "
+        f"the CPU at nice 0 (the last lead {lead * 1e3:.1f} ms):\n"
         f"  cut short (the pool's count, over all outputs): {cut} (target 0)\n"
         f"  not found whole in the recording: {starts - len(ms)}\n"
         f"  skew p50 {_common.percentile(ms, 50):.3f} ms, p99 {_common.percentile(ms, 99):.3f} ms"
@@ -117,6 +126,7 @@ def main() -> int:
         {
             "outputs": OUTPUTS,
             "hogs": HOGS,
+            "nice": nice,
             "starts": starts,
             "lead_ms": round(lead * 1e3, 3),
             "cut_starts": cut,

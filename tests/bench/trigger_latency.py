@@ -37,7 +37,7 @@ from typing import Any
 import _common
 
 from showctl import log
-from showctl.controller import LEAD_MARGIN, ShowController
+from showctl.controller import ShowController
 from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimOutputLines
 from showctl.leds.matrix import LedPlayer, open_matrix
@@ -104,9 +104,12 @@ class TimedPool(PlayerPool):
 
     sent: float = 0.0
 
-    async def play(self, clips: Mapping[str, tuple[Path, bool]], t0: float, play: int = 0) -> None:
-        await super().play(clips, t0, play)
+    async def play(
+        self, clips: Mapping[str, tuple[Path, bool]], t0: float | None = None, play: int = 0
+    ) -> float:
+        t0 = await super().play(clips, t0, play)
         self.sent = time.monotonic()
+        return t0
 
 
 class Bench:
@@ -232,7 +235,7 @@ def main() -> int:
         "latency_ms": args.latency,
         "triggers": len(bench.led_ms),
         "audio_triggers": len(bench.audio_ms),
-        "lead_ms": round((soonest + LEAD_MARGIN) * 1e3, 3),
+        "lead_ms": round(soonest * 1e3, 3),
         "delivery_ms": round(bench.pool.delivery * 1e3, 3),
         "controller_p99_ms": round(p(bench.controller_ms, 99), 3),
         "audio_p50_ms": round(p(bench.audio_ms, 50), 3),
@@ -248,9 +251,9 @@ def main() -> int:
     }
     print(
         f"{figures['triggers']} presses, {figures['audio_triggers']} into sound on {OUTPUTS} "
-        f"outputs (T0 {figures['lead_ms']} ms after the controller takes a press: the "
-        f"players' output latency, {figures['delivery_ms']} ms for the commands to reach them "
-        f"(p99), and a margin)\n"
+        f"outputs (T0 {figures['lead_ms']} ms after the commands are written: the players' "
+        f"output latency, and {figures['delivery_ms']} ms for the commands to reach them, the "
+        f"longest lately)\n"
         f"  edge to every play command written: p99 {figures['controller_p99_ms']} ms\n"
         f"  edge to every output's first sample: p50 {figures['audio_p50_ms']} ms, "
         f"p99 {figures['audio_p99_ms']} ms (target 15)\n"

@@ -121,22 +121,30 @@ def test_a_player_that_ends_once_the_stop_began_is_not_replaced() -> None:
 def test_the_lead_covers_the_commands_way_and_a_start_cut_short_is_told(
     clips: dict[str, tuple[Path, bool]],
 ) -> None:
-    """The pool measures how long its play commands take to reach the players and puts it in
-    ``soonest``; a start whose command came after its T0 is logged with what was lost and
-    counted in the output's health, and a scene taken up where it was (T0 passed) is not."""
+    """The pool measures how long its commands take to reach the players (pings at start,
+    then its plays) and puts the longest in ``soonest``, where it places a start's T0; a start
+    whose command came after its T0 is logged with what was lost and counted in the output's
+    health, and a scene taken up where it was (T0 passed) is not."""
 
     async def main() -> None:
         listener = Listener()
         outputs = {name: Output(f"sim-{name}") for name in clips}
         async with player_pool.PlayerPool(outputs, backend="sim") as pool:
             pool.on_event = listener
-            assert pool.delivery == player_pool.DELIVERY_UNKNOWN  # nothing measured yet
-            sent = time.monotonic()
-            await pool.play(clips, sent + pool.soonest, play=1)
-            for name in clips:
-                await listener.wait(name, protocol.Started, sent)
+            pinged = player_pool.PING_ROUNDS * len(outputs)
+            deadline = time.monotonic() + 5
+            while len(pool._deliveries) < pinged and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert len(pool._deliveries) == pinged, "measured before the first start"
             assert player_pool.DELIVERY_FLOOR <= pool.delivery < player_pool.DELIVERY_UNKNOWN
-            assert pool.soonest > pool.delivery
+            assert pool.delivery == player_pool.DELIVERY_HEADROOM * max(pool._deliveries)
+            sent = time.monotonic()
+            t0 = await pool.play(clips, play=1)
+            assert t0 >= sent + pool.players["a"].ready.soonest  # type: ignore[union-attr]
+            for name in clips:
+                started = await listener.wait(name, protocol.Started, sent)
+                assert (started.t0, started.position) == (t0, 0)
+            assert len(pool._deliveries) == pinged + len(outputs)
             assert all(h.cut_starts == 0 for h in pool.health().values())
 
             sent = time.monotonic()
