@@ -54,10 +54,11 @@ DELIVERY_HEADROOM = 1.5
 DELIVERY_FLOOR = 0.001
 DELIVERY_UNKNOWN = 0.02
 #: The commands' way is measured before any start needs it, and kept fresh between starts: at
-#: start PING_ROUNDS pings to every player, PING_GAP s apart, and one to every player each
-#: PING_EVERY s after; each goes the way a play goes, and its answer says when it came.
+#: start PING_ROUNDS pings to every player, each round once the last is answered (or PING_WAIT
+#: s have passed), and one to every player each PING_EVERY s after; each goes the way a play
+#: goes, and its answer says when it came.
 PING_ROUNDS = 8
-PING_GAP = 0.05
+PING_WAIT = 1.0
 PING_EVERY = 10.0
 
 
@@ -198,6 +199,7 @@ class PlayerPool:
         self._sent: dict[int, tuple[int, float]] = {}
         self._pinged: dict[int, tuple[int, float]] = {}  # the same, of pings: (id, when sent)
         self._pings = 0
+        self._answered = asyncio.Event()  # every ping of the latest round is answered
         self._restarting: set[str] = set()  # outputs a restart is under way for
         self._closing = False
 
@@ -230,9 +232,11 @@ class PlayerPool:
             deadline = self.clock.monotonic() + self.wait_for_cards
             await asyncio.gather(*(self._boot(name, deadline, timeout) for name in self.outputs))
             self._task(self._watch(), name="players-watch")
-        for _ in range(PING_ROUNDS):
+        for _ in range(PING_ROUNDS):  # one round after another, each answered or given up
             await self._ping()
-            await self.clock.sleep(PING_GAP)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PING_WAIT):
+                    await self._answered.wait()
         self._task(self._keep_measuring(), name="players-ping")
 
     async def _boot(self, name: str, deadline: float, timeout: float) -> None:
@@ -343,6 +347,7 @@ class PlayerPool:
         ready = list(self._ready().values())
         sent = self.clock.monotonic()
         self._pinged.update({player.pid: (self._pings, sent) for player in ready})
+        self._answered.clear()
         for player in ready:
             player.write(protocol.Ping(self._pings))
         await asyncio.gather(*(player.drain() for player in ready))
@@ -513,6 +518,8 @@ class PlayerPool:
                 self._started(player, event)
             case protocol.Pong() if self._pinged.get(player.pid, (None,))[0] == event.id:
                 self._deliveries.append(event.queued - self._pinged.pop(player.pid)[1])
+                if not self._pinged:
+                    self._answered.set()
             case protocol.Finished() if player.handed_over and self.listener is not None:
                 self.listener.clip_finished(player.output, event.play, event.reason)
             case protocol.Resynced():
