@@ -619,7 +619,7 @@ def _add_leds_commands(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.func is not cmd_player:  # a player writes plain JSON lines (ipc.LogLines)
+    if args.func is not cmd_player:  # a player writes plain JSON lines (protocol.LogLines)
         from showctl import log
 
         log.configure(

@@ -46,11 +46,11 @@ RATE_LEARNED = 20.0
 QUIT_WAIT = 1.0
 #: How long a play command takes to reach a player's audio thread (seconds), as the players'
 #: ``started`` events and their answers to pings tell it: the latest this many are kept, and
-#: :attr:`PlayerPool.soonest` covers the longest of them times DELIVERY_HEADROOM (for the longer
-#: one not seen yet), at least DELIVERY_FLOOR, and DELIVERY_UNKNOWN before any. (Their 99th
-#: percentile would leave one command in a hundred late: a start in twelve on 8 outputs.)
+#: :attr:`PlayerPool.soonest` covers the longest of them, at least DELIVERY_FLOOR, and
+#: DELIVERY_UNKNOWN before any. (Their 99th percentile would leave one command in a hundred
+#: late: a start in twelve on 8 outputs. Half again on the longest cost 2 to 3 ms of every
+#: start's lead on a quiet machine, and cut as many starts on a busy one.)
 DELIVERIES = 256
-DELIVERY_HEADROOM = 1.5
 DELIVERY_FLOOR = 0.001
 DELIVERY_UNKNOWN = 0.02
 #: The commands' way is measured before any start needs it, and kept fresh between starts: at
@@ -336,10 +336,10 @@ class PlayerPool:
     @property
     def delivery(self) -> float:
         """How long a play command may take to reach the players' audio threads (s): the
-        longest of the latest DELIVERIES with DELIVERY_HEADROOM, at least DELIVERY_FLOOR."""
+        longest of the latest DELIVERIES, at least DELIVERY_FLOOR."""
         if not self._deliveries:
             return DELIVERY_UNKNOWN
-        return max(DELIVERY_FLOOR, DELIVERY_HEADROOM * max(self._deliveries))
+        return max(DELIVERY_FLOOR, *self._deliveries)
 
     async def _ping(self) -> None:
         """Ping every ready player at once, as :meth:`play` writes a scene's commands."""
