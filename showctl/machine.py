@@ -1,6 +1,6 @@
 """The show as data for a ``transitions`` state machine: scenes are states.
 
-:func:`transition_table` turns a :class:`~showctl.show.Show` into the machine's transition
+:func:`transition_table` turns a :class:`~showctl.show.model.Show` into the machine's transition
 table, plain data a reader (or :func:`render_table`) can look at. Side effects live on the
 model (:class:`ShowState`): flags set and cleared by the show's actions.
 
