@@ -348,9 +348,7 @@ class PlayerPool:
         sent = self.clock.monotonic()
         self._pinged.update({player.pid: (self._pings, sent) for player in ready})
         self._answered.clear()
-        for player in ready:
-            player.write(protocol.Ping(self._pings))
-        await asyncio.gather(*(player.drain() for player in ready))
+        await _write_all([(player, protocol.Ping(self._pings)) for player in ready])
 
     async def _keep_measuring(self) -> None:
         while True:
@@ -403,11 +401,7 @@ class PlayerPool:
         self._plays.update(messages)
         if start or t0 > sent:  # measured: a start, not a scene taken up where it was
             self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
-        # Every command written before any wait: none waits on another's way out.
-        to = [ready[n] for n in messages if n in ready]
-        for player in to:
-            player.write(messages[player.output])
-        await asyncio.gather(*(player.drain() for player in to))
+        await _write_all([(ready[n], m) for n, m in messages.items() if n in ready])
         return t0
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
@@ -684,6 +678,14 @@ class PlayerPool:
             logger.log(
                 _LEVELS.get(level_name, 20), event, output=player.output, pid=player.pid, **record
             )
+
+
+async def _write_all(messages: list[tuple[PlayerProcess, protocol.Command]]) -> None:
+    """Write every player its message before waiting on any pipe: none waits on another's way
+    out, as a start's commands and the pings that measure their way must not."""
+    for player, message in messages:
+        player.write(message)
+    await asyncio.gather(*(player.drain() for player, _ in messages))
 
 
 def _why(player: PlayerProcess, code: int) -> str:
