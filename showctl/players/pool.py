@@ -328,7 +328,7 @@ class PlayerPool:
     @property
     def soonest(self) -> float:
         """How soon after a command every player can place a sample (s): the longest a
-        command has lately taken to reach a player's audio thread (its 99th percentile), and
+        command has lately taken to reach a player's audio thread (:attr:`delivery`), and
         the latest a player's output can then place a sample (its ``ready``'s ``soonest``)."""
         ready = max((p.ready.soonest for p in self._ready().values() if p.ready), default=0.0)
         return ready + self.delivery

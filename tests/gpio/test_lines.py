@@ -209,13 +209,18 @@ def test_a_switch_closing_is_a_falling_edge_stamped_on_the_monotonic_clock(rig: 
 
 
 def test_both_edges_come_in_order(rig: Rig) -> None:
+    """The line is let fall only once its rise is read: with both edges watched and no
+    debounce, the kernel names an edge by the line's level when its interrupt thread runs
+    (gpiolib-cdev.c, edge_irq_thread), so a rise and fall quicker than that thread are both
+    read as falls (seen once in the emulated machine). Real switches want a debounce anyway."""
     inputs = rig.gpio.request_inputs(
         rig.chip, {9: InputLine(edge="both", bias="pull-down", debounce=0)}
     )
     try:
         rig.drive(9, True)
+        edges = wait_edges(inputs, 1)
         rig.drive(9, False)
-        edges = wait_edges(inputs, 2)
+        edges += wait_edges(inputs, 1)
         assert [e.rising for e in edges] == [True, False]
         assert edges[0].time <= edges[1].time
     finally:

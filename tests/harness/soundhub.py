@@ -335,6 +335,16 @@ class SoundHub:
     # The graph, read with pw-dump.
 
     def _dump(self) -> list[dict[str, Any]]:
+        """The graph's objects. A dump taken while the daemon is starting or stopping can be
+        cut or doubled (seen once in CI as two arrays); such a reading is taken again."""
+        for _ in range(4):
+            try:
+                return self._dump_once()
+            except json.JSONDecodeError:
+                time.sleep(0.05)
+        return self._dump_once()
+
+    def _dump_once(self) -> list[dict[str, Any]]:
         objects: list[dict[str, Any]] = json.loads(self._pw("pw-dump", "--no-colors") or "[]")
         return objects
 
