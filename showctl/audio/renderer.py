@@ -118,6 +118,10 @@ class Counters:
     resyncs: int = 0
     offset: float = 0.0  # content minus timeline at the last block, in samples
     peak: float = 0.0  # the loudest sample since the heartbeat thread last took it (0..1)
+    #: The longest, since the heartbeat thread last took it, from a command's coming (just
+    #: after a callback took the commands) to the DAC time of the first sample it can place
+    #: (the next callback's block): what a start's T0 must leave, past the commands' way (s).
+    soonest: float = 0.0
 
 
 @dataclass
@@ -137,11 +141,14 @@ class Renderer:
     retired: collections.deque[Source] = field(default_factory=collections.deque)
     #: Called (on the audio thread) after an event is appended: wakes whoever passes them on.
     notify: Callable[[], None] = lambda: None
+    #: The monotonic clock the DAC times are on (a fake one in tests).
+    now: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self.clock = DacClock(self.rate, known_ppm=self.known_ppm)
         self._frame = 0  # the stream's index of the next block's first sample
         self._next_report = 0  # the frame from which the next block's DAC time is fed to the fit
+        self._took = 0.0  # when the last callback took the commands (monotonic s; 0: none yet)
         self._playing: Start | None = None
         #: What takes over from the sounding clip at its time, on the sample: a scene change.
         self._next: Start | Stop | None = None
@@ -154,21 +161,18 @@ class Renderer:
     def playing(self) -> bool:
         return self._playing is not None
 
-    def ahead(self) -> float:
-        """Seconds from now until the DAC time of the next block to be rendered: how soon a
-        command given now can place a sample. Its largest value, just after a callback (a
-        block period plus the output latency), is the worst case. Read from the control
-        thread, once the clock is warm."""
-        return self.clock.time_of(self._frame) - time.monotonic()
-
     def render(self, block: Block, dac_time: float) -> None:
         """Fill ``block``, whose first sample leaves the DAC at ``dac_time`` (audio thread)."""
         n = len(block)
         if self._frame >= self._next_report:
             self.clock.add(self._frame, dac_time)
             self._next_report = self._frame + REPORT_EVERY
+        if self._took and self.clock.ready:
+            soonest = self.clock.time_of(self._frame) - self._took
+            self.counters.soonest = max(self.counters.soonest, soonest)
         while self.commands:
             self._apply(self.commands.popleft())
+        self._took = self.now()
         head = 0
         if self._next is not None:
             due = self._next.due

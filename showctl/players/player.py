@@ -11,7 +11,6 @@ or that vanishes is one ``error`` event naming the output, the thing and the fix
 
 from __future__ import annotations
 
-import collections
 import math
 import os
 import signal
@@ -36,11 +35,9 @@ SILENT = 10 ** (-90 / 20)
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
-#: How many of the latest readings of how far ahead the output renders, taken before the player
-#: is ready (which waits for this many), make ``soonest`` (their largest: a block period plus
-#: the output latency, the worst case, which the controller puts T0 at least that far after its
-#: command). Taken 3.7 ms apart, 40 spread over a block period many times.
-SOONEST_READINGS = 40
+#: How long, once the DAC clock fit stands, the callback measures how soon a command can place
+#: a sample before the player says it is ready with the longest (seconds): many blocks.
+SOONEST_SPAN = 0.15
 #: A running stream that asks for no block for this long has stalled (seconds): the device
 #: or its driver hangs without an error, and the output is silent until the player restarts.
 STALL_TIMEOUT = 1.0
@@ -94,24 +91,17 @@ class Player:
     def run(self, commands: BinaryIO) -> int:
         """Play until ``quit``, the end of the commands, or an error; the exit status."""
         self.stream.start(self.renderer.render)
-        # Ready once the DAC clock fit stands: a start placed before would be a guess. Meanwhile
-        # the latest readings of how far ahead the output renders are kept, for ``soonest``.
-        readings: collections.deque[float] = collections.deque(maxlen=SOONEST_READINGS)
+        # Ready once the DAC clock fit stands: a start placed before would be a guess.
         deadline = time.monotonic() + READY_TIMEOUT
         clock = self.renderer.clock
-        while (
-            not (clock.ready and len(readings) == SOONEST_READINGS)
-            and self.stream.failed is None
-            and time.monotonic() < deadline
-        ):
-            if clock.placed:
-                readings.append(self.renderer.ahead())
-            time.sleep(0.0037)  # not a divisor of a block period: the readings spread over it
+        while not clock.ready and self.stream.failed is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         if not clock.ready:
             self._fail(self._not_ready())
             self._close_stream()
             return 1
-        soonest = round(max(readings, default=0.0), 4)
+        time.sleep(SOONEST_SPAN)  # the callback measures ``soonest`` meanwhile
+        soonest = round(self.renderer.counters.soonest, 4)
         self.emit(protocol.Ready(self.stream.device, self.stream.rate, soonest))
         logger.info(
             "player_ready",
@@ -257,6 +247,7 @@ class Player:
             if time.monotonic() >= next_beat:
                 c = renderer.counters
                 peak, c.peak = c.peak, 0.0  # a block's peak may fall between: one is lost
+                soonest, c.soonest = c.soonest, 0.0  # as may a block's soonest
                 self.emit(
                     protocol.Heartbeat(
                         blocks=c.blocks,
@@ -268,6 +259,7 @@ class Player:
                         offset=round(c.offset, 3),
                         ppm=round(renderer.clock.ppm, 2),
                         clock_resets=renderer.clock.resets,
+                        soonest=round(soonest, 4),
                         playing=renderer.playing,
                         level=round(20 * math.log10(peak), 1) if peak > SILENT else None,
                     )

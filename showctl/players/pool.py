@@ -45,21 +45,28 @@ RATE_LEARNED = 20.0
 #: How long the players together are given to quit before they are killed (seconds).
 QUIT_WAIT = 1.0
 #: How long a play command takes to reach a player's audio thread (seconds), as the players'
-#: ``started`` events and their answers to pings tell it: the latest this many are kept, and
-#: :attr:`PlayerPool.soonest` covers the longest of them, at least DELIVERY_FLOOR, and
-#: DELIVERY_UNKNOWN before any. (Their 99th percentile would leave one command in a hundred
-#: late: a start in twelve on 8 outputs. Half again on the longest cost 2 to 3 ms of every
-#: start's lead on a quiet machine, and cut as many starts on a busy one.)
+#: ``started`` events and their answers to pings tell it: the latest DELIVERIES are kept, and
+#: :attr:`PlayerPool.soonest` covers the longest of them and DELIVERY_MARGIN of it again, at
+#: least DELIVERY_FLOOR, and DELIVERY_UNKNOWN before any. (Their 99th percentile would leave one
+#: command in a hundred late: a start in twelve on 8 outputs. The longest alone still leaves a
+#: command that outdoes all of the latest 256, about one in 257, and cut 2 starts in 100 on a
+#: busy machine; a quarter again cost about 1 ms of every start's lead on a quiet one.)
 DELIVERIES = 256
 DELIVERY_FLOOR = 0.001
 DELIVERY_UNKNOWN = 0.02
+DELIVERY_MARGIN = 0.25
 #: The commands' way is measured before any start needs it, and kept fresh between starts: at
 #: start PING_ROUNDS pings to every player, each round once the last is answered (or PING_WAIT
 #: s have passed), and one to every player each PING_EVERY s after; each goes the way a play
 #: goes, and its answer says when it came.
-PING_ROUNDS = 8
+PING_ROUNDS = 32
 PING_WAIT = 1.0
 PING_EVERY = 10.0
+#: How many of a player's latest heartbeats (two a second) say how soon a command that has
+#: reached it can place a sample: the longest of them counts, and its ``ready``'s. (Readings
+#: taken only before ``ready`` fell short of the later figures by up to 3 ms on a busy machine,
+#: and starts were cut by as much.)
+SOONEST_BEATS = 600
 
 
 class PlayerError(ShowctlError, RuntimeError):
@@ -106,6 +113,10 @@ class PlayerProcess:
     events: asyncio.Queue[PoolEvent] = field(default_factory=asyncio.Queue)
     ready: protocol.Ready | None = None
     beat: protocol.Heartbeat | None = None  # the latest heartbeat
+    #: The latest heartbeats' ``soonest``: how soon a command that has come can place a sample.
+    soonests: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=SOONEST_BEATS)
+    )
     error: protocol.Error | None = None
     hung: float | None = None  # killed when silent this long (s)
     #: Its ``ready`` went to the queue: from now on its events go to the pool's watchers.
@@ -114,6 +125,12 @@ class PlayerProcess:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def soonest(self) -> float:
+        """How soon a command that has reached the player can place a sample (s): the longest
+        its stream has lately needed, or at first what its readings before ``ready`` said."""
+        return max(self.ready.soonest if self.ready else 0.0, *self.soonests, 0.0)
 
     def write(self, message: protocol.Command) -> None:
         """Hand ``message`` to the pipe now (without waiting: see :meth:`drain`)."""
@@ -329,9 +346,8 @@ class PlayerPool:
     def soonest(self) -> float:
         """How soon after a command every player can place a sample (s): the longest a
         command has lately taken to reach a player's audio thread (:attr:`delivery`), and
-        the latest a player's output can then place a sample (its ``ready``'s ``soonest``)."""
-        ready = max((p.ready.soonest for p in self._ready().values() if p.ready), default=0.0)
-        return ready + self.delivery
+        the latest any player can then place a sample (:attr:`PlayerProcess.soonest`)."""
+        return max((p.soonest for p in self._ready().values()), default=0.0) + self.delivery
 
     @property
     def delivery(self) -> float:
@@ -339,7 +355,7 @@ class PlayerPool:
         longest of the latest DELIVERIES, at least DELIVERY_FLOOR."""
         if not self._deliveries:
             return DELIVERY_UNKNOWN
-        return max(DELIVERY_FLOOR, *self._deliveries)
+        return max(DELIVERY_FLOOR, *self._deliveries) * (1 + DELIVERY_MARGIN)
 
     async def _ping(self) -> None:
         """Ping every ready player at once, as :meth:`play` writes a scene's commands."""
@@ -506,6 +522,7 @@ class PlayerPool:
                 player.ready = event
             case protocol.Heartbeat():
                 player.beat = event
+                player.soonests.append(event.soonest)
                 if player.heard - player.born > RATE_LEARNED:
                     self._ppm[player.output] = event.ppm
             case protocol.Started():

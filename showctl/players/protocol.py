@@ -115,6 +115,7 @@ class Heartbeat:
     offset: float = 0.0  # the content minus the timeline at the last block, in samples
     ppm: float = 0.0  # the card's clock error as measured
     clock_resets: int = 0  # restarts of the DAC clock fit
+    soonest: float = 0.0  # since the last heartbeat, as ``ready``'s: its longest (s)
     playing: bool = False
     level: float | None = None  # the peak since the last heartbeat, dBFS; ``None``: silent
 

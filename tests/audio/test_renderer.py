@@ -238,3 +238,35 @@ def test_a_jump_in_the_stream_s_timing_is_stepped_over_at_once(tmp_path: Path, j
     assert renderer.counters.drops + renderer.counters.repeats <= 2 * DEADBAND
     resynced = [data for event, data in renderer.events if event == "resynced"]
     assert resynced == [{"play": 4, "samples": pytest.approx(jump, abs=2)}]
+
+
+def test_soonest_is_the_longest_from_a_command_s_coming_to_its_first_sample() -> None:
+    """A command that comes just after a callback took the commands waits for the next
+    callback, whose block leaves the DAC a latency later: ``soonest`` is that wait and that
+    latency, the longest since the heartbeat took it. A callback that runs late does not
+    lengthen it; one that runs early (a device that asks for blocks in a burst) does, by as
+    much: a start placed by the steady figure would lose that much of its beginning."""
+    now = 100.0
+    renderer = Renderer(RATE, now=lambda: now)
+    block = np.zeros(256, dtype=np.float32)
+    period, latency = len(block) / RATE, 0.02
+
+    def callback(late: float = 0.0) -> None:
+        nonlocal now
+        frame = renderer.counters.blocks * len(block)
+        now = 100.0 + frame / RATE + late  # the callback runs a latency before its block sounds
+        renderer.render(block, now - late + latency)
+
+    for _ in range(int(2.0 / period)):  # the fit stands
+        callback()
+    assert renderer.clock.ready
+    assert renderer.counters.soonest == pytest.approx(period + latency, abs=1e-6)
+
+    renderer.counters.soonest = 0.0  # as the heartbeat takes it
+    callback(late=0.004)
+    callback()
+    assert renderer.counters.soonest == pytest.approx(period + latency, abs=1e-6)
+
+    callback(late=-0.003)
+    callback()
+    assert renderer.counters.soonest == pytest.approx(period + latency + 0.003, abs=1e-6)

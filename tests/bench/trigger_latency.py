@@ -253,7 +253,7 @@ def main() -> int:
         f"{figures['triggers']} presses, {figures['audio_triggers']} into sound on {OUTPUTS} "
         f"outputs (T0 {figures['lead_ms']} ms after the commands are written: the players' "
         f"output latency, and {figures['delivery_ms']} ms for the commands to reach them, the "
-        f"longest lately)\n"
+        f"longest lately and a quarter again)\n"
         f"  edge to every play command written: p99 {figures['controller_p99_ms']} ms\n"
         f"  edge to every output's first sample: p50 {figures['audio_p50_ms']} ms, "
         f"p99 {figures['audio_p99_ms']} ms (target 15)\n"
