@@ -167,7 +167,7 @@ class Renderer:
         if self._frame >= self._next_report:
             self.clock.add(self._frame, dac_time)
             self._next_report = self._frame + REPORT_EVERY
-        if self._took and self.clock.ready:
+        if self._took and self.clock.placed:
             soonest = self.clock.time_of(self._frame) - self._took
             self.counters.soonest = max(self.counters.soonest, soonest)
         while self.commands:

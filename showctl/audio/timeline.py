@@ -89,6 +89,11 @@ class DacClock:
         self._at_centre = 0.0
 
     @property
+    def placed(self) -> bool:
+        """Whether a report has placed the line (its slope is the nominal rate until warm)."""
+        return self._count > 0
+
+    @property
     def warm(self) -> bool:
         """Whether there are reports enough to fit a slope at all."""
         return self._count >= self.WARMUP

@@ -35,8 +35,9 @@ SILENT = 10 ** (-90 / 20)
 READY_TIMEOUT = 15.0
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
-#: How long, once the DAC clock fit stands, the callback measures how soon a command can place
-#: a sample before the player says it is ready with the longest (seconds): many blocks.
+#: How long at least, from the DAC clock's first report, the callback measures how soon a
+#: command can place a sample before the player says it is ready with the longest (seconds):
+#: many blocks, most of them while the clock fit warms up.
 SOONEST_SPAN = 0.15
 #: A running stream that asks for no block for this long has stalled (seconds): the device
 #: or its driver hangs without an error, and the output is silent until the player restarts.
@@ -94,13 +95,19 @@ class Player:
         # Ready once the DAC clock fit stands: a start placed before would be a guess.
         deadline = time.monotonic() + READY_TIMEOUT
         clock = self.renderer.clock
-        while not clock.ready and self.stream.failed is None and time.monotonic() < deadline:
+        placed = math.inf  # when the clock's first report came: the callback measures from then
+        while (
+            not (clock.ready and time.monotonic() - placed >= SOONEST_SPAN)
+            and self.stream.failed is None
+            and time.monotonic() < deadline
+        ):
+            if clock.placed:
+                placed = min(placed, time.monotonic())
             time.sleep(0.005)
         if not clock.ready:
             self._fail(self._not_ready())
             self._close_stream()
             return 1
-        time.sleep(SOONEST_SPAN)  # the callback measures ``soonest`` meanwhile
         soonest = round(self.renderer.counters.soonest, 4)
         self.emit(protocol.Ready(self.stream.device, self.stream.rate, soonest))
         logger.info(

@@ -129,7 +129,7 @@ class PlayerProcess:
     @property
     def soonest(self) -> float:
         """How soon a command that has reached the player can place a sample (s): the longest
-        its stream has lately needed, or at first what its readings before ``ready`` said."""
+        its callback measured before ``ready`` and in its latest SOONEST_BEATS heartbeats."""
         return max(self.ready.soonest if self.ready else 0.0, *self.soonests, 0.0)
 
     def write(self, message: protocol.Command) -> None:
@@ -352,7 +352,7 @@ class PlayerPool:
     @property
     def delivery(self) -> float:
         """How long a play command may take to reach the players' audio threads (s): the
-        longest of the latest DELIVERIES, at least DELIVERY_FLOOR."""
+        longest of the latest DELIVERIES (at least DELIVERY_FLOOR) and DELIVERY_MARGIN again."""
         if not self._deliveries:
             return DELIVERY_UNKNOWN
         return max(DELIVERY_FLOOR, *self._deliveries) * (1 + DELIVERY_MARGIN)
