@@ -62,8 +62,8 @@ DELIVERY_MARGIN = 0.25
 PING_ROUNDS = 32
 PING_WAIT = 1.0
 PING_EVERY = 10.0
-#: How many of a player's latest heartbeats (two a second) say how soon a command that has
-#: reached it can place a sample: the longest of them counts, and its ``ready``'s. (Readings
+#: How many of a player's latest figures (its ``ready``'s, then its heartbeats', two a second)
+#: say how soon a command that has reached it can place a sample: the longest counts. (Readings
 #: taken only before ``ready`` fell short of the later figures by up to 3 ms on a busy machine,
 #: and starts were cut by as much.)
 SOONEST_BEATS = 600
@@ -113,10 +113,14 @@ class PlayerProcess:
     events: asyncio.Queue[PoolEvent] = field(default_factory=asyncio.Queue)
     ready: protocol.Ready | None = None
     beat: protocol.Heartbeat | None = None  # the latest heartbeat
-    #: The latest heartbeats' ``soonest``: how soon a command that has come can place a sample.
+    #: How soon a command that has reached the player can place a sample, as its callback
+    #: measured it: its ``ready``'s and its heartbeats', the latest SOONEST_BEATS of them.
     soonests: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=SOONEST_BEATS)
     )
+    #: The longest of them (s), kept as they come: a start reads it, and should not wait on a
+    #: max of thousands of numbers.
+    soonest: float = 0.0
     error: protocol.Error | None = None
     hung: float | None = None  # killed when silent this long (s)
     #: Its ``ready`` went to the queue: from now on its events go to the pool's watchers.
@@ -126,11 +130,10 @@ class PlayerProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    @property
-    def soonest(self) -> float:
-        """How soon a command that has reached the player can place a sample (s): the longest
-        its callback measured before ``ready`` and in its latest SOONEST_BEATS heartbeats."""
-        return max(self.ready.soonest if self.ready else 0.0, *self.soonests, 0.0)
+    def measured(self, soonest: float) -> None:
+        """Keep one more of the player's figures of how soon (its ``ready``'s, a heartbeat's)."""
+        self.soonests.append(soonest)
+        self.soonest = max(self.soonests)
 
     def write(self, message: protocol.Command) -> None:
         """Hand ``message`` to the pipe now (without waiting: see :meth:`drain`)."""
@@ -520,9 +523,10 @@ class PlayerPool:
         match event:
             case protocol.Ready():
                 player.ready = event
+                player.measured(event.soonest)
             case protocol.Heartbeat():
                 player.beat = event
-                player.soonests.append(event.soonest)
+                player.measured(event.soonest)
                 if player.heard - player.born > RATE_LEARNED:
                     self._ppm[player.output] = event.ppm
             case protocol.Started():

@@ -140,10 +140,11 @@ def test_the_lead_covers_the_commands_way_and_a_start_cut_short_is_told(
             longest = max(player_pool.DELIVERY_FLOOR, *pool._deliveries)
             assert pool.delivery == longest * (1 + player_pool.DELIVERY_MARGIN)
             deadline = time.monotonic() + 5  # the heartbeats' figures
-            while not all(p.soonests for p in pool.players.values()):
+            while not all(len(p.soonests) > 1 for p in pool.players.values()):
                 assert time.monotonic() < deadline, "no heartbeat said how soon"
                 await asyncio.sleep(0.05)
             assert all(s > 0 for p in pool.players.values() for s in p.soonests)
+            assert all(p.soonest == max(p.soonests) for p in pool.players.values())
             soonest = max(p.soonest for p in pool.players.values())
             lead = pool.soonest
             assert lead == soonest + pool.delivery
