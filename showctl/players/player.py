@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from showctl import realtime
 from showctl.audio.base import OutputBackend, OutputStream
 from showctl.audio.clip import ClipStream, inspect
 from showctl.audio.renderer import Renderer, Start, Stop
@@ -307,6 +308,10 @@ def main(
     for sig in protocol.PLAYER_IGNORES:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, protocol.PLAYER_IGNORES)
+    # Before any thread starts (the audio thread with the stream), so that every one has it.
+    refused = realtime.take()
+    if refused is not None:
+        logger.info("realtime_refused", reason=refused)
     try:
         stream = backend(backend_name, output, capture, append_capture).open(device, rate, latency)
     except AudioDeviceError as e:

@@ -20,13 +20,14 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 
+from showctl import realtime
 from showctl.clock import Clock, MonotonicClock
 from showctl.errors import ShowctlError
 from showctl.players import protocol
@@ -189,7 +190,9 @@ class PlayerPool:
         self.clock = clock or MonotonicClock()
         #: Supervised: how long :meth:`start` waits for missing cards to appear (seconds).
         self.wait_for_cards = wait_for_cards
-        self.env = {**os.environ, **(env or {})}
+        # A player does no linear algebra: numpy's BLAS starts no threads of its own in it (one
+        # a core, each with its buffers, and at ordinary priority beside its real-time ones).
+        self.env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})}
         self.players: dict[str, PlayerProcess] = {}
         #: Told what the outputs do (a clip finished, an output failed, back or changed): the
         #: controller.
@@ -220,6 +223,9 @@ class PlayerPool:
         self._pinged: dict[int, tuple[int, float]] = {}  # the same, of pings: (id, when sent)
         self._pings = 0
         self._answered = asyncio.Event()  # every ping of the latest round is answered
+        #: A start's commands and the pings are written at real-time priority (see
+        #: :mod:`showctl.realtime`): the players woken by the first cannot hold up the rest.
+        self._realtime = realtime.Raise(lambda why: logger.warning("realtime_refused", reason=why))
         self._restarting: set[str] = set()  # outputs a restart is under way for
         self._closing = False
 
@@ -364,10 +370,12 @@ class PlayerPool:
         """Ping every ready player at once, as :meth:`play` writes a scene's commands."""
         self._pings += 1
         ready = list(self._ready().values())
-        sent = self.clock.monotonic()
-        self._pinged.update({player.pid: (self._pings, sent) for player in ready})
-        self._answered.clear()
-        await _write_all([(player, protocol.Ping(self._pings)) for player in ready])
+        with self._realtime():
+            sent = self.clock.monotonic()
+            self._pinged.update({player.pid: (self._pings, sent) for player in ready})
+            self._answered.clear()
+            written = _write_all([(player, protocol.Ping(self._pings)) for player in ready])
+        await written
 
     async def _keep_measuring(self) -> None:
         while True:
@@ -410,17 +418,20 @@ class PlayerPool:
         ``started`` and ``finished`` events carry ``play``."""
         ready = self._ready()
         soonest = self.soonest
-        sent = self.clock.monotonic()
-        start = t0 is None  # else a T0 given: a start placed by the caller, or a scene taken up
-        if t0 is None:
-            t0 = sent + soonest
-        messages = {
-            name: protocol.Play(str(path), t0, loop, play) for name, (path, loop) in clips.items()
-        }
-        self._plays.update(messages)
-        if start or t0 > sent:  # measured: a start, not a scene taken up where it was
-            self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
-        await _write_all([(ready[n], m) for n, m in messages.items() if n in ready])
+        with self._realtime():
+            sent = self.clock.monotonic()
+            start = t0 is None  # else a T0 given: a start placed by the caller, or a scene taken up
+            if t0 is None:
+                t0 = sent + soonest
+            messages = {
+                name: protocol.Play(str(path), t0, loop, play)
+                for name, (path, loop) in clips.items()
+            }
+            self._plays.update(messages)
+            if start or t0 > sent:  # measured: a start, not a scene taken up where it was
+                self._sent.update({ready[n].pid: (play, sent) for n in messages if n in ready})
+            written = _write_all([(ready[n], m) for n, m in messages.items() if n in ready])
+        await written
         return t0
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
@@ -701,12 +712,13 @@ class PlayerPool:
             )
 
 
-async def _write_all(messages: list[tuple[PlayerProcess, protocol.Command]]) -> None:
-    """Write every player its message before waiting on any pipe: none waits on another's way
-    out, as a start's commands and the pings that measure their way must not."""
+def _write_all(messages: list[tuple[PlayerProcess, protocol.Command]]) -> Awaitable[Any]:
+    """Write every player its message now, before waiting on any pipe: none waits on another's
+    way out, as a start's commands and the pings that measure their way must not. The pipes'
+    drains, to await."""
     for player, message in messages:
         player.write(message)
-    await asyncio.gather(*(player.drain() for player, _ in messages))
+    return asyncio.gather(*(player.drain() for player, _ in messages))
 
 
 def _why(player: PlayerProcess, code: int) -> str:

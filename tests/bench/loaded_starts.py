@@ -9,8 +9,10 @@ plus the players' ``soonest`` (which covers the commands' measured way to them),
 places it for the controller, the clips read ahead by the players (``load``) as the controller
 has them read. Meanwhile HOGS processes spin on the CPU (a real load at normal priority, not a
 sleep), one a core of this machine's two. The pool and its players run at the priority the
-systemd unit gives showctl (its ``Nice=``), the hub and the hogs at the normal one. The players
-run SETTLE seconds first, under the load too.
+systemd unit gives showctl (its ``Nice=``; the players, and the pool while it writes a start's
+commands, at the real-time priority of :mod:`showctl.realtime`, which the unit's
+``LimitRTPRIO=`` grants and this benchmark checks they have), the hub and the hogs at the
+normal one. The players run SETTLE seconds first, under the load too.
 
 - **cut starts**: starts that some player began late, its clip's first samples never heard, as
   the pool counts them (``cut_starts`` in each output's health, logged as ``start_cut``);
@@ -35,7 +37,7 @@ from pathlib import Path
 import _common
 import numpy as np
 
-from showctl import log
+from showctl import log, realtime
 from showctl.players.pool import PlayerPool
 from showctl.show.model import Output
 from tests.harness.analysis import Window, noise_clip, skews
@@ -61,6 +63,17 @@ def unit_nice() -> int:
     return next(int(line.split("=")[1]) for line in unit.splitlines() if line.startswith("Nice="))
 
 
+def player_at_real_time(pid: int) -> bool:
+    """Whether every thread of process ``pid`` runs at showctl's real-time priority or above
+    (the sound server's client thread in it has the server's own, 88)."""
+    tasks = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    return all(
+        os.sched_getscheduler(t) & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO
+        and os.sched_getparam(t).sched_priority >= realtime.PRIORITY
+        for t in tasks
+    )
+
+
 def hogs() -> list[subprocess.Popen[bytes]]:
     """HOGS processes that keep a core each busy until killed."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(HOGS)]
@@ -76,6 +89,8 @@ async def run(
     clips = {f"out{i}": (p, False) for i, p in enumerate(paths)}
     ahead = {name: {clip} for name, clip in clips.items()}
     async with PlayerPool(outputs, env=hub.env) as pool:
+        if not all(player_at_real_time(p.pid) for p in pool.players.values()):
+            raise SystemExit("the players run without real-time priority: run this as root")
         await pool.load(ahead)
         await asyncio.sleep(settle)
         with hub.record() as recording:
@@ -115,8 +130,9 @@ def main() -> int:
             hog.wait()
     ms = [s * 1000 for s in skews(recording, windows, clips)]
     print(
-        f"{starts} starts on {OUTPUTS} outputs at nice {nice} with {HOGS} processes spinning on "
-        f"the CPU at nice 0 (the last lead {lead * 1e3:.1f} ms):\n"
+        f"{starts} starts on {OUTPUTS} outputs at nice {nice} and real-time priority "
+        f"{realtime.PRIORITY} with {HOGS} processes spinning on the CPU at nice 0 (the last lead "
+        f"{lead * 1e3:.1f} ms):\n"
         f"  cut short (the pool's count, over all outputs): {cut} (target 0)\n"
         f"  not found whole in the recording: {starts - len(ms)}\n"
         f"  skew p50 {_common.percentile(ms, 50):.3f} ms, p99 {_common.percentile(ms, 99):.3f} ms"
@@ -127,6 +143,7 @@ def main() -> int:
             "outputs": OUTPUTS,
             "hogs": HOGS,
             "nice": nice,
+            "realtime_priority": realtime.PRIORITY,
             "starts": starts,
             "lead_ms": round(lead * 1e3, 3),
             "cut_starts": cut,
