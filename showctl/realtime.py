@@ -1,14 +1,16 @@
-"""Real-time priority for what a start waits on: every thread of a player, and the controller
-while it writes a start's commands.
+"""Real-time priority for what a start waits on: every thread of a player, the controller while
+it writes a start's commands, and the thread that shows the LED cues.
 
 A scene's T0 is placed a few milliseconds past the moment its commands are written, as far as
 they lately took to reach the players. On a busy box a process at normal priority, even at
 ``Nice=-10``, waits up to 20 ms for a core, and a player woken by the first command writes
 the controller off its core before the others are written (``tests/bench/loaded_starts.py``:
 the commands' way p99 16 ms at nice -10, 5 ms at real-time priority). Under ``SCHED_FIFO`` at
-:data:`PRIORITY` they wait for no ordinary process: above every one of them, below the
+:data:`PLAYERS` they wait for no ordinary process: above every one of them, below the
 kernel's threaded interrupts (priority 50), so a button's edge and the sound card's interrupt
-still come first, and below the sound server's threads (PipeWire's are at 88).
+still come first, and below the sound server's threads (PipeWire's are at 88). The LED cues'
+thread, at :data:`CUES`, comes before the players: the frame due at a scene's T0 does not wait
+for the players' audio threads, which all wake at once, every block.
 
 The systemd unit grants it (``LimitRTPRIO=``); where it is not granted (a desktop, a user
 without the limit) the kernel refuses, the caller says so once, and showctl runs at its
@@ -25,26 +27,28 @@ import os
 from collections.abc import Callable, Iterator
 
 #: The ``SCHED_FIFO`` priority of the players and of the controller's writing of a start.
-PRIORITY = 40
+PLAYERS = 40
+#: The LED cues' thread's.
+CUES = 41
 REFUSED = (
     "showctl runs without real-time priority ({error}): on a busy box a start may be cut short; "
-    f"run it as systemd/showctl.service does (LimitRTPRIO={PRIORITY}) or grant its user "
-    f"rtprio {PRIORITY}"
+    f"run it as systemd/showctl.service does (LimitRTPRIO={CUES}) or grant its user "
+    f"rtprio {CUES}"
 )
 
 
-def take() -> str | None:
-    """Put the calling thread at :data:`PRIORITY`, and with it the threads it starts from now
-    on; ``None`` when done, else why not (one sentence, with the fix)."""
+def take(priority: int) -> str | None:
+    """Put the calling thread at ``priority``, and with it the threads it starts from now on;
+    ``None`` when done, else why not (one sentence, with the fix)."""
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(PRIORITY))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except OSError as e:
         return REFUSED.format(error=e.strerror)
     return None
 
 
 class Raise:
-    """Raises the calling thread to :data:`PRIORITY` for a block, then puts it back, to write
+    """Raises the calling thread to :data:`PLAYERS` for a block, then puts it back, to write
     commands that must all be written before any is carried out: a player woken by the first,
     at the same priority, cannot take the writer's core. Once refused, it tells
     ``refused`` why and stops asking."""
@@ -61,7 +65,7 @@ class Raise:
         policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
         try:
             os.sched_setscheduler(
-                0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(PRIORITY)
+                0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(PLAYERS)
             )
         except OSError as e:
             self._asking = False

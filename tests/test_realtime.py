@@ -10,11 +10,14 @@ import resource
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from showctl import realtime
+from showctl.gpio.sim import SimGpio
+from showctl.leds.matrix import LedMatrix, LedPlayer
 from showctl.players.pool import PlayerPool
-from showctl.show.model import Output
+from showctl.show.model import Matrix, Output
 from tests.conftest import ROOT
 
 
@@ -30,7 +33,7 @@ def test_a_player_and_every_thread_it_starts_run_at_real_time_priority() -> None
 
     threads = asyncio.run(main())
     assert len(threads) >= 3  # the main thread, the audio thread, the heartbeat, the commands
-    assert set(threads) == {(os.SCHED_FIFO, realtime.PRIORITY)}
+    assert set(threads) == {(os.SCHED_FIFO, realtime.PLAYERS)}
 
 
 def test_a_raise_lasts_its_block_and_leaves_the_thread_as_it_was() -> None:
@@ -40,7 +43,7 @@ def test_a_raise_lasts_its_block_and_leaves_the_thread_as_it_was() -> None:
     seen_by_another: list[int] = []
     with raise_():
         assert os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO
-        assert os.sched_getparam(0).sched_priority == realtime.PRIORITY
+        assert os.sched_getparam(0).sched_priority == realtime.PLAYERS
         other = threading.Thread(target=lambda: seen_by_another.append(os.sched_getscheduler(0)))
         other.start()
         other.join()
@@ -60,7 +63,8 @@ def test_where_real_time_priority_is_not_granted_it_is_said_once_and_the_work_go
         "for _ in range(3):\n"
         "    with raise_():\n"
         "        ran += 1\n"
-        "print(json.dumps([realtime.take(), said, ran, os.sched_getscheduler(0)]))\n"
+        "took = realtime.take(realtime.PLAYERS)\n"
+        "print(json.dumps([took, said, ran, os.sched_getscheduler(0)]))\n"
     )
     done = subprocess.run(
         [
@@ -81,8 +85,8 @@ def test_where_real_time_priority_is_not_granted_it_is_said_once_and_the_work_go
     took, said, ran, policy = json.loads(done.stdout)
     assert took == (
         "showctl runs without real-time priority (Operation not permitted): on a busy box a "
-        "start may be cut short; run it as systemd/showctl.service does (LimitRTPRIO=40) or "
-        "grant its user rtprio 40"
+        "start may be cut short; run it as systemd/showctl.service does (LimitRTPRIO=41) or "
+        "grant its user rtprio 41"
     )
     assert said == [took]
     assert (ran, policy) == (3, os.SCHED_OTHER)
@@ -90,6 +94,28 @@ def test_where_real_time_priority_is_not_granted_it_is_said_once_and_the_work_go
 
 def test_the_unit_grants_what_showctl_asks_for() -> None:
     unit = Path(ROOT / "systemd" / "showctl.service").read_text().splitlines()
-    assert f"LimitRTPRIO={realtime.PRIORITY}" in unit
+    assert f"LimitRTPRIO={max(realtime.PLAYERS, realtime.CUES)}" in unit
     assert "RestrictRealtime=no" in unit
     assert "LimitRTTIME=1s" in unit  # a thread that spins at that priority is killed
+
+
+def test_the_led_cues_thread_comes_before_the_players() -> None:
+    """The frame due at a scene's T0 waits for none of the players' audio threads."""
+    lines = SimGpio().request_outputs("gpiochip0", [10, 11, 12, 13])
+    player = LedPlayer(LedMatrix(Matrix(lines=((10, 11), (12, 13)), names={}), lines))
+    seen: list[str] = []
+    player.watch_by(seen.append, seen.append)
+    player.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tid = player._thread.native_id
+        assert tid is not None
+        assert (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority) == (
+            os.SCHED_FIFO,
+            realtime.CUES,
+        )
+    finally:
+        player.stop()
+    assert realtime.CUES > realtime.PLAYERS

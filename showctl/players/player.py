@@ -309,7 +309,7 @@ def main(
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, protocol.PLAYER_IGNORES)
     # Before any thread starts (the audio thread with the stream), so that every one has it.
-    refused = realtime.take()
+    refused = realtime.take(realtime.PLAYERS)
     if refused is not None:
         logger.info("realtime_refused", reason=refused)
     try:

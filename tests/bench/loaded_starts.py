@@ -69,7 +69,7 @@ def player_at_real_time(pid: int) -> bool:
     tasks = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
     return all(
         os.sched_getscheduler(t) & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO
-        and os.sched_getparam(t).sched_priority >= realtime.PRIORITY
+        and os.sched_getparam(t).sched_priority >= realtime.PLAYERS
         for t in tasks
     )
 
@@ -131,7 +131,7 @@ def main() -> int:
     ms = [s * 1000 for s in skews(recording, windows, clips)]
     print(
         f"{starts} starts on {OUTPUTS} outputs at nice {nice} and real-time priority "
-        f"{realtime.PRIORITY} with {HOGS} processes spinning on the CPU at nice 0 (the last lead "
+        f"{realtime.PLAYERS} with {HOGS} processes spinning on the CPU at nice 0 (the last lead "
         f"{lead * 1e3:.1f} ms):\n"
         f"  cut short (the pool's count, over all outputs): {cut} (target 0)\n"
         f"  not found whole in the recording: {starts - len(ms)}\n"
@@ -143,7 +143,7 @@ def main() -> int:
             "outputs": OUTPUTS,
             "hogs": HOGS,
             "nice": nice,
-            "realtime_priority": realtime.PRIORITY,
+            "realtime_priority": realtime.PLAYERS,
             "starts": starts,
             "lead_ms": round(lead * 1e3, 3),
             "cut_starts": cut,
