@@ -1,5 +1,5 @@
-"""Real-time priority for what a start waits on: every thread of a player, the controller while
-it writes a start's commands, and the thread that shows the LED cues.
+"""Real-time priority for what a start waits on: a player's command reader, and the controller
+while it writes a start's commands.
 
 A scene's T0 is placed a few milliseconds past the moment its commands are written, as far as
 they lately took to reach the players. On a busy box a process at normal priority, even at
@@ -8,9 +8,12 @@ the controller off its core before the others are written (``tests/bench/loaded_
 the commands' way p99 16 ms at nice -10, 5 ms at real-time priority). Under ``SCHED_FIFO`` at
 :data:`PLAYERS` they wait for no ordinary process: above every one of them, below the
 kernel's threaded interrupts (priority 50), so a button's edge and the sound card's interrupt
-still come first, and below the sound server's threads (PipeWire's are at 88). The LED cues'
-thread, at :data:`CUES`, comes before the players: the frame due at a scene's T0 does not wait
-for the players' audio threads, which all wake at once, every block.
+still come first, and below the sound server's threads (PipeWire's are at 88).
+
+The players' audio threads keep their ordinary priority: at real-time priority, the eight of
+them, woken together at every block, kept the LED cues' thread from its frames (p99 2.5 ms
+late against 0.7), and the LED thread at real-time priority too, above or below them, made the
+test hub's recorder lose a cycle of its graph at every start.
 
 The systemd unit grants it (``LimitRTPRIO=``); where it is not granted (a desktop, a user
 without the limit) the kernel refuses, the caller says so once, and showctl runs at its
@@ -26,14 +29,13 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 
-#: The ``SCHED_FIFO`` priority of the players and of the controller's writing of a start.
+#: The ``SCHED_FIFO`` priority of the players' command readers and of the controller's writing
+#: of a start.
 PLAYERS = 40
-#: The LED cues' thread's.
-CUES = 41
 REFUSED = (
     "showctl runs without real-time priority ({error}): on a busy box a start may be cut short; "
-    f"run it as systemd/showctl.service does (LimitRTPRIO={CUES}) or grant its user "
-    f"rtprio {CUES}"
+    f"run it as systemd/showctl.service does (LimitRTPRIO={PLAYERS}) or grant its user "
+    f"rtprio {PLAYERS}"
 )
 
 

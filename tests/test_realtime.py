@@ -1,5 +1,5 @@
-"""Real-time priority: the players' threads and the writing of a start's commands have it, and
-where it is not granted showctl says so once and plays on."""
+"""Real-time priority: the players' command readers and the writing of a start's commands have
+it, and where it is not granted showctl says so once and plays on."""
 
 from __future__ import annotations
 
@@ -10,20 +10,17 @@ import resource
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from showctl import realtime
-from showctl.gpio.sim import SimGpio
-from showctl.leds.matrix import LedMatrix, LedPlayer
 from showctl.players.pool import PlayerPool
-from showctl.show.model import Matrix, Output
+from showctl.show.model import Output
 from tests.conftest import ROOT
 
 
-def test_a_player_and_every_thread_it_starts_run_at_real_time_priority() -> None:
-    """Taken before the player starts a thread, so that its audio thread, its command reader
-    and its heartbeat have it too."""
+def test_a_player_reads_its_commands_at_real_time_priority_and_plays_at_its_ordinary_one() -> None:
+    """Its command reader at real-time priority; its audio thread, heartbeat and main thread
+    at the ordinary one, as the controller's threads are (the LED cues among them)."""
 
     async def main() -> list[tuple[int, int]]:
         async with PlayerPool({"a": Output("sim-a")}, backend="sim") as pool:
@@ -32,8 +29,10 @@ def test_a_player_and_every_thread_it_starts_run_at_real_time_priority() -> None
             return [(os.sched_getscheduler(t), os.sched_getparam(t).sched_priority) for t in tasks]
 
     threads = asyncio.run(main())
-    assert len(threads) >= 3  # the main thread, the audio thread, the heartbeat, the commands
-    assert set(threads) == {(os.SCHED_FIFO, realtime.PLAYERS)}
+    assert len(threads) >= 4  # the main thread, the audio thread, the heartbeat, the commands
+    assert sorted(threads) == [(os.SCHED_OTHER, 0)] * (len(threads) - 1) + [
+        (os.SCHED_FIFO, realtime.PLAYERS)
+    ]
 
 
 def test_a_raise_lasts_its_block_and_leaves_the_thread_as_it_was() -> None:
@@ -85,8 +84,8 @@ def test_where_real_time_priority_is_not_granted_it_is_said_once_and_the_work_go
     took, said, ran, policy = json.loads(done.stdout)
     assert took == (
         "showctl runs without real-time priority (Operation not permitted): on a busy box a "
-        "start may be cut short; run it as systemd/showctl.service does (LimitRTPRIO=41) or "
-        "grant its user rtprio 41"
+        "start may be cut short; run it as systemd/showctl.service does (LimitRTPRIO=40) or "
+        "grant its user rtprio 40"
     )
     assert said == [took]
     assert (ran, policy) == (3, os.SCHED_OTHER)
@@ -94,28 +93,6 @@ def test_where_real_time_priority_is_not_granted_it_is_said_once_and_the_work_go
 
 def test_the_unit_grants_what_showctl_asks_for() -> None:
     unit = Path(ROOT / "systemd" / "showctl.service").read_text().splitlines()
-    assert f"LimitRTPRIO={max(realtime.PLAYERS, realtime.CUES)}" in unit
+    assert f"LimitRTPRIO={realtime.PLAYERS}" in unit
     assert "RestrictRealtime=no" in unit
     assert "LimitRTTIME=1s" in unit  # a thread that spins at that priority is killed
-
-
-def test_the_led_cues_thread_comes_before_the_players() -> None:
-    """The frame due at a scene's T0 waits for none of the players' audio threads."""
-    lines = SimGpio().request_outputs("gpiochip0", [10, 11, 12, 13])
-    player = LedPlayer(LedMatrix(Matrix(lines=((10, 11), (12, 13)), names={}), lines))
-    seen: list[str] = []
-    player.watch_by(seen.append, seen.append)
-    player.start()
-    try:
-        deadline = time.monotonic() + 5
-        while not seen and time.monotonic() < deadline:
-            time.sleep(0.01)
-        tid = player._thread.native_id
-        assert tid is not None
-        assert (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority) == (
-            os.SCHED_FIFO,
-            realtime.CUES,
-        )
-    finally:
-        player.stop()
-    assert realtime.CUES > realtime.PLAYERS

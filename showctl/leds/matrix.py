@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from showctl import realtime
 from showctl.clock import Clock, MonotonicClock
 from showctl.errors import GpioError, ProgramError
 from showctl.gpio.base import GpioBackend, OutputLines
@@ -305,9 +304,6 @@ class LedPlayer:
         self.on_failed()
 
     def _run(self) -> None:
-        refused = realtime.take(realtime.CUES)  # a frame due at T0 waits for no player
-        if refused is not None:
-            logger.info("realtime_refused", thread="leds", reason=refused)
         while True:
             with self._lock:
                 if self._stopping:

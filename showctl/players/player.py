@@ -136,6 +136,9 @@ class Player:
     def _obey(self, commands: BinaryIO) -> None:
         """Carry out the commands as they come, until ``quit``, the end of the pipe (the
         controller closed it) or a clip that cannot play; then end the player."""
+        refused = realtime.take(realtime.PLAYERS)  # a command read at once, whatever else runs
+        if refused is not None:
+            logger.info("realtime_refused", reason=refused)
         for line in commands:
             message = protocol.decode_command(line)
             if message is None:
@@ -308,10 +311,6 @@ def main(
     for sig in protocol.PLAYER_IGNORES:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, protocol.PLAYER_IGNORES)
-    # Before any thread starts (the audio thread with the stream), so that every one has it.
-    refused = realtime.take(realtime.PLAYERS)
-    if refused is not None:
-        logger.info("realtime_refused", reason=refused)
     try:
         stream = backend(backend_name, output, capture, append_capture).open(device, rate, latency)
     except AudioDeviceError as e:

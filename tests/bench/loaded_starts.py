@@ -9,10 +9,10 @@ plus the players' ``soonest`` (which covers the commands' measured way to them),
 places it for the controller, the clips read ahead by the players (``load``) as the controller
 has them read. Meanwhile HOGS processes spin on the CPU (a real load at normal priority, not a
 sleep), one a core of this machine's two. The pool and its players run at the priority the
-systemd unit gives showctl (its ``Nice=``; the players, and the pool while it writes a start's
-commands, at the real-time priority of :mod:`showctl.realtime`, which the unit's
-``LimitRTPRIO=`` grants and this benchmark checks they have), the hub and the hogs at the
-normal one. The players run SETTLE seconds first, under the load too.
+systemd unit gives showctl (its ``Nice=``; the players' command readers, and the pool while it
+writes a start's commands, at the real-time priority of :mod:`showctl.realtime`, which the
+unit's ``LimitRTPRIO=`` grants and this benchmark checks they have), the hub and the hogs at
+the normal one. The players run SETTLE seconds first, under the load too.
 
 - **cut starts**: starts that some player began late, its clip's first samples never heard, as
   the pool counts them (``cut_starts`` in each output's health, logged as ``start_cut``);
@@ -63,13 +63,13 @@ def unit_nice() -> int:
     return next(int(line.split("=")[1]) for line in unit.splitlines() if line.startswith("Nice="))
 
 
-def player_at_real_time(pid: int) -> bool:
-    """Whether every thread of process ``pid`` runs at showctl's real-time priority or above
-    (the sound server's client thread in it has the server's own, 88)."""
+def reads_at_real_time(pid: int) -> bool:
+    """Whether a thread of process ``pid`` (its command reader) runs at showctl's real-time
+    priority."""
     tasks = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
-    return all(
-        os.sched_getscheduler(t) & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO
-        and os.sched_getparam(t).sched_priority >= realtime.PLAYERS
+    return any(
+        os.sched_getscheduler(t) == os.SCHED_FIFO
+        and os.sched_getparam(t).sched_priority == realtime.PLAYERS
         for t in tasks
     )
 
@@ -89,8 +89,8 @@ async def run(
     clips = {f"out{i}": (p, False) for i, p in enumerate(paths)}
     ahead = {name: {clip} for name, clip in clips.items()}
     async with PlayerPool(outputs, env=hub.env) as pool:
-        if not all(player_at_real_time(p.pid) for p in pool.players.values()):
-            raise SystemExit("the players run without real-time priority: run this as root")
+        if not all(reads_at_real_time(p.pid) for p in pool.players.values()):
+            raise SystemExit("the players read without real-time priority: run this as root")
         await pool.load(ahead)
         await asyncio.sleep(settle)
         with hub.record() as recording:
