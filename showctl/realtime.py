@@ -3,22 +3,22 @@ while it writes a start's commands.
 
 A scene's T0 is placed a few milliseconds past the moment its commands are written, as far as
 they lately took to reach the players. On a busy box a process at normal priority, even at
-``Nice=-10``, waits up to 20 ms for a core, and a player woken by the first command writes
-the controller off its core before the others are written (``tests/bench/loaded_starts.py``:
-the commands' way p99 16 ms at nice -10, 5 ms at real-time priority). Under ``SCHED_FIFO`` at
-:data:`PLAYERS` they wait for no ordinary process: above every one of them, below the
-kernel's threaded interrupts (priority 50), so a button's edge and the sound card's interrupt
-still come first, and below the sound server's threads (PipeWire's are at 88).
+``Nice=-10``, waits up to 20 ms for a core, and a player woken by the first command takes the
+controller's core before the others are written (``tests/bench/loaded_starts.py``, both cores
+busy: the lead 95 to 100 ms and starts still cut; with these at real-time priority, 76 ms and
+none). Under ``SCHED_FIFO`` at :data:`PLAYERS` they wait for no ordinary process: above every
+one of them, below the kernel's threaded interrupts (priority 50), so a button's edge and the
+sound card's interrupt still come first, and below the sound server's threads (PipeWire's are
+at 88).
 
 The players' audio threads keep their ordinary priority: at real-time priority, the eight of
 them, woken together at every block, kept the LED cues' thread from its frames (p99 2.5 ms
-late against 0.7), and the LED thread at real-time priority too, above or below them, made the
-test hub's recorder lose a cycle of its graph at every start.
+late against 0.7); and the LED thread at real-time priority, above or below them, made the test
+hub's recorder lose cycles of its graph.
 
 The systemd unit grants it (``LimitRTPRIO=``); where it is not granted (a desktop, a user
 without the limit) the kernel refuses, the caller says so once, and showctl runs at its
-ordinary priority. A player's threads (PortAudio's audio thread among them) are started
-after it takes the priority, and have it too.
+ordinary priority.
 
 No logging here: the player process logs without structlog.
 """
@@ -39,14 +39,21 @@ REFUSED = (
 )
 
 
-def take(priority: int) -> str | None:
-    """Put the calling thread at ``priority``, and with it the threads it starts from now on;
-    ``None`` when done, else why not (one sentence, with the fix)."""
+def take() -> str | None:
+    """Put the calling thread at :data:`PLAYERS` for good; ``None`` when done, else why not
+    (one sentence, with the fix)."""
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(PLAYERS))
     except OSError as e:
         return REFUSED.format(error=e.strerror)
     return None
+
+
+def ordinary() -> None:
+    """Put the calling thread at the ordinary priority, its nice kept: for a thread that a
+    real-time one started and that has no deadline of its own (a clip's reader)."""
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 class Raise:

@@ -10,11 +10,14 @@ import resource
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from showctl import realtime
+from showctl.audio.clip import ClipStream, inspect
 from showctl.players.pool import PlayerPool
 from showctl.show.model import Output
+from showctl.testing import write_wav
 from tests.conftest import ROOT
 
 
@@ -62,7 +65,7 @@ def test_where_real_time_priority_is_not_granted_it_is_said_once_and_the_work_go
         "for _ in range(3):\n"
         "    with raise_():\n"
         "        ran += 1\n"
-        "took = realtime.take(realtime.PLAYERS)\n"
+        "took = realtime.take()\n"
         "print(json.dumps([took, said, ran, os.sched_getscheduler(0)]))\n"
     )
     done = subprocess.run(
@@ -96,3 +99,27 @@ def test_the_unit_grants_what_showctl_asks_for() -> None:
     assert f"LimitRTPRIO={realtime.PLAYERS}" in unit
     assert "RestrictRealtime=no" in unit
     assert "LimitRTTIME=1s" in unit  # a thread that spins at that priority is killed
+
+
+def test_a_clip_the_reader_opens_is_read_ahead_at_the_ordinary_priority(tmp_path: Path) -> None:
+    """A clip's reader thread, started by the command reader, has no deadline of its own: it
+    goes back to the ordinary priority, at the process's nice."""
+    path = write_wav(tmp_path / "a.wav", seconds=1.0)
+    policies: list[int] = []
+
+    def command_reader() -> None:
+        assert realtime.take() is None
+        clip = ClipStream(inspect(path, 48000), loop=False)
+        assert clip._thread is not None
+        tid = clip._thread.native_id
+        assert tid is not None
+        deadline = time.monotonic() + 2  # born at real-time priority, it leaves it at once
+        while os.sched_getscheduler(tid) != os.SCHED_OTHER and time.monotonic() < deadline:
+            time.sleep(0.01)
+        policies.append(os.sched_getscheduler(tid))
+        clip.close()
+
+    thread = threading.Thread(target=command_reader)
+    thread.start()
+    thread.join()
+    assert policies == [os.SCHED_OTHER]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from showctl import realtime
 from showctl.audio.base import Block
 from showctl.errors import ClipError
 
@@ -211,6 +212,7 @@ class ClipStream:
         self._file.close()
 
     def _run(self) -> None:
+        realtime.ordinary()  # started by a player's command reader, at real-time priority
         period = self._chunk / self.info.rate / 2  # far inside the read-ahead
         while not self._stop.wait(period):
             try:

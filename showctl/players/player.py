@@ -136,7 +136,7 @@ class Player:
     def _obey(self, commands: BinaryIO) -> None:
         """Carry out the commands as they come, until ``quit``, the end of the pipe (the
         controller closed it) or a clip that cannot play; then end the player."""
-        refused = realtime.take(realtime.PLAYERS)  # a command read at once, whatever else runs
+        refused = realtime.take()  # a command read at once, whatever else runs
         if refused is not None:
             logger.info("realtime_refused", reason=refused)
         for line in commands:
