@@ -5,7 +5,7 @@ A scene's T0 is placed a few milliseconds past the moment its commands are writt
 they lately took to reach the players. On a busy box a process at normal priority, even at
 ``Nice=-10``, waits up to 20 ms for a core, and a player woken by the first command takes the
 controller's core before the others are written (``tests/bench/loaded_starts.py``, both cores
-busy: the lead 95 to 100 ms and starts still cut; with these at real-time priority, 76 ms and
+busy: the lead 95 to 100 ms and starts still cut; with these at real-time priority, 76 to 79 ms and
 none). Under ``SCHED_FIFO`` at :data:`PLAYERS` they wait for no ordinary process: above every
 one of them, below the kernel's threaded interrupts (priority 50), so a button's edge and the
 sound card's interrupt still come first, and below the sound server's threads (PipeWire's are
