@@ -12,6 +12,7 @@ from pathlib import Path
 
 from showctl import saved_state
 from showctl.show import loader
+from showctl.show.model import Relay
 from tests.conftest import ROOT
 from tests.harness.room import Room
 
@@ -134,3 +135,10 @@ def test_the_room_played_through_every_scene(tmp_path: Path) -> None:
         "game-over.wav",
     ]
     assert room.played("hint") == ["hint.wav", "hint.wav"]
+
+
+def test_the_room_declares_its_relays_with_their_safe_states() -> None:
+    """Both safe unpowered (the maglock is fail-safe); the solenoid has its longest on-time."""
+    relays = ESCAPE_ROOM.relays
+    assert relays["door-lock"] == Relay(line=24, active_low=True, safe="unpowered")
+    assert relays["drawer"] == Relay(line=25, active_low=True, safe="unpowered", max_on=2.0)

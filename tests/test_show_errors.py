@@ -153,6 +153,31 @@ CASES = [
         id="name-too-long",
     ),
     pytest.param(
+        "  button: {line: 10}\n",
+        "  button: {line: 10}\nrelays:\n  lock: {line: 10, safe: unpowered}\n",
+        "relays.lock.line",
+        12,
+        "line 10 of /dev/gpiochip0 is already used by input 'button' (line 10); give each LED, "
+        "input and relay its own line",
+        id="relay-on-an-input-line",
+    ),
+    pytest.param(
+        "  button: {line: 10}\n",
+        "  button: {line: 10}\nrelays:\n  lock: {line: 11, safe: shut}\n",
+        "relays.lock.safe",
+        12,
+        "expected one of unpowered, powered, found 'shut'",
+        id="relay-safe-state",
+    ),
+    pytest.param(
+        "  button: {line: 10}\n",
+        "  button: {line: 10}\nrelays:\n  drawer: {line: 11, max_on: 1ms}\n",
+        "relays.drawer.max_on",
+        12,
+        "must be at least 0.01 s, found 0.001",
+        id="relay-max-on",
+    ),
+    pytest.param(
         "line: 10",
         "line: 5",
         "inputs.button.line",

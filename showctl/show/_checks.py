@@ -182,7 +182,7 @@ class _Checker:
                 self.conv.report(where, f"{e.args[0]}{hint}")
 
     def check_lines(self) -> None:
-        """Every GPIO line is used once, by the matrix or by one input."""
+        """Every GPIO line is used once: by the matrix, an input or a relay."""
         used: dict[tuple[str, int], tuple[Path, str]] = {}
 
         def claim(chip: str, line: int, path: Path, what: str) -> None:
@@ -193,7 +193,7 @@ class _Checker:
                 self.conv.report(
                     path,
                     f"line {line} of {key[0]} is already used by {first_what} "
-                    f"(line {first_line}); give each LED and input its own line",
+                    f"(line {first_line}); give each LED, input and relay its own line",
                 )
             else:
                 used[key] = (path, what)
@@ -209,6 +209,8 @@ class _Checker:
                     claim(matrix.chip, line, ("matrix", key, i), f"{what} {i} of the matrix")
         for name, spec in self.show.inputs.items():
             claim(spec.chip, spec.line, ("inputs", name, "line"), f"input '{name}'")
+        for name, relay in self.show.relays.items():
+            claim(relay.chip, relay.line, ("relays", name, "line"), f"relay '{name}'")
 
     # media
 

@@ -216,6 +216,35 @@ class Input:
     ] = "pull-up"
 
 
+@dataclass(frozen=True)
+class Relay:
+    """A GPIO output that switches a load: a relay, a maglock, a solenoid, a lamp.
+
+    showctl puts it in its ``safe`` state before anything else when it starts, when it stops,
+    in the fault state and on an emergency, and never holds it on longer than ``max_on``.
+    """
+
+    line: Annotated[Offset, Doc("The line offset on the chip.")]
+    chip: Annotated[Chip, Doc("The GPIO chip of the line.")] = "/dev/gpiochip0"
+    active_low: Annotated[
+        bool, Doc("The load is on when the line is low (most relay boards are wired so).")
+    ] = False
+    safe: Annotated[
+        Literal["unpowered", "powered"],
+        Doc(
+            "The state that harms no one: 'unpowered' for a fail-safe maglock (the door opens), "
+            "a solenoid or a smoke machine; 'powered' for an emergency light."
+        ),
+    ] = "unpowered"
+    max_on: Annotated[
+        Annotated[float, Seconds(min=0.01, max=86400)] | None,
+        Doc(
+            "The longest the load may stay on at a time, whatever the show asks: a solenoid "
+            "burns if held (2s, say). Absent: no limit."
+        ),
+    ] = None
+
+
 # --- LED cue programs -----------------------------------------------------------------------
 
 
@@ -544,6 +573,9 @@ class Show:
     matrix: Annotated[Matrix | None, Doc("The LED matrix, if the show has one.")] = None
     inputs: Annotated[Mapping[Name, Input], Doc("The GPIO inputs, by name.")] = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({})
+    )
+    relays: Annotated[Mapping[Name, Relay], Doc("The GPIO outputs that switch loads, by name.")] = (
+        dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     )
     flags: Annotated[
         tuple[Name, ...], Doc("The flags the scenes set, clear and test; all start clear.")
