@@ -26,7 +26,8 @@ class OutputLines(Protocol):
         ...
 
     def close(self) -> None:
-        """Turn the lines off and release them. Idempotent; never raises."""
+        """Put the lines back at the values they were requested with (off, unless ``rest``
+        said otherwise), then release them. Idempotent; never raises."""
         ...
 
 
@@ -68,9 +69,15 @@ class InputLines(Protocol):
 
 class GpioBackend(Protocol):
     def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
+        self,
+        chip: str,
+        offsets: Sequence[int],
+        *,
+        active_low: Collection[int] = (),
+        rest: Mapping[int, bool] | None = None,
     ) -> OutputLines:
-        """Hold ``offsets`` of ``chip`` as outputs, all off; those in ``active_low`` are on
+        """Hold ``offsets`` of ``chip`` as outputs, each at its value in ``rest`` from the
+        request itself (no glitch), off where it says nothing; those in ``active_low`` are on
         when low. Raises :class:`GpioError`."""
         ...
 

@@ -48,10 +48,11 @@ def _holder(chip: Any, offset: int) -> str:
 
 
 class GpiodOutputLines:
-    def __init__(self, request: Any, path: str) -> None:
+    def __init__(self, request: Any, path: str, rest: Mapping[int, bool]) -> None:
         self._request = request
         self._path = path
         self._offsets = tuple(request.offsets)
+        self._rest = {o: Value.ACTIVE if rest.get(o) else Value.INACTIVE for o in self._offsets}
 
     @property
     def offsets(self) -> Sequence[int]:
@@ -68,9 +69,10 @@ class GpiodOutputLines:
     def close(self) -> None:
         if not self._request:  # released already
             return
-        # Dark first, then let go; a chip that is gone has nothing lit on it either.
+        # At rest first (LEDs dark, relays safe), then let go; a chip that is gone drives
+        # nothing either.
         with contextlib.suppress(OSError, gpiod.RequestReleasedError):
-            self._request.set_values(dict.fromkeys(self._offsets, Value.INACTIVE))
+            self._request.set_values(self._rest)
         with contextlib.suppress(OSError, gpiod.RequestReleasedError):
             self._request.release()
 
@@ -102,8 +104,14 @@ class GpiodBackend:
             raise GpioError(f"the lines of {path} cannot be requested ({e})") from e
 
     def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
+        self,
+        chip: str,
+        offsets: Sequence[int],
+        *,
+        active_low: Collection[int] = (),
+        rest: Mapping[int, bool] | None = None,
     ) -> GpiodOutputLines:
+        rest = rest or {}
         path = chip_path(chip)
         with _open(path) as handle:
             self._check_offsets(handle, path, offsets)
@@ -111,12 +119,12 @@ class GpiodBackend:
                 (offset,): gpiod.LineSettings(
                     direction=Direction.OUTPUT,
                     active_low=offset in active_low,
-                    output_value=Value.INACTIVE,
+                    output_value=Value.ACTIVE if rest.get(offset) else Value.INACTIVE,
                 )
                 for offset in offsets
             }
             request = self._request(handle, path, config)
-        return GpiodOutputLines(request, path)
+        return GpiodOutputLines(request, path, rest)
 
     def request_inputs(self, chip: str, inputs: Mapping[int, InputLine]) -> GpiodInputLines:
         path = chip_path(chip)

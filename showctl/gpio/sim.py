@@ -47,8 +47,9 @@ class SimOutputLines:
         offsets: Sequence[int],
         clock: Clock,
         consumer: str,
-        active_low: Collection[int] = (),
         *,
+        active_low: Collection[int] = (),
+        rest: Mapping[int, bool] | None = None,
         record: bool = True,
     ) -> None:
         self.chip = chip
@@ -56,8 +57,9 @@ class SimOutputLines:
         self._offsets = tuple(offsets)
         self.active_low = frozenset(active_low)  # as requested; values here stay logical
         self.clock = clock
-        self.values = dict.fromkeys(self._offsets, False)
-        self.history: list[Change] = []
+        self.rest = {o: bool((rest or {}).get(o, False)) for o in self._offsets}
+        self.values = dict(self.rest)
+        self.history: list[Change] = []  # the changes after the request, at ``rest``
         self.closed = False
         for offset in self._offsets:
             chip.holders[offset] = consumer
@@ -85,7 +87,7 @@ class SimOutputLines:
     def close(self) -> None:
         if self.closed:
             return
-        self.values = dict.fromkeys(self._offsets, False)
+        self.values = dict(self.rest)
         self.history.append(Change(self.clock.monotonic(), dict(self.values)))
         for offset in self._offsets:  # let go: low, as gpio-sim's lines fall to their pull
             self.chip.holders.pop(offset, None)
@@ -96,7 +98,7 @@ class SimOutputLines:
 
     def value_at(self, offset: int, time: float) -> bool:
         """The line's value just after ``time`` (changes at ``time`` included)."""
-        value = False
+        value = self.rest[offset]
         for change in self.history:
             if change.time > time:
                 break
@@ -106,7 +108,7 @@ class SimOutputLines:
     def edges(self, offset: int) -> list[tuple[float, bool]]:
         """Every time the line changed value, and its new value."""
         out: list[tuple[float, bool]] = []
-        value = False
+        value = self.rest[offset]
         for change in self.history:
             new = change.values.get(offset, value)
             if new != value:
@@ -146,11 +148,18 @@ class SimGpio:
         return self.chips.setdefault(path, SimChip(path, self._lines))
 
     def request_outputs(
-        self, chip: str, offsets: Sequence[int], *, active_low: Collection[int] = ()
+        self,
+        chip: str,
+        offsets: Sequence[int],
+        *,
+        active_low: Collection[int] = (),
+        rest: Mapping[int, bool] | None = None,
     ) -> SimOutputLines:
         sim = self.chip(chip)
         self._check_free(sim, offsets)
-        return SimOutputLines(sim, offsets, self.clock, CONSUMER, active_low, record=self.record)
+        return SimOutputLines(
+            sim, offsets, self.clock, CONSUMER, active_low=active_low, rest=rest, record=self.record
+        )
 
     def request_inputs(self, chip: str, inputs: Mapping[int, InputLine]) -> SimInputLines:
         sim = self.chip(chip)

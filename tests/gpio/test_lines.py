@@ -15,7 +15,7 @@ import pytest
 
 from showctl.errors import GpioError
 from showctl.gpio.base import InputLine
-from showctl.gpio.sim import SimGpio
+from showctl.gpio.sim import SimGpio, SimOutputLines
 from showctl.leds.matrix import MultiplexedMatrix, open_matrix
 from showctl.show.model import Matrix
 from tests.gpio.rig import RELEASED, KernelRig, Rig, settle, wait_edges
@@ -60,6 +60,21 @@ def test_an_active_low_line_is_high_while_held_off(rig: Rig) -> None:
     assert levels(rig, [20, 21]) == [False, True]
     lines.close()
     assert levels(rig, [20, 21]) == [RELEASED, RELEASED]
+
+
+def test_outputs_held_at_rest_start_there_and_go_back_before_they_are_let_go(rig: Rig) -> None:
+    """A relay whose safe state is powered (an emergency light) is requested powered: the line
+    is driven so from the request itself, with no moment off, and put back so before it is
+    let go."""
+    lines = rig.gpio.request_outputs(rig.chip, [23, 24], active_low=[24], rest={23: True})
+    assert levels(rig, [23, 24]) == [True, True]  # 24: off, and active low
+    lines.set({23: False, 24: True})
+    assert levels(rig, [23, 24]) == [False, False]
+    lines.close()
+    assert levels(rig, [23, 24]) == [RELEASED, RELEASED]
+    if isinstance(lines, SimOutputLines):  # what it drove just before letting go
+        assert lines.history[-1].values == {23: True, 24: False}
+        assert lines.edges(23) == [(lines.history[0].time, False), (lines.history[1].time, True)]
 
 
 def test_lines_set_after_release_are_refused(rig: Rig) -> None:

@@ -1,0 +1,1 @@
+"""The room's hands: the relays, locks and solenoids of a show, and what it tells props."""
