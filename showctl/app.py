@@ -36,6 +36,7 @@ from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
 from showctl.players.pool import PlayerPool
 from showctl.players.restarts import RestartPolicy
+from showctl.room.relays import Relays
 from showctl.settings import Settings
 from showctl.show.model import Show
 from showctl.surfaces.control_socket import ControlServer
@@ -103,6 +104,19 @@ async def run(show: Show, options: RunOptions) -> int:
     the exit status, 0 however it was stopped. A stop while the players start ends the start
     (the players that started quit)."""
     audio, gpio = backends(options)
+    # The relays first, each in its safe state from its request, before anything else; and
+    # last, safe again and let go, however the show ends.
+    relays = Relays(show.relays, gpio) if show.relays else None
+    try:
+        return await _run(show, options, audio, gpio, relays)
+    finally:
+        if relays is not None:
+            relays.close()
+
+
+async def _run(
+    show: Show, options: RunOptions, audio: str, gpio: GpioBackend, relays: Relays | None
+) -> int:
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
     screen = _Screen(view, keys) if view is not None else None
@@ -126,16 +140,19 @@ async def run(show: Show, options: RunOptions) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping)
     try:
+        if relays is not None:
+            relays.start()
         if leds is not None:
             leds.start()
         try:
             if not await _unless_stopped(stop, pool.start(), name="players-start"):
                 return 0
-            controller = ShowController(show, pool, leds=leds, state_path=options.state)
+            controller = ShowController(
+                show, pool, leds=leds, relays=relays, state_path=options.state
+            )
             systemd = _Systemd(controller, screen)
-            pool.check_in = controller.check_in = systemd.liveness.check_in
+            pool.check_in = systemd.liveness.check_in
             if leds is not None:
-                leds.watch_by(systemd.liveness.check_in, systemd.liveness.check_out)
                 leds.on_failed = _threadsafe(loop, controller.changed)
             watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
@@ -211,6 +228,8 @@ async def _wind_down(pool: PlayerPool, controller: ShowController, notifier: Not
     """The show stops: the sound fades out (no click), the players quit, the state is saved."""
     logger.info("show_stopping")
     notifier.stopping()
+    if controller.relays is not None:
+        controller.relays.make_safe("stop")
     pool.listener = None  # the players are told to quit now: not a failure
     await pool.stop(fade=STOP_FADE)
     await asyncio.sleep(STOP_FADE)
@@ -267,6 +286,11 @@ class _Systemd:
         self.liveness = Liveness(self.notifier, every=interval / 4, stale=interval / 2)
         controller.on_scene = self.scene
         controller.watch(self.changed)
+        controller.check_in = self.liveness.check_in
+        if controller.relays is not None:
+            controller.relays.check_in = self.liveness.check_in
+        if controller.leds is not None:
+            controller.leds.watch_by(self.liveness.check_in, self.liveness.check_out)
         self._said = ""
 
     def status(self) -> str:

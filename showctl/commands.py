@@ -1,11 +1,12 @@
 """The operator's commands: one vocabulary, which every surface maps onto its own protocol.
 
 :data:`COMMANDS` is the table: each command's name, what it does, its arguments and whether it
-changes the show. Each is the :class:`~showctl.controller.ShowController` method of its name,
-called with its arguments as keywords (a test holds the two together). The control socket
-(``{"cmd": NAME, ...args}``), the CLI (``showctl NAME ARGS``), the HTTP API (``POST
-/api/v1/NAME``, or ``GET`` for a command that changes nothing), MQTT (``BASE/command/NAME``)
-and OSC (``/showctl/NAME[/ARG]``) each offer every command of the table, and no other.
+changes the show. Each is the :class:`~showctl.controller.ShowController` method of its name
+(``-`` written ``_``), called with its arguments as keywords (a test holds the two together).
+The control socket (``{"cmd": NAME, ...args}``), the CLI (``showctl NAME ARGS``), the HTTP
+API (``POST /api/v1/NAME``, or ``GET`` for a command that changes nothing), MQTT
+(``BASE/command/NAME``) and OSC (``/showctl/NAME[/ARG...]``) each offer every command of the
+table, and no other.
 
 Every answer is an :class:`Answer` with ``ok``; a refusal has ``error``, one sentence naming the
 thing and the fix, and ``refused``, its kind (:class:`Refusal`), which a surface maps onto its
@@ -113,6 +114,35 @@ COMMANDS: dict[str, Command] = {
             "now. An invalid file changes nothing.",
             (Arg("now", bool, "take over at once, not at the next scene change"),),
         ),
+        Command(
+            "power",
+            "Power a relay now (a maglock holds, a lamp lights); refused during an emergency.",
+            (Arg("relay", str, "the relay", "door-lock"),),
+        ),
+        Command(
+            "unpower",
+            "Unpower a relay now (a fail-safe maglock lets its door open).",
+            (Arg("relay", str, "the relay", "door-lock"),),
+        ),
+        Command(
+            "pulse",
+            "Power a relay for a time, then unpower it (a stuck drawer's solenoid); never "
+            "longer than its max_on, refused during an emergency.",
+            (
+                Arg("relay", str, "the relay", "drawer"),
+                Arg("duration", str, "how long, such as 500ms or 2s", "500ms", "time"),
+            ),
+        ),
+        Command(
+            "emergency",
+            "Release the room: every relay to its safe state at once, held there whatever the "
+            "scenes do until all-clear.",
+        ),
+        Command(
+            "all-clear",
+            "End the emergency release; the relays stay safe until the show or a command "
+            "switches them.",
+        ),
     )
 }
 
@@ -152,12 +182,17 @@ def check(name: str, args: Mapping[str, object]) -> dict[str, object] | Answer:
     return kwargs
 
 
+def method(name: str) -> str:
+    """The controller's method of command ``name`` (``all-clear`` is ``all_clear``)."""
+    return name.replace("-", "_")
+
+
 async def run(controller: object, name: str, args: Mapping[str, object]) -> Answer:
     """Carry out command ``name`` with ``args`` on ``controller`` (a ShowController), or
     refuse it. Never raises for what a client sends."""
     kwargs = check(name, args)
     if isinstance(kwargs, Answer):
         return kwargs
-    result = getattr(controller, name)(**kwargs)
+    result = getattr(controller, method(name))(**kwargs)
     answer: Answer = await result if isinstance(result, Awaitable) else result
     return answer

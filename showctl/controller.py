@@ -37,8 +37,10 @@ from showctl.leds.programs import Schedule
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.players.outputs import Outputs
+from showctl.room.relays import Relays
+from showctl.show._convert import parse_duration
 from showctl.show.loader import check
-from showctl.show.model import FAULT, Show
+from showctl.show.model import FAULT, Power, Pulse, RoomAction, Show, Unpower
 
 logger = structlog.get_logger()
 
@@ -105,6 +107,7 @@ class ShowController:
         outputs: Outputs,
         *,
         leds: LedPlayer | None = None,
+        relays: Relays | None = None,
         state_path: Path | None = None,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
@@ -113,10 +116,13 @@ class ShowController:
         self.outputs = outputs
         outputs.listener = self
         self.leds = leds
+        self.relays = relays
+        if relays is not None:
+            relays.on_change = self._threadsafe_changed
         self.state_path = state_path
         self.clock = clock or MonotonicClock()
         self.wall = wall
-        self.state = ShowState()
+        self.state = ShowState(act=self._act)
         self.machine = build_machine(show, self.state)
         self.queue: asyncio.Queue[Trigger] = asyncio.Queue(QUEUE_SIZE)
         self.counts: Counter[str] = Counter()  # handled, unmet, ignored, unknown, dropped
@@ -144,12 +150,14 @@ class ShowController:
         self._save_wanted = False
         self._save_retry: asyncio.TimerHandle | None = None  # after the disk refused the state
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, from start()
 
     # --- the loop -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Take the show up: resume the saved scene if the show says so, else start over; run
         degraded without the outputs already failed (or go to the fault state if all are)."""
+        self._loop = asyncio.get_running_loop()
         saved = None
         if self.state_path is not None:
             saved = await asyncio.to_thread(saved_state.load, self.state_path, self._key)
@@ -182,7 +190,12 @@ class ShowController:
 
     def fire(self, name: str, source: str, reply: Callable[[Outcome], None] | None = None) -> None:
         """Queue a trigger (never blocks; when the queue is full it is dropped and counted).
-        ``reply``, if given, is told its :class:`Outcome` once it is handled."""
+        ``reply``, if given, is told its :class:`Outcome` once it is handled. A trigger of the
+        show's emergency releases the room first, at once (not after the queue)."""
+        if self._alarm(name, source) and name not in self.machine.events:
+            if reply is not None:
+                reply(Outcome(name, False, "the emergency release is on"))
+            return
         self._put(Trigger(name, source, reply=reply))
 
     async def handle(self, trigger: Trigger) -> Outcome:
@@ -285,6 +298,8 @@ class ShowController:
             if self.paused is None and self.state.scene != FAULT:
                 self.paused = max(0.0, self.clock.monotonic() - self.t0)
                 self._timers.clear()
+                if self.relays is not None:
+                    self.relays.forget()
                 self._timers_changed.set()
                 await self.outputs.stop(fade=PAUSE_FADE)
                 if self.leds is not None:
@@ -323,6 +338,9 @@ class ShowController:
     async def trigger(self, name: str) -> Answer:
         """Fire an event (``room-ready``) or an input (``input:door``) now, from the control
         socket. Unknown names get a refusal naming what the show has."""
+        named = name if ":" in name else f"event:{name}"
+        if self._alarm(named, "control") and named not in self.machine.events:
+            return self.status()
         full = self.resolve(name, "control")
         if isinstance(full, Answer):
             return full
@@ -360,7 +378,7 @@ class ShowController:
             )
         changed = [
             part
-            for part in ("outputs", "matrix", "inputs")
+            for part in ("outputs", "matrix", "inputs", "relays")
             if getattr(new, part) != getattr(self.show, part)
         ]
         if changed:
@@ -387,6 +405,101 @@ class ShowController:
         """Reload in the background (SIGHUP's handler: it may not wait)."""
         self._background(self.reload(), "reload")
 
+    # --- the room -------------------------------------------------------------------------
+
+    async def power(self, relay: str) -> Answer:
+        """Power a relay now (refused while the emergency release holds)."""
+        return self._by_hand(relay, lambda relays: relays.power(relay))
+
+    async def unpower(self, relay: str) -> Answer:
+        """Unpower a relay now (refused while the emergency release holds a relay that is safe
+        powered)."""
+        return self._by_hand(relay, lambda relays: relays.unpower(relay))
+
+    async def pulse(self, relay: str, duration: str) -> Answer:
+        """Power a relay for ``duration`` (``500ms``, ``2s``), then unpower it."""
+        seconds = parse_duration(duration)
+        if seconds is None or not 0.01 <= seconds <= 86400:
+            return refused(
+                Refusal.BAD_ARGUMENT,
+                f"pulse's duration {duration[:40]!r} is not a time from 10ms to 24h; "
+                "give one such as '500ms' or '2s'",
+            )
+        return self._by_hand(relay, lambda relays: relays.pulse(relay, seconds))
+
+    async def emergency(self) -> Answer:
+        """Release the room: every relay to its safe state at once, held there until
+        ``all-clear``."""
+        self.release("the emergency command")
+        return self.status()
+
+    async def all_clear(self) -> Answer:
+        """Lift the emergency release; the relays stay safe until the show or the game master
+        switches them."""
+        if self.relays is None or self.relays.emergency is None:
+            return refused(Refusal.NOT_NOW, "no emergency release is on, so there is none to clear")
+        self.relays.all_clear()
+        return self.status()
+
+    def release(self, why: str) -> None:
+        """The emergency release: every relay safe now and held so (idempotent)."""
+        if self.relays is None:
+            logger.critical("emergency", reason=why, relays=0)
+            return
+        self.relays.latch(why)
+
+    def _alarm(self, trigger: str, source: str) -> bool:
+        """Whether ``trigger`` is one of the show's emergency triggers; if so, release."""
+        emergency = self.show.emergency
+        kind, _, name = trigger.partition(":")
+        if emergency is None or name not in (
+            emergency.inputs if kind == "input" else emergency.events
+        ):
+            return False
+        self.release(f"{_spoken(trigger)} from {source}")
+        return True
+
+    def _by_hand(self, relay: str, switch: Callable[[Relays], str | None]) -> Answer:
+        if self.relays is None or relay not in self.relays.specs:
+            names = ", ".join(self.show.relays) or "none"
+            return refused(
+                Refusal.UNKNOWN_NAME,
+                f"the show has no relay {relay[:80]!r}; its relays are: {names}",
+            )
+        why = switch(self.relays)
+        return self.status() if why is None else refused(Refusal.NOT_NOW, why)
+
+    def _act(self, action: RoomAction) -> None:
+        """Carry out one of the show's actions on the room now (a scene entered or left, a
+        transition's ``do``). One refused (the emergency release) is logged and dropped."""
+        if self.relays is None:
+            return
+        if isinstance(action, Power):
+            why = self.relays.power(action.relay, why="show")
+        elif isinstance(action, Unpower):
+            why = self.relays.unpower(action.relay, why="show")
+        else:
+            why = self.relays.pulse(action.relay, action.duration, why="show")
+        if why is not None:
+            self._tally_log(
+                "relay_change_dropped", key=f"dropped:{action.relay}", relay=action.relay, why=why
+            )
+
+    def _place(self, action: RoomAction, due: float) -> None:
+        """Put an action of the scene's timeline at its time."""
+        if self.relays is None:
+            return
+        if isinstance(action, Pulse):
+            self.relays.at(due, action.relay, True, self.entry, pulse=action.duration)
+        else:
+            self.relays.at(due, action.relay, isinstance(action, Power), self.entry)
+
+    def _threadsafe_changed(self) -> None:
+        """:meth:`changed`, from the relays' thread or the loop's."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.changed)
+
     def status(self) -> Answer:
         """Where the show is, in JSON-ready form. Never waits."""
         now = self.clock.monotonic()
@@ -409,6 +522,7 @@ class ShowController:
             ],
             outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
             leds=self._leds_state(),
+            **self._room_state(),
         )
 
     def summary(self) -> Answer:
@@ -423,7 +537,18 @@ class ShowController:
             fault=self.fault,
             outputs={name: h.failed or "ok" for name, h in self.outputs.health().items()},
             leds=self._leds_state(),
+            **self._room_state(),
         )
+
+    def _room_state(self) -> dict[str, Any]:
+        """The relays (powered or not) and the emergency release, for the status."""
+        if self.relays is None:
+            return {"relays": {}, "emergency": None}
+        return {
+            "relays": {n: s["powered"] for n, s in self.relays.states().items()},
+            "emergency": self.relays.emergency,
+            **({"relays_failed": self.relays.failed} if self.relays.failed else {}),
+        }
 
     def _leds_state(self) -> str | None:
         """The LEDs' state for the status: ``ok``, why they stopped, or ``None`` (no matrix)."""
@@ -509,6 +634,7 @@ class ShowController:
         self.state = ShowState(
             flags=self.state.flags & set(new.flags),
             counters={n: c for n, c in self.state.counters.items() if n in new.counters},
+            act=self._act,
         )
         self.machine = build_machine(new, self.state, initial=scene)
         logger.info("show_reloaded", scene=scene)
@@ -526,7 +652,11 @@ class ShowController:
         self.t0 = now if take_up is None else now - take_up.at  # a start's comes with its play
         self._timers.clear()
         self._once, self._finished = set(), set()
+        if self.relays is not None:
+            self.relays.forget()
         if scene_name == FAULT:
+            if self.relays is not None:
+                self.relays.make_safe("fault")
             await self.outputs.stop()
             if self.leds is not None and self.show.matrix is not None:
                 self.leds.play(Schedule(self.show.matrix, ()), self.t0)
@@ -554,6 +684,11 @@ class ShowController:
             if t.after is not None and (due := self.t0 + t.after) > since
         ]
         self._timers_changed.set()
+        # The room's timeline: only what is still ahead, even after a restart (the relays
+        # started safe; replaying what is past would fire every pulse at once).
+        for timed in scene.timeline:
+            if (due := self.t0 + timed.at) > now:
+                self._place(timed.action, due)
         when: dict[str, Any] = (
             {"lead_ms": round((self.t0 - now) * 1e3, 3)}
             if take_up is None

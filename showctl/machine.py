@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -37,9 +37,13 @@ from showctl.show.model import (
     Action,
     ClearFlag,
     Increment,
+    Power,
+    Pulse,
+    RoomAction,
     SetFlag,
     Show,
     Transition,
+    Unpower,
     Zero,
 )
 
@@ -58,10 +62,15 @@ def trigger_name(transition: Transition, index: int) -> str:
     return f"{kind}:{getattr(transition, kind)}"
 
 
+def _nothing(action: RoomAction) -> None:
+    """Where the room's actions go when no room is attached (the tests of the machine alone)."""
+
+
 @dataclass
 class ShowState:
     """The model the machine drives: the current scene (``scene``), the flags that are set and
-    the counters (a counter not in ``counters`` is 0)."""
+    the counters (a counter not in ``counters`` is 0). The actions on the room (a relay
+    powered) are handed to ``act``."""
 
     flags: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
@@ -70,6 +79,7 @@ class ShowState:
     #: Whether the latest trigger ran a transition (a queued machine's ``trigger`` always
     #: answers ``True``: it only says the trigger was queued).
     moved: bool = False
+    act: Callable[[RoomAction], None] = field(default=_nothing, repr=False)
 
     if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
 
@@ -87,9 +97,13 @@ class ShowState:
         return frozenset(self.flags), tuple(sorted(self.counters.items()))
 
     def apply(self, actions: Iterable[Action]) -> bool:
-        """Run actions; returns whether any flag or counter changed. Logs each change."""
+        """Run actions, in order; returns whether any flag or counter changed. Logs each
+        change."""
         changed = False
         for action in actions:
+            if isinstance(action, Power | Unpower | Pulse):
+                self.act(action)
+                continue
             if isinstance(action, Increment | Zero):
                 was_count = self.counters.get(action.counter, 0)
                 count = was_count + 1 if isinstance(action, Increment) else 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from showctl.cli import build_parser
-from showctl.commands import COMMANDS, Refusal
+from showctl.commands import COMMANDS, Refusal, method
 from showctl.controller import ShowController
 from showctl.settings import OscSettings, WebSettings
 from showctl.surfaces.control_socket import ControlServer
@@ -23,8 +23,8 @@ from tests.test_control import ESCAPE_ROOM
 def test_each_command_is_the_controller_method_of_its_name() -> None:
     """A command runs ShowController.NAME(**args): the table and the methods agree."""
     for command in COMMANDS.values():
-        method = getattr(ShowController, command.name)
-        parameters = list(inspect.signature(method).parameters.values())[1:]  # not self
+        function = getattr(ShowController, method(command.name))
+        parameters = list(inspect.signature(function).parameters.values())[1:]  # not self
         assert [p.name for p in parameters] == [a.name for a in command.args], command.name
 
 
@@ -64,7 +64,13 @@ def test_the_socket_and_osc_offer_every_command() -> None:
             socket = ControlServer(Path("unused"))
             socket.controller = room.controller
             osc = OscSurface(OscSettings(port=0), room.controller)
-            examples = {"name": "room-ready", "scene": "intro", "now": False}
+            examples = {
+                "name": "room-ready",
+                "scene": "intro",
+                "now": False,
+                "relay": "drawer",
+                "duration": "500ms",
+            }
             for command in COMMANDS.values():
                 args = {a.name: examples[a.name] for a in command.args}
                 line = json.dumps({"cmd": command.name, **args}).encode()

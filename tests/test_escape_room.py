@@ -46,9 +46,11 @@ async def won_game(room: Room) -> None:
     saved = saved_state.load(room.controller.state_path, str(ESCAPE_ROOM.path.resolve()))
     assert saved is not None
     assert saved.flags == {"door_closed"}, "every change is saved"
+    assert not room.powered("door-lock")
     await room.press("start")
     assert room.scene == "intro"
     assert room.played("room")[-1] == "intro.wav"
+    assert room.powered("door-lock"), "the game runs with the door held"
     assert "hint" in [o for _, o in room.outputs.stops], "the hint speaker is silent"
 
     await room.press("gears")
@@ -79,7 +81,8 @@ async def won_game(room: Room) -> None:
     assert lit[PORTRAIT_LAMP]
     assert lit[PENDULUM]
 
-    await room.wait(5.5)
+    await finale_opens(room)
+    await room.wait(1.5)
     assert (room.scene, room.flags) == ("reset", set())
     await room.wait(0.2)
     assert room.lit().all(), "the room lights up for the game master"
@@ -87,6 +90,21 @@ async def won_game(room: Room) -> None:
     answer = await c.trigger("room-ready")
     assert answer["ok"]
     assert room.scene == "idle"
+
+
+async def finale_opens(room: Room) -> None:
+    """The drawer's solenoid: a 500 ms pulse at the clock's strike (2 s); the door at 4 s."""
+    await room.until(1.95)
+    assert not room.powered("drawer")
+    await room.until(2.0)
+    assert room.powered("drawer")
+    await room.until(2.45)
+    assert room.powered("drawer")
+    await room.until(2.5)
+    assert not room.powered("drawer")
+    assert room.powered("door-lock")
+    await room.until(4.0)
+    assert not room.powered("door-lock")
 
 
 async def lost_game(room: Room) -> None:
@@ -101,6 +119,7 @@ async def lost_game(room: Room) -> None:
     assert room.scene == "puzzles-late"
     await room.wait(0.2)
     assert room.scene == "game-over"
+    assert not room.powered("door-lock"), "time is up: the door opens"
     await room.until(0.6)
     assert room.lit().all(), "every LED blinks on together"
     await room.wait(3.5)
@@ -142,3 +161,111 @@ def test_the_room_declares_its_relays_with_their_safe_states() -> None:
     relays = ESCAPE_ROOM.relays
     assert relays["door-lock"] == Relay(line=24, active_low=True, safe="unpowered")
     assert relays["drawer"] == Relay(line=25, active_low=True, safe="unpowered", max_on=2.0)
+
+
+def test_the_panic_button_releases_the_door_at_once_and_holds_it_until_all_clear() -> None:
+    """Pressed mid-game, the panic button unpowers the maglock before any queued trigger is
+    handled; the show goes on, but nothing (the show, the game master) can power the lock
+    until the all-clear."""
+
+    async def play() -> None:
+        async with Room(ESCAPE_ROOM) as room:
+            c = room.controller
+            await room.press("door")
+            await room.press("start")
+            assert room.powered("door-lock")
+            chip = room.gpio.chip("gpiochip0")
+            assert chip.level(24) is False  # active low: powered
+            room.inputs("panic").press(18)
+            await asyncio.sleep(0)  # the edge handed over, the queue not yet handled
+            await asyncio.sleep(0)
+            assert not room.powered("door-lock")
+            assert chip.level(24) is True
+            await room.settle()
+            status = c.status()
+            assert status["emergency"] == "input 'panic' from gpio"
+            assert status["relays"] == {"door-lock": False, "drawer": False}
+            refused = await c.power("door-lock")
+            assert refused["refused"] == "not_now"
+            assert "clear it first (all-clear)" in refused["error"]
+            await c.goto("intro")  # its on_enter powers the lock: dropped, and said
+            assert not room.powered("door-lock")
+            assert (await c.all_clear())["emergency"] is None
+            assert (await c.all_clear())["refused"] == "not_now"
+            assert not room.powered("door-lock"), "the all-clear leaves every relay safe"
+            assert (await c.power("door-lock"))["relays"]["door-lock"] is True
+
+    asyncio.run(play())
+
+
+def test_the_fire_panel_s_event_releases_the_room_even_though_no_scene_takes_it() -> None:
+    async def play() -> None:
+        async with Room(ESCAPE_ROOM) as room:
+            c = room.controller
+            await c.goto("intro")
+            assert room.powered("door-lock")
+            answer = await c.trigger("fire-alarm")
+            assert answer["ok"]
+            assert answer["emergency"] == "event 'fire-alarm' from control"
+            assert not room.powered("door-lock")
+            assert c.counts["unknown"] == 0
+
+    asyncio.run(play())
+
+
+def test_a_scene_left_early_drops_its_timeline_but_a_pulse_begun_ends() -> None:
+    async def play() -> None:
+        async with Room(ESCAPE_ROOM) as room:
+            c = room.controller
+            await c.goto("finale")
+            await room.until(2.1)
+            assert room.powered("drawer")
+            await c.goto("puzzles")  # the game master jumps back: 4 s's unlock never comes
+            await room.wait(0.5)
+            assert not room.powered("drawer"), "the pulse ends on time"
+            await c.power("door-lock")
+            await room.wait(3)
+            assert room.powered("door-lock")
+
+    asyncio.run(play())
+
+
+def test_the_fault_state_puts_every_relay_safe() -> None:
+    async def play() -> None:
+        async with Room(ESCAPE_ROOM) as room:
+            c = room.controller
+            await c.goto("intro")
+            assert room.powered("door-lock")
+            room.outputs.fail("room")
+            room.outputs.fail("hint")
+            c.output_failed("hint", "gone")
+            await room.settle()
+            assert room.scene == "fault"
+            assert not room.powered("door-lock")
+
+    asyncio.run(play())
+
+
+def test_a_pulse_by_hand_is_kept_to_the_relay_s_max_on() -> None:
+    async def play() -> None:
+        async with Room(ESCAPE_ROOM) as room:
+            c = room.controller
+            too_long = await c.pulse("drawer", "3s")
+            assert too_long["refused"] == "not_now"
+            assert "max_on, 2s" in too_long["error"]
+            bad = await c.pulse("drawer", "soon")
+            assert bad == {
+                "ok": False,
+                "refused": "bad_argument",
+                "error": "pulse's duration 'soon' is not a time from 10ms to 24h; give one such "
+                "as '500ms' or '2s'",
+            }
+            unknown = await c.power("drawr")
+            assert unknown["error"] == (
+                "the show has no relay 'drawr'; its relays are: door-lock, drawer"
+            )
+            assert (await c.pulse("drawer", "300ms"))["relays"]["drawer"] is True
+            await room.wait(0.3)
+            assert not room.powered("drawer")
+
+    asyncio.run(play())

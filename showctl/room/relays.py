@@ -162,7 +162,7 @@ class Relays:
         """Each relay's state, JSON-ready: powered or not, since when (monotonic s), its safe
         state, and when its next change is due."""
         with self._lock:
-            next_due = {}
+            next_due: dict[str, _Change] = {}
             for change in sorted(self._waiting):
                 next_due.setdefault(change.relay, change)
             return {

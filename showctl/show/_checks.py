@@ -34,11 +34,14 @@ from showctl.show.model import (
     Meter,
     Off,
     On,
+    Power,
     Program,
+    Pulse,
     Scene,
     Sequence,
     Show,
     Transition,
+    Unpower,
     Zero,
 )
 
@@ -67,6 +70,7 @@ class _Checker:
         self.scenes = self.declared(("scenes",), show.scenes)
         self.outputs = self.declared(("outputs",), show.outputs)
         self.inputs = self.declared(("inputs",), show.inputs)
+        self.relays = self.declared(("relays",), show.relays)
         self.flags = set(show.flags)
         self.counters = set(show.counters)
         self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
@@ -84,6 +88,7 @@ class _Checker:
         self.check_flags()
         self.check_matrix()
         self.check_lines()
+        self.check_relays()
         self.check_media_dir()
         for name, scene in show.scenes.items():
             self.check_scene(name, scene)
@@ -214,6 +219,18 @@ class _Checker:
 
     # media
 
+    def check_relays(self) -> None:
+        for name, relay in self.show.relays.items():
+            if relay.safe == "powered" and relay.max_on is not None:
+                self.conv.report(
+                    ("relays", name, "max_on"),
+                    f"relay '{name}' is safe powered, so cutting it after max_on would take it "
+                    "out of its safe state; remove max_on, or make it safe unpowered",
+                )
+        emergency = self.show.emergency
+        for i, name in enumerate(emergency.inputs if emergency else ()):
+            self.reference(("emergency", "inputs", i), name, self.inputs, "input")
+
     def check_media_dir(self) -> None:
         if not self.check_media:
             return
@@ -269,6 +286,8 @@ class _Checker:
         for key in ("on_enter", "on_exit"):
             for i, action in enumerate(getattr(scene, key)):
                 self.action((*here, key, i, action.TAG), action)
+        for i, timed in enumerate(scene.timeline):
+            self.action((*here, "timeline", i, timed.action.TAG), timed.action)
         if scene.leds and self.show.matrix is None:
             self.conv.report((*here, "leds"), "this scene has LED cues, but the show has no matrix")
         elif scene.leds:
@@ -287,6 +306,18 @@ class _Checker:
     def action(self, path: Path, action: Action) -> None:
         if isinstance(action, Increment | Zero):
             self.reference(path, action.counter, self.counters, "counter")
+        elif isinstance(action, Power | Unpower | Pulse):
+            if not self.reference(path, action.relay, self.relays, "relay"):
+                return
+            limit = (
+                self.show.relays[action.relay].max_on if action.relay in self.show.relays else None
+            )
+            if isinstance(action, Pulse) and limit is not None and action.duration > limit:
+                self.conv.report(
+                    (*path[:-1], "duration"),
+                    f"a pulse of {action.duration:g}s is longer than relay '{action.relay}' may "
+                    f"stay powered (its max_on, {limit:g}s); make it {limit:g}s or less",
+                )
         else:
             self.reference(path, action.flag, self.flags, "flag")
 

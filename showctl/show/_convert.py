@@ -622,7 +622,7 @@ class SchemaBuilder:
             if _required(f):
                 required.append(f.name)
         properties.update(extra or {})
-        doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
         if inline:
             # Each kind of the inline union, with this class's own keys beside its own.
             variants = []

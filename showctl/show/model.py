@@ -245,6 +245,21 @@ class Relay:
     ] = None
 
 
+@dataclass(frozen=True)
+class Emergency:
+    """What sets off the emergency release: every relay to its safe state at once, held there
+    whatever the scenes do until the game master gives the all-clear."""
+
+    inputs: Annotated[
+        Annotated[tuple[Name, ...], OneOrMany()],
+        Doc("Inputs that set it off when they change (a fire alarm's contact, a panic button)."),
+    ] = ()
+    events: Annotated[
+        Annotated[tuple[Name, ...], OneOrMany()],
+        Doc("Events that set it off (from a page, a prop, the fire panel over the network)."),
+    ] = ()
+
+
 # --- LED cue programs -----------------------------------------------------------------------
 
 
@@ -471,7 +486,44 @@ class Zero:
     counter: Annotated[Name, Doc("The counter.")]
 
 
-Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero
+@dataclass(frozen=True)
+class Power:
+    """Power a relay's load: a maglock holds, a lamp lights. It stays powered until unpowered
+    (or for the relay's max_on)."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "power"
+    TAG_FIELD: ClassVar[str] = "relay"
+    relay: Annotated[Name, Doc("The relay.")]
+
+
+@dataclass(frozen=True)
+class Unpower:
+    """Unpower a relay's load: a fail-safe maglock lets the door open."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "unpower"
+    TAG_FIELD: ClassVar[str] = "relay"
+    relay: Annotated[Name, Doc("The relay.")]
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """Power a relay for a time, then unpower it: a solenoid that opens a drawer."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "pulse"
+    TAG_FIELD: ClassVar[str] = "relay"
+    relay: Annotated[Name, Doc("The relay.")]
+    duration: Annotated[
+        Annotated[float, Seconds(min=0.01, max=86400)],
+        Doc("How long it stays powered; no longer than the relay's max_on."),
+    ]
+
+
+#: What acts on the room (rather than on the show's own memory).
+RoomAction = Power | Unpower | Pulse
+Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | Power | Unpower | Pulse
 FlagAction = SetFlag | ClearFlag | ToggleFlag
 
 #: A comparison of a counter with a whole number: ``attempts >= 3``.
@@ -528,6 +580,18 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Timed:
+    """An action on the scene's timeline, at its ``at``."""
+
+    INLINE: ClassVar[str] = "action"
+    action: Annotated[RoomAction, Doc("The action: its kind's key and its settings, beside 'at'.")]
+    at: Annotated[
+        Annotated[float, Seconds(min=0, max=86400)],
+        Doc("When, after the scene's start (the first sample of its audio, as for the LEDs)."),
+    ] = 0.0
+
+
+@dataclass(frozen=True)
 class Scene:
     """A state of the show: what plays, what lights, and the ways out."""
 
@@ -540,6 +604,13 @@ class Scene:
         ),
     ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     leds: Annotated[tuple[Cue, ...], Doc("LED cues on the scene's timeline.")] = ()
+    timeline: Annotated[
+        tuple[Timed, ...],
+        Doc(
+            "Actions on the scene's timeline, each at its time from the scene's start (when "
+            "its sound is heard); those not yet due are dropped when the scene is left."
+        ),
+    ] = ()
     on_enter: Annotated[
         Annotated[tuple[Action, ...], OneOrMany()], Doc("Actions run when the scene is entered.")
     ] = ()
@@ -577,6 +648,10 @@ class Show:
     relays: Annotated[Mapping[Name, Relay], Doc("The GPIO outputs that switch loads, by name.")] = (
         dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     )
+    emergency: Annotated[
+        Emergency | None,
+        Doc("What releases the room at once: every relay to its safe state, held there."),
+    ] = None
     flags: Annotated[
         tuple[Name, ...], Doc("The flags the scenes set, clear and test; all start clear.")
     ] = ()

@@ -3,8 +3,9 @@
 The controller is the real one; its outputs are :class:`~showctl.testing.SimulatedOutputs`
 (they remember what each output was told to play, and end clips by the clock), its inputs
 simulated GPIO lines watched by the real :class:`~showctl.triggers.InputWatcher`, its LEDs the
-real :class:`~showctl.leds.LedPlayer` on simulated lines, stepped by the test instead of by its
-thread. Time moves only when the test says.
+real :class:`~showctl.leds.LedPlayer` on simulated lines and its relays the real
+:class:`~showctl.room.relays.Relays`, both stepped by the test instead of by their threads. Time
+moves only when the test says.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from showctl.controller import ShowController
 from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimInputLines, SimOutputLines
 from showctl.leds.matrix import LedPlayer, open_matrix
+from showctl.room.relays import Relays
 from showctl.show.model import Show
 from showctl.testing import SimulatedOutputs
 from showctl.triggers import InputWatcher
@@ -47,10 +49,12 @@ class Room:
             if show.matrix
             else None
         )
+        self.relays = Relays(show.relays, self.gpio, self.clock) if show.relays else None
         self.controller = ShowController(
             show,
             self.outputs,
             leds=self.leds,
+            relays=self.relays,
             state_path=state_path,
             clock=self.clock,
             wall=lambda: self.clock.now + self.wall_offset,
@@ -69,6 +73,8 @@ class Room:
         self.watcher.close()
         if self.leds is not None:
             self.leds.stop()
+        if self.relays is not None:
+            self.relays.close()
 
     @property
     def scene(self) -> str:
@@ -99,6 +105,8 @@ class Room:
             self.controller.expire_due()
             await self.settle()
             self.show_leds()
+            if self.relays is not None:
+                self.relays.step()
 
     async def until(self, scene_time: float) -> None:
         """Wait until ``scene_time`` seconds after the current scene's T0."""
@@ -128,6 +136,10 @@ class Room:
         return np.array(
             [[lines.values[line] for line in row] for row in self.show.matrix.lines], dtype=bool
         )
+
+    def powered(self, relay: str) -> bool:
+        assert self.relays is not None
+        return self.relays.powered[relay]
 
     def played(self, output: str) -> list[str]:
         """The clips an output was told to play, by file name, in order."""
