@@ -79,9 +79,12 @@ class RunOptions:
 
 def keys_for(show: Show) -> dict[str, str]:
     """A key for every input (a letter of its name, the first free one) and every event (a
-    digit, or a free letter), as ``{key: "input:NAME" | "event:NAME"}``. ``q`` quits."""
+    digit, or a free letter; the emergency's too), as ``{key: "input:NAME" | "event:NAME"}``. ``q`` quits."""
     keys: dict[str, str] = {}
-    events = sorted({t.event for s in show.scenes.values() for t in s.transitions if t.event})
+    events = sorted(
+        {t.event for s in show.scenes.values() for t in s.transitions if t.event}
+        | set(show.emergency.events if show.emergency else ())
+    )
     spare = iter("123456789abcdefghijklmnoprstuvwxyz")
     for name in show.inputs:
         key = next((c for c in name.lower() if c.isalnum() and c not in keys and c != "q"), None)

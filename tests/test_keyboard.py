@@ -32,10 +32,13 @@ def test_every_input_and_event_has_its_own_key() -> None:
         "s": "input:start",
         "g": "input:gears",
         "p": "input:portrait",
-        "1": "event:room-ready",
+        "a": "input:panic",
+        "1": "event:fire-alarm",
+        "2": "event:room-ready",
     }
     assert legend(keys) == (
-        "keys: [d] door  [s] start  [g] gears  [p] portrait  [1] room-ready  [q] quit",
+        "keys: [d] door  [s] start  [g] gears  [p] portrait  [a] panic  [1] fire-alarm  "
+        "[2] room-ready  [q] quit",
     )
 
 

@@ -43,7 +43,7 @@ def test_demo_show_model() -> None:
 
 def test_escape_room_model() -> None:
     room = loader.load(ROOT / "shows" / "escape-room.yaml")
-    assert set(room.inputs) == {"door", "start", "gears", "portrait"}
+    assert set(room.inputs) == {"door", "start", "gears", "portrait", "panic"}
     assert room.inputs["portrait"] == model.Input(
         line=23, edge="rising", debounce=0.1, bias="pull-down"
     )

@@ -145,7 +145,7 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
         lambda: "scene_entered" in browser.find_element(By.ID, "log").text,
     )
     assert browser.find_element(By.ID, "description").text == (
-        "The clockmaker's voice tells the story."
+        "The clockmaker's voice tells the story; the door locks."
     )
     shot = tmp_path / "escape-room-page.png"  # the README's picture
     browser.save_screenshot(str(shot))
