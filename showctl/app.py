@@ -36,6 +36,7 @@ from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
 from showctl.players.pool import PlayerPool
 from showctl.players.restarts import RestartPolicy
+from showctl.room.messages import Messages
 from showctl.room.relays import Relays
 from showctl.settings import Settings
 from showctl.show.model import Show
@@ -79,7 +80,8 @@ class RunOptions:
 
 def keys_for(show: Show) -> dict[str, str]:
     """A key for every input (a letter of its name, the first free one) and every event (a
-    digit, or a free letter; the emergency's too), as ``{key: "input:NAME" | "event:NAME"}``. ``q`` quits."""
+    digit, or a free letter; the emergency's too), as ``{key: "input:NAME" | "event:NAME"}``.
+    ``q`` quits."""
     keys: dict[str, str] = {}
     events = sorted(
         {t.event for s in show.scenes.values() for t in s.transitions if t.event}
@@ -110,16 +112,24 @@ async def run(show: Show, options: RunOptions) -> int:
     # The relays first, each in its safe state from its request, before anything else; and
     # last, safe again and let go, however the show ends.
     relays = Relays(show.relays, gpio) if show.relays else None
+    messages = Messages(options.settings.osc.targets)
     try:
-        return await _run(show, options, audio, gpio, relays)
+        await messages.start()
+        return await _run(show, options, (audio, gpio), relays, messages)
     finally:
+        await messages.close()
         if relays is not None:
             relays.close()
 
 
 async def _run(
-    show: Show, options: RunOptions, audio: str, gpio: GpioBackend, relays: Relays | None
+    show: Show,
+    options: RunOptions,
+    hardware: tuple[str, GpioBackend],
+    relays: Relays | None,
+    messages: Messages,
 ) -> int:
+    audio, gpio = hardware
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
     screen = _Screen(view, keys) if view is not None else None
@@ -151,7 +161,12 @@ async def _run(
             if not await _unless_stopped(stop, pool.start(), name="players-start"):
                 return 0
             controller = ShowController(
-                show, pool, leds=leds, relays=relays, state_path=options.state
+                show,
+                pool,
+                leds=leds,
+                relays=relays,
+                messages=messages,
+                state_path=options.state,
             )
             systemd = _Systemd(controller, screen)
             pool.check_in = systemd.liveness.check_in
@@ -365,6 +380,8 @@ class _Surfaces:
             try:
                 mqtt.start()
                 self.mqtt = mqtt
+                if controller.messages is not None:  # the show's publishes go out through it
+                    controller.messages.mqtt = mqtt.publish
             except SettingsError as e:  # a CA file that is there but no certificate
                 logger.error("mqtt_not_started", error=str(e))
 

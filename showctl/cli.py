@@ -25,6 +25,7 @@ WAIT_FOR_CARDS = 30.0
 if TYPE_CHECKING:
     from showctl.leds.matrix import LedPlayer
     from showctl.leds.view import TerminalView
+    from showctl.settings import Settings
     from showctl.show.model import Show
 
 # Each command imports what it needs when it runs: a player process (`showctl player`, one per
@@ -36,11 +37,18 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check show files; print every problem as FILE:LINE:COL: PATH: message, then a summary."""
+    from showctl import settings
+    from showctl.errors import SettingsError
     from showctl.show import loader
 
+    try:
+        check_settings = settings.load(Path(args.settings) if args.settings else None)
+    except SettingsError as e:
+        print(e, file=sys.stderr)
+        return 1
     errors = warnings = 0
     for path in args.shows:
-        _, problems = loader.check(path, check_media=not args.no_media)
+        _, problems = loader.check(path, check_media=not args.no_media, settings=check_settings)
         for problem in problems:
             print(problem)
         file_errors = sum(p.severity == "error" for p in problems)
@@ -281,9 +289,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from showctl.players.pool import PlayerError
     from showctl.surfaces import control_socket
 
-    loaded = _load(args.show)
-    if loaded is None:
-        return 1
     if args.capture and not args.sim:
         print("--capture writes what simulated outputs play; add --sim", file=sys.stderr)
         return 2
@@ -291,6 +296,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_settings = settings.load(Path(args.settings) if args.settings else None)
     except SettingsError as e:
         print(e, file=sys.stderr)
+        return 1
+    loaded = _load(args.show, run_settings)
+    if loaded is None:
         return 1
     state_path = Path(args.state) if args.state else saved_state.default_path(loaded.path)
     try:
@@ -371,13 +379,14 @@ def cmd_player(args: argparse.Namespace) -> int:
     )
 
 
-def _load(path: str) -> Show | None:
-    """Load a show, or print its errors and return ``None``."""
+def _load(path: str, settings: Settings | None = None) -> Show | None:
+    """Load a show (its OSC targets and broker checked against ``settings``), or print its
+    errors and return ``None``."""
     from showctl.errors import ShowError
     from showctl.show import loader
 
     try:
-        return loader.load(path)
+        return loader.load(path, settings=settings)
     except ShowError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
@@ -432,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shows", nargs="+", metavar="SHOW", help="show files (YAML)")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     p.add_argument("--no-media", action="store_true", help="do not open the clips")
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="the settings file the show will run with, for its OSC targets and broker "
+        "(default: /etc/showctl/settings.toml if it exists)",
+    )
 
     p = add("schema", cmd_schema, "print the JSON Schema of the show format, for editors")
     p.add_argument("--out", metavar="FILE", help="write it to FILE instead")

@@ -37,10 +37,22 @@ from showctl.leds.programs import Schedule
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.players.outputs import Outputs
+from showctl.room.messages import Messages
 from showctl.room.relays import Relays
 from showctl.show._convert import parse_duration
 from showctl.show.loader import check
-from showctl.show.model import FAULT, Power, Pulse, RoomAction, Show, Unpower
+from showctl.show.model import (
+    FAULT,
+    HttpRequest,
+    Message,
+    Power,
+    Publish,
+    Pulse,
+    RoomAction,
+    SendOsc,
+    Show,
+    Unpower,
+)
 
 logger = structlog.get_logger()
 
@@ -108,6 +120,7 @@ class ShowController:
         *,
         leds: LedPlayer | None = None,
         relays: Relays | None = None,
+        messages: Messages | None = None,
         state_path: Path | None = None,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
@@ -119,6 +132,9 @@ class ShowController:
         self.relays = relays
         if relays is not None:
             relays.on_change = self._threadsafe_changed
+        self.messages = messages
+        if messages is not None:
+            messages.on_change = self.changed
         self.state_path = state_path
         self.clock = clock or MonotonicClock()
         self.wall = wall
@@ -131,6 +147,7 @@ class ShowController:
         self.fault: str | None = None
         self.pending: Show | None = None  # a reloaded show, taking over at the next change
         self._timers: list[tuple[float, str]] = []
+        self._cues: list[tuple[float, Message]] = []  # the timeline's messages, by due time
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         #: While paused: how far into the scene it was (s); the show stands still there.
@@ -298,6 +315,7 @@ class ShowController:
             if self.paused is None and self.state.scene != FAULT:
                 self.paused = max(0.0, self.clock.monotonic() - self.t0)
                 self._timers.clear()
+                self._cues.clear()
                 if self.relays is not None:
                     self.relays.forget()
                 self._timers_changed.set()
@@ -472,6 +490,9 @@ class ShowController:
     def _act(self, action: RoomAction) -> None:
         """Carry out one of the show's actions on the room now (a scene entered or left, a
         transition's ``do``). One refused (the emergency release) is logged and dropped."""
+        if isinstance(action, Publish | SendOsc | HttpRequest):
+            self._send(action)
+            return
         if self.relays is None:
             return
         if isinstance(action, Power):
@@ -486,13 +507,23 @@ class ShowController:
             )
 
     def _place(self, action: RoomAction, due: float) -> None:
-        """Put an action of the scene's timeline at its time."""
+        """Put an action of the scene's timeline at its time: a relay's change on the relays'
+        thread, a message on the controller's timers (sent within a few ms of it)."""
+        if isinstance(action, Publish | SendOsc | HttpRequest):
+            self._cues.append((due, action))
+            self._cues.sort(key=lambda cue: cue[0])
+            self._timers_changed.set()
+            return
         if self.relays is None:
             return
         if isinstance(action, Pulse):
             self.relays.at(due, action.relay, True, self.entry, pulse=action.duration)
         else:
             self.relays.at(due, action.relay, isinstance(action, Power), self.entry)
+
+    def _send(self, message: Message) -> None:
+        if self.messages is not None:
+            self.messages.send(message)
 
     def _threadsafe_changed(self) -> None:
         """:meth:`changed`, from the relays' thread or the loop's."""
@@ -523,6 +554,7 @@ class ShowController:
             outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
             leds=self._leds_state(),
             **self._room_state(),
+            **({"messages": self.messages.state()} if self.messages is not None else {}),
         )
 
     def summary(self) -> Answer:
@@ -541,13 +573,15 @@ class ShowController:
         )
 
     def _room_state(self) -> dict[str, Any]:
-        """The relays (powered or not) and the emergency release, for the status."""
-        if self.relays is None:
-            return {"relays": {}, "emergency": None}
+        """The relays (powered or not) and the emergency release, for the status and the
+        summary."""
+        relays = self.relays
         return {
-            "relays": {n: s["powered"] for n, s in self.relays.states().items()},
-            "emergency": self.relays.emergency,
-            **({"relays_failed": self.relays.failed} if self.relays.failed else {}),
+            "relays": {}
+            if relays is None
+            else {n: s["powered"] for n, s in relays.states().items()},
+            "emergency": None if relays is None else relays.emergency,
+            **({"relays_failed": relays.failed} if relays is not None and relays.failed else {}),
         }
 
     def _leds_state(self) -> str | None:
@@ -599,18 +633,20 @@ class ShowController:
                 self._put(Trigger(name, "audio", self.entry))
 
     def expire_due(self) -> None:
-        """Fire the timers that are due by the clock."""
+        """Fire the timers that are due by the clock, and send the timeline's messages due."""
         now = self.clock.monotonic()
         due = [t for t in self._timers if t[0] <= now]
         for timer in due:
             self._timers.remove(timer)
             self._put(Trigger(timer[1], "timer", self.entry))
+        while self._cues and self._cues[0][0] <= now:
+            self._send(self._cues.pop(0)[1])
 
     async def _timer_loop(self) -> None:
         while True:
             self._timers_changed.clear()
             self.expire_due()
-            due = min((due for due, _ in self._timers), default=None)
+            due = min((due for due, _ in [*self._timers, *self._cues[:1]]), default=None)
             until = None if due is None else max(0.0, due - self.clock.monotonic())
             await wait(self.clock, self._timers_changed, until)
 
@@ -651,6 +687,7 @@ class ShowController:
         now = self.clock.monotonic()
         self.t0 = now if take_up is None else now - take_up.at  # a start's comes with its play
         self._timers.clear()
+        self._cues.clear()
         self._once, self._finished = set(), set()
         if self.relays is not None:
             self.relays.forget()

@@ -37,13 +37,10 @@ from showctl.show.model import (
     Action,
     ClearFlag,
     Increment,
-    Power,
-    Pulse,
     RoomAction,
     SetFlag,
     Show,
     Transition,
-    Unpower,
     Zero,
 )
 
@@ -101,7 +98,7 @@ class ShowState:
         change."""
         changed = False
         for action in actions:
-            if isinstance(action, Power | Unpower | Pulse):
+            if isinstance(action, RoomAction):
                 self.act(action)
                 continue
             if isinstance(action, Increment | Zero):

@@ -27,6 +27,9 @@ is optional::
     host = "127.0.0.1"
     port = 0             # 0: no OSC
 
+    [osc.targets]        # where the show's OSC actions go, by name: "HOST:PORT"
+    lighting-desk = "192.168.1.20:53000"
+
 A mistake gets one sentence naming the file, the key and the fix (:class:`SettingsError`).
 """
 
@@ -82,6 +85,8 @@ class OscSettings:
 
     host: str = "127.0.0.1"
     port: int = 0
+    #: Where the show's OSC actions go: target name -> (host, port).
+    targets: Mapping[str, tuple[str, int]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,8 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
                     "in full, one per event"
                 )
             values[key] = MappingProxyType(dict(value))
+        elif key == "targets":
+            values[key] = MappingProxyType(_targets(where, value))
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise SettingsError(f"{where} must be true or false, not {value!r}")
@@ -178,6 +185,23 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             f"{path}: mqtt.base has a wildcard (+ or #); give a plain topic such as showctl"
         )
     return kind(**values)
+
+
+def _targets(where: str, raw: object) -> dict[str, tuple[str, int]]:
+    """``[osc.targets]``: each name = "HOST:PORT"."""
+    if not isinstance(raw, dict):
+        raise SettingsError(f'{where} must be a table of name = "HOST:PORT"; correct it')
+    targets: dict[str, tuple[str, int]] = {}
+    for name, text in raw.items():
+        host, sep, port = str(text).rpartition(":")
+        if not isinstance(text, str) or not sep or not host or not port.isdigit():
+            raise SettingsError(
+                f'{where}.{name} must be "HOST:PORT", such as "192.168.1.20:53000", not {text!r}'
+            )
+        if not 0 < int(port) < 65536:
+            raise SettingsError(f"{where}.{name}: port {port} is not from 1 to 65535")
+        targets[name] = (host.strip("[]"), int(port))
+    return targets
 
 
 def _known(path: Path, prefix: str, raw: Mapping[str, Any], keys: list[str]) -> None:

@@ -8,9 +8,14 @@ remember what they were told to play (see tests/harness/room.py).
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from pathlib import Path
 
+from pythonosc.osc_message import OscMessage
+
 from showctl import saved_state
+from showctl.room.messages import Messages
 from showctl.show import loader
 from showctl.show.model import Relay
 from tests.conftest import ROOT
@@ -267,5 +272,50 @@ def test_a_pulse_by_hand_is_kept_to_the_relay_s_max_on() -> None:
             assert (await c.pulse("drawer", "300ms"))["relays"]["drawer"] is True
             await room.wait(0.3)
             assert not room.powered("drawer")
+
+    asyncio.run(play())
+
+
+async def received(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    """The next datagram on ``sock``, waiting for it in real time (the network's)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return sock.recv(4096)
+        except BlockingIOError:
+            assert time.monotonic() < end, "no datagram came"
+            await asyncio.sleep(0.005)
+
+
+def test_the_finale_cues_the_lighting_desk_and_tells_the_chest_to_open() -> None:
+    """The OSC cue leaves at the finale's T0 (to a real UDP socket standing for the desk), the
+    chest's MQTT message at 2 s; a finale left before 2 s never tells the chest."""
+
+    async def play() -> None:
+        desk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        desk.bind(("127.0.0.1", 0))
+        desk.setblocking(False)
+        messages = Messages({"lighting-desk": ("127.0.0.1", desk.getsockname()[1])})
+        published: list[tuple[str, str, int, bool, float]] = []
+        async with Room(ESCAPE_ROOM, messages=messages) as room:
+            messages.mqtt = lambda *message: published.append((*message, room.clock.now)) and None
+            c = room.controller
+            await c.goto("finale")
+            t0 = c.t0
+            await room.until(0.05)
+            cue = OscMessage(await received(desk))
+            assert (cue.address, cue.params) == ("/showctl/cue/finale", [1.0])
+            assert published == []
+            await room.until(2.05)
+            [(*message, sent)] = published
+            assert message == ["room1/props/chest/command", "open", 1, False]
+            assert t0 + 2.0 <= sent < t0 + 2.06  # the first step of the fake clock past 2 s
+            await c.goto("finale")
+            await room.until(1.9)
+            await c.goto("puzzles")  # left before 2 s: the chest is not told
+            await room.wait(1)
+            assert len(published) == 1
+            assert c.status()["messages"]["sent"] == {"osc": 2, "mqtt": 1}
+        desk.close()
 
     asyncio.run(play())

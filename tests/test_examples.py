@@ -37,8 +37,11 @@ def test_there_are_example_shows() -> None:
 
 @pytest.mark.parametrize("path", SHOWS, ids=lambda p: p.name)
 def test_example_checks_clean(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`showctl check --strict` passes: no error and no warning."""
-    assert main(["check", "--strict", str(path)]) == 0
+    """`showctl check --strict` passes: no error and no warning, with the settings the show
+    runs with (``NAME.toml`` beside it, if there is one)."""
+    settings = path.with_suffix(".toml")
+    given = ["--settings", str(settings)] if settings.exists() else []
+    assert main(["check", "--strict", str(path), *given]) == 0
     assert capsys.readouterr().out == f"{path}: 0 errors, 0 warnings: ok\n"
 
 

@@ -23,6 +23,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from showctl.clock import Clock, FakeClock
+from showctl.room.messages import Messages
 from showctl.settings import MqttSettings
 from showctl.show import loader, model
 from showctl.surfaces.mqtt import MAX_PAYLOAD, MqttSurface
@@ -632,3 +633,54 @@ def test_tls_with_the_settings_ca_connects_and_without_it_is_refused(room_show, 
         assert not [e for e in logs if e["event"] == "mqtt_connected"]
 
     play(room_show, body)
+
+
+PUBLISHING = """\
+version: 1
+initial: a
+inputs:
+  button: {line: 3}
+scenes:
+  a:
+    transitions:
+      - input: button
+        do: {publish: room1/props/chest/command, payload: open, qos: 1}
+"""
+
+
+def test_the_show_s_publish_reaches_a_prop_and_a_broker_away_is_said_once(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """A button's transition publishes to the chest's topic through mosquitto; with the broker
+    stopped, presses are counted as failed and said once; back, the next press goes out and
+    the log says the target is back, with the count."""
+    path = tmp_path / "chest.yaml"
+    path.write_text(PUBLISHING)
+    show_ = loader.load(path)
+    chest = "room1/props/chest/command"
+
+    async def main() -> None:
+        messages = Messages({})
+        async with Room(show_, messages=messages) as room:
+            with capture_logs() as logs:
+                async with surface(room, broker) as mqtt:
+                    messages.mqtt = mqtt.publish
+                    with Listener(broker, "room1/props/#") as prop:
+                        await until(room, lambda: mqtt.connected, "connected")
+                        await room.press("button")
+                        await until(room, lambda: len(prop.on(chest)) == 1, "the chest told")
+                        assert prop.on(chest)[0].payload == b"open"
+                    await asyncio.to_thread(broker.stop)
+                    await until(room, lambda: not mqtt.connected, "the broker gone")
+                    for _ in range(3):
+                        await room.press("button")
+                    assert messages.failed["mqtt"] == 3
+                    await asyncio.to_thread(broker.start)
+                    with Listener(broker, "room1/props/#") as prop:
+                        await until(room, lambda: mqtt.connected, "back", RECONNECT)
+                        await room.press("button")
+                        await until(room, lambda: len(prop.on(chest)) == 1, "told again")
+        said = [(e["event"], e.get("failed")) for e in logs if e["event"].startswith("message_")]
+        assert said == [("message_failed", None), ("message_target_back", 3)]
+
+    asyncio.run(main())

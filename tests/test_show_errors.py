@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from showctl import settings
 from showctl.errors import ShowError
 from showctl.show import loader
 from showctl.testing import write_wav
@@ -176,6 +177,14 @@ CASES = [
         12,
         "must be at least 0.01 s, found 0.001",
         id="relay-max-on",
+    ),
+    pytest.param(
+        "        to: b\n",
+        "        to: b\n        do: {pulse: drawr, duration: 1s}\n",
+        "scenes.a.transitions[0].do[0].pulse",
+        22,
+        "unknown relay 'drawr'; the show declares no relays",
+        id="unknown-relay",
     ),
     pytest.param(
         "line: 10",
@@ -602,4 +611,75 @@ def test_ten_mistakes_ten_errors(tmp_path: Path) -> None:
         (29, "scenes.intro.transitions[0].input"),
         (32, "scenes.intro.transitions[1].to"),
         (36, "scenes.outro.audio.left"),
+    ]
+
+
+ROOM = """\
+version: 1
+initial: a
+inputs:
+  panic: {line: 10}
+relays:
+  drawer: {line: 11, max_on: 2s}
+  light: {line: 12, safe: powered, max_on: 1s}
+emergency: {inputs: [panik]}
+scenes:
+  a:
+    on_enter:
+      - {pulse: drawer, duration: 3s}
+      - {publish: "room1/+/open"}
+      - {http: "http://:8080/hook"}
+      - {http: "http://desk:99999/hook"}
+      - {osc: /cue/1/go, to: desk}
+    timeline:
+      - {at: 1s, power: drawr}
+    transitions:
+      - {input: panic, to: a}
+"""
+
+
+def test_every_mistake_on_the_room_is_located(tmp_path: Path) -> None:
+    """Relays, the emergency and the messages to props, checked against a settings file."""
+    settings_path = tmp_path / "settings.toml"
+    settings_path.write_text('[osc.targets]\nlighting-desk = "127.0.0.1:7700"\n')
+    path = tmp_path / "room.yaml"
+    path.write_text(ROOM)
+    _, found = loader.check(path, settings=settings.load(settings_path))
+    assert [(p.line, p.path, p.message) for p in errors(found)] == [
+        (
+            7,
+            "relays.light.max_on",
+            "relay 'light' is safe powered, so cutting it after max_on would take it out of its "
+            "safe state; remove max_on, or make it safe unpowered",
+        ),
+        (8, "emergency.inputs[0]", "unknown input 'panik' (did you mean 'panic'?)"),
+        (
+            12,
+            "scenes.a.on_enter[0].duration",
+            "a pulse of 3s is longer than relay 'drawer' may stay powered (its max_on, 2s); "
+            "make it 2s or less",
+        ),
+        (
+            13,
+            "scenes.a.on_enter[1].publish",
+            "expected an MQTT topic without wildcards (+ or #), found 'room1/+/open'",
+        ),
+        (
+            14,
+            "scenes.a.on_enter[2].http",
+            "'http://:8080/hook' names no host; write one such as http://192.168.1.30/hook",
+        ),
+        (
+            15,
+            "scenes.a.on_enter[3].http",
+            "'http://desk:99999/hook' is not a URL (Port out of range 0-65535); write one such as "
+            "http://192.168.1.30/hook",
+        ),
+        (
+            16,
+            "scenes.a.on_enter[4].to",
+            f"no OSC target 'desk' in {settings_path} (its targets are: lighting-desk); add it to "
+            '[osc.targets] as desk = "HOST:PORT"',
+        ),
+        (18, "scenes.a.timeline[0].power", "unknown relay 'drawr' (did you mean 'drawer'?)"),
     ]

@@ -9,12 +9,14 @@ so one mistake is reported once.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from showctl.audio.clip import clip_problem
 from showctl.gpio.base import chip_path
+from showctl.settings import Settings
 from showctl.show._convert import Converter, suggest, tags_of
 from showctl.show._yaml import Path
 from showctl.show.model import (
@@ -28,6 +30,7 @@ from showctl.show.model import (
     Forever,
     Frames,
     Hold,
+    HttpRequest,
     Increment,
     LedRef,
     Matrix,
@@ -36,8 +39,10 @@ from showctl.show.model import (
     On,
     Power,
     Program,
+    Publish,
     Pulse,
     Scene,
+    SendOsc,
     Sequence,
     Show,
     Transition,
@@ -48,11 +53,15 @@ from showctl.show.model import (
 RESERVED_NAMES = frozenset({"all"})
 
 
-def check_show(show: Show | None, converter: Converter, check_media: bool) -> None:
-    """Record every problem of a converted show on ``converter``. ``None``: nothing to check."""
+def check_show(
+    show: Show | None, converter: Converter, check_media: bool, settings: Settings
+) -> None:
+    """Record every problem of a converted show on ``converter``, the names it takes from the
+    settings (OSC targets, the MQTT broker) checked against ``settings``. ``None``: nothing to
+    check."""
     if show is None:
         return
-    _Checker(show, converter, check_media).run()
+    _Checker(show, converter, check_media, settings).run()
 
 
 @dataclass
@@ -60,6 +69,7 @@ class _Checker:
     show: Show
     conv: Converter
     check_media: bool
+    settings: Settings
 
     def declared(self, path: Path, present: Iterable[str]) -> set[str]:
         """Names declared at ``path``, including those whose definition failed to convert."""
@@ -110,9 +120,9 @@ class _Checker:
     def check_flags(self) -> None:
         for key, what in (("flags", "flag"), ("counters", "counter")):
             seen: set[str] = set()
-            for i, name in enumerate(getattr(self.show, key)):
+            for where, name in self.conv.items((key,), getattr(self.show, key)):
                 if name in seen:
-                    self.conv.report((key, i), f"{what} '{name}' is declared twice")
+                    self.conv.report(where, f"{what} '{name}' is declared twice")
                 seen.add(name)
 
     # the matrix and the GPIO lines
@@ -228,8 +238,9 @@ class _Checker:
                     "out of its safe state; remove max_on, or make it safe unpowered",
                 )
         emergency = self.show.emergency
-        for i, name in enumerate(emergency.inputs if emergency else ()):
-            self.reference(("emergency", "inputs", i), name, self.inputs, "input")
+        inputs = emergency.inputs if emergency else ()
+        for where, name in self.conv.items(("emergency", "inputs"), inputs):
+            self.reference(where, name, self.inputs, "input")
 
     def check_media_dir(self) -> None:
         if not self.check_media:
@@ -284,17 +295,17 @@ class _Checker:
                 clip_path = path if (*path, "clip") not in self.conv.locations else (*path, "clip")
                 self.check_clip(clip_path, play.clip, output)
         for key in ("on_enter", "on_exit"):
-            for i, action in enumerate(getattr(scene, key)):
-                self.action((*here, key, i, action.TAG), action)
-        for i, timed in enumerate(scene.timeline):
-            self.action((*here, "timeline", i, timed.action.TAG), timed.action)
+            for where, action in self.conv.items((*here, key), getattr(scene, key)):
+                self.action((*where, action.TAG), action)
+        for where, timed in self.conv.items((*here, "timeline"), scene.timeline):
+            self.action((*where, timed.action.TAG), timed.action)
         if scene.leds and self.show.matrix is None:
             self.conv.report((*here, "leds"), "this scene has LED cues, but the show has no matrix")
         elif scene.leds:
-            for i, cue in enumerate(scene.leds):
-                self.program((*here, "leds", i), cue.program, scene)
-        for i, transition in enumerate(scene.transitions):
-            self.transition((*here, "transitions", i), transition, scene)
+            for where, cue in self.conv.items((*here, "leds"), scene.leds):
+                self.program(where, cue.program, scene)
+        for where, transition in self.conv.items((*here, "transitions"), scene.transitions):
+            self.transition(where, transition, scene)
 
     def flag(self, path: Path, condition: str) -> None:
         compared = re.match(COMPARISON, condition)
@@ -306,6 +317,26 @@ class _Checker:
     def action(self, path: Path, action: Action) -> None:
         if isinstance(action, Increment | Zero):
             self.reference(path, action.counter, self.counters, "counter")
+        elif isinstance(action, SendOsc):
+            self.osc_target((*path[:-1], "to"), action.to)
+        elif isinstance(action, HttpRequest):
+            problem = url_problem(action.url)
+            if problem:
+                self.conv.report(path, problem)
+        elif isinstance(action, Publish):
+            if not self.settings.mqtt.host:
+                where = self.settings.path
+                self.conv.report(
+                    path,
+                    (
+                        f"{where} names no MQTT broker ([mqtt] host), so this message would not "
+                        "be sent; name the broker there"
+                        if where
+                        else "no settings file names an MQTT broker, so this message would not "
+                        "be sent; check the show with the settings it runs with (--settings FILE)"
+                    ),
+                    severity="warning",
+                )
         elif isinstance(action, Power | Unpower | Pulse):
             if not self.reference(path, action.relay, self.relays, "relay"):
                 return
@@ -321,16 +352,36 @@ class _Checker:
         else:
             self.reference(path, action.flag, self.flags, "flag")
 
+    def osc_target(self, path: Path, name: str) -> None:
+        settings = self.settings
+        if name in settings.osc.targets:
+            return
+        if settings.path is None:  # no settings file: the show may be checked away from its box
+            self.conv.report(
+                path,
+                f"no settings file names OSC target '{name}', so this message would not be "
+                "sent; check the show with the settings it runs with (--settings FILE)",
+                severity="warning",
+            )
+            return
+        targets = settings.osc.targets
+        named = f"its targets are: {', '.join(sorted(targets))}" if targets else "it names none"
+        self.conv.report(
+            path,
+            f"no OSC target '{name}' in {settings.path} ({named}); add it to [osc.targets] as "
+            f'{name} = "HOST:PORT"',
+        )
+
     def program(self, path: Path, program: Program, scene: Scene) -> None:
         tag = self.written_tag(path, program)
         matrix = self.show.matrix if self.matrix_ok else None
         if isinstance(program, Blink | Cycle | On | Off) and matrix is not None:
             self.selection((*path, tag), program.leds, matrix)
         if isinstance(program, Frames) and matrix is not None:
-            for i, image in enumerate(program.images):
+            for where, image in self.conv.items((*path, tag), program.images):
                 problem = frame_problem(image, matrix)
                 if problem:
-                    self.conv.report((*path, tag, i), problem)
+                    self.conv.report(where, problem)
         if isinstance(program, Meter) and self.reference(
             (*path, tag), program.output, self.outputs, "output"
         ):
@@ -342,8 +393,8 @@ class _Checker:
                     "so there is no sound to meter",
                 )
         if isinstance(program, All | Sequence | First):
-            for i, child in enumerate(program.programs):
-                self.program((*path, tag, i), child, scene)
+            for where, child in self.conv.items((*path, tag), program.programs):
+                self.program(where, child, scene)
         elif isinstance(program, Forever):
             self.program((*path, tag), program.program, scene)
             if not takes_time(program.program):
@@ -387,8 +438,8 @@ class _Checker:
                 else (*path, "when"),
                 condition,
             )
-        for i, action in enumerate(t.do):
-            self.action((*path, "do", i, action.TAG), action)
+        for where, action in self.conv.items((*path, "do"), t.do):
+            self.action((*where, action.TAG), action)
 
     def audio_end(self, path: Path, which: str, scene: Scene) -> None:
         playing = {o: p for o, p in scene.audio.items() if p.clip is not None}
@@ -433,6 +484,18 @@ class _Checker:
                     f"scene '{name}' has no way out: no transition leads to another scene",
                     severity="warning",
                 )
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with an action's URL, or ``None``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number from 0 to 65535)
+    except ValueError as e:
+        return f"{url!r} is not a URL ({e}); write one such as http://192.168.1.30/hook"
+    if not parts.hostname:
+        return f"{url!r} names no host; write one such as http://192.168.1.30/hook"
+    return None
 
 
 def takes_time(program: Program) -> bool:

@@ -33,14 +33,16 @@ import math
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
 from showctl.errors import Problem, Severity
 from showctl.show._yaml import Path, flatten_merge_keys, format_path, location, scalar_value
+
+T = TypeVar("T")
 
 #: Stop expanding aliases past this many nodes (a "billion laughs" document).
 MAX_NODES = 100_000
@@ -195,12 +197,21 @@ class Converter:
         self.file = file
         self.problems: list[Problem] = []
         self.locations: dict[Path, tuple[int, int]] = {}
+        #: For a list some of whose items failed to convert: the numbers of those kept.
+        self.kept: dict[Path, list[int]] = {}
         #: For every mapping converted: all of its keys, including those whose value was invalid.
         self.keys: dict[Path, tuple[str, ...]] = {}
         self._active: set[int] = set()  # ids of nodes being converted (alias cycles)
         self._count = 0
 
     # problems
+
+    def items(self, path: Path, values: Iterable[T]) -> Iterator[tuple[Path, T]]:
+        """Each item of the list converted at ``path``, with its path in the document: an item
+        that failed to convert is left out of the list, not of the numbering."""
+        kept = self.kept.get(path)
+        for i, value in enumerate(values):
+            yield (*path, kept[i] if kept else i), value
 
     def report(self, path: Path, message: str, *, severity: Severity = "error") -> None:
         """Record a problem about ``path``, placed where it (or its nearest parent) is."""
@@ -342,6 +353,8 @@ class Converter:
             return self._convert(members[0], node, path)
         if all(_is_tagged(m) for m in members):
             return self._tagged(members, node, path)
+        if isinstance(node, yaml.ScalarNode) and all(m in _PLAIN for m in members):
+            return self._convert(_plain_member(members, node), node, path)
         # A union of text and a list (an LED given by name or as [row, column]).
         for member in members:
             if _accepts_kind(member, node):
@@ -377,8 +390,11 @@ class Converter:
         if len(args) == 2 and args[1] is Ellipsis:
             if _marker(meta, NonEmpty) and not items:
                 return self._error(node, path, "must not be empty")
-            # Invalid items are left out (their errors are recorded), so later checks still run.
+            # Invalid items are left out (their errors are recorded), so later checks still run;
+            # the items kept keep their numbers (see items()).
             converted = [self.convert(args[0], n, (*path, i)) for i, n in enumerate(items)]
+            if any(c is INVALID for c in converted):
+                self.kept[path] = [i for i, c in enumerate(converted) if c is not INVALID]
             return tuple(c for c in converted if c is not INVALID)
         if len(items) != len(args):
             return self._error(
@@ -488,6 +504,24 @@ class Converter:
                     self._error(node, path, f"missing required key '{key}'")
                 ok = False
         return cls(**values) if ok else INVALID
+
+
+_PLAIN = (str, int, float, bool)
+
+
+def _plain_member(members: list[Any], node: yaml.ScalarNode) -> Any:
+    """Which plain type of a union a scalar is: true or false, a number, else text."""
+    try:
+        value = scalar_value(node)
+    except ValueError:
+        value = None
+    if isinstance(value, bool):
+        return bool if bool in members else str
+    if isinstance(value, int) and int in members:
+        return int
+    if isinstance(value, int | float) and float in members:
+        return float
+    return str if str in members else members[0]
 
 
 def _is_null(node: yaml.Node) -> bool:

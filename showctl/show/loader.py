@@ -12,18 +12,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from showctl.errors import Problem, ShowError
+from showctl.settings import Settings
 from showctl.show._checks import check_show
 from showctl.show._convert import INVALID, Converter
 from showctl.show._yaml import YamlProblem, compose
 from showctl.show.model import Show
 
 
-def check(path: str | Path, *, check_media: bool = True) -> tuple[Show | None, list[Problem]]:
+def check(
+    path: str | Path, *, check_media: bool = True, settings: Settings | None = None
+) -> tuple[Show | None, list[Problem]]:
     """Read and check a show file without raising.
 
     Returns the show (``None`` when it has errors) and every problem found, errors and
-    warnings, in document order. ``check_media=False`` skips opening the clips. Blocking
-    (reads the file and, with ``check_media``, every clip's header).
+    warnings, in document order. ``check_media=False`` skips opening the clips; the names the
+    show takes from the settings (OSC targets, the broker) are checked against ``settings``
+    (``None``: the defaults, which name none). Blocking (reads the file and, with
+    ``check_media``, every clip's header).
     """
     path = Path(path)
     file = str(path)
@@ -34,11 +39,16 @@ def check(path: str | Path, *, check_media: bool = True) -> tuple[Show | None, l
         return None, [Problem(file, 1, 1, "", f"cannot read the show file: {reason}")]
     except UnicodeDecodeError as e:
         return None, [_bad_encoding(file, path.read_bytes(), e)]
-    return check_text(text, file=file, base=path, check_media=check_media)
+    return check_text(text, file=file, base=path, check_media=check_media, settings=settings)
 
 
 def check_text(
-    text: str, *, file: str = "<show>", base: Path | None = None, check_media: bool = True
+    text: str,
+    *,
+    file: str = "<show>",
+    base: Path | None = None,
+    check_media: bool = True,
+    settings: Settings | None = None,
 ) -> tuple[Show | None, list[Problem]]:
     """Like :func:`check`, for show text; ``base`` is the path clips are found relative to."""
     try:
@@ -51,13 +61,15 @@ def check_text(
     show = converter.convert(Show, root, ())
     if show is not INVALID:
         show = replace(show, path=base if base is not None else Path(file))
-    check_show(show if show is not INVALID else None, converter, check_media)
+    check_show(
+        show if show is not INVALID else None, converter, check_media, settings or Settings()
+    )
     problems = sorted(converter.problems, key=lambda p: (p.line, p.column))
     has_errors = any(p.severity == "error" for p in problems)
     return (None if show is INVALID or has_errors else show), problems
 
 
-def load(path: str | Path, *, check_media: bool = True) -> Show:
+def load(path: str | Path, *, check_media: bool = True, settings: Settings | None = None) -> Show:
     """Load a show file.
 
     Raises
@@ -65,7 +77,7 @@ def load(path: str | Path, *, check_media: bool = True) -> Show:
     ShowError
         With every error found (warnings are not errors), each located.
     """
-    show, problems = check(path, check_media=check_media)
+    show, problems = check(path, check_media=check_media, settings=settings)
     if show is None:
         raise ShowError(p for p in problems if p.severity == "error")
     return show

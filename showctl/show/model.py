@@ -521,9 +521,83 @@ class Pulse:
     ]
 
 
+@dataclass(frozen=True)
+class Publish:
+    """Publish an MQTT message on the settings' broker: a prop told to act (a chest opens)."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "publish"
+    TAG_FIELD: ClassVar[str] = "topic"
+    topic: Annotated[
+        Annotated[str, Pattern(r"^[^+#\x00]+$", "an MQTT topic without wildcards (+ or #)")],
+        Doc("The topic, such as room1/chest/command."),
+    ]
+    payload: Annotated[str, Doc("The message, as text (a JSON object is text too).")] = ""
+    retain: Annotated[bool, Doc("The broker keeps it for whoever subscribes later.")] = False
+    qos: Annotated[Literal[0, 1, 2], Doc("0: at most once; 1: at least once; 2: exactly once.")] = 0
+
+
+@dataclass(frozen=True)
+class SendOsc:
+    """Send an OSC message to a desk or a player named in the settings' ``[osc.targets]``
+    (QLab listens on 53000; QLC+ and TouchOSC on the port set in them)."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "osc"
+    TAG_FIELD: ClassVar[str] = "address"
+    address: Annotated[
+        Annotated[str, Pattern(r"^/[^\s#*,?\[\]{}]*$", "an OSC address such as /cue/12/go")],
+        Doc("The OSC address, such as /cue/12/go."),
+    ]
+    to: Annotated[Name, Doc("The target, by its name in the settings' [osc.targets].")]
+    args: Annotated[
+        Annotated[tuple[float | str, ...], OneOrMany()],
+        Doc("The message's arguments: numbers (sent as floats) and text."),
+    ] = ()
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """Make an HTTP request (a webhook: a lighting controller, a home-automation hub); the
+    show never waits for its answer."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "http"
+    TAG_FIELD: ClassVar[str] = "url"
+    url: Annotated[
+        Annotated[str, Pattern(r"^https?://\S+$", "an http:// or https:// URL")],
+        Doc("The URL, http:// or https://."),
+    ]
+    method: Annotated[
+        Literal["GET", "POST", "PUT", "PATCH", "DELETE"], Doc("The request's method.")
+    ] = "POST"
+    body: Annotated[
+        Mapping[str, float | str | bool],
+        Doc("A JSON object sent as the body (one level: names and plain values)."),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    timeout: Annotated[
+        Annotated[float, Seconds(min=0.1, max=60)],
+        Doc("How long the answer may take; a request not answered by then is a failure."),
+    ] = 2.0
+
+
 #: What acts on the room (rather than on the show's own memory).
-RoomAction = Power | Unpower | Pulse
-Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | Power | Unpower | Pulse
+RelayAction = Power | Unpower | Pulse
+Message = Publish | SendOsc | HttpRequest
+RoomAction = Power | Unpower | Pulse | Publish | SendOsc | HttpRequest
+Action = (
+    SetFlag
+    | ClearFlag
+    | ToggleFlag
+    | Increment
+    | Zero
+    | Power
+    | Unpower
+    | Pulse
+    | Publish
+    | SendOsc
+    | HttpRequest
+)
 FlagAction = SetFlag | ClearFlag | ToggleFlag
 
 #: A comparison of a counter with a whole number: ``attempts >= 3``.

@@ -18,6 +18,8 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
 - ``BASE/online`` is published by showctl (retained, QoS 1): ``online`` once connected, and
   ``offline`` when showctl stops. The last will says ``offline`` too, so the broker tells the
   room when showctl dies or its network goes;
+- the show's ``publish`` actions go out on their own topics through the same connection
+  (:meth:`MqttSurface.publish`);
 - ``BASE/outcome`` is published by showctl (QoS 0, not retained) for every message on a trigger
   topic, once handled: ``{"topic", "trigger", "moved", "why"}``, the topic it came on, the
   trigger it named (``event:NAME``, ``input:NAME``; ``null`` if none), whether it moved the
@@ -458,6 +460,20 @@ class MqttSurface:
         """Publish what the message on ``topic`` did."""
         outcome = {"topic": topic, "trigger": trigger, "moved": moved, "why": why}
         self._publish(self.topics["outcome"], outcome)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker is connected now."""
+        return self._client is not None and self._client.is_connected()
+
+    def publish(self, topic: str, payload: str, qos: int, retain: bool) -> str | None:
+        """Publish one of the show's messages (sent by paho's thread, never waiting); ``None``,
+        or why it was not sent (the broker away)."""
+        client = self._client
+        if client is None or not self.connected:
+            return f"the broker {self.settings.host}:{self.settings.port} is not connected"
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        return None if info.rc == 0 else f"paho refused it ({info.rc})"
 
     def _publish(self, topic: str, message: dict[str, Any]) -> None:
         """Publish ``message`` as JSON at QoS 0 (skipped while disconnected)."""

@@ -20,6 +20,7 @@ from showctl.controller import ShowController
 from showctl.gpio.base import chip_path
 from showctl.gpio.sim import SimGpio, SimInputLines, SimOutputLines
 from showctl.leds.matrix import LedPlayer, open_matrix
+from showctl.room.messages import Messages
 from showctl.room.relays import Relays
 from showctl.show.model import Show
 from showctl.testing import SimulatedOutputs
@@ -35,8 +36,10 @@ class Room:
         state_path: Path | None = None,
         wall_offset: float = 1.7e9,
         missing: tuple[str, ...] = (),
+        messages: Messages | None = None,
     ) -> None:
-        """``missing``: outputs failed before the controller starts (their cards not there)."""
+        """``missing``: outputs failed before the controller starts (their cards not there);
+        ``messages``: where the show's messages go (started and closed with the room)."""
         self.show = show
         self.clock = FakeClock()
         self.wall_offset = wall_offset
@@ -55,6 +58,7 @@ class Room:
             self.outputs,
             leds=self.leds,
             relays=self.relays,
+            messages=messages,
             state_path=state_path,
             clock=self.clock,
             wall=lambda: self.clock.now + self.wall_offset,
@@ -64,6 +68,8 @@ class Room:
         )
 
     async def __aenter__(self) -> Room:
+        if self.controller.messages is not None:
+            await self.controller.messages.start()
         self.watcher.start()
         await self.controller.start()
         await self.settle()
@@ -75,6 +81,8 @@ class Room:
             self.leds.stop()
         if self.relays is not None:
             self.relays.close()
+        if self.controller.messages is not None:
+            await self.controller.messages.close()
 
     @property
     def scene(self) -> str:

@@ -1,0 +1,193 @@
+"""The show's messages to props and desks: MQTT publishes, OSC messages and HTTP requests.
+
+Nothing here holds up the controller's loop. A publish is handed to the MQTT surface's client,
+which sends it from paho's own thread; an OSC message is one UDP datagram, sent without waiting
+(a target named by host name is looked up once, off the loop); an HTTP request is a task of its
+own with its timeout, at most :data:`MAX_REQUESTS` at once (more are dropped and counted).
+
+A target that fails (a broker away, an endpoint down or slow, a host that does not resolve) is
+logged once per cause, at the first failure; the repeats are counted, and the line that says it
+works again carries the count. Every kind's sends and failures, and the causes failing now, are
+in the status (:meth:`Messages.state`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+import structlog
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from showctl.show.model import HttpRequest, Publish, SendOsc
+
+logger = structlog.get_logger()
+
+#: HTTP requests waiting for their answer at most; more are dropped and counted.
+MAX_REQUESTS = 16
+
+#: How the MQTT surface publishes: (topic, payload, qos, retain) -> why not sent, or None.
+Publisher = Callable[[str, str, int, bool], "str | None"]
+
+
+class Messages:
+    """Sends the show's messages; ``start()`` on the loop, ``close()`` at the end."""
+
+    def __init__(self, osc_targets: Mapping[str, tuple[str, int]]) -> None:
+        self.osc_targets = dict(osc_targets)
+        #: The MQTT surface's publisher, once it runs; ``None``: there is no broker.
+        self.mqtt: Publisher | None = None
+        #: Called after a target starts or stops failing (on the loop's thread).
+        self.on_change: Callable[[], None] = lambda: None
+        self.sent: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        #: target -> (the cause it fails with now, how many times since it began)
+        self.failing: dict[str, tuple[str, int]] = {}
+        self._addresses: dict[str, tuple[str, int]] = {}  # OSC targets resolved
+        self._udp: asyncio.DatagramTransport | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._udp, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, family=socket.AF_INET
+        )
+        self._http = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        """Cancel the requests still waiting and close the sockets. Idempotent."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def send(self, action: Publish | SendOsc | HttpRequest) -> None:
+        """Send one of the show's messages now, without waiting for it (on the loop)."""
+        if isinstance(action, Publish):
+            self._publish(action)
+        elif isinstance(action, SendOsc):
+            self._osc(action)
+        else:
+            self._request(action)
+
+    def state(self) -> dict[str, Any]:
+        """Sends and failures by kind, and what fails now, JSON-ready."""
+        return {
+            "sent": dict(self.sent),
+            "failed": dict(self.failed),
+            "failing": {
+                target: f"{cause} ({n} time{'s' * (n != 1)})"
+                for target, (cause, n) in self.failing.items()
+            },
+        }
+
+    # --- each kind ------------------------------------------------------------------------
+
+    def _publish(self, action: Publish) -> None:
+        target = f"mqtt {action.topic}"
+        if self.mqtt is None:
+            self._failed(target, "the settings name no MQTT broker ([mqtt] host)")
+            return
+        why = self.mqtt(action.topic, action.payload, action.qos, action.retain)
+        if why is None:
+            self._ok(target)
+        else:
+            self._failed(target, why)
+
+    def _osc(self, action: SendOsc) -> None:
+        builder = OscMessageBuilder(action.address)
+        for arg in action.args:
+            builder.add_arg(arg)
+        data = builder.build().dgram
+        address = self._addresses.get(action.to)
+        if address is not None:
+            self._datagram(action.to, data, address)
+            return
+        self._background(self._resolve_and_send(action.to, data))
+
+    async def _resolve_and_send(self, target: str, data: bytes) -> None:
+        host, port = self.osc_targets[target]
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+            )
+        except OSError as e:
+            self._failed(f"osc {target}", f"{host} cannot be found ({e.strerror or e})")
+            return
+        address = infos[0][4]
+        self._addresses[target] = (str(address[0]), int(address[1]))
+        self._datagram(target, data, self._addresses[target])
+
+    def _datagram(self, target: str, data: bytes, address: tuple[str, int]) -> None:
+        if self._udp is None:
+            self._failed(f"osc {target}", "showctl is stopping")
+            return
+        try:
+            self._udp.sendto(data, address)
+        except OSError as e:  # a network that is down: unreachable
+            self._failed(f"osc {target}", e.strerror or str(e))
+            return
+        self._ok(f"osc {target}")
+
+    def _request(self, action: HttpRequest) -> None:
+        target = f"http {action.method} {action.url}"
+        if len(self._tasks) >= MAX_REQUESTS:
+            self._failed(target, f"{MAX_REQUESTS} requests are waiting for their answers already")
+            return
+        self._background(self._ask(action, target))
+
+    async def _ask(self, action: HttpRequest, target: str) -> None:
+        assert self._http is not None
+        timeout = aiohttp.ClientTimeout(total=action.timeout)
+        body = dict(action.body) if action.body else None
+        try:
+            async with self._http.request(
+                action.method, action.url, json=body, timeout=timeout
+            ) as answer:
+                if answer.status >= 400:
+                    self._failed(target, f"answered {answer.status} {answer.reason or ''}".strip())
+                    return
+        except TimeoutError:
+            self._failed(target, f"no answer within {action.timeout:g}s")
+            return
+        except aiohttp.ClientError as e:
+            self._failed(target, str(e) or type(e).__name__)
+            return
+        self._ok(target)
+
+    # --- the tally ------------------------------------------------------------------------
+
+    def _ok(self, target: str) -> None:
+        kind = target.split(" ", 1)[0]
+        self.sent[kind] += 1
+        was = self.failing.pop(target, None)
+        if was is not None:
+            logger.info("message_target_back", target=target, failed=was[1], cause=was[0])
+            self.on_change()
+
+    def _failed(self, target: str, cause: str) -> None:
+        kind = target.split(" ", 1)[0]
+        self.failed[kind] += 1
+        was_cause, times = self.failing.get(target, ("", 0))
+        if was_cause == cause:
+            self.failing[target] = (cause, times + 1)
+            return
+        self.failing[target] = (cause, 1)
+        logger.warning("message_failed", target=target, cause=cause)
+        self.on_change()
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work, name="message")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
