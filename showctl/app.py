@@ -37,6 +37,7 @@ from showctl.leds.view import TerminalView
 from showctl.players.pool import PlayerPool
 from showctl.players.restarts import RestartPolicy
 from showctl.room.messages import Messages
+from showctl.room.props import Props
 from showctl.room.relays import Relays
 from showctl.settings import Settings
 from showctl.show.model import Show
@@ -112,11 +113,13 @@ async def run(show: Show, options: RunOptions) -> int:
     # The relays first, each in its safe state from its request, before anything else; and
     # last, safe again and let go, however the show ends.
     relays = Relays(show.relays, gpio) if show.relays else None
-    messages = Messages(options.settings.osc.targets)
+    props = Props(options.settings.props)
+    messages = Messages(options.settings.osc.targets, props)
     try:
         await messages.start()
         return await _run(show, options, (audio, gpio), relays, messages)
     finally:
+        await props.close()
         await messages.close()
         if relays is not None:
             relays.close()
@@ -166,6 +169,7 @@ async def _run(
                 leds=leds,
                 relays=relays,
                 messages=messages,
+                props=messages.props,
                 state_path=options.state,
             )
             systemd = _Systemd(controller, screen)
@@ -354,7 +358,8 @@ class _Surfaces:
         # default, so aiohttp always is).
 
     async def start(self, controller: ShowController, frames: _Frames) -> None:
-        """Start each surface the settings ask for; the web page follows the LED ``frames``."""
+        """Start each surface the settings ask for (the web page follows the LED ``frames``),
+        then the serial props."""
         s = self.settings
         if s.web.port:
             web = WebSurface(s.web, controller)
@@ -384,6 +389,8 @@ class _Surfaces:
                     controller.messages.mqtt = mqtt.publish
             except SettingsError as e:  # a CA file that is there but no certificate
                 logger.error("mqtt_not_started", error=str(e))
+        if controller.props is not None:
+            controller.props.start()  # the serial props: their events have a home now
 
     async def close(self) -> None:
         """Close each surface that runs. Idempotent; never raises."""

@@ -38,21 +38,11 @@ from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.players.outputs import Outputs
 from showctl.room.messages import Messages
+from showctl.room.props import Props
 from showctl.room.relays import Relays
 from showctl.show._convert import parse_duration
 from showctl.show.loader import check
-from showctl.show.model import (
-    FAULT,
-    HttpRequest,
-    Message,
-    Power,
-    Publish,
-    Pulse,
-    RoomAction,
-    SendOsc,
-    Show,
-    Unpower,
-)
+from showctl.show.model import FAULT, Message, Power, Pulse, RoomAction, Show, Unpower
 
 logger = structlog.get_logger()
 
@@ -121,6 +111,7 @@ class ShowController:
         leds: LedPlayer | None = None,
         relays: Relays | None = None,
         messages: Messages | None = None,
+        props: Props | None = None,
         state_path: Path | None = None,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
@@ -135,6 +126,10 @@ class ShowController:
         self.messages = messages
         if messages is not None:
             messages.on_change = self.changed
+        self.props = props
+        if props is not None:
+            props.fire = self.fire
+            props.on_change = self.changed
         self.state_path = state_path
         self.clock = clock or MonotonicClock()
         self.wall = wall
@@ -370,7 +365,9 @@ class ShowController:
         ``event:door``; ``input:door`` the input), or the refusal of a name the show does not
         have (counted and logged as an unknown trigger from ``source``)."""
         full = name if ":" in name else f"event:{name}"
-        if full in self.machine.events and full.startswith(("event:", "input:")):
+        if full.startswith(("event:", "input:")) and (
+            full in self.machine.events or self._sets_off(full)
+        ):
             return full
         self._tally("unknown", Trigger(full, source), hint="the show has no such event")
         return refused(
@@ -468,14 +465,18 @@ class ShowController:
 
     def _alarm(self, trigger: str, source: str) -> bool:
         """Whether ``trigger`` is one of the show's emergency triggers; if so, release."""
-        emergency = self.show.emergency
-        kind, _, name = trigger.partition(":")
-        if emergency is None or name not in (
-            emergency.inputs if kind == "input" else emergency.events
-        ):
+        if not self._sets_off(trigger):
             return False
         self.release(f"{_spoken(trigger)} from {source}")
         return True
+
+    def _sets_off(self, trigger: str) -> bool:
+        """Whether ``trigger`` (``input:NAME``, ``event:NAME``) sets off the emergency."""
+        emergency = self.show.emergency
+        kind, _, name = trigger.partition(":")
+        if emergency is None:
+            return False
+        return name in (emergency.inputs if kind == "input" else emergency.events)
 
     def _by_hand(self, relay: str, switch: Callable[[Relays], str | None]) -> Answer:
         if self.relays is None or relay not in self.relays.specs:
@@ -490,7 +491,7 @@ class ShowController:
     def _act(self, action: RoomAction) -> None:
         """Carry out one of the show's actions on the room now (a scene entered or left, a
         transition's ``do``). One refused (the emergency release) is logged and dropped."""
-        if isinstance(action, Publish | SendOsc | HttpRequest):
+        if isinstance(action, Message):
             self._send(action)
             return
         if self.relays is None:
@@ -509,7 +510,7 @@ class ShowController:
     def _place(self, action: RoomAction, due: float) -> None:
         """Put an action of the scene's timeline at its time: a relay's change on the relays'
         thread, a message on the controller's timers (sent within a few ms of it)."""
-        if isinstance(action, Publish | SendOsc | HttpRequest):
+        if isinstance(action, Message):
             self._cues.append((due, action))
             self._cues.sort(key=lambda cue: cue[0])
             self._timers_changed.set()
@@ -573,10 +574,12 @@ class ShowController:
         )
 
     def _room_state(self) -> dict[str, Any]:
-        """The relays (powered or not) and the emergency release, for the status and the
-        summary."""
+        """The relays (powered or not), the emergency release and the props' presence, for
+        the status and the summary."""
         relays = self.relays
+        props = {} if self.props is None else self.props.presence
         return {
+            "props": dict(props),
             "relays": {}
             if relays is None
             else {n: s["powered"] for n, s in relays.states().items()},

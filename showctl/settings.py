@@ -30,6 +30,15 @@ is optional::
     [osc.targets]        # where the show's OSC actions go, by name: "HOST:PORT"
     lighting-desk = "192.168.1.20:53000"
 
+    [props.chest]        # a prop: on a serial port, or on MQTT with its presence, or both
+    serial = "/dev/serial/by-id/usb-Arduino_LLC_Arduino_Uno_1234-if00"
+    baud = 9600
+    reset_wait = 2.0     # seconds the board takes to boot after the port opens (an Arduino's reset)
+    presence = "room1/props/chest/status"   # its last will: "offline"; anything else: online
+
+    [props.chest.events] # a line received -> an event ("input:NAME" for an input)
+    "SOLVED" = "chest-solved"
+
 A mistake gets one sentence naming the file, the key and the fix (:class:`SettingsError`).
 """
 
@@ -90,12 +99,25 @@ class OscSettings:
 
 
 @dataclass(frozen=True)
+class PropSettings:
+    """A prop the show talks to: on a serial port (an Arduino on USB), or on MQTT with a
+    presence topic (its last will), or both."""
+
+    serial: str = ""
+    baud: int = 9600
+    reset_wait: float = 2.0
+    presence: str = ""
+    events: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole settings file."""
 
     web: WebSettings = WebSettings()
     mqtt: MqttSettings = MqttSettings()
     osc: OscSettings = OscSettings()
+    props: Mapping[str, PropSettings] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None  # where they were read from (None: the defaults)
 
 
@@ -125,13 +147,19 @@ def load(path: Path | None) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SettingsError(f"{path} is not valid TOML: {e}; correct it") from e
     sections = {"web": WebSettings, "mqtt": MqttSettings, "osc": OscSettings}
-    _known(path, "", raw, list(sections))
+    _known(path, "", raw, [*sections, "props"])
     values: dict[str, Any] = {"path": path}
     for name, kind in sections.items():
         section = raw.get(name, {})
         if not isinstance(section, dict):
             raise SettingsError(f"{path}: {name} must be a table ([{name}]); correct it")
         values[name] = _section(path, name, kind, section)
+    props = raw.get("props", {})
+    if not isinstance(props, dict) or not all(isinstance(p, dict) for p in props.values()):
+        raise SettingsError(f"{path}: props must be tables, one per prop ([props.NAME])")
+    values["props"] = MappingProxyType(
+        {name: _prop(path, name, prop) for name, prop in props.items()}
+    )
     settings = Settings(**values)
     web = settings.web
     if web.port and not web.token and not is_loopback(web.host):
@@ -149,7 +177,13 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
     for key, value in raw.items():
         where = f"{path}: {name}.{key}"
         default = getattr(kind(), key)
-        if key == "events":
+        if key == "events" and name.startswith("props."):
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str) and v and k for k, v in value.items()
+            ):
+                raise SettingsError(f'{where} must be a table of "LINE" = "event name"; correct it')
+            values[key] = MappingProxyType(dict(value))
+        elif key == "events":
             if not isinstance(value, dict) or not all(
                 isinstance(v, str) and v for v in value.values()
             ):
@@ -165,6 +199,14 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise SettingsError(f"{where} must be true or false, not {value!r}")
+            values[key] = value
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SettingsError(f"{where} must be a number of seconds, not {value!r}")
+            values[key] = float(value)
+        elif key == "baud":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SettingsError(f"{where} must be a whole number, not {value!r}")
             values[key] = value
         elif isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
@@ -185,6 +227,29 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             f"{path}: mqtt.base has a wildcard (+ or #); give a plain topic such as showctl"
         )
     return kind(**values)
+
+
+def _prop(path: Path, name: str, raw: dict[str, Any]) -> PropSettings:
+    """``[props.NAME]``: checked as a section, then what a prop needs."""
+    prop: PropSettings = _section(path, f"props.{name}", PropSettings, raw)
+    where = f"{path}: props.{name}"
+    if not prop.serial and not prop.presence:
+        raise SettingsError(
+            f"{where} names neither a serial port (serial) nor a presence topic (presence); "
+            "give one, or remove the prop"
+        )
+    if prop.serial and not prop.serial.startswith("/"):
+        raise SettingsError(
+            f"{where}.serial must be the port's whole path, such as "
+            f"/dev/serial/by-id/usb-..., not {prop.serial!r}"
+        )
+    if not 50 <= prop.baud <= 4_000_000:
+        raise SettingsError(f"{where}.baud must be a rate from 50 to 4000000, not {prop.baud}")
+    if not 0 <= prop.reset_wait <= 10:
+        raise SettingsError(f"{where}.reset_wait must be 0 to 10 seconds, not {prop.reset_wait}")
+    if "+" in prop.presence or "#" in prop.presence:
+        raise SettingsError(f"{where}.presence has a wildcard (+ or #); name the topic in full")
+    return prop
 
 
 def _targets(where: str, raw: object) -> dict[str, tuple[str, int]]:

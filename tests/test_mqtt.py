@@ -20,11 +20,14 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from paho.mqtt.client import Client
+from paho.mqtt.enums import CallbackAPIVersion
 from structlog.testing import capture_logs
 
 from showctl.clock import Clock, FakeClock
 from showctl.room.messages import Messages
-from showctl.settings import MqttSettings
+from showctl.room.props import Props
+from showctl.settings import MqttSettings, PropSettings
 from showctl.show import loader, model
 from showctl.surfaces.mqtt import MAX_PAYLOAD, MqttSurface
 from showctl.testing import write_wav
@@ -684,3 +687,41 @@ def test_the_show_s_publish_reaches_a_prop_and_a_broker_away_is_said_once(
         assert said == [("message_failed", None), ("message_target_back", 3)]
 
     asyncio.run(main())
+
+
+def test_a_prop_s_presence_follows_its_last_will(room_show, broker) -> None:
+    """A prop (a paho client of its own) says online (retained) with a last will of offline;
+    its connection dropped without a goodbye, the broker publishes the will and the status
+    says offline; the change is logged once each way."""
+    topic = "room1/props/chest/status"
+
+    async def body(room: Room) -> None:
+        props = Props({"chest": PropSettings(presence=topic)})
+        room.controller.props = props
+        props.on_change = room.controller.changed
+        chest = Client(CallbackAPIVersion.VERSION2, client_id=f"chest-{uuid.uuid4().hex[:8]}")
+        chest.will_set(topic, "offline", qos=1, retain=True)
+        chest.connect(broker.host, broker.port)
+        chest.loop_start()
+        chest.publish(topic, "online", qos=1, retain=True).wait_for_publish(NETWORK)
+        with capture_logs() as logs:
+            async with surface(room, broker):
+                await until(
+                    room, lambda: room.controller.status()["props"] == {"chest": "online"}, "online"
+                )
+                chest.loop_stop()
+                sock = chest.socket()
+                assert sock is not None
+                sock.close()  # gone without a DISCONNECT: the broker sends the will
+                await until(
+                    room,
+                    lambda: room.controller.status()["props"] == {"chest": "offline"},
+                    "the will",
+                    timeout=RECONNECT,
+                )
+        assert [e["event"] for e in logs if e["event"].startswith("prop_")] == [
+            "prop_online",
+            "prop_offline",
+        ]
+
+    play(room_show, body)

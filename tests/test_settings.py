@@ -74,6 +74,39 @@ def test_a_set_token_is_needed_wherever_the_page_listens(
         ('[mqtt]\nca_file = "/nonexistent.pem"', "mqtt.ca_file /nonexistent.pem is not a file"),
         ("[web", "is not valid TOML"),
         (
+            '[osc.targets]\ndesk = "192.168.1.20"',
+            'osc.targets.desk must be "HOST:PORT", such as "192.168.1.20:53000", not '
+            "'192.168.1.20'",
+        ),
+        ('[osc.targets]\ndesk = "desk:0"', "osc.targets.desk: port 0 is not from 1 to 65535"),
+        (
+            "[props.chest]\nbaud = 9600",
+            "props.chest names neither a serial port (serial) nor a presence topic (presence); "
+            "give one, or remove the prop",
+        ),
+        (
+            '[props.chest]\nserial = "ttyUSB0"',
+            "props.chest.serial must be the port's whole path, such as "
+            "/dev/serial/by-id/usb-..., not 'ttyUSB0'",
+        ),
+        (
+            '[props.chest]\nserial = "/dev/ttyUSB0"\nbaud = 12',
+            "props.chest.baud must be a rate from 50 to 4000000, not 12",
+        ),
+        (
+            '[props.chest]\nserial = "/dev/ttyUSB0"\nreset_wait = "2s"',
+            "props.chest.reset_wait must be a number of seconds, not '2s'",
+        ),
+        (
+            '[props.chest]\npresence = "room1/+/status"',
+            "props.chest.presence has a wildcard (+ or #); name the topic in full",
+        ),
+        (
+            '[props.chest]\nserial = "/dev/ttyUSB0"\n[props.chest.events]\n"OK" = 3',
+            'props.chest.events must be a table of "LINE" = "event name"',
+        ),
+        ("props = 1", "props must be tables, one per prop ([props.NAME])"),
+        (
             '[web]\nhost = "0.0.0.0"',
             "web.host is 0.0.0.0, so the page can be reached from other machines, and web.token "
             "is empty; set web.token to a long secret, or web.host to 127.0.0.1",
@@ -89,6 +122,25 @@ def test_each_mistake_is_one_sentence_naming_the_file_and_the_key(
         settings.load(path)
     assert str(caught.value).startswith(str(path))
     assert error in str(caught.value)
+
+
+def test_osc_targets_and_props_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        '[osc.targets]\ndesk = "192.168.1.20:53000"\nqlab = "[::1]:53000"\n'
+        '[props.chest]\nserial = "/dev/serial/by-id/usb-chest"\nbaud = 115200\n'
+        'presence = "room1/chest/status"\n[props.chest.events]\n"SOLVED" = "chest-solved"\n'
+        '[props.lamp]\npresence = "room1/lamp/status"\n'
+    )
+    s = settings.load(path)
+    assert dict(s.osc.targets) == {"desk": ("192.168.1.20", 53000), "qlab": ("::1", 53000)}
+    assert s.props["chest"] == settings.PropSettings(
+        serial="/dev/serial/by-id/usb-chest",
+        baud=115200,
+        presence="room1/chest/status",
+        events={"SOLVED": "chest-solved"},
+    )
+    assert s.props["lamp"].serial == ""
 
 
 def test_a_missing_file_named_is_an_error_and_none_named_is_the_defaults(

@@ -678,8 +678,8 @@ def test_every_mistake_on_the_room_is_located(tmp_path: Path) -> None:
         (
             16,
             "scenes.a.on_enter[4].to",
-            f"no OSC target 'desk' in {settings_path} (its targets are: lighting-desk); add it to "
-            '[osc.targets] as desk = "HOST:PORT"',
+            f"no OSC target 'desk' in {settings_path} (it has: lighting-desk); add it as "
+            'desk = "HOST:PORT" under [osc.targets]',
         ),
         (18, "scenes.a.timeline[0].power", "unknown relay 'drawr' (did you mean 'drawer'?)"),
     ]

@@ -1,9 +1,11 @@
-"""The show's messages to props and desks: MQTT publishes, OSC messages and HTTP requests.
+"""The show's messages to props and desks: MQTT publishes, OSC messages, HTTP requests and
+lines to serial props.
 
 Nothing here holds up the controller's loop. A publish is handed to the MQTT surface's client,
 which sends it from paho's own thread; an OSC message is one UDP datagram, sent without waiting
 (a target named by host name is looked up once, off the loop); an HTTP request is a task of its
-own with its timeout, at most :data:`MAX_REQUESTS` at once (more are dropped and counted).
+own with its timeout, at most :data:`MAX_REQUESTS` at once (more are dropped and counted); a
+line to a serial prop is written by its transport (:mod:`showctl.room.props`).
 
 A target that fails (a broker away, an endpoint down or slow, a host that does not resolve) is
 logged once per cause, at the first failure; the repeats are counted, and the line that says it
@@ -21,9 +23,9 @@ from typing import Any
 
 import aiohttp
 import structlog
-from pythonosc.osc_message_builder import OscMessageBuilder
 
-from showctl.show.model import HttpRequest, Publish, SendOsc
+from showctl.room.props import Props
+from showctl.show.model import HttpRequest, Message, Publish, SendOsc
 
 logger = structlog.get_logger()
 
@@ -37,8 +39,11 @@ Publisher = Callable[[str, str, int, bool], "str | None"]
 class Messages:
     """Sends the show's messages; ``start()`` on the loop, ``close()`` at the end."""
 
-    def __init__(self, osc_targets: Mapping[str, tuple[str, int]]) -> None:
+    def __init__(
+        self, osc_targets: Mapping[str, tuple[str, int]], props: Props | None = None
+    ) -> None:
         self.osc_targets = dict(osc_targets)
+        self.props = props
         #: The MQTT surface's publisher, once it runs; ``None``: there is no broker.
         self.mqtt: Publisher | None = None
         #: Called after a target starts or stops failing (on the loop's thread).
@@ -72,14 +77,16 @@ class Messages:
             await self._http.close()
             self._http = None
 
-    def send(self, action: Publish | SendOsc | HttpRequest) -> None:
+    def send(self, action: Message) -> None:
         """Send one of the show's messages now, without waiting for it (on the loop)."""
         if isinstance(action, Publish):
             self._publish(action)
         elif isinstance(action, SendOsc):
             self._osc(action)
-        else:
+        elif isinstance(action, HttpRequest):
             self._request(action)
+        else:
+            self._line(action.prop, action.send)
 
     def state(self) -> dict[str, Any]:
         """Sends and failures by kind, and what fails now, JSON-ready."""
@@ -105,7 +112,20 @@ class Messages:
         else:
             self._failed(target, why)
 
+    def _line(self, prop: str, line: str) -> None:
+        target = f"serial {prop}"
+        if self.props is None or prop not in self.props.serial:
+            self._failed(target, "the settings name no such serial prop")
+            return
+        why = self.props.send(prop, line)
+        if why is None:
+            self._ok(target)
+        else:
+            self._failed(target, why)
+
     def _osc(self, action: SendOsc) -> None:
+        from pythonosc.osc_message_builder import OscMessageBuilder  # noqa: PLC0415  (loaded when a show sends OSC)
+
         builder = OscMessageBuilder(action.address)
         for arg in action.args:
             builder.add_arg(arg)
@@ -113,8 +133,10 @@ class Messages:
         address = self._addresses.get(action.to)
         if address is not None:
             self._datagram(action.to, data, address)
-            return
-        self._background(self._resolve_and_send(action.to, data))
+        elif action.to not in self.osc_targets:
+            self._failed(f"osc {action.to}", "the settings name no such OSC target")
+        else:
+            self._background(self._resolve_and_send(action.to, data))
 
     async def _resolve_and_send(self, target: str, data: bytes) -> None:
         host, port = self.osc_targets[target]

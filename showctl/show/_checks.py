@@ -43,6 +43,7 @@ from showctl.show.model import (
     Pulse,
     Scene,
     SendOsc,
+    SendSerial,
     Sequence,
     Show,
     Transition,
@@ -318,7 +319,9 @@ class _Checker:
         if isinstance(action, Increment | Zero):
             self.reference(path, action.counter, self.counters, "counter")
         elif isinstance(action, SendOsc):
-            self.osc_target((*path[:-1], "to"), action.to)
+            self.from_settings((*path[:-1], "to"), action.to, "OSC target")
+        elif isinstance(action, SendSerial):
+            self.from_settings(path, action.prop, "serial prop")
         elif isinstance(action, HttpRequest):
             problem = url_problem(action.url)
             if problem:
@@ -352,25 +355,31 @@ class _Checker:
         else:
             self.reference(path, action.flag, self.flags, "flag")
 
-    def osc_target(self, path: Path, name: str) -> None:
+    def from_settings(self, path: Path, name: str, what: str) -> None:
+        """``name`` is an OSC target or a serial prop of the settings the show runs with."""
         settings = self.settings
-        if name in settings.osc.targets:
+        if what == "OSC target":
+            known, table, value = set(settings.osc.targets), "[osc.targets]", '"HOST:PORT"'
+        else:
+            known = {n for n, p in settings.props.items() if p.serial}
+            table, value = f"[props.{name}]", 'serial = "/dev/serial/by-id/..."'
+        if name in known:
             return
         if settings.path is None:  # no settings file: the show may be checked away from its box
             self.conv.report(
                 path,
-                f"no settings file names OSC target '{name}', so this message would not be "
-                "sent; check the show with the settings it runs with (--settings FILE)",
+                f"no settings file names {what} '{name}', so this action would do nothing; "
+                "check the show with the settings it runs with (--settings FILE)",
                 severity="warning",
             )
             return
-        targets = settings.osc.targets
-        named = f"its targets are: {', '.join(sorted(targets))}" if targets else "it names none"
-        self.conv.report(
-            path,
-            f"no OSC target '{name}' in {settings.path} ({named}); add it to [osc.targets] as "
-            f'{name} = "HOST:PORT"',
+        named = f"it has: {', '.join(sorted(known))}" if known else "it has none"
+        fix = (
+            f"add it as {name} = {value} under {table}"
+            if what == "OSC target"
+            else (f"add {table} with {value}")
         )
+        self.conv.report(path, f"no {what} '{name}' in {settings.path} ({named}); {fix}")
 
     def program(self, path: Path, program: Program, scene: Scene) -> None:
         tag = self.written_tag(path, program)

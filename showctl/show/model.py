@@ -581,23 +581,26 @@ class HttpRequest:
     ] = 2.0
 
 
+@dataclass(frozen=True)
+class SendSerial:
+    """Write a line to a prop on a serial port (an Arduino on USB), named in the settings'
+    ``[props]``."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "serial"
+    TAG_FIELD: ClassVar[str] = "prop"
+    prop: Annotated[Name, Doc("The prop, by its name in the settings' [props].")]
+    send: Annotated[
+        Annotated[str, Pattern(r"^[^\r\n]*$", "one line of text")],
+        Doc("The line to write; showctl ends it with a newline."),
+    ]
+
+
 #: What acts on the room (rather than on the show's own memory).
 RelayAction = Power | Unpower | Pulse
-Message = Publish | SendOsc | HttpRequest
-RoomAction = Power | Unpower | Pulse | Publish | SendOsc | HttpRequest
-Action = (
-    SetFlag
-    | ClearFlag
-    | ToggleFlag
-    | Increment
-    | Zero
-    | Power
-    | Unpower
-    | Pulse
-    | Publish
-    | SendOsc
-    | HttpRequest
-)
+Message = Publish | SendOsc | HttpRequest | SendSerial
+RoomAction = RelayAction | Message
+Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | RoomAction
 FlagAction = SetFlag | ClearFlag | ToggleFlag
 
 #: A comparison of a counter with a whole number: ``attempts >= 3``.

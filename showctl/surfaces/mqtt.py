@@ -20,6 +20,9 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
   room when showctl dies or its network goes;
 - the show's ``publish`` actions go out on their own topics through the same connection
   (:meth:`MqttSurface.publish`);
+- each prop's ``presence`` topic of the settings (``[props.NAME]``) says whether it is there: a
+  last will of ``offline`` (or an empty message) means gone, anything else there, retained or
+  not;
 - ``BASE/outcome`` is published by showctl (QoS 0, not retained) for every message on a trigger
   topic, once handled: ``{"topic", "trigger", "moved", "why"}``, the topic it came on, the
   trigger it named (``event:NAME``, ``input:NAME``; ``null`` if none), whether it moved the
@@ -281,7 +284,13 @@ class MqttSurface:
             self.topics["trigger"],
             self.topics["command"] + "+",
         ]
-        return list(dict.fromkeys([*fixed, *self.settings.events]))
+        return list(dict.fromkeys([*fixed, *self.settings.events, *self._presence]))
+
+    @property
+    def _presence(self) -> dict[str, str]:
+        """The props' presence topics (topic -> prop)."""
+        props = self.controller.props
+        return {} if props is None else props.topics
 
     def _connect_answered(self, reason: ReasonCode) -> None:
         s = self.settings
@@ -359,6 +368,9 @@ class MqttSurface:
 
     def _received(self, topic: str, payload: bytes, retained: bool) -> None:
         if self._closed:
+            return
+        if topic in self._presence and self.controller.props is not None:
+            self.controller.props.heard(topic, payload)  # retained too: a last will is
             return
         if len(payload) > MAX_PAYLOAD:
             self._refuse(
