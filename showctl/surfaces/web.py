@@ -230,6 +230,11 @@ class WebSurface:
                 "events": events,
                 "inputs": list(show.inputs),
                 "outputs": list(show.outputs),
+                "relays": [
+                    {"name": name, "safe": relay.safe, "max_on": relay.max_on}
+                    for name, relay in show.relays.items()
+                ],
+                "props": list(self.controller.props.specs) if self.controller.props else [],
                 "matrix": None
                 if matrix is None
                 else {"rows": matrix.rows, "columns": matrix.columns},

@@ -70,6 +70,7 @@ def room(tmp_path: Path, escape_room: Path, broker: Broker) -> Iterator[Running]
         f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "room1"\n'
         '[mqtt.events]\n"room1/props/start-button" = "input:start"\n'
         f"[osc]\nport = {free_udp_port()}\n"
+        '[osc.targets]\nlighting-desk = "127.0.0.1:9"\n'
     )
     running = Running(tmp_path, escape_room, settings=settings)
     yield running
@@ -116,8 +117,9 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     room: Running, browser: WebDriver, tmp_path: Path
 ) -> None:
     """Open the page, give it the token, press the room's inputs: the scene changes and the
-    matrix follows, without a reload; a button that does nothing says why; the page fits a
-    phone's width."""
+    matrix follows, without a reload; a button that does nothing says why; the emergency
+    button releases the door's lock at once and shows a red banner, a relay refuses to be
+    powered until the all-clear (asked first); the page fits a phone's width."""
     browser.set_window_size(1280, 1000)
     browser.get(page_url(room))
     scene = browser.find_element(By.ID, "scene")
@@ -156,6 +158,24 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     assert room.answer("status")["paused"] is True
     browser.find_element(By.ID, "pause").click()  # now "Resume"
     wait_for("resumed", lambda: not room.answer("status")["paused"])
+    relay_state = "//div[@data-relay='door-lock']/span[@class='state on']"
+    wait_for("the door's lock powered", lambda: browser.find_elements(By.XPATH, relay_state))
+    browser.find_element(By.ID, "emergency").click()  # at once: no question asked
+    banner = browser.find_element(By.ID, "released")
+    wait_for("the emergency's red banner", banner.is_displayed)
+    assert "the emergency command" in banner.text
+    assert room.answer("status")["relays"] == {"door-lock": False, "drawer": False}
+    power = "//div[@data-relay='door-lock']//button[.='Power']"
+    browser.find_element(By.XPATH, power).click()
+    wait_for("the refusal", lambda: "clear it first (all-clear)" in message.text)
+    browser.find_element(By.ID, "all-clear").click()
+    browser.switch_to.alert.dismiss()  # asked first: no
+    assert room.answer("status")["emergency"] is not None
+    browser.find_element(By.ID, "all-clear").click()
+    browser.switch_to.alert.accept()
+    wait_for("the banner gone", lambda: not banner.is_displayed())
+    browser.find_element(By.XPATH, power).click()
+    wait_for("the lock powered again", lambda: browser.find_elements(By.XPATH, relay_state))
     browser.set_window_size(400, 860)  # a phone
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth"
@@ -221,7 +241,9 @@ def test_text_from_the_show_is_shown_as_text_never_run(
     )
     escape_room.write_text(text)
     settings = tmp_path / "settings.toml"
-    settings.write_text(f"[web]\nport = {free_port()}\n")
+    settings.write_text(
+        f'[web]\nport = {free_port()}\n[osc.targets]\nlighting-desk = "127.0.0.1:9"\n'
+    )
     room = Running(tmp_path, escape_room, settings=settings)
     try:
         browser.get(page_url(room))

@@ -69,6 +69,7 @@ async function control(action, body) {
     return;
   }
   if (action === "reload") say("The show file is read; it takes over at the next scene.");
+  else if (action === "emergency") say("");
   else say(answer.moved === false ? "Nothing happened: " + answer.why + "." : "");
   showStatus(answer);
 }
@@ -105,6 +106,11 @@ function showShow(show) {
   $("inputs").replaceChildren(...show.inputs.map((name) =>
     button(name, () => control("trigger", { name: "input:" + name }), "input")));
   if (!show.inputs.length) $("inputs").replaceChildren(el("span", "none", "none"));
+  $("room-section").hidden = !show.relays.length && !show.props.length;
+  $("emergency").hidden = !show.relays.length;
+  $("relays").replaceChildren(...show.relays.map(relayRow));
+  if (!show.relays.length) $("relays").replaceChildren(el("span", "none", "none"));
+  $("props-title").hidden = $("props").hidden = !show.props.length;
   const matrix = $("matrix");
   $("matrix-section").hidden = !show.matrix;
   if (show.matrix) {
@@ -114,6 +120,43 @@ function showShow(show) {
     matrix.replaceChildren(...cells);
   }
   if (tokenRequired && !localStorage.getItem(TOKEN_KEY)) askToken("");
+}
+
+// A relay's row: its state (filled in by showStatus) and the game master's hands on it.
+function relayRow(relay) {
+  const row = el("div", undefined, "relay");
+  row.dataset.relay = relay.name;
+  const state = el("span", "", "state");
+  row.append(el("span", relay.name + " (safe " + relay.safe + ")", "name"), state);
+  const time = el("input");
+  time.value = relay.max_on !== null && relay.max_on < 0.5 ? relay.max_on + "s" : "500ms";
+  time.setAttribute("aria-label", "pulse length of " + relay.name);
+  const buttons = el("div", undefined, "buttons");
+  buttons.append(
+    button("Power", () => control("power", { relay: relay.name })),
+    button("Unpower", () => control("unpower", { relay: relay.name })),
+    button("Pulse", () => control("pulse", { relay: relay.name, duration: time.value })),
+    time,
+  );
+  row.append(buttons);
+  return row;
+}
+
+function showRoom(s) {
+  const released = Boolean(s.emergency);
+  $("released").hidden = !released;
+  $("released-why").textContent = released ? "Emergency release: every relay held safe (" + s.emergency + ")" : "";
+  $("emergency").disabled = released;
+  $("relays-failed").hidden = !s.relays_failed;
+  $("relays-failed").textContent = s.relays_failed ? "The relays cannot be switched: " + s.relays_failed : "";
+  for (const row of $("relays").querySelectorAll(".relay")) {
+    const powered = s.relays[row.dataset.relay];
+    const state = row.querySelector(".state");
+    state.textContent = powered ? "powered" : "unpowered";
+    state.classList.toggle("on", Boolean(powered));
+  }
+  $("props").replaceChildren(...Object.entries(s.props || {}).map(([name, presence]) =>
+    el("span", name + " " + presence, "chip " + presence)));
 }
 
 function showStatus(s) {
@@ -136,6 +179,7 @@ function showStatus(s) {
   pause.dataset.action = s.paused ? "resume" : "pause";
   $("fault").hidden = !s.fault;
   $("fault").textContent = s.fault ? "Fault: " + s.fault : "";
+  showRoom(s);
   const ledsFailed = s.leds && s.leds !== "ok";
   $("leds-failed").hidden = !ledsFailed;
   $("leds-failed").textContent = ledsFailed ? "The LEDs stopped: " + s.leds : "";
@@ -228,6 +272,10 @@ document.addEventListener("DOMContentLoaded", () => {
       control(action);
     });
   }
+  $("emergency").addEventListener("click", () => control("emergency"));
+  $("all-clear").addEventListener("click", () => {
+    if (confirm("All clear? The relays stay safe until the show or you switch them; check the room first.")) control("all-clear");
+  });
   $("scenes").addEventListener("change", () => { scenePicked = status === null || $("scenes").value !== status.scene; });
   $("goto").addEventListener("click", () => {
     scenePicked = false;
