@@ -164,8 +164,8 @@ def test_the_room_played_through_every_scene(tmp_path: Path) -> None:
 def test_the_room_declares_its_relays_with_their_safe_states() -> None:
     """Both safe unpowered (the maglock is fail-safe); the solenoid has its longest on-time."""
     relays = ESCAPE_ROOM.relays
-    assert relays["door-lock"] == Relay(line=24, active_low=True, safe="unpowered")
-    assert relays["drawer"] == Relay(line=25, active_low=True, safe="unpowered", max_on=2.0)
+    assert relays["door-lock"] == Relay(line=4, active_low=True, safe="unpowered")
+    assert relays["drawer"] == Relay(line=7, active_low=True, safe="unpowered", max_on=2.0)
 
 
 def test_the_panic_button_releases_the_door_at_once_and_holds_it_until_all_clear() -> None:
@@ -180,12 +180,12 @@ def test_the_panic_button_releases_the_door_at_once_and_holds_it_until_all_clear
             await room.press("start")
             assert room.powered("door-lock")
             chip = room.gpio.chip("gpiochip0")
-            assert chip.level(24) is False  # active low: powered
+            assert chip.level(4) is False  # active low: powered
             room.inputs("panic").press(18)
             await asyncio.sleep(0)  # the edge handed over, the queue not yet handled
             await asyncio.sleep(0)
             assert not room.powered("door-lock")
-            assert chip.level(24) is True
+            assert chip.level(4) is True
             await room.settle()
             status = c.status()
             assert status["emergency"] == "input 'panic' from gpio"
