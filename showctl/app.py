@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import signal
 import sys
@@ -115,6 +116,10 @@ async def run(show: Show, options: RunOptions) -> int:
     relays = Relays(show.relays, gpio) if show.relays else None
     props = Props(options.settings.props)
     messages = Messages(options.settings.osc.targets, props)
+    # Everything loaded so far lives as long as the show: out of the garbage collector's sight,
+    # its collections stay short (a gen-1 collection inside a step of the loop held it over a
+    # millisecond in tests/bench/actions.py).
+    gc.freeze()
     try:
         await messages.start()
         return await _run(show, options, (audio, gpio), relays, messages)

@@ -523,8 +523,12 @@ class ShowController:
             self.relays.at(due, action.relay, isinstance(action, Power), self.entry)
 
     def _send(self, message: Message) -> None:
-        if self.messages is not None:
+        if self.messages is None:
+            return
+        try:
             self.messages.send(message)
+        except Exception:  # a bug in sending must not stop the show's transition
+            logger.exception("message_not_sent", message=message.TAG)
 
     def _threadsafe_changed(self) -> None:
         """:meth:`changed`, from the relays' thread or the loop's."""
@@ -580,9 +584,7 @@ class ShowController:
         props = {} if self.props is None else self.props.presence
         return {
             "props": dict(props),
-            "relays": {}
-            if relays is None
-            else {n: s["powered"] for n, s in relays.states().items()},
+            "relays": {} if relays is None else dict(relays.powered),
             "emergency": None if relays is None else relays.emergency,
             **({"relays_failed": relays.failed} if relays is not None and relays.failed else {}),
         }

@@ -33,7 +33,7 @@ def test_every_relay_is_held_safe_from_its_request_and_by_chip() -> None:
     # Electrical levels: the maglock's active-low line high (unpowered), the solenoid's low,
     # the exit light's high (powered) on a chip of its own.
     assert (chip0.level(4), chip0.level(5), chip1.level(6)) == (True, False, True)
-    assert {n: s["powered"] for n, s in relays.states().items()} == {
+    assert relays.powered == {
         "door": False,
         "drawer": False,
         "exit-light": True,

@@ -4,7 +4,8 @@ lines to serial props.
 Nothing here holds up the controller's loop. A publish is handed to the MQTT surface's client,
 which sends it from paho's own thread; an OSC message is one UDP datagram, sent without waiting
 (a target named by host name is looked up once, off the loop); an HTTP request is a task of its
-own with its timeout, at most :data:`MAX_REQUESTS` at once (more are dropped and counted); a
+own with its timeout, at most :data:`MAX_REQUESTS` waiting on one server (more to it are dropped
+and counted, so that a server that is down cannot starve the others); a
 line to a serial prop is written by its transport (:mod:`showctl.room.props`).
 
 A target that fails (a broker away, an endpoint down or slow, a host that does not resolve) is
@@ -23,13 +24,15 @@ from typing import Any
 
 import aiohttp
 import structlog
+from yarl import URL
 
 from showctl.room.props import Props
 from showctl.show.model import HttpRequest, Message, Publish, SendOsc
 
 logger = structlog.get_logger()
 
-#: HTTP requests waiting for their answer at most; more are dropped and counted.
+#: HTTP requests waiting for their answer from one server (scheme, host and port) at most;
+#: more to it are dropped and counted.
 MAX_REQUESTS = 16
 
 #: How the MQTT surface publishes: (topic, payload, qos, retain) -> why not sent, or None.
@@ -53,9 +56,11 @@ class Messages:
         #: target -> (the cause it fails with now, how many times since it began)
         self.failing: dict[str, tuple[str, int]] = {}
         self._addresses: dict[str, tuple[str, int]] = {}  # OSC targets resolved
+        self._resolving: dict[str, list[bytes]] = {}  # OSC targets being looked up: to send
         self._udp: asyncio.DatagramTransport | None = None
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: Counter[str] = Counter()  # HTTP requests waiting, by server
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -130,26 +135,32 @@ class Messages:
         for arg in action.args:
             builder.add_arg(arg)
         data = builder.build().dgram
-        address = self._addresses.get(action.to)
-        if address is not None:
-            self._datagram(action.to, data, address)
-        elif action.to not in self.osc_targets:
-            self._failed(f"osc {action.to}", "the settings name no such OSC target")
+        target = action.to
+        if target in self._addresses:
+            self._datagram(target, data, self._addresses[target])
+        elif target not in self.osc_targets:
+            self._failed(f"osc {target}", "the settings name no such OSC target")
+        elif target in self._resolving:  # sent in order once its host is found
+            self._resolving[target].append(data)
         else:
-            self._background(self._resolve_and_send(action.to, data))
+            self._resolving[target] = [data]
+            self._background(self._resolve(target))
 
-    async def _resolve_and_send(self, target: str, data: bytes) -> None:
+    async def _resolve(self, target: str) -> None:
+        """Find the target's host (a name is looked up off the loop), then send what waits."""
         host, port = self.osc_targets[target]
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
             )
         except OSError as e:
-            self._failed(f"osc {target}", f"{host} cannot be found ({e.strerror or e})")
+            for _ in self._resolving.pop(target):
+                self._failed(f"osc {target}", f"{host} cannot be found ({e.strerror or e})")
             return
         address = infos[0][4]
         self._addresses[target] = (str(address[0]), int(address[1]))
-        self._datagram(target, data, self._addresses[target])
+        for data in self._resolving.pop(target):
+            self._datagram(target, data, self._addresses[target])
 
     def _datagram(self, target: str, data: bytes, address: tuple[str, int]) -> None:
         if self._udp is None:
@@ -164,12 +175,22 @@ class Messages:
 
     def _request(self, action: HttpRequest) -> None:
         target = f"http {action.method} {action.url}"
-        if len(self._tasks) >= MAX_REQUESTS:
-            self._failed(target, f"{MAX_REQUESTS} requests are waiting for their answers already")
+        server = str(URL(action.url).origin())
+        if self._waiting[server] >= MAX_REQUESTS:
+            self._failed(
+                target, f"{MAX_REQUESTS} requests to {server} are waiting for their answers already"
+            )
             return
-        self._background(self._ask(action, target))
+        self._waiting[server] += 1
+        self._background(self._ask(action, target, server))
 
-    async def _ask(self, action: HttpRequest, target: str) -> None:
+    async def _ask(self, action: HttpRequest, target: str, server: str) -> None:
+        try:
+            await self._answered(action, target)
+        finally:
+            self._waiting[server] -= 1
+
+    async def _answered(self, action: HttpRequest, target: str) -> None:
         assert self._http is not None
         timeout = aiohttp.ClientTimeout(total=action.timeout)
         body = dict(action.body) if action.body else None

@@ -101,17 +101,17 @@ class Relays:
     def power(self, name: str, why: str = "command") -> str | None:
         """Power ``name`` now (its ``max_on`` cut due from when it went on); ``None``, or the
         sentence of why it is refused (the emergency latch)."""
-        return self._switch(name, True, why, cancel_pulse=True)
+        return self._switch(name, True, why)
 
     def unpower(self, name: str, why: str = "command") -> str | None:
         """Unpower ``name`` now; ``None``, or why it is refused."""
-        return self._switch(name, False, why, cancel_pulse=True)
+        return self._switch(name, False, why)
 
     def pulse(self, name: str, seconds: float, why: str = "command") -> str | None:
         """Power ``name`` now and unpower it ``seconds`` later; ``None``, or the sentence of
         why it is refused (the emergency latch, or a pulse longer than the relay's
         ``max_on``)."""
-        return self._pulse(name, seconds, why, self.clock.monotonic())
+        return self._switch(name, True, why, pulse=seconds)
 
     def at(
         self, due: float, name: str, powered: bool, entry: int, pulse: float | None = None
@@ -134,8 +134,7 @@ class Relays:
         stops, or faults). The show may switch them again after."""
         with self._lock:
             self._waiting.clear()
-            for name, spec in self.specs.items():
-                self._set(name, spec.safe == "powered", why)
+            self._set([(name, spec.safe == "powered", why) for name, spec in self.specs.items()])
         self._wake.set()
 
     def latch(self, why: str) -> None:
@@ -158,27 +157,6 @@ class Relays:
             self.on_change()
         return was is not None
 
-    def states(self) -> dict[str, dict[str, object]]:
-        """Each relay's state, JSON-ready: powered or not, since when (monotonic s), its safe
-        state, and when its next change is due."""
-        with self._lock:
-            next_due: dict[str, _Change] = {}
-            for change in sorted(self._waiting):
-                next_due.setdefault(change.relay, change)
-            return {
-                name: {
-                    "powered": self.powered[name],
-                    "safe": spec.safe,
-                    "since": self.since[name],
-                    **(
-                        {"next": {"powered": c.powered, "at": c.due, "why": c.why}}
-                        if (c := next_due.get(name))
-                        else {}
-                    ),
-                }
-                for name, spec in self.specs.items()
-            }
-
     # --- the thread -----------------------------------------------------------------------
 
     def start(self) -> None:
@@ -190,26 +168,31 @@ class Relays:
             return self._waiting[0].due if self._waiting else None
 
     def step(self) -> int:
-        """Make the changes due by now, in order; how many (the thread calls this)."""
-        made = 0
+        """Make the changes due by now: the lines of a chip in one change, then the log; how
+        many (the thread calls this)."""
+        batch: list[tuple[str, bool, str]] = []
+        pulses: list[tuple[str, float]] = []  # (relay, when its pulse ends)
         with self._lock:
             now = self.clock.monotonic()
             while self._waiting and self._waiting[0].due <= now:
                 change = heapq.heappop(self._waiting)
+                name = change.relay
                 if change.why == "max_on":
-                    self._set(change.relay, False, "max_on")
-                    logger.warning(
-                        "relay_max_on", relay=change.relay, max_on=self.specs[change.relay].max_on
-                    )
-                else:
-                    if change.pulse is not None:
-                        refusal = self._pulse(change.relay, change.pulse, change.why, change.due)
-                    else:
-                        refusal = self._switch(change.relay, change.powered, change.why)
-                    if refusal is not None:
-                        logger.warning("relay_change_dropped", relay=change.relay, why=refusal)
-                made += 1
-        return made
+                    batch.append((name, False, "max_on"))
+                    logger.warning("relay_max_on", relay=name, max_on=self.specs[name].max_on)
+                    continue
+                refusal = self._refusal(name, change.powered, change.pulse)
+                if refusal is not None:
+                    logger.warning("relay_change_dropped", relay=name, why=refusal)
+                    continue
+                batch.append((name, change.powered, change.why))
+                if change.pulse is not None:
+                    pulses.append((name, change.due + change.pulse))
+            self._set(batch)  # the lines first; what waits, after
+            for name, end in pulses:  # a pulse of the timeline takes over from one running
+                self._forget_pulse(name)
+                self._wait(end, name, False, "pulse end")
+        return len(batch)
 
     def close(self) -> None:
         """Stop the thread, put every relay safe and let the lines go. Idempotent."""
@@ -242,60 +225,72 @@ class Relays:
     # --- inside ---------------------------------------------------------------------------
 
     def _switch(
-        self, name: str, powered: bool, why: str, *, cancel_pulse: bool = False
+        self, name: str, powered: bool, why: str, *, pulse: float | None = None
     ) -> str | None:
-        spec = self.specs[name]
+        """Switch ``name`` now, taking over from a pulse of it (with ``pulse``, a new one);
+        ``None``, or the sentence of why it is refused."""
         with self._lock:
-            if self.emergency is not None and powered != (spec.safe == "powered"):
-                return (
-                    f"the emergency release holds every relay in its safe state "
-                    f"({self.emergency}); clear it first (all-clear), then switch {name!r}"
-                )
-            if cancel_pulse:  # a switch by hand or by the show takes over from a pulse
-                self._waiting = [
-                    c for c in self._waiting if not (c.relay == name and c.why == "pulse end")
-                ]
-                heapq.heapify(self._waiting)
-            self._set(name, powered, why)
+            refusal = self._refusal(name, powered, pulse)
+            if refusal is None:
+                self._set([(name, powered, why)])
+                self._forget_pulse(name)
+                if pulse is not None:
+                    self._wait(self.clock.monotonic() + pulse, name, False, "pulse end")
         self._wake.set()
-        return None
+        return refusal
 
-    def _pulse(self, name: str, seconds: float, why: str, start: float) -> str | None:
-        """A pulse begun at ``start``: its end is due ``seconds`` after that."""
+    def _refusal(self, name: str, powered: bool, pulse: float | None) -> str | None:
+        """Why switching ``name`` (for a ``pulse``) is refused now, or ``None``."""
         limit = self.specs[name].max_on
-        if limit is not None and seconds > limit:
+        if pulse is not None and limit is not None and pulse > limit:
             return (
-                f"a pulse of {seconds:g}s is longer than {name!r} may stay powered (its max_on, "
+                f"a pulse of {pulse:g}s is longer than {name!r} may stay powered (its max_on, "
                 f"{limit:g}s); pulse it for {limit:g}s or less"
             )
-        with self._lock:
-            refusal = self._switch(name, True, why, cancel_pulse=True)
-            if refusal is None:
-                self._wait(start + seconds, name, False, "pulse end")
-            return refusal
+        if self.emergency is not None and powered != (self.specs[name].safe == "powered"):
+            return (
+                f"the emergency release holds every relay in its safe state "
+                f"({self.emergency}); clear it first (all-clear), then switch {name!r}"
+            )
+        return None
 
-    def _set(self, name: str, powered: bool, why: str) -> None:
-        """Drive the line (under the lock) and keep ``max_on``."""
-        spec = self.specs[name]
-        lines = self._lines[chip_path(spec.chip)]
-        try:
-            lines.set({spec.line: powered})
-        except GpioError as e:
-            if self.failed is None:
-                self.failed = str(e)
-                logger.error("relays_failed", relay=name, reason=self.failed)
-                self.on_change()
-            return
+    def _forget_pulse(self, name: str) -> None:
+        """Take back the end of a pulse of ``name``: a new switch takes over."""
+        self._waiting = [c for c in self._waiting if not (c.relay == name and c.why == "pulse end")]
+        heapq.heapify(self._waiting)
+
+    def _set(self, batch: list[tuple[str, bool, str]]) -> None:
+        """Drive the lines (under the lock), each chip's in one change, then keep the state,
+        ``max_on`` and the log. A later change of a relay in ``batch`` wins."""
+        by_chip: dict[str, dict[int, bool]] = {}
+        for name, powered, _ in batch:
+            spec = self.specs[name]
+            by_chip.setdefault(chip_path(spec.chip), {})[spec.line] = powered
+        for chip, values in by_chip.items():
+            try:
+                self._lines[chip].set(values)
+            except GpioError as e:
+                if self.failed is None:
+                    self.failed = str(e)
+                    logger.error("relays_failed", chip=chip, reason=self.failed)
+                    self.on_change()
+                return
         now = self.clock.monotonic()
-        if powered != self.powered[name]:
+        changed = False
+        for name, powered, why in batch:
+            if powered == self.powered[name]:
+                continue
+            changed = True
             self.powered[name], self.since[name] = powered, now
             logger.info("relay_switched", relay=name, powered=powered, why=why)
             self._waiting = [
                 c for c in self._waiting if not (c.relay == name and c.why == "max_on")
             ]
             heapq.heapify(self._waiting)
-            if powered and spec.max_on is not None:
-                self._wait(now + spec.max_on, name, False, "max_on")
+            max_on = self.specs[name].max_on
+            if powered and max_on is not None:
+                self._wait(now + max_on, name, False, "max_on")
+        if changed:
             self.on_change()
 
     def _wait(
