@@ -28,7 +28,8 @@ from tests.test_controller import SMALL
 OPEN = WebSettings(host="0.0.0.0", port=0, token="s3cret-token")
 LOCAL = WebSettings(host="127.0.0.1", port=0)
 #: Loopback with a token: any local user can reach it, so the token is needed too.
-LOCAL_WITH_TOKEN = WebSettings(host="127.0.0.1", port=0, token="s3cret-token")
+TOKEN = "s3cret-token"
+LOCAL_WITH_TOKEN = WebSettings(host="127.0.0.1", port=0, token=TOKEN)
 
 
 @dataclass
@@ -282,3 +283,45 @@ def test_the_page_and_the_openapi_file_are_served_with_a_strict_policy(small) ->
             assert (await r.text()).startswith("openapi: 3.1.0")
 
     run(small, body)
+
+
+def test_a_wifi_prop_sends_its_events_on_one_websocket_with_the_token(small) -> None:
+    """One socket, many events: each message a command of the vocabulary, answered with its
+    id; the token in the message (or the handshake's header) where one is needed; a message
+    without it, not JSON or naming no command is refused in a sentence and the socket stays."""
+
+    async def body(s: Site) -> None:
+        async with s.http.ws_connect(f"{s.url}/api/v1/ws") as ws:
+
+            async def ask(message: object) -> dict[str, Any]:
+                await ws.send_str(json.dumps(message) if not isinstance(message, str) else message)
+                while True:
+                    news = await ws.receive_json(timeout=5)
+                    if news["type"] == "answer":
+                        return news
+
+            refused = await ask({"cmd": "trigger", "name": "input:button", "id": 1})
+            assert (refused["ok"], refused["id"]) == (False, 1)
+            assert refused["error"].startswith("this action needs the token")
+            wrong = await ask({"cmd": "trigger", "name": "go", "token": "nope"})
+            assert wrong["error"].startswith("the token is wrong")
+            pressed = await ask(
+                {"cmd": "trigger", "name": "input:button", "token": TOKEN, "id": "chest-1"}
+            )
+            assert (pressed["ok"], pressed["id"], pressed["moved"]) == (True, "chest-1", True)
+            moved = await ask({"cmd": "trigger", "name": "go", "token": TOKEN})
+            assert moved["scene"] == "b"
+            assert (await ask("not json"))["error"].startswith("a message is a JSON object")
+            assert (await ask({"name": "go", "token": TOKEN}))["error"].startswith(
+                "a message names its command"
+            )
+            unknown = await ask({"cmd": "trigger", "name": "nonsense", "token": TOKEN})
+            assert (unknown["ok"], unknown["refused"]) == (False, "unknown_name")
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with s.http.ws_connect(f"{s.url}/api/v1/ws", headers=headers) as ws:
+            await ws.send_json({"cmd": "goto", "scene": "a", "id": 7})
+            while (news := await ws.receive_json(timeout=5))["type"] != "answer":
+                pass
+            assert (news["id"], news["scene"]) == (7, "a")
+
+    run(small, body, settings=LOCAL_WITH_TOKEN)

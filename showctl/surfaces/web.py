@@ -253,11 +253,16 @@ class WebSurface:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_BODY)
         await ws.prepare(request)
         news = self._sockets[ws] = asyncio.Event()
-        sender = asyncio.create_task(self._send(ws, news), name="web-socket-sender")
+        sending = asyncio.Lock()  # the news and the answers take turns
+        sender = asyncio.create_task(self._send(ws, news, sending), name="web-socket-sender")
         try:
-            async for message in ws:  # nothing is taken: read only to see it close
+            async for message in ws:
                 if message.type == WSMsgType.ERROR:
                     break
+                if message.type == WSMsgType.TEXT:
+                    answer = await self._socket_command(request, message.data)
+                    async with sending:
+                        await ws.send_json(answer)
         finally:
             sender.cancel()
             self._sockets.pop(ws, None)
@@ -265,7 +270,45 @@ class WebSurface:
                 await sender
         return ws
 
-    async def _send(self, ws: web.WebSocketResponse, news: asyncio.Event) -> None:
+    async def _socket_command(self, request: web.Request, text: str) -> dict[str, Any]:
+        """A command sent on the WebSocket (a Wi-Fi prop's event, say), checked as a POST is:
+        the origin, the rate, the token (the handshake's ``Authorization`` header or the
+        message's ``token``); its answer, with the message's ``id``."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            message = {}
+            error = 'a message is a JSON object such as {"cmd": "trigger", "name": "chest-opened"}'
+            answer: dict[str, Any] = {"ok": False, "error": error}
+        else:
+            try:
+                self._check_origin(request)
+                self._check_rate(request)
+                token = message.get("token")
+                self._check_token(request, f"Bearer {token}" if isinstance(token, str) else None)
+                name = message.get("cmd")
+                if not isinstance(name, str):
+                    raise Refused(400, 'a message names its command: {"cmd": "trigger", ...}')
+                answer = await commands.run(self.controller, name, message)
+            except Refused as e:
+                self._refusals.log(
+                    f"ws:{e.status}",
+                    "web_request_refused",
+                    status=e.status,
+                    path="/api/v1/ws",
+                    remote=request.remote,
+                    error=e.error,
+                )
+                answer = {"ok": False, "error": e.error}
+            if answer["ok"] and COMMANDS[str(message["cmd"])].changes:
+                logger.info("web_control", action=message["cmd"], via="websocket")
+        return {"type": "answer", "id": message.get("id"), **answer}
+
+    async def _send(
+        self, ws: web.WebSocketResponse, news: asyncio.Event, sending: asyncio.Lock
+    ) -> None:
         """Send what is new to one page: the status when it changed (and every second), the
         matrix when it changed, the log lines not sent yet."""
         last_status: dict[str, Any] | None = None
@@ -279,17 +322,20 @@ class WebSurface:
                 moving = {k: v for k, v in status.items() if k not in ("seconds", "timers")}
                 now = self.clock.monotonic()
                 if moving != last_status or now - status_sent >= STATUS_EVERY:
-                    await ws.send_json({"type": "status", "status": status})
+                    async with sending:
+                        await ws.send_json({"type": "status", "status": status})
                     last_status, status_sent = moving, now
                 with self._frame_lock:
                     shown = self._frame
                 if shown is not None and shown is not last_frame:
                     last_frame = shown
                     rows = ["".join("1" if on else "0" for on in row) for row in shown.frame]
-                    await ws.send_json({"type": "leds", "at": round(shown.at, 3), "rows": rows})
+                    async with sending:
+                        await ws.send_json({"type": "leds", "at": round(shown.at, 3), "rows": rows})
                 log_seq, lines = self.recent.since(log_seq)
                 if lines:
-                    await ws.send_json({"type": "log", "lines": lines})
+                    async with sending:
+                        await ws.send_json({"type": "log", "lines": lines})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(news.wait(), STATUS_EVERY)
                 await asyncio.sleep(SEND_EVERY)  # what comes meanwhile goes in the next send
@@ -338,10 +384,12 @@ class WebSurface:
                 "controller's own page may send one",
             )
 
-    def _check_token(self, request: web.Request) -> None:
+    def _check_token(self, request: web.Request, given_otherwise: str | None = None) -> None:
+        """The request's ``Authorization`` header (or else ``given_otherwise``, as it would
+        be written) carries the token, where one is needed."""
         if not self.settings.needs_token:
             return
-        given = request.headers.get("Authorization", "")
+        given = request.headers.get("Authorization") or given_otherwise or ""
         if not given.startswith("Bearer "):
             raise Refused(
                 401,
