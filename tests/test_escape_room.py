@@ -11,8 +11,10 @@ import asyncio
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from pythonosc.osc_message import OscMessage
+from structlog.testing import capture_logs
 
 from showctl import saved_state
 from showctl.room.messages import Messages
@@ -317,5 +319,44 @@ def test_the_finale_cues_the_lighting_desk_and_tells_the_chest_to_open() -> None
             assert len(published) == 1
             assert c.status()["messages"]["sent"] == {"osc": 2, "mqtt": 1}
         desk.close()
+
+    asyncio.run(play())
+
+
+def test_an_emergency_during_a_scene_change_holds_whatever_the_new_scene_asks() -> None:
+    """The panic button pressed while the finale is being entered (its enter actions run, its
+    outputs not yet told): the lock goes safe at once, and the finale's timeline, placed
+    after, switches nothing away from safe (the drawer's pulse is dropped and said)."""
+
+    async def play() -> None:
+        async with Room(ESCAPE_ROOM) as room:
+            c = room.controller
+            await c.goto("intro")
+            assert room.powered("door-lock")
+            told = asyncio.Event()
+            go_on = asyncio.Event()
+            play_scene = room.outputs.play
+
+            async def slow_play(*args: Any, **kwargs: Any) -> float:
+                told.set()
+                await go_on.wait()  # the outputs take their time
+                return await play_scene(*args, **kwargs)
+
+            room.outputs.play = slow_play  # type: ignore[method-assign]
+            entering = asyncio.create_task(c.goto("finale"))
+            await told.wait()
+            room.inputs("panic").press(18)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert not room.powered("door-lock"), "released in the middle of the change"
+            go_on.set()
+            await entering
+            assert room.scene == "finale"
+            with capture_logs() as logs:
+                await room.until(4.5)
+            assert room.relays is not None
+            assert room.relays.powered == {"door-lock": False, "drawer": False}
+            dropped = [e["relay"] for e in logs if e["event"] == "relay_change_dropped"]
+            assert dropped == ["drawer"]  # the door's unpower is no change: it is safe already
 
     asyncio.run(play())

@@ -301,3 +301,80 @@ def test_what_the_chip_shows_after_the_program_ends(kernel_rig: KernelRig, end: 
     assert proc.wait(timeout=30) == (-signal.SIGKILL if end == "kill" else 0)
     assert levels(kernel_rig, [50, 51]) == [RELEASED, RELEASED]
     kernel_rig.gpio.request_outputs(kernel_rig.chip, [50, 51]).close()  # let go: free again
+
+
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from showctl import log
+    from showctl.gpio.gpiod_backend import GpiodBackend
+    from showctl.room.relays import Relays
+    from showctl.show.model import Relay
+
+    log.configure("warning", "json", sys.stderr)  # stdout is the test's
+
+    relays = Relays(
+        {
+            "door-lock": Relay(line=52, chip=sys.argv[1], active_low=True),
+            "exit-light": Relay(line=53, chip=sys.argv[1], safe="powered"),
+        },
+        GpiodBackend(),
+    )
+    print("safe", flush=True)
+    sys.stdin.readline()
+    relays.power("door-lock")
+    relays.unpower("exit-light")
+    print("held", flush=True)
+    sys.stdin.readline()
+    if sys.argv[2] == "stop":  # what showctl does on SIGTERM, Ctrl-C or an error it catches
+        relays.make_safe("stop")
+        print("safe", flush=True)
+        sys.stdin.readline()
+        relays.close()
+        print("released", flush=True)
+    else:
+        time.sleep(60)  # killed here
+    """
+)
+
+
+@pytest.mark.gpiochip
+@pytest.mark.parametrize("end", ["stop", "kill"])
+def test_a_lock_held_when_showctl_stops_or_is_killed(kernel_rig: KernelRig, end: str) -> None:
+    """showctl's relays on a kernel chip: a fail-safe maglock on an active-low board (line 52)
+    and an emergency light safe powered (line 53). From the request on, both are safe (52 high:
+    the lock's relay off; 53 high: the light on). Held (the lock powered, the light off), then:
+    stopped, showctl puts both safe, then lets them go; killed (SIGKILL), the kernel lets them
+    go as they were held. Either way gpio-sim lets a released line fall to its pull, low: the
+    active-low lock's relay would pull in and the light go off once showctl is gone. That is
+    why the README asks for wiring whose undriven level is the safe one."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, kernel_rig.chip, end],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+
+    def step(expect: str) -> None:
+        """Let the holder go on to its next step, and wait until it says ``expect``."""
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == expect
+
+    assert proc.stdout.readline().strip() == "safe"
+    assert levels(kernel_rig, [52, 53]) == [True, True]
+    step("held")
+    assert levels(kernel_rig, [52, 53]) == [False, False]
+    if end == "kill":
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    else:
+        step("safe")
+        assert levels(kernel_rig, [52, 53]) == [True, True]
+        step("released")
+        assert proc.wait(timeout=30) == 0
+    assert levels(kernel_rig, [52, 53]) == [RELEASED, RELEASED]
