@@ -175,6 +175,7 @@ async def _run(
                 relays=relays,
                 messages=messages,
                 props=messages.props,
+                settings=options.settings,
                 state_path=options.state,
             )
             systemd = _Systemd(controller, screen)
@@ -325,7 +326,12 @@ class _Systemd:
         working = sum(not h.failed for h in health.values())
         leds = self.controller.leds
         stopped = "; LEDs stopped" if leds is not None and leds.failed else ""
-        return f"scene {self.controller.state.scene}; outputs {working}/{len(health)}{stopped}"
+        relays = self.controller.relays
+        released = "; EMERGENCY RELEASE" if relays is not None and relays.emergency else ""
+        return (
+            f"scene {self.controller.state.scene}; outputs {working}/{len(health)}{stopped}"
+            f"{released}"
+        )
 
     def scene(self, name: str) -> None:
         if self.screen is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import math
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from showctl.players.outputs import Outputs
 from showctl.room.messages import Messages
 from showctl.room.props import Props
 from showctl.room.relays import Relays
+from showctl.settings import Settings
 from showctl.show._convert import parse_duration
 from showctl.show.loader import check
 from showctl.show.model import FAULT, Message, Power, Pulse, RoomAction, Show, Unpower
@@ -112,6 +114,7 @@ class ShowController:
         relays: Relays | None = None,
         messages: Messages | None = None,
         props: Props | None = None,
+        settings: Settings | None = None,
         state_path: Path | None = None,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
@@ -126,6 +129,7 @@ class ShowController:
         self.messages = messages
         if messages is not None:
             messages.on_change = self.changed
+        self.settings = settings  # what a reloaded show is checked against
         self.props = props
         if props is not None:
             props.fire = self.fire
@@ -378,8 +382,11 @@ class ShowController:
     async def reload(self, *, now: bool = False) -> Answer:
         """Read the show file again. An invalid one changes nothing (its errors are logged with
         their places and answered). A valid one takes over at the next scene change, or at once
-        with ``now``. A show with other outputs, matrix or inputs needs a restart of showctl."""
-        new, problems = await asyncio.to_thread(check, self.show.path)
+        with ``now``. A show with other outputs, matrix, inputs or relays needs a restart of
+        showctl. It is checked against the settings showctl runs with."""
+        new, problems = await asyncio.to_thread(
+            functools.partial(check, self.show.path, settings=self.settings)
+        )
         errors = [str(p) for p in problems if p.severity == "error"]
         if new is None:
             for error in errors:

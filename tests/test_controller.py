@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from showctl import controller, saved_state
+from showctl import controller, saved_state, settings
 from showctl.controller import QUEUE_SIZE
 from showctl.show import loader, model
 from tests.conftest import ROOT
@@ -397,6 +397,41 @@ def test_a_reload_that_changes_the_hardware_is_refused(small) -> None:
             "up only at start; the running show goes on unchanged. Restart showctl "
             "(systemctl restart showctl) to take it up",
         }
+
+    play(running, body)
+
+
+def test_a_reload_that_adds_a_relay_is_refused_too(small) -> None:
+    """A relay's lines are requested in their safe states at start: a new one waits for a
+    restart, like the inputs."""
+    running = small()
+
+    async def body(room: Room) -> None:
+        text = SMALL.format(restart="start-over").replace(
+            "scenes:", "relays:\n  lock: {line: 20}\nscenes:", 1
+        )
+        running.path.write_text(text)
+        answer = await room.controller.reload()
+        assert answer["refused"] == "needs_restart"
+        assert "changes the show's relays" in answer["error"]
+
+    play(running, body)
+
+
+def test_a_reload_is_checked_against_the_settings_showctl_runs_with(small, tmp_path) -> None:
+    running = small()
+
+    async def body(room: Room) -> None:
+        settings_file = tmp_path / "settings.toml"
+        settings_file.write_text('[osc.targets]\nlighting-desk = "127.0.0.1:7700"\n')
+        room.controller.settings = settings.load(settings_file)
+        text = SMALL.format(restart="start-over").replace(
+            "  a:\n", "  a:\n    on_enter: {osc: /go, to: desk}\n", 1
+        )
+        running.path.write_text(text)
+        answer = await room.controller.reload()
+        assert answer["refused"] == "invalid_show"
+        assert "no OSC target 'desk' in" in answer["problems"][0]
 
     play(running, body)
 

@@ -631,6 +631,7 @@ scenes:
       - {http: "http://:8080/hook"}
       - {http: "http://desk:99999/hook"}
       - {osc: /cue/1/go, to: desk}
+      - {serial: chset, send: OPEN}
     timeline:
       - {at: 1s, power: drawr}
     transitions:
@@ -641,7 +642,10 @@ scenes:
 def test_every_mistake_on_the_room_is_located(tmp_path: Path) -> None:
     """Relays, the emergency and the messages to props, checked against a settings file."""
     settings_path = tmp_path / "settings.toml"
-    settings_path.write_text('[osc.targets]\nlighting-desk = "127.0.0.1:7700"\n')
+    settings_path.write_text(
+        '[osc.targets]\nlighting-desk = "127.0.0.1:7700"\n'
+        '[props.chest]\nserial = "/dev/serial/by-id/usb-chest"\n'
+    )
     path = tmp_path / "room.yaml"
     path.write_text(ROOM)
     _, found = loader.check(path, settings=settings.load(settings_path))
@@ -681,5 +685,11 @@ def test_every_mistake_on_the_room_is_located(tmp_path: Path) -> None:
             f"no OSC target 'desk' in {settings_path} (it has: lighting-desk); add it as "
             'desk = "HOST:PORT" under [osc.targets]',
         ),
-        (18, "scenes.a.timeline[0].power", "unknown relay 'drawr' (did you mean 'drawer'?)"),
+        (
+            17,
+            "scenes.a.on_enter[5].serial",
+            f"no serial prop 'chset' in {settings_path} (it has: chest); add [props.chset] with "
+            'serial = "/dev/serial/by-id/..."',
+        ),
+        (19, "scenes.a.timeline[0].power", "unknown relay 'drawr' (did you mean 'drawer'?)"),
     ]
