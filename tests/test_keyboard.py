@@ -20,6 +20,7 @@ from showctl.app import keys_for, legend
 from showctl.show import loader
 from tests.conftest import ROOT
 from tests.harness.analysis import wav_data_sizes
+from tests.test_run import NO_SURFACES
 
 ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 DEMO = ROOT / "shows" / "demo.yaml"
@@ -101,7 +102,7 @@ def run_sim(folder: Path, show_file: Path) -> list[str]:
     """``showctl run --sim`` of ``show_file``: its socket, state and captures in ``folder``,
     no web page."""
     settings = folder / "no-surfaces.toml"
-    settings.write_text("[web]\nport = 0\n")
+    settings.write_text(NO_SURFACES)
     return [
         *(sys.executable, "-m", "showctl", "run", "--sim", str(show_file)),
         *("--socket", str(folder / "control.sock"), "--state", str(folder / "state.json")),

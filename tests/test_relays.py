@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from showctl.clock import FakeClock
 from showctl.errors import GpioError
-from showctl.gpio.sim import SimGpio, SimOutputLines
+from showctl.gpio.sim import SimGpio
 from showctl.room.relays import Relays
 from showctl.show.model import Relay
 
@@ -76,7 +76,7 @@ def test_a_pulse_lasts_its_length_and_one_longer_than_max_on_is_refused() -> Non
     clock.advance(0.5)
     relays.step()
     assert chip.level(5) is False
-    assert relays.since["drawer"] == start + 0.5
+    assert gpio.outputs["/dev/gpiochip0"].edges(5) == [(start, True), (start + 0.5, False)]
     refusal = relays.pulse("drawer", 3.0)
     assert refusal == (
         "a pulse of 3s is longer than 'drawer' may stay powered (its max_on, 2s); pulse it for "
@@ -89,14 +89,14 @@ def test_a_pulse_lasts_its_length_and_one_longer_than_max_on_is_refused() -> Non
 def test_timeline_changes_come_at_their_time_and_a_scene_left_forgets_the_rest() -> None:
     """A pulse of the timeline that has begun keeps its end when the scene is left; a change
     that has not come is forgotten."""
-    clock, _gpio, relays = rig()
+    clock, gpio, relays = rig()
     t0 = clock.now + 0.1
     relays.at(t0 + 1.0, "drawer", True, entry=1, pulse=0.5)
     relays.at(t0 + 3.0, "door", True, entry=1)
     clock.advance(1.1)
     assert relays.step() == 1
     assert relays.powered["drawer"] is True
-    assert relays.since["drawer"] == t0 + 1.0
+    assert gpio.outputs["/dev/gpiochip0"].edges(5) == [(t0 + 1.0, True)]
     relays.forget()  # the scene is left
     assert relays.due() == t0 + 1.5  # the pulse's end, on the timeline's time
     clock.advance(0.5)
@@ -160,23 +160,12 @@ def test_close_puts_every_relay_safe_then_lets_the_lines_go() -> None:
 
 
 def test_what_each_line_drove_last_before_it_was_let_go() -> None:
-    clock = FakeClock()
-    gpio = SimGpio(clock)
-    requests: list[SimOutputLines] = []
-    original = gpio.request_outputs
-
-    def keep(*args, **kwargs):  # type: ignore[no-untyped-def]
-        requests.append(original(*args, **kwargs))
-        return requests[-1]
-
-    gpio.request_outputs = keep  # type: ignore[method-assign]
-    relays = Relays(SPECS, gpio, clock)
+    _clock, gpio, relays = rig()
     relays.power("door")
     relays.unpower("exit-light")
     relays.close()
-    by_chip = {r.chip.path: r for r in requests}
-    assert by_chip["/dev/gpiochip0"].history[-1].values == {4: False, 5: False}
-    assert by_chip["/dev/gpiochip1"].history[-1].values == {6: True}
+    assert gpio.outputs["/dev/gpiochip0"].history[-1].values == {4: False, 5: False}
+    assert gpio.outputs["/dev/gpiochip1"].history[-1].values == {6: True}
 
 
 def test_lines_that_fail_are_said_once_and_nothing_else_stops() -> None:
@@ -213,7 +202,7 @@ def test_the_thread_switches_at_the_time_on_the_real_clock() -> None:
         deadline = time.monotonic() + 5
         while relays.powered["drawer"] is False and time.monotonic() < deadline:
             time.sleep(0.005)
-        assert relays.since["drawer"] >= due
+        assert gpio.outputs["/dev/gpiochip0"].edges(5)[0][0] >= due
         while relays.powered["drawer"] is True and time.monotonic() < deadline:
             time.sleep(0.005)
         assert relays.powered["drawer"] is False

@@ -24,14 +24,19 @@ from tests.harness.analysis import wav_data_sizes
 SHOWCTL = [sys.executable, "-m", "showctl"]
 
 
+#: Settings with every network surface off, and the escape room's lighting desk named (its
+#: finale's OSC cue goes nowhere: the discard port).
+NO_SURFACES = '[web]\nport = 0\n[osc.targets]\nlighting-desk = "127.0.0.1:9"\n'
+
+
 class Running:
     """A ``showctl run --sim`` process and the commands that talk to it."""
 
     def __init__(self, folder: Path, show: Path, settings: Path | None = None) -> None:
-        """``settings``: the settings file (default: one with every network surface off)."""
+        """``settings``: the settings file (default: :data:`NO_SURFACES`)."""
         if settings is None:
             settings = folder / "no-surfaces.toml"
-            settings.write_text("[web]\nport = 0\n")
+            settings.write_text(NO_SURFACES)
         self.socket = folder / "run" / "control.sock"
         self.state = folder / "state.json"
         self.capture = folder / "capture"

@@ -127,6 +127,7 @@ class SimGpio:
         self.record = record
         self.chips: dict[str, SimChip] = {}
         self.inputs: dict[str, SimInputLines] = {}  # by chip path: where tests press buttons
+        self.outputs: dict[str, SimOutputLines] = {}  # by chip path, the latest: what was lit
         self._lines = lines
 
     @staticmethod
@@ -157,9 +158,11 @@ class SimGpio:
     ) -> SimOutputLines:
         sim = self.chip(chip)
         self._check_free(sim, offsets)
-        return SimOutputLines(
+        lines = SimOutputLines(
             sim, offsets, self.clock, CONSUMER, active_low=active_low, rest=rest, record=self.record
         )
+        self.outputs[sim.path] = lines
+        return lines
 
     def request_inputs(self, chip: str, inputs: Mapping[int, InputLine]) -> SimInputLines:
         sim = self.chip(chip)

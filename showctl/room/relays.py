@@ -13,7 +13,8 @@ logged (the show's own actions), and the changes waiting on the timeline are for
 
 Changes due at a time (the scene's timeline, a pulse's end, a ``max_on`` cut) wait in a heap
 for the relays' thread, which switches each at its deadline on the monotonic clock (T0 is when
-the scene's sound is heard, as for the LEDs). Methods are safe to call from any thread.
+the scene's sound is heard, as for the LEDs), those due together on a chip in one change, and
+logs them after. Methods are safe to call from any thread.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ class Relays:
         #: made it; it must not block).
         self.on_change: Callable[[], None] = lambda: None
         self.powered = {name: spec.safe == "powered" for name, spec in self.specs.items()}
-        self.since = dict.fromkeys(self.specs, self.clock.monotonic())  # in the state it is
         #: Why the emergency latch holds every relay safe, or ``None``.
         self.emergency: str | None = None
         #: Why a chip's relays cannot be switched any more, or ``None``.
@@ -281,7 +281,7 @@ class Relays:
             if powered == self.powered[name]:
                 continue
             changed = True
-            self.powered[name], self.since[name] = powered, now
+            self.powered[name] = powered
             logger.info("relay_switched", relay=name, powered=powered, why=why)
             self._waiting = [
                 c for c in self._waiting if not (c.relay == name and c.why == "max_on")

@@ -44,6 +44,8 @@ Chip = Annotated[str, Pattern(r"^(/dev/)?gpiochip[0-9]+$", "a GPIO chip such as 
 #: A time of LED change: shorter than 5 ms is faster than a matrix frame can be shown.
 Interval = Annotated[float, Seconds(min=0.005, max=3600)]
 Count = Annotated[int, Range(min=1, max=1_000_000)]
+#: A time on a scene's timeline, from its start.
+SceneTime = Annotated[float, Seconds(min=0, max=86400)]
 #: An LED chosen by name or by ``[row, column]``, or a set: ``all``, ``row 2``, ``col 0``, a group.
 LedRef = (
     Annotated[
@@ -415,7 +417,7 @@ class Cue:
     INLINE: ClassVar[str] = "program"
     program: Annotated[Program, Doc("The program: its kind's key and its settings, beside 'at'.")]
     at: Annotated[
-        Annotated[float, Seconds(min=0, max=86400)],
+        SceneTime,
         Doc("When the program starts, after the scene's start (the first sample of its audio)."),
     ] = 0.0
 
@@ -663,7 +665,7 @@ class Timed:
     INLINE: ClassVar[str] = "action"
     action: Annotated[RoomAction, Doc("The action: its kind's key and its settings, beside 'at'.")]
     at: Annotated[
-        Annotated[float, Seconds(min=0, max=86400)],
+        SceneTime,
         Doc("When, after the scene's start (the first sample of its audio, as for the LEDs)."),
     ] = 0.0
 

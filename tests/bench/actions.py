@@ -184,19 +184,6 @@ class TimedMessages(Messages):
         await timed(super()._answered(action, target), self.steps.setdefault(action.url, []))
 
 
-class RecordingGpio(SimGpio):
-    """Simulated lines on the monotonic clock, keeping each request made (the relays')."""
-
-    def __init__(self) -> None:
-        super().__init__(MonotonicClock())
-        self.requests: dict[str, SimOutputLines] = {}
-
-    def request_outputs(self, chip: str, offsets: Any, **kwargs: Any) -> SimOutputLines:
-        lines = super().request_outputs(chip, offsets, **kwargs)
-        self.requests[lines.chip.path] = lines
-        return lines
-
-
 async def press(lines: Any, line: int, times: int) -> list[float]:
     """Press and release the button ``times``, PRESS_EVERY apart; when each edge came."""
     pressed: list[float] = []
@@ -248,7 +235,7 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
     path = folder / "actions.yaml"
     path.write_text(show_text(edges_wanted, urls["never"], urls["answers"]))
     show = loader.load(path)
-    gpio = RecordingGpio()
+    gpio = SimGpio(MonotonicClock())
     relays = Relays(show.relays, gpio)
     relays.start()
     messages = TimedMessages()
@@ -286,7 +273,7 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
     await messages.close()
     relays.close()
     return {
-        "edges": _edge_errors(show, gpio.requests, list(t0s.values()), ended),
+        "edges": _edge_errors(show, gpio.outputs, list(t0s.values()), ended),
         "publish": [r - p for p, r in zip(pressed, received, strict=False)],
         "published": len(received),
         "presses": presses,
