@@ -134,6 +134,12 @@ COMMANDS: dict[str, Command] = {
             ),
         ),
         Command(
+            "action",
+            "Run a named action of the show now (a stuck prop's: open the chest); refused "
+            "whole during an emergency if it would switch a relay away from safe.",
+            (Arg("name", str, "the named action", "open-chest", "action"),),
+        ),
+        Command(
             "emergency",
             "Release the room: every relay to its safe state at once, held there whatever the "
             "scenes do until all-clear.",

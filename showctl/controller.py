@@ -44,7 +44,16 @@ from showctl.room.relays import Relays
 from showctl.settings import Settings
 from showctl.show._convert import parse_duration
 from showctl.show.loader import check
-from showctl.show.model import FAULT, Message, Power, Pulse, RoomAction, Show, Unpower
+from showctl.show.model import (
+    FAULT,
+    Message,
+    Power,
+    Pulse,
+    RelayAction,
+    RoomAction,
+    Show,
+    Unpower,
+)
 
 logger = structlog.get_logger()
 
@@ -448,6 +457,28 @@ class ShowController:
                 "give one such as '500ms' or '2s'",
             )
         return self._by_hand(relay, lambda relays: relays.pulse(relay, seconds))
+
+    async def action(self, name: str) -> Answer:
+        """Run the show's named action ``name`` now (its actions in order), or refuse it whole:
+        an unknown name, or a relay it would switch away from safe during the emergency."""
+        actions = self.show.actions.get(name)
+        if actions is None:
+            names = ", ".join(self.show.actions) or "none"
+            return refused(
+                Refusal.UNKNOWN_NAME,
+                f"the show has no named action {name[:80]!r}; its actions are: {names}",
+            )
+        for action in actions:
+            if isinstance(action, RelayAction) and self.relays is not None:
+                pulse = action.duration if isinstance(action, Pulse) else None
+                powered = not isinstance(action, Unpower)
+                why = self.relays.refusal(action.relay, powered, pulse)
+                if why is not None:
+                    return refused(Refusal.NOT_NOW, f"{name!r} is refused: {why}")
+        logger.info("named_action", action=name)
+        for action in actions:
+            self._act(action)
+        return self.status()
 
     async def emergency(self) -> Answer:
         """Release the room: every relay to its safe state at once, held there until

@@ -29,7 +29,7 @@ ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
         (
             b'{"cmd": "explode"}\n',
             "showctl has no command 'explode'; its commands are: status, trigger, goto, go, "
-            "reset, pause, resume, reload, power, unpower, pulse, emergency, all-clear",
+            "reset, pause, resume, reload, power, unpower, pulse, action, emergency, all-clear",
         ),
         (
             b'{"cmd": "trigger"}\n',

@@ -360,3 +360,31 @@ def test_an_emergency_during_a_scene_change_holds_whatever_the_new_scene_asks() 
             assert dropped == ["drawer"]  # the door's unpower is no change: it is safe already
 
     asyncio.run(play())
+
+
+def test_the_game_master_runs_a_named_action_for_a_stuck_prop() -> None:
+    async def play() -> None:
+        published: list[tuple[str, str, int, bool]] = []
+        messages = Messages({})
+        async with Room(ESCAPE_ROOM, messages=messages) as room:
+            messages.mqtt = lambda *message: published.append(message) and None
+            c = room.controller
+            answer = await c.action("open-drawer")
+            assert answer["relays"]["drawer"] is True
+            await room.wait(0.5)
+            assert not room.powered("drawer")
+            await c.action("open-chest")
+            assert published == [("room1/props/chest/command", "open", 1, False)]
+            unknown = await c.action("open-safe")
+            assert unknown["error"] == (
+                "the show has no named action 'open-safe'; its actions are: open-drawer, open-chest"
+            )
+            await c.emergency()
+            held = await c.action("open-drawer")
+            assert held["refused"] == "not_now"
+            assert held["error"].startswith("'open-drawer' is refused: the emergency release")
+            assert not room.powered("drawer")
+            await c.action("open-chest")  # no relay in it: the message goes
+            assert len(published) == 2
+
+    asyncio.run(play())

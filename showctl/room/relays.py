@@ -181,7 +181,7 @@ class Relays:
                     batch.append((name, False, "max_on"))
                     logger.warning("relay_max_on", relay=name, max_on=self.specs[name].max_on)
                     continue
-                refusal = self._refusal(name, change.powered, change.pulse)
+                refusal = self.refusal(name, change.powered, change.pulse)
                 if refusal is not None:
                     logger.warning("relay_change_dropped", relay=name, why=refusal)
                     continue
@@ -230,7 +230,7 @@ class Relays:
         """Switch ``name`` now, taking over from a pulse of it (with ``pulse``, a new one);
         ``None``, or the sentence of why it is refused."""
         with self._lock:
-            refusal = self._refusal(name, powered, pulse)
+            refusal = self.refusal(name, powered, pulse)
             if refusal is None:
                 self._set([(name, powered, why)])
                 self._forget_pulse(name)
@@ -239,7 +239,7 @@ class Relays:
         self._wake.set()
         return refusal
 
-    def _refusal(self, name: str, powered: bool, pulse: float | None) -> str | None:
+    def refusal(self, name: str, powered: bool, pulse: float | None = None) -> str | None:
         """Why switching ``name`` (for a ``pulse``) is refused now, or ``None``."""
         limit = self.specs[name].max_on
         if pulse is not None and limit is not None and pulse > limit:

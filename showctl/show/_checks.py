@@ -238,6 +238,9 @@ class _Checker:
                     f"relay '{name}' is safe powered, so cutting it after max_on would take it "
                     "out of its safe state; remove max_on, or make it safe unpowered",
                 )
+        for name, actions in self.show.actions.items():
+            for where, action in self.conv.items(("actions", name), actions):
+                self.action((*where, action.TAG), action)
         emergency = self.show.emergency
         inputs = emergency.inputs if emergency else ()
         for where, name in self.conv.items(("emergency", "inputs"), inputs):

@@ -727,6 +727,13 @@ class Show:
     relays: Annotated[Mapping[Name, Relay], Doc("The GPIO outputs that switch loads, by name.")] = (
         dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     )
+    actions: Annotated[
+        Mapping[Name, Annotated[tuple[RoomAction, ...], OneOrMany(), NonEmpty()]],
+        Doc(
+            "Named actions on the room, for the game master to run by hand (a stuck prop: "
+            "open-chest), each one action or a list."
+        ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     emergency: Annotated[
         Emergency | None,
         Doc("What releases the room at once: every relay to its safe state, held there."),

@@ -235,6 +235,7 @@ class WebSurface:
                     for name, relay in show.relays.items()
                 ],
                 "props": list(self.controller.props.specs) if self.controller.props else [],
+                "actions": list(show.actions),
                 "matrix": None
                 if matrix is None
                 else {"rows": matrix.rows, "columns": matrix.columns},

@@ -106,7 +106,10 @@ function showShow(show) {
   $("inputs").replaceChildren(...show.inputs.map((name) =>
     button(name, () => control("trigger", { name: "input:" + name }), "input")));
   if (!show.inputs.length) $("inputs").replaceChildren(el("span", "none", "none"));
-  $("room-section").hidden = !show.relays.length && !show.props.length;
+  $("room-section").hidden = !show.relays.length && !show.props.length && !show.actions.length;
+  $("actions").replaceChildren(...show.actions.map((name) =>
+    button(name, () => control("action", { name }), "event")));
+  $("actions-title").hidden = $("actions").hidden = !show.actions.length;
   $("emergency").hidden = !show.relays.length;
   $("relays").replaceChildren(...show.relays.map(relayRow));
   if (!show.relays.length) $("relays").replaceChildren(el("span", "none", "none"));
