@@ -116,10 +116,6 @@ async def run(show: Show, options: RunOptions) -> int:
     relays = Relays(show.relays, gpio) if show.relays else None
     props = Props(options.settings.props)
     messages = Messages(options.settings.osc.targets, props)
-    # Everything loaded so far lives as long as the show: out of the garbage collector's sight,
-    # its collections stay short (a gen-1 collection inside a step of the loop held it over a
-    # millisecond in tests/bench/actions.py).
-    gc.freeze()
     try:
         await messages.start()
         return await _run(show, options, (audio, gpio), relays, messages)
@@ -188,8 +184,8 @@ async def _run(
             await surfaces.start(controller, frames)
             loop.add_signal_handler(signal.SIGHUP, controller.reload_soon)
             await controller.start()
-            systemd.notifier.ready(systemd.status())  # players ready, lines held, show on
-            logger.info("show_running", show=show.title, sim=options.sim)
+            quiet_collector()
+            systemd.ready(options.sim)
             with _keyboard(options.sim, keys, gpio, controller, stopping):
                 await _until(stop, controller=controller.run(), watchdog=systemd.liveness.run())
             await _wind_down(pool, controller, systemd.notifier)
@@ -206,6 +202,20 @@ async def _run(
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     return 0
+
+
+#: Objects the garbage collector lets a young generation gather before it collects it (Python's
+#: default is 700): smaller, more frequent collections, none long.
+YOUNG = 200
+
+
+def quiet_collector() -> None:
+    """Once the show is up: what lives as long as it does goes out of the garbage collector's
+    sight, and its young generations are collected in smaller steps. A collection runs inside
+    whatever step of the loop makes it due; in ``tests/bench/actions.py`` one of 1.6 ms held
+    the loop that long, at the defaults; 0.6 to 1.0 ms at these."""
+    gc.freeze()
+    gc.set_threshold(YOUNG, 10, 10)
 
 
 def _threadsafe(
@@ -332,6 +342,11 @@ class _Systemd:
             f"scene {self.controller.state.scene}; outputs {working}/{len(health)}{stopped}"
             f"{released}"
         )
+
+    def ready(self, sim: bool) -> None:
+        """The show is on (players ready, lines held): systemd and the log are told."""
+        self.notifier.ready(self.status())
+        logger.info("show_running", show=self.controller.show.title, sim=sim)
 
     def scene(self, name: str) -> None:
         if self.screen is not None:

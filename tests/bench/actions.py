@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import json
 import random
 import socket
@@ -49,6 +48,7 @@ from typing import Any
 import _common
 
 from showctl import log
+from showctl.app import quiet_collector
 from showctl.clock import MonotonicClock
 from showctl.controller import ShowController
 from showctl.gpio.base import chip_path
@@ -239,7 +239,6 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
     relays = Relays(show.relays, gpio)
     relays.start()
     messages = TimedMessages()
-    gc.freeze()  # as showctl run does once it has loaded everything
     await messages.start()
     pool = PlayerPool(show.outputs, backend="sim", supervise=True)
     await pool.start()
@@ -256,6 +255,7 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
     while not mqtt.connected:
         await asyncio.sleep(0.05)
     await controller.start()
+    quiet_collector()  # as showctl run does once the show is up
     runner = asyncio.create_task(controller.run())
     await asyncio.sleep(2.0)  # the scene's timeline alone, no request waiting
     button = show.inputs["button"]
