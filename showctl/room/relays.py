@@ -172,6 +172,7 @@ class Relays:
         many (the thread calls this)."""
         batch: list[tuple[str, bool, str]] = []
         pulses: list[tuple[str, float]] = []  # (relay, when its pulse ends)
+        said: list[tuple[str, dict[str, object]]] = []  # logged once the lines are set
         with self._lock:
             now = self.clock.monotonic()
             while self._waiting and self._waiting[0].due <= now:
@@ -179,19 +180,23 @@ class Relays:
                 name = change.relay
                 if change.why == "max_on":
                     batch.append((name, False, "max_on"))
-                    logger.warning("relay_max_on", relay=name, max_on=self.specs[name].max_on)
+                    said.append(
+                        ("relay_max_on", {"relay": name, "max_on": self.specs[name].max_on})
+                    )
                     continue
                 refusal = self.refusal(name, change.powered, change.pulse)
                 if refusal is not None:
-                    logger.warning("relay_change_dropped", relay=name, why=refusal)
+                    said.append(("relay_change_dropped", {"relay": name, "why": refusal}))
                     continue
                 batch.append((name, change.powered, change.why))
                 if change.pulse is not None:
                     pulses.append((name, change.due + change.pulse))
-            self._set(batch)  # the lines first; what waits, after
+            self._set(batch)  # the lines first; what waits, and the log, after
             for name, end in pulses:  # a pulse of the timeline takes over from one running
                 self._forget_pulse(name)
                 self._wait(end, name, False, "pulse end")
+        for event, data in said:
+            logger.warning(event, **data)
         return len(batch)
 
     def close(self) -> None:
