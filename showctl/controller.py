@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -38,9 +38,6 @@ from showctl.leds.programs import Schedule
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.players.outputs import Outputs
-from showctl.room.messages import Messages
-from showctl.room.props import Props
-from showctl.room.relays import Relays
 from showctl.settings import Settings
 from showctl.show._convert import parse_duration
 from showctl.show.loader import check
@@ -54,6 +51,11 @@ from showctl.show.model import (
     Show,
     Unpower,
 )
+
+if TYPE_CHECKING:  # the room's parts are the app's to make: the CLI's commands load none
+    from showctl.room.messages import Messages
+    from showctl.room.props import Props
+    from showctl.room.relays import Relays
 
 logger = structlog.get_logger()
 

@@ -47,6 +47,16 @@ def test_the_controller_loads_mqtt_and_osc_only_when_asked() -> None:
     assert loaded("import showctl.app", ("paho", "pythonosc")) == []
 
 
+def test_a_command_to_the_running_controller_loads_no_web_client() -> None:
+    """``showctl status`` and its kin (each a fresh process, a prop's script may run them on
+    every button) load neither aiohttp nor pyserial: they cost a fifth of a second to import."""
+    code = (
+        "import sys; sys.argv = ['showctl', 'status', '--help']; "
+        "import showctl.cli, showctl.surfaces.control_socket"
+    )
+    assert loaded(code, ("aiohttp", "serial", "pythonosc", "paho")) == []
+
+
 def imports_of_the_package() -> dict[str, set[str]]:
     """Each module of ``showctl`` and the modules of ``showctl`` it imports, anywhere in its
     text (a lazy import inside a function counts) and with the packages above each (importing

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -137,18 +138,22 @@ def test_run_tells_systemd_ready_status_watchdog_and_stopping(
         stderr=subprocess.DEVNULL,
     )
     messages: list[tuple[float, str]] = []
+    done = threading.Event()
 
-    def listen(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+    def listen() -> None:
+        """Stamp each message as it comes, all along (the triggers' commands, each a process
+        that starts in half a second, must not delay the stamps)."""
+        while not done.is_set():
             try:
                 data = listener.recv(4096)
             except TimeoutError:
                 continue
             messages.extend((time.monotonic(), m) for m in data.decode().split("\n"))
 
+    listening = threading.Thread(target=listen, daemon=True)
+    listening.start()
     try:
-        listen(20)
+        time.sleep(20)
         shown = subprocess.run(
             [sys.executable, "-m", "showctl", "trigger", "input:door", "--socket", str(control)],
             capture_output=True,
@@ -160,13 +165,15 @@ def test_run_tells_systemd_ready_status_watchdog_and_stopping(
             capture_output=True,
             check=True,
         )
-        listen(1.5)
+        time.sleep(1.5)
         process.send_signal(signal.SIGTERM)
-        listen(3)
         assert process.wait(timeout=10) == 0
+        time.sleep(0.5)  # its last datagrams read
     finally:
         if process.poll() is None:
             process.kill()
+        done.set()
+        listening.join()
         listener.close()
     said = [m for _, m in messages]
     ready = said.index("READY=1")

@@ -20,14 +20,16 @@ import asyncio
 import socket
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import structlog
-from yarl import URL
 
-from showctl.room.props import Props
 from showctl.show.model import HttpRequest, Message, Publish, SendOsc
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from showctl.room.props import Props
 
 logger = structlog.get_logger()
 
@@ -67,6 +69,8 @@ class Messages:
         self._udp, _ = await loop.create_datagram_endpoint(
             asyncio.DatagramProtocol, family=socket.AF_INET
         )
+        import aiohttp  # noqa: PLC0415  (loaded when the show runs: not by the CLI's commands)
+
         self._http = aiohttp.ClientSession()
 
     async def close(self) -> None:
@@ -175,6 +179,8 @@ class Messages:
 
     def _request(self, action: HttpRequest) -> None:
         target = f"http {action.method} {action.url}"
+        from yarl import URL  # noqa: PLC0415  (aiohttp's; see start())
+
         server = str(URL(action.url).origin())
         if self._waiting[server] >= MAX_REQUESTS:
             self._failed(
@@ -191,6 +197,8 @@ class Messages:
             self._waiting[server] -= 1
 
     async def _answered(self, action: HttpRequest, target: str) -> None:
+        import aiohttp  # noqa: PLC0415  (see start())
+
         assert self._http is not None
         timeout = aiohttp.ClientTimeout(total=action.timeout)
         body = dict(action.body) if action.body else None
