@@ -600,6 +600,7 @@ class ShowController:
             leds=self._leds_state(),
             **self._room_state(),
             **({"messages": self.messages.state()} if self.messages is not None else {}),
+            **({"prop_lines": self.props.lines()} if self.props and self.props.serial else {}),
         )
 
     def summary(self) -> Answer:

@@ -19,6 +19,9 @@ from structlog.testing import capture_logs
 
 from showctl.room.props import Props
 from showctl.settings import PropSettings
+from showctl.show import loader
+from tests.conftest import ROOT
+from tests.harness.room import Room
 
 WAIT = 5.0
 
@@ -101,11 +104,8 @@ def test_lines_both_ways_and_nothing_sent_before_the_reset_is_waited_out(tmp_pat
         assert fired == [("event:chest-solved", "serial chest"), ("input:lid", "serial chest")]
         assert props.send("chest", "OPEN") is None
         await until(lambda: (got := prop.read()) and got == b"OPEN\n", "the line sent")
-        assert dict(chest.counts) == {
-            "sent": 2,
-            "received": 3,
-            "fired": 2,
-            "ignored": 1,
+        assert props.lines() == {
+            "chest": {"sent": 2, "received": 3, "fired": 2, "ignored": 1},
         }
         await props.close()
         prop.unplug()
@@ -194,4 +194,20 @@ def test_presence_on_mqtt_follows_the_last_will() -> None:
         props.heard("room1/chest/status", b"offline")
         props.heard("room1/chest/status", b"")
     assert [e["event"] for e in logs] == ["prop_online", "prop_offline"]
-    assert props.state() == {"chest": {"presence": "offline"}}
+    assert props.presence == {"chest": "offline"}
+    assert props.lines() == {}  # on MQTT alone: no serial lines
+
+
+def test_the_status_says_each_prop_s_presence_and_a_serial_prop_s_lines(tmp_path: Path) -> None:
+    async def main() -> None:
+        fired: list[tuple[str, str]] = []
+        props = props_for(tmp_path / "usb-nothing-if00", fired)
+        async with Room(loader.load(ROOT / "shows" / "escape-room.yaml")) as room:
+            room.controller.props = props
+            props.serial["chest"].data_received(b"SOLVED\nnoise\n")
+            status = room.controller.status()
+            assert status["props"] == {"chest": "unknown"}
+            assert status["prop_lines"] == {"chest": {"received": 2, "fired": 1, "ignored": 1}}
+            assert "prop_lines" not in room.controller.summary()  # MQTT's state: no churn
+
+    asyncio.run(main())

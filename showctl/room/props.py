@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import structlog
 
@@ -185,12 +184,7 @@ class Props:
             logger.warning("prop_offline", prop=name, why=how)
         self.on_change()
 
-    def state(self) -> dict[str, Any]:
-        """Each prop's presence, and a serial prop's counts of lines, JSON-ready."""
-        return {
-            name: {
-                "presence": presence,
-                **({"lines": dict(self.serial[name].counts)} if name in self.serial else {}),
-            }
-            for name, presence in self.presence.items()
-        }
+    def lines(self) -> dict[str, dict[str, int]]:
+        """Each serial prop's counts of lines (received, fired, ignored, sent, dropped), for
+        the status: a prop that talks while nothing fires shows its lines ignored."""
+        return {name: dict(prop.counts) for name, prop in self.serial.items()}
