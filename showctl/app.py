@@ -41,7 +41,7 @@ from showctl.room.messages import Messages
 from showctl.room.props import Props
 from showctl.room.relays import Relays
 from showctl.settings import Settings
-from showctl.show.model import Show
+from showctl.show.model import HttpRequest, Show
 from showctl.surfaces.control_socket import ControlServer
 from showctl.surfaces.web import WebSurface
 from showctl.triggers import InputWatcher
@@ -117,7 +117,9 @@ async def run(show: Show, options: RunOptions) -> int:
     props = Props(options.settings.props)
     messages = Messages(options.settings.osc.targets, props)
     try:
-        await messages.start()
+        await messages.start(
+            http=any(isinstance(action, HttpRequest) for action in show.every_action())
+        )
         return await _run(show, options, (audio, gpio), relays, messages)
     finally:
         await props.close()

@@ -1,6 +1,6 @@
-"""The show's messages against the real things: OSC to a UDP socket, HTTP to aiohttp's test
-server (one endpoint that answers, one that fails, one that never answers), and what is logged
-and counted when a target fails.
+"""The show's messages against the real things: OSC to a UDP socket, HTTP through the HTTP
+sender's process to aiohttp's test server (one endpoint that answers, one that fails, one that
+never answers), and what is logged and counted when a target fails.
 
 The network runs in real time; every wait on it is a bounded poll for a condition.
 """
@@ -171,6 +171,33 @@ def test_an_endpoint_that_never_answers_costs_the_loop_nothing_and_times_out() -
                 "no answer within 0.5s",
             ]
             assert len(lags) > 10  # the loop went round all along (how fast: the benchmark)
+
+    asyncio.run(main())
+
+
+def test_a_sender_that_dies_fails_its_requests_and_is_started_again() -> None:
+    """The HTTP sender killed while a request waits for its answer: that request fails with
+    the cause, and the next request goes through the sender started in its place."""
+
+    async def main() -> None:
+        async with endpoint() as (server, bodies, _), messages() as sender:
+            url = str(server.make_url(""))
+            await sender.start(http=True)
+            process = sender._http._process
+            assert process is not None
+            with capture_logs() as logs:
+                sender.send(HttpRequest(f"{url}/never", timeout=30))
+                await asyncio.sleep(0.2)
+                process.kill()
+                await until(lambda: sender.failed["http"] == 1)
+                sender.send(HttpRequest(f"{url}/ok", body={"after": True}))
+                await until(lambda: sender.sent["http"] == 1)
+        assert bodies == [{"method": "POST", "after": True}]
+        events = [(e["event"], e.get("cause", e.get("status"))) for e in logs]
+        assert events == [
+            ("http_sender_exited", -9),
+            ("message_failed", "the HTTP sender stopped (exit status -9)"),
+        ]
 
     asyncio.run(main())
 

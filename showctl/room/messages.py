@@ -3,10 +3,11 @@ lines to serial props.
 
 Nothing here holds up the controller's loop. A publish is handed to the MQTT surface's client,
 which sends it from paho's own thread; an OSC message is one UDP datagram, sent without waiting
-(a target named by host name is looked up once, off the loop); an HTTP request is a task of its
-own with its timeout, at most :data:`MAX_REQUESTS` waiting on one server (more to it are dropped
-and counted, so that a server that is down cannot starve the others); a
-line to a serial prop is written by its transport (:mod:`showctl.room.props`).
+(a target named by host name is looked up once, off the loop); an HTTP request is handed to
+the HTTP sender, a process of its own (:mod:`showctl.room.webhooks`), with its timeout, at most
+:data:`MAX_REQUESTS` waiting on one server (more to it are dropped and counted, so that a
+server that is down cannot starve the others); a line to a serial prop is written by its
+transport (:mod:`showctl.room.props`).
 
 A target that fails (a broker away, an endpoint down or slow, a host that does not resolve) is
 logged once per cause, at the first failure; the repeats are counted, and the line that says it
@@ -17,18 +18,19 @@ in the status (:meth:`Messages.state`).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import structlog
 
+from showctl.room.webhooks import Webhooks
 from showctl.show.model import HttpRequest, Message, Publish, SendOsc
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from showctl.room.props import Props
 
 logger = structlog.get_logger()
@@ -60,21 +62,25 @@ class Messages:
         self._addresses: dict[str, tuple[str, int]] = {}  # OSC targets resolved
         self._resolving: dict[str, list[bytes]] = {}  # OSC targets being looked up: to send
         self._udp: asyncio.DatagramTransport | None = None
-        self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._http = Webhooks(self._answered)
+        self._numbers = itertools.count()
+        #: HTTP requests with the sender: number -> (its target, its server)
+        self._requests: dict[int, tuple[str, str]] = {}
         self._waiting: Counter[str] = Counter()  # HTTP requests waiting, by server
 
-    async def start(self) -> None:
+    async def start(self, *, http: bool = False) -> None:
+        """Open the OSC socket; with ``http`` (the show makes HTTP requests), start the HTTP
+        sender too, which is otherwise started at the first request."""
         loop = asyncio.get_running_loop()
         self._udp, _ = await loop.create_datagram_endpoint(
             asyncio.DatagramProtocol, family=socket.AF_INET
         )
-        import aiohttp  # noqa: PLC0415  (loaded when the show runs: not by the CLI's commands)
-
-        self._http = aiohttp.ClientSession()
+        if http:
+            await self._http.start()
 
     async def close(self) -> None:
-        """Cancel the requests still waiting and close the sockets. Idempotent."""
+        """Drop the requests still waiting and close the sockets. Idempotent."""
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -82,9 +88,7 @@ class Messages:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._http.close()
 
     def send(self, action: Message) -> None:
         """Send one of the show's messages now, without waiting for it (on the loop)."""
@@ -179,43 +183,26 @@ class Messages:
 
     def _request(self, action: HttpRequest) -> None:
         target = f"http {action.method} {action.url}"
-        from yarl import URL  # noqa: PLC0415  (aiohttp's; see start())
-
-        server = str(URL(action.url).origin())
+        parts = urlsplit(action.url)
+        server = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no user or password
         if self._waiting[server] >= MAX_REQUESTS:
             self._failed(
                 target, f"{MAX_REQUESTS} requests to {server} are waiting for their answers already"
             )
             return
         self._waiting[server] += 1
-        self._background(self._ask(action, target, server))
+        number = next(self._numbers)
+        self._requests[number] = (target, server)
+        self._http.ask(number, action)
 
-    async def _ask(self, action: HttpRequest, target: str, server: str) -> None:
-        try:
-            await self._answered(action, target)
-        finally:
-            self._waiting[server] -= 1
-
-    async def _answered(self, action: HttpRequest, target: str) -> None:
-        import aiohttp  # noqa: PLC0415  (see start())
-
-        assert self._http is not None
-        timeout = aiohttp.ClientTimeout(total=action.timeout)
-        body = dict(action.body) if action.body else None
-        try:
-            async with self._http.request(
-                action.method, action.url, json=body, timeout=timeout
-            ) as answer:
-                if answer.status >= 400:
-                    self._failed(target, f"answered {answer.status} {answer.reason or ''}".strip())
-                    return
-        except TimeoutError:
-            self._failed(target, f"no answer within {action.timeout:g}s")
-            return
-        except aiohttp.ClientError as e:
-            self._failed(target, str(e) or type(e).__name__)
-            return
-        self._ok(target)
+    def _answered(self, number: int, cause: str | None) -> None:
+        """The HTTP sender's answer to request ``number``: None, or why it failed."""
+        target, server = self._requests.pop(number)
+        self._waiting[server] -= 1
+        if cause is None:
+            self._ok(target)
+        else:
+            self._failed(target, cause)
 
     # --- the tally ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -760,6 +760,17 @@ class Show:
     def clip_path(self, clip: str) -> Path:
         """The file of a clip named in this show."""
         return self.media_dir / clip
+
+    def every_action(self) -> Iterator[Action]:
+        """Every action the show can run: its scenes', their transitions' and its named ones."""
+        for scene in self.scenes.values():
+            yield from scene.on_enter
+            yield from scene.on_exit
+            yield from (timed.action for timed in scene.timeline)
+            for transition in scene.transitions:
+                yield from transition.do
+        for named in self.actions.values():
+            yield from named
 
     def clips(self, scene: str) -> dict[str, tuple[Path, bool]]:
         """Every output's clip in ``scene``, as (file, loop); silent outputs are left out."""

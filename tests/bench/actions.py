@@ -17,11 +17,18 @@ of its own, as it would on other machines, so that it takes nothing from the con
 - **Publish**: from the button's edge (stamped on the monotonic clock, as the kernel stamps a
   real one) to the message's arrival at a subscriber of its own, on the same machine.
 - **Loop held**: the longest time one step of the HTTP requests' work held the controller's
-  loop: ``send()`` itself and each step of each request's task, timed around it by the loop
-  thread's CPU clock (the work the request did), and by the wall clock beside it (which counts
-  too the time other threads took the interpreter from it meanwhile: the relays', paho's).
-  The button is pressed 20 times a second, each press a request held open for its 2-s timeout,
-  so the requests past 16 waiting are dropped and counted, as a flood would be.
+  loop: ``send()`` itself (the request written to the HTTP sender's process) and each step of
+  the task that reads the sender's answers (and tallies them), timed around it by the loop
+  thread's CPU clock (the work the step did), and by the wall clock beside it (which counts too
+  the time other threads took the interpreter from it meanwhile: the relays', paho's). The
+  button is pressed 20 times a second, each press a request held open for its 2-s timeout, so
+  the requests past 16 waiting are dropped and counted, as a flood would be. The sends to the
+  server that answers at once are the baseline.
+
+- **The machine's floor**: in the room's process, beside all this, a bare thread waking every
+  10 ms on the same kind of wait as the relays' thread; how late it woke. What this machine's
+  own scheduling costs any thread (a shared virtual machine's: its idle p99 has been seen from
+  0.5 to 2.3 ms), to read the edges' errors against.
 
 Prints figures for people, and one JSON object last.
 """
@@ -56,6 +63,7 @@ from showctl.gpio.sim import SimGpio, SimOutputLines
 from showctl.players.pool import PlayerPool
 from showctl.room.messages import Messages
 from showctl.room.relays import Relays
+from showctl.room.webhooks import Webhooks
 from showctl.settings import MqttSettings
 from showctl.show import loader
 from showctl.show.model import HttpRequest
@@ -165,23 +173,33 @@ def timed(
             value, error = None, e
 
 
+class TimedWebhooks(Webhooks):
+    """The HTTP sender's controller end, each step of the task reading its answers timed."""
+
+    def __init__(self, answered: Any, steps: list[tuple[float, float]]) -> None:
+        super().__init__(answered)
+        self.steps = steps
+
+    async def _read(self, answers: asyncio.StreamReader) -> None:
+        await timed(super()._read(answers), self.steps)
+
+
 class TimedMessages(Messages):
     """The show's messages, each step of an HTTP request's work on the loop timed (see
-    :func:`timed`), by URL."""
+    :func:`timed`): its send by URL, and the reading of the answers."""
 
     def __init__(self) -> None:
         super().__init__({})
-        self.steps: dict[str, list[tuple[float, float]]] = {}  # (CPU, wall) seconds
+        self.sends: dict[str, list[tuple[float, float]]] = {}  # (CPU, wall) seconds
+        self.answer_steps: list[tuple[float, float]] = []
+        self._http = TimedWebhooks(self._answered, self.answer_steps)
 
     def send(self, action: Any) -> None:
         cpu, wall = time.thread_time(), time.perf_counter()
         super().send(action)
         if isinstance(action, HttpRequest):
             step = (time.thread_time() - cpu, time.perf_counter() - wall)
-            self.steps.setdefault(action.url, []).append(step)
-
-    async def _answered(self, action: HttpRequest, target: str) -> None:
-        await timed(super()._answered(action, target), self.steps.setdefault(action.url, []))
+            self.sends.setdefault(action.url, []).append(step)
 
 
 async def press(lines: Any, line: int, times: int) -> list[float]:
@@ -198,18 +216,33 @@ async def press(lines: Any, line: int, times: int) -> list[float]:
 
 def room(host: str, port: int) -> None:
     """The room's other end, in a process of its own (``--room HOST PORT``): the two HTTP
-    targets and a subscriber to the chest's topic. Prints the targets' URLs, then, once its
-    stdin closes, when each message came (monotonic s, one clock for every process)."""
+    targets, a subscriber to the chest's topic and the floor's thread. Prints the targets'
+    URLs, then, once its stdin closes, when each message came (monotonic s, one clock for every
+    process) and how late the floor's thread woke each time (s)."""
     never, answers = Target(answers=False), Target(answers=True)
     received: list[float] = []
     subscriber = Listener(_Broker(host, port), TOPIC)
     subscriber.client.on_message = lambda client, userdata, message: received.append(
         time.monotonic()
     )
+    stop = threading.Event()
+    late: list[float] = []
+
+    def floor() -> None:
+        due = time.monotonic()
+        while not stop.is_set():
+            due += 0.01
+            stop.wait(max(0.0, due - time.monotonic()))
+            late.append(time.monotonic() - due)
+
+    waker = threading.Thread(target=floor)
     with subscriber:
+        waker.start()
         print(json.dumps({"never": never.url, "answers": answers.url}), flush=True)
         sys.stdin.read()
-    print(json.dumps(received), flush=True)
+    stop.set()
+    waker.join()
+    print(json.dumps({"received": received, "late": late}), flush=True)
 
 
 @dataclasses.dataclass
@@ -239,7 +272,7 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
     relays = Relays(show.relays, gpio)
     relays.start()
     messages = TimedMessages()
-    await messages.start()
+    await messages.start(http=True)
     pool = PlayerPool(show.outputs, backend="sim", supervise=True)
     await pool.start()
     controller = ShowController(show, pool, relays=relays, messages=messages)
@@ -265,7 +298,8 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     other_end.stdin.close()
-    received = json.loads(other_end.stdout.readline())
+    room_said = json.loads(other_end.stdout.readline())
+    received = room_said["received"]
     other_end.wait()
     watcher.close()
     await mqtt.close()
@@ -276,9 +310,13 @@ async def measure(edges_wanted: int, presses: int, folder: Path, broker: Any) ->
         "edges": _edge_errors(show, gpio.outputs, list(t0s.values()), ended),
         "publish": [r - p for p, r in zip(pressed, received, strict=False)],
         "published": len(received),
+        "floor": room_said["late"],
         "presses": presses,
-        "steps": messages.steps.get(urls["never"], []),
-        "answered_steps": messages.steps.get(urls["answers"], []),
+        "sends": messages.sends.get(urls["never"], []),
+        "answered_sends": messages.sends.get(urls["answers"], []),
+        "answer_steps": messages.answer_steps,
+        "failed": messages.failed["http"],
+        "sent": messages.sent["http"],
     }
 
 
@@ -321,9 +359,12 @@ def main() -> int:
         got = asyncio.run(measure(edges, presses, Path(folder), b))
     ms = [1e3 * abs(e) for e in got["edges"]]
     publish = [1e3 * p for p in got["publish"]]
-    cpu = [1e3 * c for c, _ in got["steps"]]
-    wall = [1e3 * w for _, w in got["steps"]]
-    answered = [1e3 * c for c, _ in got["answered_steps"]]
+    steps = got["sends"] + got["answer_steps"]
+    cpu = [1e3 * c for c, _ in steps]
+    wall = [1e3 * w for _, w in steps]
+    answered = [1e3 * c for c, _ in got["answered_sends"]]
+    never_sends = [1e3 * c for c, _ in got["sends"]]
+    floor = [1e3 * late for late in got["floor"]]
     figures = {
         "actions": len(ms) + got["published"],
         "edges": len(ms),
@@ -331,6 +372,9 @@ def main() -> int:
         "edge_p99_ms": round(_common.percentile(ms, 99), 3),
         "edge_max_ms": round(max(ms, default=float("nan")), 3),
         "edges_over_2ms": sum(m > 2.0 for m in ms),
+        "floor_wakes": len(floor),
+        "floor_p99_ms": round(_common.percentile(floor, 99), 3),
+        "floor_max_ms": round(max(floor, default=float("nan")), 3),
         "presses": got["presses"],
         "published": got["published"],
         "publish_p50_ms": round(_common.percentile(publish, 50), 3),
@@ -341,14 +385,19 @@ def main() -> int:
         "loop_held_p99_ms": round(_common.percentile(cpu, 99), 3),
         "loop_held_wall_max_ms": round(max(wall, default=float("nan")), 3),
         "loop_held_wall_p99_ms": round(_common.percentile(wall, 99), 3),
-        "answering_target_held_max_ms": round(max(answered, default=float("nan")), 3),
-        "answering_target_held_p99_ms": round(_common.percentile(answered, 99), 3),
+        "never_answering_send_max_ms": round(max(never_sends, default=float("nan")), 3),
+        "answering_send_max_ms": round(max(answered, default=float("nan")), 3),
+        "answering_send_p99_ms": round(_common.percentile(answered, 99), 3),
+        "http_answered": got["sent"],
+        "http_failed": got["failed"],
         "every_press_published": got["published"] == got["presses"],
     }
     print(
         f"{figures['edges']} relay edges: error p50 {figures['edge_p50_ms']} ms, p99 "
         f"{figures['edge_p99_ms']} ms, max {figures['edge_max_ms']} ms "
-        f"({figures['edges_over_2ms']} over 2 ms)"
+        f"({figures['edges_over_2ms']} over 2 ms); the machine's floor, a bare thread's "
+        f"{len(floor)} wake-ups in another process: p99 {figures['floor_p99_ms']} ms late, max "
+        f"{figures['floor_max_ms']} ms"
     )
     print(
         f"{got['published']} of {got['presses']} presses published: p50 "
@@ -356,12 +405,14 @@ def main() -> int:
         f"{figures['publish_max_ms']} ms"
     )
     print(
-        f"HTTP to a target that never answers: {len(cpu)} steps on the loop, the longest "
-        f"{figures['loop_held_max_ms']} ms of CPU (p99 {figures['loop_held_p99_ms']} ms), "
-        f"{figures['loop_held_wall_max_ms']} ms of wall time (p99 "
-        f"{figures['loop_held_wall_p99_ms']} ms); the baseline, a target that answers at "
-        f"once: the longest {figures['answering_target_held_max_ms']} ms of CPU (p99 "
-        f"{figures['answering_target_held_p99_ms']} ms)"
+        f"HTTP on the loop ({len(got['sends'])} sends to a target that never answers, "
+        f"{len(got['answer_steps'])} steps reading answers; {got['sent']} answered, "
+        f"{got['failed']} failed): the longest {figures['loop_held_max_ms']} ms of CPU (p99 "
+        f"{figures['loop_held_p99_ms']} ms), {figures['loop_held_wall_max_ms']} ms of wall time "
+        f"(p99 {figures['loop_held_wall_p99_ms']} ms); a send to the never-answering target "
+        f"{figures['never_answering_send_max_ms']} ms at most, the baseline, to a target that "
+        f"answers at once, {figures['answering_send_max_ms']} ms (p99 "
+        f"{figures['answering_send_p99_ms']} ms)"
     )
     _common.report(
         figures,
