@@ -140,6 +140,25 @@ COMMANDS: dict[str, Command] = {
             (Arg("name", str, "the named action", "open-chest", "action"),),
         ),
         Command(
+            "add-time",
+            "Give a game clock more time (5min), or take some away (-2min); taken below zero, "
+            "it stops at zero and its end fires once.",
+            (
+                Arg("clock", str, "the game clock", "game"),
+                Arg("time", str, "the time to add, with a minus to take it away", "5min"),
+            ),
+        ),
+        Command(
+            "start-clock",
+            "Start a game clock, or set it going again where it stopped.",
+            (Arg("clock", str, "the game clock", "game"),),
+        ),
+        Command(
+            "stop-clock",
+            "Stop a game clock where it is.",
+            (Arg("clock", str, "the game clock", "game"),),
+        ),
+        Command(
             "emergency",
             "Release the room: every relay to its safe state at once, held there whatever the "
             "scenes do until all-clear.",

@@ -32,6 +32,7 @@ import structlog
 from showctl import saved_state
 from showctl.clock import Clock, MonotonicClock, wait
 from showctl.commands import Answer, Refusal, refused
+from showctl.game_clock import GameClocks
 from showctl.leds.matrix import LedPlayer
 from showctl.leds.meter import clip_meter
 from showctl.leds.programs import Schedule
@@ -43,12 +44,16 @@ from showctl.show._convert import parse_duration
 from showctl.show.loader import check
 from showctl.show.model import (
     FAULT,
+    AddTime,
+    ClockAction,
     Message,
     Power,
     Pulse,
     RelayAction,
     RoomAction,
     Show,
+    StartClock,
+    StopClock,
     Unpower,
 )
 
@@ -148,7 +153,8 @@ class ShowController:
         self.state_path = state_path
         self.clock = clock or MonotonicClock()
         self.wall = wall
-        self.state = ShowState(act=self._act)
+        self.clocks = GameClocks(show)
+        self.state = ShowState(act=self._act, clock_left=self._clock_left)
         self.machine = build_machine(show, self.state)
         self.queue: asyncio.Queue[Trigger] = asyncio.Queue(QUEUE_SIZE)
         self.counts: Counter[str] = Counter()  # handled, unmet, ignored, unknown, dropped
@@ -157,7 +163,8 @@ class ShowController:
         self.fault: str | None = None
         self.pending: Show | None = None  # a reloaded show, taking over at the next change
         self._timers: list[tuple[float, str]] = []
-        self._cues: list[tuple[float, Message]] = []  # the timeline's messages, by due time
+        #: The timeline's messages and clock actions, by due time.
+        self._cues: list[tuple[float, Message | ClockAction]] = []
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         #: While paused: how far into the scene it was (s); the show stands still there.
@@ -195,7 +202,10 @@ class ShowController:
                 name: count for name, count in saved.counters.items() if name in self.show.counters
             }
             self.machine.set_state(saved.scene, model=self.state)
+            zero = self.clocks.restore(saved.clocks, self.clock.monotonic(), self.wall())
             await self._enter(TakeUp(elapsed, "restart"))
+            for event in zero:  # reached while showctl was down: fired now
+                self._put(Trigger(f"event:{event}", "clock"))
         else:
             await self._start_over()
         for output, health in self.outputs.health().items():  # cards missing at start
@@ -324,6 +334,7 @@ class ShowController:
         async with self._busy:
             if self.paused is None and self.state.scene != FAULT:
                 self.paused = max(0.0, self.clock.monotonic() - self.t0)
+                self.clocks.pause(self.clock.monotonic())
                 self._timers.clear()
                 self._cues.clear()
                 if self.relays is not None:
@@ -496,6 +507,52 @@ class ShowController:
         self.relays.all_clear()
         return self.status()
 
+    # --- the game clocks -------------------------------------------------------------------
+
+    async def start_clock(self, clock: str) -> Answer:
+        """Start a game clock, or set it going again where it stopped."""
+        if self.paused is not None:
+            return refused(
+                Refusal.NOT_NOW, f"the show is paused; resume it first, then start {clock!r}"
+            )
+        return self._clock_command(clock, StartClock(clock))
+
+    async def stop_clock(self, clock: str) -> Answer:
+        """Stop a game clock where it is."""
+        return self._clock_command(clock, StopClock(clock))
+
+    async def add_time(self, clock: str, time: str) -> Answer:
+        """Add ``time`` to a game clock (``5min``), or take it away (``-2min``); taken below
+        zero, the clock stops at zero and its end fires once."""
+        seconds = parse_duration(time)
+        if seconds is None or not -86400 <= seconds <= 86400:
+            return refused(
+                Refusal.BAD_ARGUMENT,
+                f"add-time's time {time[:40]!r} is not a time of at most 24h; give one such as "
+                "'5min', or '-2min' to take time away",
+            )
+        return self._clock_command(clock, AddTime(clock, seconds))
+
+    def _clock_command(self, clock: str, action: ClockAction) -> Answer:
+        if clock not in self.clocks.clocks:
+            names = ", ".join(self.show.clocks) or "none"
+            return refused(
+                Refusal.UNKNOWN_NAME,
+                f"the show has no game clock {clock[:80]!r}; its clocks are: {names}",
+            )
+        self._clock_act(action, "command")
+        return self.status()
+
+    def _clock_act(self, action: ClockAction, source: str) -> None:
+        """Run a clock's action; a change is saved, shown and looked at by the timers."""
+        if self.clocks.act(action, self.clock.monotonic(), source):
+            self._timers_changed.set()
+            self._save()
+            self.changed()
+
+    def _clock_left(self, clock: str) -> float:
+        return self.clocks.left(clock, self.clock.monotonic())
+
     def release(self, why: str) -> None:
         """The emergency release: every relay safe now and held so (idempotent)."""
         if self.relays is None:
@@ -528,9 +585,13 @@ class ShowController:
         why = switch(self.relays)
         return self.status() if why is None else refused(Refusal.NOT_NOW, why)
 
-    def _act(self, action: RoomAction) -> None:
-        """Carry out one of the show's actions on the room now (a scene entered or left, a
-        transition's ``do``). One refused (the emergency release) is logged and dropped."""
+    def _act(self, action: RoomAction | ClockAction) -> None:
+        """Carry out one of the show's actions on the room or a game clock now (a scene entered
+        or left, a transition's ``do``). One refused (the emergency release) is logged and
+        dropped."""
+        if isinstance(action, ClockAction):
+            self._clock_act(action, "show")
+            return
         if isinstance(action, Message):
             self._send(action)
             return
@@ -547,10 +608,11 @@ class ShowController:
                 "relay_change_dropped", key=f"dropped:{action.relay}", relay=action.relay, why=why
             )
 
-    def _place(self, action: RoomAction, due: float) -> None:
+    def _place(self, action: RoomAction | ClockAction, due: float) -> None:
         """Put an action of the scene's timeline at its time: a relay's change on the relays'
-        thread, a message on the controller's timers (sent within a few ms of it)."""
-        if isinstance(action, Message):
+        thread, a message or a clock's action on the controller's timers (within a few ms of
+        it)."""
+        if isinstance(action, Message | ClockAction):
             self._cues.append((due, action))
             self._cues.sort(key=lambda cue: cue[0])
             self._timers_changed.set()
@@ -596,6 +658,7 @@ class ShowController:
             timers=[
                 {"trigger": name, "in": round(due - now, 3)} for due, name in sorted(self._timers)
             ],
+            clocks=self.clocks.state(now),
             outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
             leds=self._leds_state(),
             **self._room_state(),
@@ -686,13 +749,29 @@ class ShowController:
             self._timers.remove(timer)
             self._put(Trigger(timer[1], "timer", self.entry))
         while self._cues and self._cues[0][0] <= now:
-            self._send(self._cues.pop(0)[1])
+            cue = self._cues.pop(0)[1]
+            if isinstance(cue, ClockAction):
+                self._clock_act(cue, "timeline")
+            else:
+                self._send(cue)
+        zero, crossed = self.clocks.look(now)
+        for event in zero:
+            self._put(Trigger(f"event:{event}", "clock"))
+        if zero:
+            self._save()
+            self.changed()
+        if crossed and FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
+            self._put(Trigger(FLAGS_CHANGED, "clock", self.entry))  # a time compared passed
 
     async def _timer_loop(self) -> None:
         while True:
             self._timers_changed.clear()
             self.expire_due()
-            due = min((due for due, _ in [*self._timers, *self._cues[:1]]), default=None)
+            dues = [due for due, _ in [*self._timers, *self._cues[:1]]]
+            clock_due = self.clocks.next_due(self.clock.monotonic())
+            if clock_due is not None:
+                dues.append(clock_due)
+            due = min(dues, default=None)
             until = None if due is None else max(0.0, due - self.clock.monotonic())
             await wait(self.clock, self._timers_changed, until)
 
@@ -703,6 +782,7 @@ class ShowController:
             self._take_over()
         self.state.flags.clear()
         self.state.counters.clear()
+        self.clocks.reset()
         self.machine.set_state(self.show.initial, model=self.state)
         self.state.apply(self.show.scenes[self.show.initial].on_enter)
         await self._enter()
@@ -717,7 +797,9 @@ class ShowController:
             flags=self.state.flags & set(new.flags),
             counters={n: c for n, c in self.state.counters.items() if n in new.counters},
             act=self._act,
+            clock_left=self._clock_left,
         )
+        self.clocks.take_up(new)
         self.machine = build_machine(new, self.state, initial=scene)
         logger.info("show_reloaded", scene=scene)
 
@@ -731,6 +813,7 @@ class ShowController:
         scene_name = self.state.scene
         self.on_scene(scene_name)
         now = self.clock.monotonic()
+        self.clocks.resume(now)  # those a pause held (a resume, a goto, a reset)
         self.t0 = now if take_up is None else now - take_up.at  # a start's comes with its play
         self._timers.clear()
         self._cues.clear()
@@ -834,6 +917,7 @@ class ShowController:
                 started=self.wall() + (self.t0 - self.clock.monotonic()),
                 flags=frozenset(self.state.flags),
                 counters=dict(self.state.counters),
+                clocks=self.clocks.saved(self.clock.monotonic(), self.wall()),
             )
             try:
                 await asyncio.to_thread(saved_state.save, self.state_path, record)

@@ -31,11 +31,13 @@ import structlog
 from transitions import EventData
 from transitions.extensions.asyncio import AsyncMachine
 
+from showctl.show._convert import parse_duration
 from showctl.show.model import (
     COMPARISON,
     FAULT,
     Action,
     ClearFlag,
+    ClockAction,
     Increment,
     RoomAction,
     SetFlag,
@@ -59,15 +61,21 @@ def trigger_name(transition: Transition, index: int) -> str:
     return f"{kind}:{getattr(transition, kind)}"
 
 
-def _nothing(action: RoomAction) -> None:
-    """Where the room's actions go when no room is attached (the tests of the machine alone)."""
+def _nothing(action: RoomAction | ClockAction) -> None:
+    """Where the room's and the clocks' actions go when no controller is attached (the tests of
+    the machine alone)."""
+
+
+def _no_clock(name: str) -> float:
+    return 0.0
 
 
 @dataclass
 class ShowState:
     """The model the machine drives: the current scene (``scene``), the flags that are set and
     the counters (a counter not in ``counters`` is 0). The actions on the room (a relay
-    powered) are handed to ``act``."""
+    powered) and on the game clocks are handed to ``act``; ``clock_left`` says a game clock's
+    seconds left, for conditions."""
 
     flags: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
@@ -76,7 +84,8 @@ class ShowState:
     #: Whether the latest trigger ran a transition (a queued machine's ``trigger`` always
     #: answers ``True``: it only says the trigger was queued).
     moved: bool = False
-    act: Callable[[RoomAction], None] = field(default=_nothing, repr=False)
+    act: Callable[[RoomAction | ClockAction], None] = field(default=_nothing, repr=False)
+    clock_left: Callable[[str], float] = field(default=_no_clock, repr=False)
 
     if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
 
@@ -98,7 +107,7 @@ class ShowState:
         change."""
         changed = False
         for action in actions:
-            if isinstance(action, RoomAction):
+            if isinstance(action, RoomAction | ClockAction):
                 self.act(action)
                 continue
             if isinstance(action, Increment | Zero):
@@ -131,8 +140,13 @@ class FlagTest:
     expected: bool = True
 
     @staticmethod
-    def parse(condition: str) -> FlagTest | CounterTest:
+    def parse(condition: str, clocks: Iterable[str] = ()) -> FlagTest | CounterTest | ClockTest:
+        """The test of ``condition``; a comparison of a name in ``clocks`` is a clock's."""
         compared = re.match(COMPARISON, condition)
+        if compared and compared[1] in clocks:
+            seconds = parse_duration(compared[3])
+            assert seconds is not None  # the show was checked
+            return ClockTest(compared[1], compared[2], seconds)
         if compared:
             return CounterTest(compared[1], compared[2], int(compared[3]))
         words = condition.split()
@@ -160,6 +174,23 @@ class CounterTest:
 
     def __str__(self) -> str:
         return f"{self.counter} {self.operator} {self.value}"
+
+
+@dataclass(frozen=True)
+class ClockTest:
+    """A transition condition: a game clock's time left compared with a time
+    (``game < 5min``)."""
+
+    clock: str
+    operator: str
+    seconds: float
+
+    def __call__(self, event: EventData) -> bool:
+        left = cast(ShowState, event.model).clock_left(self.clock)
+        return bool(COMPARE[self.operator](left, self.seconds))
+
+    def __str__(self) -> str:
+        return f"{self.clock} {self.operator} {self.seconds:g}s"
 
 
 COMPARE = {
@@ -213,7 +244,7 @@ def transition_table(show: Show) -> list[dict[str, Any]]:
             "trigger": trigger_name(t, i),
             "source": name,
             "dest": t.to,
-            "conditions": [FlagTest.parse(c) for c in t.when],
+            "conditions": [FlagTest.parse(c, show.clocks) for c in t.when],
             "before": [RunActions(t.do)] if t.do else [],
         }
         for name, scene in show.scenes.items()

@@ -1,4 +1,5 @@
-"""The show's state on disk: the current scene, when it started, the flags and the counters.
+"""The show's state on disk: the current scene, when it started, the flags, the counters and
+the game clocks.
 
 Written at every change, atomically: the new state goes to a temporary file beside the old one,
 is flushed to the disk (``fsync``), and then renamed over it, and the folder is flushed too. A
@@ -36,6 +37,8 @@ class SavedState:
     started: float  # wall-clock seconds when the scene began (its T0)
     flags: frozenset[str] = frozenset()
     counters: Mapping[str, int] = field(default_factory=dict)
+    #: Each game clock: its time ``left`` (s) at the wall-clock time ``at``, and ``running``.
+    clocks: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
 
 
 def save(path: Path, state: SavedState) -> None:
@@ -48,6 +51,7 @@ def save(path: Path, state: SavedState) -> None:
         "started": state.started,
         "flags": sorted(state.flags),
         "counters": dict(state.counters),
+        "clocks": {name: dict(clock) for name, clock in state.clocks.items()},
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -84,6 +88,14 @@ def load(path: Path, show: str) -> SavedState | None:
             started=float(record["started"]),
             flags=frozenset(str(flag) for flag in record["flags"]),
             counters={str(k): int(v) for k, v in record.get("counters", {}).items()},
+            clocks={
+                str(name): {
+                    "left": float(clock["left"]),
+                    "running": bool(clock["running"]),
+                    "at": float(clock["at"]),
+                }
+                for name, clock in record.get("clocks", {}).items()
+            },
         )
     except FileNotFoundError:
         return None

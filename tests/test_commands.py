@@ -70,6 +70,8 @@ def test_the_socket_and_osc_offer_every_command() -> None:
                 "now": False,
                 "relay": "drawer",
                 "duration": "500ms",
+                "clock": "game",
+                "time": "-2min",
             }
             for command in COMMANDS.values():
                 args = {a.name: examples[a.name] for a in command.args}

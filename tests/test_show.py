@@ -115,13 +115,15 @@ def test_program_tree(show_dir: Path) -> None:
         ("1min 30s", 90.0),
         ("1h30min", 5400.0),
         (".5s", 0.5),
+        ("-2min", -120.0),  # a time taken from a game clock
+        ("+1min 30s", 90.0),
     ],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "5 minutes", "1m", "s", "-1s", "1s 2"])
+@pytest.mark.parametrize("text", ["", "soon", "5 minutes", "1m", "s", "--1s", "-", "1s 2"])
 def test_unreadable_durations(text: str) -> None:
     assert parse_duration(text) is None
 

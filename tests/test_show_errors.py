@@ -693,3 +693,83 @@ def test_every_mistake_on_the_room_is_located(tmp_path: Path) -> None:
         ),
         (19, "scenes.a.timeline[0].power", "unknown relay 'drawr' (did you mean 'drawer'?)"),
     ]
+
+
+#: BASE with a counter and a game clock, whose end scene a takes.
+CLOCKED = BASE.replace(
+    "flags: [done]\n",
+    "flags: [done]\ncounters: [tries]\nclocks:\n  game: {length: 1h, at_zero: time-up}\n",
+).replace("        to: b\n", "        to: b\n      - event: time-up\n        to: b\n", 1)
+
+
+def test_a_clocked_show_is_clean(problems: CheckFn) -> None:
+    assert problems(CLOCKED) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        (
+            "      - event: time-up\n",
+            "      - event: time-up\n        when: game < 5 minutes\n",
+            "scenes.a.transitions[1].when",
+            "clock 'game' is compared with a time left, such as 5min or 90s; '5 minutes' is "
+            "not one",
+        ),
+        (
+            "      - event: time-up\n",
+            "      - event: time-up\n        when: tries < 5min\n",
+            "scenes.a.transitions[1].when",
+            "counter 'tries' counts in whole numbers; compare it with one, not '5min'",
+        ),
+        (
+            "      - event: time-up\n",
+            "      - event: time-up\n        when: gmae < 5min\n",
+            "scenes.a.transitions[1].when",
+            "unknown counter or clock 'gmae' (did you mean 'game'?)",
+        ),
+        (
+            "      - event: time-up\n",
+            "      - event: time-up\n        do: {start_clock: gmae}\n",
+            "scenes.a.transitions[1].do[0].start_clock",
+            "unknown clock 'gmae' (did you mean 'game'?)",
+        ),
+        (
+            "      - event: time-up\n",
+            "      - event: time-up\n        do: {add_time: game, time: 25h}\n",
+            "scenes.a.transitions[1].do.time",
+            "must be at most 86400 s, found 90000",
+        ),
+        (
+            "counters: [tries]",
+            "counters: [game]",
+            "clocks.game",
+            "'game' names a clock and a counter, and a condition compares either; rename one "
+            "of them",
+        ),
+        (
+            "{length: 1h,",
+            "{length: 0s,",
+            "clocks.game.length",
+            "must be at least 1 s, found 0",
+        ),
+    ],
+    ids=["bad-time", "counter-with-time", "unknown-clock-compared", "unknown-clock",
+         "absurd-time", "clock-and-counter", "no-length"],
+)
+def test_clock_mistakes(problems: CheckFn, old: str, new: str, path: str, message: str) -> None:
+    assert old in CLOCKED
+    found = errors(problems(CLOCKED.replace(old, new, 1)))
+    assert [(p.path, p.message) for p in found] == [(path, message)]
+
+
+def test_a_clock_whose_end_no_scene_takes_is_a_warning(problems: CheckFn) -> None:
+    text = CLOCKED.replace("      - event: time-up\n        to: b\n", "")
+    assert [(p.severity, p.path, p.message) for p in problems(text)] == [
+        (
+            "warning",
+            "clocks.game.at_zero",
+            "clock 'game' fires the event 'time-up' at zero, but no scene takes it, so nothing "
+            "happens then; add '- event: time-up' to the transitions of the scenes it ends",
+        )
+    ]

@@ -17,7 +17,7 @@ from pathlib import Path as FsPath
 from showctl.audio.clip import clip_problem
 from showctl.gpio.base import chip_path
 from showctl.settings import Settings
-from showctl.show._convert import Converter, suggest, tags_of
+from showctl.show._convert import Converter, parse_duration, suggest, tags_of
 from showctl.show._yaml import Path
 from showctl.show.model import (
     COMPARISON,
@@ -25,6 +25,7 @@ from showctl.show.model import (
     Action,
     All,
     Blink,
+    ClockAction,
     Cycle,
     First,
     Forever,
@@ -84,6 +85,7 @@ class _Checker:
         self.relays = self.declared(("relays",), show.relays)
         self.flags = set(show.flags)
         self.counters = set(show.counters)
+        self.clocks = self.declared(("clocks",), show.clocks)
         self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
         self.media_ok = True
 
@@ -100,6 +102,7 @@ class _Checker:
         self.check_matrix()
         self.check_lines()
         self.check_relays()
+        self.check_clocks()
         self.check_media_dir()
         for name, scene in show.scenes.items():
             self.check_scene(name, scene)
@@ -246,6 +249,25 @@ class _Checker:
         for where, name in self.conv.items(("emergency", "inputs"), inputs):
             self.reference(where, name, self.inputs, "input")
 
+    def check_clocks(self) -> None:
+        taken = {t.event for scene in self.show.scenes.values() for t in scene.transitions}
+        for name, clock in self.show.clocks.items():
+            if name in self.counters:
+                self.conv.report(
+                    ("clocks", name),
+                    f"'{name}' names a clock and a counter, and a condition compares either; "
+                    "rename one of them",
+                )
+            event = clock.at_zero or f"{name}-end"
+            if event not in taken:
+                self.conv.report(
+                    ("clocks", name) if clock.at_zero is None else ("clocks", name, "at_zero"),
+                    f"clock '{name}' fires the event '{event}' at zero, but no scene takes it, so "
+                    f"nothing happens then; add '- event: {event}' to the transitions of the "
+                    "scenes it ends",
+                    severity="warning",
+                )
+
     def check_media_dir(self) -> None:
         if not self.check_media:
             return
@@ -314,13 +336,36 @@ class _Checker:
     def flag(self, path: Path, condition: str) -> None:
         compared = re.match(COMPARISON, condition)
         if compared:
-            self.reference(path, compared[1], self.counters, "counter")
+            name, value = compared[1], compared[3].strip()
+            if name in self.clocks:
+                seconds = parse_duration(value)
+                if seconds is None or seconds < 0:
+                    self.conv.report(
+                        path,
+                        f"clock '{name}' is compared with a time left, such as 5min or 90s; "
+                        f"{value!r} is not one",
+                    )
+            elif (
+                self.reference(
+                    path,
+                    name,
+                    self.counters | self.clocks,
+                    "counter or clock" if self.clocks else "counter",
+                )
+                and not value.isdigit()
+            ):
+                self.conv.report(
+                    path,
+                    f"counter '{name}' counts in whole numbers; compare it with one, not {value!r}",
+                )
         else:
             self.reference(path, condition.rsplit(maxsplit=1)[-1], self.flags, "flag")
 
     def action(self, path: Path, action: Action) -> None:
         if isinstance(action, Increment | Zero):
             self.reference(path, action.counter, self.counters, "counter")
+        elif isinstance(action, ClockAction):
+            self.reference(path, action.clock, self.clocks, "clock")
         elif isinstance(action, SendOsc):
             self.from_settings((*path[:-1], "to"), action.to, "OSC target")
         elif isinstance(action, SendSerial):

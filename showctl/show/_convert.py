@@ -113,11 +113,16 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in ``"250ms"``, ``"2s"``, ``"1min 30s"`` or ``"1.5"``; ``None`` if unreadable."""
+    """Seconds in ``"250ms"``, ``"2s"``, ``"1min 30s"`` or ``"1.5"``, with a sign if given
+    (``"-2min"``); ``None`` if unreadable."""
     try:
         return float(text)
     except ValueError:
         pass
+    text = text.strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    if text.startswith(("-", "+")):
+        text = text[1:]
     pos, total = 0, 0.0
     while pos < len(text):
         m = _DURATION_TERM.match(text, pos)
@@ -125,7 +130,7 @@ def parse_duration(text: str) -> float | None:
             return None
         total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
         pos = m.end()
-    return total if pos else None
+    return sign * total if pos else None
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
@@ -550,7 +555,9 @@ def _kind_name(tp: Any) -> str:
 
 # --- JSON Schema ----------------------------------------------------------------------------
 
-_DURATION_PATTERN = r"^\s*((\d+(\.\d*)?|\.\d+)\s*(ms|s|sec|min|h)\s*)+$|^\s*\d+(\.\d*)?\s*$"
+_DURATION_PATTERN = (
+    r"^\s*[-+]?\s*((\d+(\.\d*)?|\.\d+)\s*(ms|s|sec|min|h)\s*)+$|^\s*[-+]?\d+(\.\d*)?\s*$"
+)
 
 
 class SchemaBuilder:

@@ -262,6 +262,24 @@ class Emergency:
     ] = ()
 
 
+@dataclass(frozen=True)
+class GameClock:
+    """A clock that counts down across scenes: the game's time, which the players race and the
+    game master bends. It starts stopped at its length; actions start, stop and reset it and add
+    or take time; it stands still while the show is paused and runs on through a restart."""
+
+    length: Annotated[
+        Annotated[float, Seconds(min=1, max=86400)], Doc("Its time when it starts: 60min.")
+    ]
+    at_zero: Annotated[
+        Name | None,
+        Doc(
+            "The event it fires when it reaches zero, which any scene's transitions can take "
+            "(event: time-up); by default the clock's name and -end (game-end)."
+        ),
+    ] = None
+
+
 # --- LED cue programs -----------------------------------------------------------------------
 
 
@@ -598,20 +616,70 @@ class SendSerial:
     ]
 
 
+@dataclass(frozen=True)
+class StartClock:
+    """Start a game clock, or set it going again where it stopped; one running goes on."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "start_clock"
+    TAG_FIELD: ClassVar[str] = "clock"
+    clock: Annotated[Name, Doc("The clock.")]
+
+
+@dataclass(frozen=True)
+class StopClock:
+    """Stop a game clock where it is (a game won: its time left is the team's score)."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "stop_clock"
+    TAG_FIELD: ClassVar[str] = "clock"
+    clock: Annotated[Name, Doc("The clock.")]
+
+
+@dataclass(frozen=True)
+class ResetClock:
+    """Set a game clock back to its length, stopped, for the next game."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "reset_clock"
+    TAG_FIELD: ClassVar[str] = "clock"
+    clock: Annotated[Name, Doc("The clock.")]
+
+
+@dataclass(frozen=True)
+class AddTime:
+    """Give a game clock more time, or take some away (a penalty: -2min); taken below zero, it
+    stops at zero and its end fires once."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "add_time"
+    TAG_FIELD: ClassVar[str] = "clock"
+    clock: Annotated[Name, Doc("The clock.")]
+    time: Annotated[
+        Annotated[float, Seconds(min=-86400, max=86400)],
+        Doc("The time to add: 5min; with a minus, taken away: -2min."),
+    ]
+
+
+ClockAction = StartClock | StopClock | ResetClock | AddTime
+
 #: What acts on the room (rather than on the show's own memory).
 RelayAction = Power | Unpower | Pulse
 Message = Publish | SendOsc | HttpRequest | SendSerial
 RoomAction = RelayAction | Message
-Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | RoomAction
+Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | ClockAction | RoomAction
 FlagAction = SetFlag | ClearFlag | ToggleFlag
 
-#: A comparison of a counter with a whole number: ``attempts >= 3``.
-COMPARISON = r"^([A-Za-z_][A-Za-z0-9_-]*)\s*(==|!=|<=|>=|<|>)\s*([0-9]+)$"
+#: A comparison of a counter with a whole number (``attempts >= 3``) or of a game clock's time
+#: left with a duration (``game < 5min``).
+COMPARISON = r"^([A-Za-z_][A-Za-z0-9_-]*)\s*(==|!=|<=|>=|<|>)\s*([0-9][0-9a-z. ]*)$"
 Condition = Annotated[
     str,
     Pattern(
-        r"^((not\s+)?[A-Za-z_][A-Za-z0-9_-]*|[A-Za-z_][A-Za-z0-9_-]*\s*(==|!=|<=|>=|<|>)\s*[0-9]+)$",
-        "a flag name, 'not' and a flag name, or a counter compared with a number ('attempts >= 3')",
+        r"^((not\s+)?[A-Za-z_][A-Za-z0-9_-]*|[A-Za-z_][A-Za-z0-9_-]*\s*(==|!=|<=|>=|<|>)\s*"
+        r"[0-9][0-9a-z. ]*)$",
+        "a flag name, 'not' and a flag name, a counter compared with a number "
+        "('attempts >= 3'), or a game clock compared with a time ('game < 5min')",
     ),
 ]
 
@@ -663,7 +731,9 @@ class Timed:
     """An action on the scene's timeline, at its ``at``."""
 
     INLINE: ClassVar[str] = "action"
-    action: Annotated[RoomAction, Doc("The action: its kind's key and its settings, beside 'at'.")]
+    action: Annotated[
+        RoomAction | ClockAction, Doc("The action: its kind's key and its settings, beside 'at'.")
+    ]
     at: Annotated[
         SceneTime,
         Doc("When, after the scene's start (the first sample of its audio, as for the LEDs)."),
@@ -733,6 +803,10 @@ class Show:
             "Named actions on the room, for the game master to run by hand (a stuck prop: "
             "open-chest), each one action or a list."
         ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    clocks: Annotated[
+        Mapping[Name, GameClock],
+        Doc("Game clocks, by name: they count down across scenes (the game's hour)."),
     ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     emergency: Annotated[
         Emergency | None,

@@ -15,6 +15,10 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
 - ``BASE/state`` is published by showctl (retained, QoS 1): the show's summary as JSON (the
   show, scene, paused, flags, counters, fault and the outputs' health), whenever it changes and
   after every (re)connect;
+- ``BASE/clock/NAME`` is published by showctl (retained, QoS 0) for each game clock of the show:
+  ``{"left": whole seconds left, rounded up, "running": true|false, "text": "59:59"}``, when
+  it changes, and every second as it counts (at the moment its whole seconds change), for an
+  in-room display;
 - ``BASE/online`` is published by showctl (retained, QoS 1): ``online`` once connected, and
   ``offline`` when showctl stops. The last will says ``offline`` too, so the broker tells the
   room when showctl dies or its network goes;
@@ -57,6 +61,7 @@ import contextlib
 import contextvars
 import functools
 import json
+import math
 import socket
 from collections import Counter
 from collections.abc import Callable
@@ -89,6 +94,9 @@ MAX_DELAY = 30
 #: Seconds between pings: a broker gone silent is noticed within 1.5 times this, and the broker
 #: publishes the last will as soon after showctl went silent.
 KEEPALIVE = 15
+#: A game clock's whole second is published as changed this much before the exact moment (the
+#: loop may wake a little early); its display is never later than the clock.
+EARLY = 0.005
 #: How long close() waits for the broker to take "offline" (s).
 CLOSE_WAIT = 2.0
 #: At most one log line a second for each topic's refused messages.
@@ -134,7 +142,10 @@ class MqttSurface:
             "outcome": f"{base}/outcome",
             "command": f"{base}/command/",
             "answer": f"{base}/answer",
+            "clock": f"{base}/clock/",
         }
+        self._clocks_published: dict[str, str] = {}  # each clock's payload last handed to paho
+        self._ticker: asyncio.Task[None] | None = None
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: contextvars.Context | None = None
@@ -185,6 +196,7 @@ class MqttSurface:
         client.loop_start()
         self._client = client
         self._unwatch = self.controller.watch(self._changed)
+        self._ticker = self._loop.create_task(self._tick(), name="mqtt-clocks")
         logger.info("mqtt_connecting", host=s.host, port=s.port, tls=s.tls, base=s.base)
 
     async def close(self) -> None:
@@ -196,6 +208,8 @@ class MqttSurface:
         self._closed = True
         for task in self._commands:
             task.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
@@ -356,15 +370,47 @@ class MqttSurface:
         self._publish_state(force=False)
 
     def _publish_state(self, force: bool) -> None:
-        """Publish the summary if it differs from the last one published (or ``force``)."""
+        """Publish the summary, and each game clock, if it differs from the last one published
+        (or ``force``)."""
         client = self._client
         if client is None or not client.is_connected():
             return  # published anew once connected
+        self._publish_clocks(force)
         text = json.dumps(self.controller.summary(), separators=(",", ":"))
         if text == self._published and not force:
             return
         self._published = text
         client.publish(self.topics["state"], text, qos=1, retain=True)
+
+    def _publish_clocks(self, force: bool) -> None:
+        client = self._client
+        if client is None or not client.is_connected():
+            return
+        for name, clock in self._clock_states().items():
+            seconds = math.ceil(clock["left"] - EARLY)
+            text = json.dumps(
+                {
+                    "left": seconds,
+                    "running": clock["running"],
+                    "text": f"{seconds // 60:02d}:{seconds % 60:02d}",
+                },
+                separators=(",", ":"),
+            )
+            if text != self._clocks_published.get(name) or force:
+                self._clocks_published[name] = text
+                client.publish(self.topics["clock"] + name, text, qos=0, retain=True)
+
+    def _clock_states(self) -> dict[str, dict[str, Any]]:
+        return self.controller.clocks.state(self.controller.clock.monotonic())
+
+    async def _tick(self) -> None:
+        """Publish the running clocks each time their whole seconds change."""
+        while True:
+            lefts = [clock["left"] for clock in self._clock_states().values() if clock["running"]]
+            # A second's change comes when the time left crosses a whole number.
+            until = min((left - math.floor(left) for left in lefts if left > 0), default=1.0)
+            await asyncio.sleep(until if until > EARLY else until + 1.0)
+            self._publish_clocks(force=False)
 
     def _received(self, topic: str, payload: bytes, retained: bool) -> None:
         if self._closed:

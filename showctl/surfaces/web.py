@@ -236,6 +236,7 @@ class WebSurface:
                 ],
                 "props": list(self.controller.props.specs) if self.controller.props else [],
                 "actions": list(show.actions),
+                "clocks": list(show.clocks),
                 "matrix": None
                 if matrix is None
                 else {"rows": matrix.rows, "columns": matrix.columns},

@@ -34,6 +34,12 @@ function localTime(timestamp) {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
 }
 
+// A game clock's time left, counted down: whole seconds rounded up, so 0:00 is zero.
+function countdown(seconds) {
+  const s = Math.max(0, Math.ceil(seconds - 0.005));
+  return String(Math.floor(s / 60)).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
+}
+
 function clock(seconds) {
   const s = Math.floor(seconds);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
@@ -114,6 +120,8 @@ function showShow(show) {
   $("relays").replaceChildren(...show.relays.map(relayRow));
   if (!show.relays.length) $("relays").replaceChildren(el("span", "none", "none"));
   $("props-title").hidden = $("props").hidden = !show.props.length;
+  $("clocks-section").hidden = !show.clocks.length;
+  $("clocks").replaceChildren(...show.clocks.map(clockPanel));
   const matrix = $("matrix");
   $("matrix-section").hidden = !show.matrix;
   if (show.matrix) {
@@ -143,6 +151,45 @@ function relayRow(relay) {
   );
   row.append(buttons);
   return row;
+}
+
+// A game clock, large, with the game master's hands on it: start or stop, and time given or
+// taken (the field takes any time: 90s, -2min).
+function clockPanel(name) {
+  const panel = el("div", undefined, "game-clock stopped");
+  panel.dataset.clock = name;
+  const add = (time) => control("add-time", { clock: name, time });
+  const time = el("input");
+  time.value = "5min";
+  time.setAttribute("aria-label", "time to add to " + name);
+  const buttons = el("div", undefined, "buttons");
+  const toggle = button("Start", () => control(panel.dataset.running === "true" ? "stop-clock" : "start-clock", { clock: name }), "event");
+  toggle.classList.add("toggle");
+  buttons.append(
+    toggle,
+    button("−1 min", () => add("-1min")),
+    button("+1 min", () => add("1min")),
+    button("+5 min", () => add("5min")),
+    time,
+    button("Add", () => add(time.value)),
+  );
+  panel.append(el("div", name, "label"), el("div", "--:--", "left"), buttons);
+  return panel;
+}
+
+function showClocks() {
+  const clocks = (status && status.clocks) || {};
+  const since = (performance.now() - statusAt) / 1000;
+  for (const panel of $("clocks").querySelectorAll(".game-clock")) {
+    const c = clocks[panel.dataset.clock];
+    if (!c) continue;
+    const left = c.running ? Math.max(0, c.left - since) : c.left;
+    panel.querySelector(".left").textContent = countdown(left);
+    panel.dataset.running = String(c.running);
+    panel.classList.toggle("stopped", !c.running);
+    panel.classList.toggle("low", c.running && left < 300);
+    panel.querySelector(".toggle").textContent = c.running ? "Stop" : "Start";
+  }
 }
 
 function showRoom(s) {
@@ -235,6 +282,7 @@ function tick() {
   if (!status) return;
   const running = status.paused ? 0 : (performance.now() - statusAt) / 1000;
   $("seconds").textContent = clock(status.seconds + running);
+  showClocks();
 }
 
 function follow() {
@@ -290,6 +338,6 @@ document.addEventListener("DOMContentLoaded", () => {
     $("token-form").hidden = true;
     say("");
   });
-  setInterval(tick, 250);
+  setInterval(tick, 100);  // a game clock's second changes on time, within a tenth
   start();
 });
