@@ -88,9 +88,13 @@ async def won_game(room: Room) -> None:
     assert lit[PORTRAIT_LAMP]
     assert lit[PENDULUM]
 
+    score = clock(room)
+    assert not score["running"], "the finale stops the clock: its time left is the score"
     await finale_opens(room)
+    assert clock(room) == score
     await room.wait(1.5)
     assert (room.scene, room.flags) == ("reset", set())
+    assert clock(room) == {"left": 3600.0, "running": False, "length": 3600.0}
     await room.wait(0.2)
     assert room.lit().all(), "the room lights up for the game master"
 
@@ -114,18 +118,26 @@ async def finale_opens(room: Room) -> None:
     assert not room.powered("door-lock")
 
 
+def clock(room: Room) -> dict[str, float]:
+    return dict(room.controller.status()["clocks"]["game"])
+
+
 async def lost_game(room: Room) -> None:
-    """The second game: the players never solve the gears and run out of time."""
+    """The second game: the players never solve the gears and run out of time, which the game
+    master shortens by 45 minutes (a penalty)."""
     await room.press("door")
     await room.press("start")
+    assert clock(room) == {"left": 3599.8, "running": True, "length": 3600.0}, "a new hour"
     await room.wait(5.5)
     await room.wait(240)
     await room.wait(3.5)
     assert room.scene == "puzzles-late"
-    await room.until(11 * 60 - 0.1)
+    assert (await room.controller.add_time("game", "-45min"))["ok"]
+    await room.wait(clock(room)["left"] - 0.1)
     assert room.scene == "puzzles-late"
     await room.wait(0.2)
-    assert room.scene == "game-over"
+    assert room.scene == "game-over", "the clock at zero"
+    assert clock(room)["left"] == 0
     assert not room.powered("door-lock"), "time is up: the door opens"
     await room.until(0.6)
     assert room.lit().all(), "every LED blinks on together"

@@ -84,8 +84,9 @@ def test_the_clock_runs_across_scenes_and_its_end_fires_once(show) -> None:
     with capture_logs() as logs:
         play(show, body)
     zero = [e for e in logs if e["event"] == "clock_at_zero"]
-    assert zero == [{"event": "clock_at_zero", "clock": "game", "fires": "time-up",
-                     "log_level": "info"}]
+    assert zero == [
+        {"event": "clock_at_zero", "clock": "game", "fires": "time-up", "log_level": "info"}
+    ]
 
 
 def test_the_game_master_bends_the_clock_and_each_change_is_logged(show) -> None:
@@ -93,7 +94,8 @@ def test_the_game_master_bends_the_clock_and_each_change_is_logged(show) -> None
         c = room.controller
         await room.press("button")
         answer = await c.add_time("game", "5min")
-        assert answer["ok"] and answer["clocks"]["game"]["left"] == pytest.approx(359.8, abs=0.1)
+        assert answer["ok"]
+        assert answer["clocks"]["game"]["left"] == pytest.approx(359.8, abs=0.1)
         await c.stop_clock("game")
         await room.wait(10)
         assert left(room) == pytest.approx(359.8, abs=0.1), "a stopped clock stands"
@@ -113,8 +115,11 @@ def test_the_game_master_bends_the_clock_and_each_change_is_logged(show) -> None
 
     with capture_logs() as logs:
         play(show, body)
-    changes = [(e["event"], e.get("added"), e["source"]) for e in logs
-               if e["event"].startswith("clock_") and "source" in e]
+    changes = [
+        (e["event"], e.get("added"), e["source"])
+        for e in logs
+        if e["event"].startswith("clock_") and "source" in e
+    ]
     assert changes == [
         ("clock_started", None, "show"),
         ("clock_time_added", 300.0, "command"),
@@ -170,7 +175,8 @@ def test_a_restart_neither_gives_nor_takes_time(show, tmp_path) -> None:
 
     play(show, first, state_path=saved)
     before = saved_state.load(saved, key)
-    assert before is not None and before.clocks["game"]["running"] is True
+    assert before is not None
+    assert before.clocks["game"]["running"] is True
 
     async def after(room: Room) -> None:
         # 15 s after the clock started (10 s with showctl, then down): the game in the room

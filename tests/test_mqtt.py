@@ -725,3 +725,42 @@ def test_a_prop_s_presence_follows_its_last_will(room_show, broker) -> None:
         ]
 
     play(room_show, body)
+
+
+def test_a_game_clock_is_published_retained_at_each_change_and_each_second(
+    tmp_path: Path, broker
+) -> None:
+    """BASE/clock/NAME: stopped at its length at first, then each whole second as it counts
+    (the controller's fake clock moved on; the surface's ticker runs in real time), and at once
+    when the game master bends it; retained, for a display that comes later."""
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    path = tmp_path / "clocked.yaml"
+    path.write_text(
+        SHOW.replace("flags: [pressed]", "flags: [pressed]\nclocks:\n  game: {length: 1h}")
+        + "      - {event: game-end, to: a}\n"
+    )
+    topic = f"{BASE}/clock/game"
+
+    def shown(listener: Listener) -> Any:
+        got = listener.last(topic)
+        return None if got is None else json.loads(got.payload)
+
+    async def body(room: Room) -> None:
+        with Listener(broker, f"{BASE}/#") as listener:
+            async with surface(room, broker):
+                await connected(room, listener)
+                await until(room, lambda: shown(listener) is not None, "the clock published")
+                assert shown(listener) == {"left": 3600, "running": False, "text": "60:00"}
+                await room.controller.start_clock("game")
+                await until(room, lambda: shown(listener)["running"], "started, published")
+                await room.wait(1.5)  # the fake clock: 3598.5 s left
+                await until(room, lambda: shown(listener)["left"] == 3599, "the next second")
+                assert shown(listener)["text"] == "59:59"
+                await room.controller.add_time("game", "-59min")
+                await until(room, lambda: shown(listener)["left"] == 59, "bent, published")
+                assert shown(listener) == {"left": 59, "running": True, "text": "00:59"}
+                kept = await asyncio.to_thread(retained, broker, topic)
+                assert kept is not None
+                assert json.loads(kept.payload)["left"] == 59
+
+    play(loader.load(path), body)

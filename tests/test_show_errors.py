@@ -754,8 +754,15 @@ def test_a_clocked_show_is_clean(problems: CheckFn) -> None:
             "must be at least 1 s, found 0",
         ),
     ],
-    ids=["bad-time", "counter-with-time", "unknown-clock-compared", "unknown-clock",
-         "absurd-time", "clock-and-counter", "no-length"],
+    ids=[
+        "bad-time",
+        "counter-with-time",
+        "unknown-clock-compared",
+        "unknown-clock",
+        "absurd-time",
+        "clock-and-counter",
+        "no-length",
+    ],
 )
 def test_clock_mistakes(problems: CheckFn, old: str, new: str, path: str, message: str) -> None:
     assert old in CLOCKED

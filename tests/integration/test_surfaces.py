@@ -117,7 +117,8 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     room: Running, browser: WebDriver, tmp_path: Path
 ) -> None:
     """Open the page, give it the token, press the room's inputs: the scene changes and the
-    matrix follows, without a reload; a button that does nothing says why; the emergency
+    matrix follows, without a reload; the game clock counts, large, and its buttons bend it; a
+    button that does nothing says why; the emergency
     button releases the door's lock at once and shows a red banner, a relay refuses to be
     powered until the all-clear (asked first); the page fits a phone's width."""
     browser.set_window_size(1280, 1000)
@@ -149,6 +150,8 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     assert browser.find_element(By.ID, "description").text == (
         "The clockmaker's voice tells the story; the door locks."
     )
+    left = browser.find_element(By.CSS_SELECTOR, "[data-clock='game'] .left")
+    wait_for("the game clock counting on the page", lambda: left.text.startswith("59:"))
     shot = tmp_path / "escape-room-page.png"  # the README's picture
     browser.save_screenshot(str(shot))
     if "SHOWCTL_SCREENSHOTS" in os.environ:
@@ -158,6 +161,17 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     assert room.answer("status")["paused"] is True
     browser.find_element(By.ID, "pause").click()  # now "Resume"
     wait_for("resumed", lambda: not room.answer("status")["paused"])
+    # The game master bends the clock: five minutes more, then stopped.
+    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='+5 min']").click()
+    wait_for("five minutes more", lambda: left.text.startswith("64:"))
+    assert 3840 < room.answer("status")["clocks"]["game"]["left"] <= 3900
+    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='Stop']").click()
+    wait_for("the clock stopped", lambda: not room.answer("status")["clocks"]["game"]["running"])
+    stopped = left.text
+    time.sleep(1.2)
+    assert left.text == stopped, "a stopped clock stands on the page too"
+    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='Start']").click()
+    wait_for("the clock going again", lambda: room.answer("status")["clocks"]["game"]["running"])
     relay_state = "//div[@data-relay='door-lock']/span[@class='state on']"
     wait_for("the door's lock powered", lambda: browser.find_elements(By.XPATH, relay_state))
     browser.find_element(By.ID, "emergency").click()  # at once: no question asked
