@@ -161,17 +161,18 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     assert room.answer("status")["paused"] is True
     browser.find_element(By.ID, "pause").click()  # now "Resume"
     wait_for("resumed", lambda: not room.answer("status")["paused"])
-    # The game master bends the clock: five minutes more, then stopped.
-    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='+5 min']").click()
-    wait_for("five minutes more", lambda: left.text.startswith("64:"))
-    assert 3840 < room.answer("status")["clocks"]["game"]["left"] <= 3900
-    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='Stop']").click()
-    wait_for("the clock stopped", lambda: not room.answer("status")["clocks"]["game"]["running"])
-    stopped = left.text
-    time.sleep(1.2)
-    assert left.text == stopped, "a stopped clock stands on the page too"
-    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='Start']").click()
-    wait_for("the clock going again", lambda: room.answer("status")["clocks"]["game"]["running"])
+    bend_the_clock(room, browser)
+    release_the_room(room, browser)
+    browser.set_window_size(400, 860)  # a phone
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"
+    ), "the page is wider than a phone's screen"
+
+
+def release_the_room(room: Running, browser: WebDriver) -> None:
+    """The emergency button releases the door's lock at once under a red banner; a relay then
+    refuses to be powered until the all-clear, which is asked first."""
+    message = browser.find_element(By.ID, "message")
     relay_state = "//div[@data-relay='door-lock']/span[@class='state on']"
     wait_for("the door's lock powered", lambda: browser.find_elements(By.XPATH, relay_state))
     browser.find_element(By.ID, "emergency").click()  # at once: no question asked
@@ -190,10 +191,21 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     wait_for("the banner gone", lambda: not banner.is_displayed())
     browser.find_element(By.XPATH, power).click()
     wait_for("the lock powered again", lambda: browser.find_elements(By.XPATH, relay_state))
-    browser.set_window_size(400, 860)  # a phone
-    assert browser.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth"
-    ), "the page is wider than a phone's screen"
+
+
+def bend_the_clock(room: Running, browser: WebDriver) -> None:
+    """The game master's buttons on the game clock: five minutes more, stopped, started."""
+    left = browser.find_element(By.CSS_SELECTOR, "[data-clock='game'] .left")
+    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='+5 min']").click()
+    wait_for("five minutes more", lambda: left.text.startswith("64:"))
+    assert 3840 < room.answer("status")["clocks"]["game"]["left"] <= 3900
+    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='Stop']").click()
+    wait_for("the clock stopped", lambda: not room.answer("status")["clocks"]["game"]["running"])
+    stopped = left.text
+    time.sleep(1.2)
+    assert left.text == stopped, "a stopped clock stands on the page too"
+    browser.find_element(By.XPATH, "//div[@data-clock='game']//button[.='Start']").click()
+    wait_for("the clock going again", lambda: room.answer("status")["clocks"]["game"]["running"])
 
 
 def test_the_page_names_the_next_scene_follows_the_current_one_and_shows_local_times(
