@@ -220,7 +220,11 @@ class ShowController:
             while True:
                 self.check_in("controller")
                 try:
-                    trigger = await asyncio.wait_for(self.queue.get(), CHECK_IN)
+                    # Not wait_for: in Python 3.11 it drops a cancel that comes as the queue
+                    # hands over a trigger, and the controller would never stop (a walk's
+                    # flood of triggers showed it).
+                    async with asyncio.timeout(CHECK_IN):
+                        trigger = await self.queue.get()
                 except TimeoutError:
                     continue
                 await self.handle(trigger)

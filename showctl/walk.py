@@ -20,6 +20,7 @@ import structlog
 
 from showctl.clock import ScaledClock, wait
 from showctl.controller import ShowController
+from showctl.game_clock import event_of
 from showctl.leds.matrix import LedPlayer
 from showctl.machine import trigger_name
 from showctl.players.simulated import SimulatedOutputs
@@ -58,11 +59,15 @@ def audio_end_seconds(show: Show, scene: Scene, which: str) -> float | None:
 
 
 def plan(show: Show, scene: Scene, pause: float) -> list[Step]:
-    """The triggers of a scene in the order they come on the walk."""
+    """The triggers of a scene in the order they come on the walk. A game clock's event at
+    zero is not pressed: the clock fires it, as a timer fires."""
     steps = []
     manual = 0
+    by_clocks = {event_of(name, clock) for name, clock in show.clocks.items()}
     for i, t in enumerate(scene.transitions):
         name = trigger_name(t, i)
+        if t.event in by_clocks:
+            continue
         if t.after is not None:
             steps.append(Step(t.after, name, pressed=False))
         elif t.audio_end is not None:

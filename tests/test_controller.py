@@ -526,3 +526,22 @@ def test_a_task_cancelled_while_it_fires_a_trigger_is_cancelled(small) -> None:
 
     play(small(), body)
     assert cancelled_inside > 0  # some cancels landed inside the trigger, not before it
+
+
+def test_a_controller_cancelled_as_a_trigger_comes_stops(small) -> None:
+    """The trigger loop cancelled in the very turn of the loop that hands it a trigger the scene
+    ignores: it stops. (asyncio.wait_for in Python 3.11 returned the trigger and dropped the
+    cancel, and the controller ran on: a walk of the escape room hung so.)"""
+
+    async def main() -> None:
+        async with Room(small()) as room:
+            c = room.controller
+            run = asyncio.create_task(c.run())
+            for _ in range(5):
+                await asyncio.sleep(0)  # the loop waits on its empty queue
+            c.fire("event:back", "test")  # wakes the wait (a trigger scene a ignores)...
+            run.cancel()  # ...and the cancel comes in the same turn
+            done, _ = await asyncio.wait({run}, timeout=2.0)
+            assert done, "the cancelled controller ran on"
+
+    asyncio.run(main())
