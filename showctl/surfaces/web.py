@@ -338,8 +338,9 @@ class WebSurface:
                 if lines:
                     async with sending:
                         await ws.send_json({"type": "log", "lines": lines})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(news.wait(), STATUS_EVERY)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see controller.run
+                    async with asyncio.timeout(STATUS_EVERY):
+                        await news.wait()
                 await asyncio.sleep(SEND_EVERY)  # what comes meanwhile goes in the next send
 
     # --- control --------------------------------------------------------------------------
