@@ -140,6 +140,11 @@ COMMANDS: dict[str, Command] = {
             (Arg("name", str, "the named action", "open-chest", "action"),),
         ),
         Command(
+            "sound",
+            "Play a sound of the show now, over what its output plays (a creak, a whisper).",
+            (Arg("name", str, "the sound", "creak", "sound"),),
+        ),
+        Command(
             "add-time",
             "Give a game clock more time (5min), or take some away (-2min); taken below zero, "
             "it stops at zero and its end fires once.",

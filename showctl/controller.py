@@ -46,11 +46,12 @@ from showctl.show.model import (
     FAULT,
     AddTime,
     ClockAction,
+    ControllerAction,
     Message,
+    PlaySound,
     Power,
     Pulse,
     RelayAction,
-    RoomAction,
     Show,
     StartClock,
     StopClock,
@@ -75,9 +76,20 @@ TALLY_KEYS = 1000
 SAVE_RETRY = 5.0
 #: How long the sound fades out when the show is paused (s).
 PAUSE_FADE = 0.2
+#: A sound on a scene's timeline is sent to its output this long before it is due (s): its
+#: command, read ahead, waits in the player for its sample.
+SOUND_AHEAD = 1.0
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
 #: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
 CHECK_IN = 0.25
+
+
+@dataclass(frozen=True)
+class SoundAt:
+    """A sound of the timeline, due at ``due`` (monotonic s), waiting to be sent."""
+
+    sound: str
+    due: float
 
 
 @dataclass(frozen=True)
@@ -163,8 +175,9 @@ class ShowController:
         self.fault: str | None = None
         self.pending: Show | None = None  # a reloaded show, taking over at the next change
         self._timers: list[tuple[float, str]] = []
-        #: The timeline's messages and clock actions, by due time.
-        self._cues: list[tuple[float, Message | ClockAction]] = []
+        #: The timeline's messages, clock actions and sounds, by the time they are sent.
+        self._cues: list[tuple[float, Message | ClockAction | SoundAt]] = []
+        self._sounds: list[str] = []  # fired by actions, to go out once their T0 is known
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         #: While paused: how far into the scene it was (s); the show stands still there.
@@ -276,6 +289,8 @@ class ShowController:
             raise asyncio.CancelledError
         self.counts["handled" if moved else "unmet"] += 1
         outcome = Outcome(name, moved, None if moved else self._unmet(scene, name))
+        if self.state.entries == entries:
+            self._send_sounds(None)  # no scene entered: the sounds its actions fired go now
         if self.state.entries == entries and self.state.memory == memory:
             # Nothing changed (a condition did not hold, or the flags were already so): a
             # button pressed again and again is not worth a line each.
@@ -495,6 +510,18 @@ class ShowController:
         logger.info("named_action", action=name)
         for action in actions:
             self._act(action)
+        self._send_sounds(None)
+        return self.status()
+
+    async def sound(self, name: str) -> Answer:
+        """Play the show's sound ``name`` now, over what its output plays."""
+        if name not in self.show.sounds:
+            names = ", ".join(self.show.sounds) or "none"
+            return refused(
+                Refusal.UNKNOWN_NAME,
+                f"the show has no sound {name[:80]!r}; its sounds are: {names}",
+            )
+        self._play_sound(name, None, "command")
         return self.status()
 
     async def emergency(self) -> Answer:
@@ -589,10 +616,14 @@ class ShowController:
         why = switch(self.relays)
         return self.status() if why is None else refused(Refusal.NOT_NOW, why)
 
-    def _act(self, action: RoomAction | ClockAction) -> None:
-        """Carry out one of the show's actions on the room or a game clock now (a scene entered
-        or left, a transition's ``do``). One refused (the emergency release) is logged and
+    def _act(self, action: ControllerAction) -> None:
+        """Carry out one of the show's actions on the room, a game clock or a sound now (a
+        scene entered or left, a transition's ``do``); a sound waits for the T0 of what fired
+        it (:meth:`_send_sounds`). One refused (the emergency release) is logged and
         dropped."""
+        if isinstance(action, PlaySound):
+            self._sounds.append(action.sound)
+            return
         if isinstance(action, ClockAction):
             self._clock_act(action, "show")
             return
@@ -612,10 +643,15 @@ class ShowController:
                 "relay_change_dropped", key=f"dropped:{action.relay}", relay=action.relay, why=why
             )
 
-    def _place(self, action: RoomAction | ClockAction, due: float) -> None:
+    def _place(self, action: ControllerAction, due: float) -> None:
         """Put an action of the scene's timeline at its time: a relay's change on the relays'
         thread, a message or a clock's action on the controller's timers (within a few ms of
-        it)."""
+        it), a sound to its output SOUND_AHEAD before its sample."""
+        if isinstance(action, PlaySound):
+            self._cues.append((due - SOUND_AHEAD, SoundAt(action.sound, due)))
+            self._cues.sort(key=lambda cue: cue[0])
+            self._timers_changed.set()
+            return
         if isinstance(action, Message | ClockAction):
             self._cues.append((due, action))
             self._cues.sort(key=lambda cue: cue[0])
@@ -627,6 +663,26 @@ class ShowController:
             self.relays.at(due, action.relay, True, self.entry, pulse=action.duration)
         else:
             self.relays.at(due, action.relay, isinstance(action, Power), self.entry)
+
+    def _send_sounds(self, t0: float | None) -> None:
+        """Send the sounds that actions fired: from ``t0`` (a scene's just entered), or as soon
+        as their outputs can."""
+        sounds, self._sounds = self._sounds, []
+        for name in sounds:
+            self._play_sound(name, t0, "show")
+
+    def _play_sound(self, name: str, t0: float | None, source: str) -> None:
+        spec = self.show.sounds[name]
+        at = self.outputs.effect(
+            spec.output, self.show.clip_path(spec.clip), 10 ** (spec.gain / 20), t0, self.entry
+        )
+        logger.info(
+            "sound_played",
+            sound=name,
+            output=spec.output,
+            t0=round(at, 6),
+            source=source,
+        )
 
     def _send(self, message: Message) -> None:
         if self.messages is None:
@@ -754,7 +810,9 @@ class ShowController:
             self._put(Trigger(timer[1], "timer", self.entry))
         while self._cues and self._cues[0][0] <= now:
             cue = self._cues.pop(0)[1]
-            if isinstance(cue, ClockAction):
+            if isinstance(cue, SoundAt):
+                self._play_sound(cue.sound, cue.due, "timeline")
+            elif isinstance(cue, ClockAction):
                 self._clock_act(cue, "timeline")
             else:
                 self._send(cue)
@@ -825,6 +883,7 @@ class ShowController:
         if self.relays is not None:
             self.relays.forget()
         if scene_name == FAULT:
+            self._sounds.clear()  # the outputs fall silent
             if self.relays is not None:
                 self.relays.make_safe("fault")
             await self.outputs.stop()
@@ -841,7 +900,9 @@ class ShowController:
         self.t0 = await self.outputs.play(clips, None if take_up is None else self.t0, self.entry)
         silent = [name for name in self.show.outputs if name not in clips]
         if silent:
-            await self.outputs.stop(outputs=silent, at=self.t0)
+            await self.outputs.stop(outputs=silent, at=self.t0, play=self.entry)
+        # Sounds fired by what entered the scene start with it (a scene taken up: from now).
+        self._send_sounds(self.t0 if take_up is None else None)
         if self.leds is not None and self.show.matrix is not None:
             meter = clip_meter(self.show, scene_name)
             self.leds.play(Schedule(self.show.matrix, scene.leds, meter), self.t0)
@@ -886,8 +947,11 @@ class ShowController:
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     def _next_clips(self) -> dict[str, set[tuple[Path, bool]]]:
-        """The clips of every scene the current one can lead to, per output."""
+        """The clips of every scene the current one can lead to, and every sound's, per
+        output."""
         clips: dict[str, set[tuple[Path, bool]]] = {}
+        for sound in self.show.sounds.values():
+            clips.setdefault(sound.output, set()).add((self.show.clip_path(sound.clip), False))
         for t in self.show.scenes[self.state.scene].transitions:
             if t.to is not None:
                 for output, clip in self.show.clips(t.to).items():

@@ -123,6 +123,24 @@ def fanfare(pitch: float, seconds: float) -> Signal:
     return _fade(0.3 * out)
 
 
+def creak(seconds: float, seed: int) -> Signal:
+    """Played once, over a scene: a door's creak, stick-slip pulses whose rate wanders, each
+    ringing a wooden resonance."""
+    rng = np.random.default_rng(seed)
+    t = _time(seconds)
+    out = np.zeros(len(t))
+    ring = np.exp(-t[: RATE // 100] * 900) * np.sin(2 * np.pi * 950 * t[: RATE // 100])
+    at = 0.0
+    while at < seconds - 0.01:
+        rate = 40 + 35 * np.sin(np.pi * at / seconds) + 8 * rng.standard_normal()
+        start = round(at * RATE)
+        piece = ring[: len(out) - start] * (0.5 + 0.5 * rng.random())
+        out[start : start + len(piece)] += piece
+        at += 1.0 / max(rate, 15.0)
+    envelope = np.sin(np.linspace(0, np.pi, len(t))) ** 0.5
+    return _fade(0.5 * out * envelope / max(np.abs(out).max(), 1e-9))
+
+
 def clips() -> Iterator[tuple[str, Callable[[], Signal]]]:
     """Every demo clip: its path under the media folder and how to make it."""
     for i, (output, pitch) in enumerate(DEMO_PITCHES.items()):
@@ -135,6 +153,7 @@ def clips() -> Iterator[tuple[str, Callable[[], Signal]]]:
     yield "escape-room/hint.wav", partial(voice, hint, 3.0, seed=4)
     yield "escape-room/finale.wav", partial(fanfare, room * 2, 5.0)
     yield "escape-room/game-over.wav", partial(sweep, room * 4, room, 3.0)
+    yield "escape-room/creak.wav", partial(creak, 0.8, seed=5)
 
 
 def to_pcm16(signal: Signal) -> npt.NDArray[np.int16]:

@@ -37,9 +37,8 @@ from showctl.show.model import (
     FAULT,
     Action,
     ClearFlag,
-    ClockAction,
+    ControllerAction,
     Increment,
-    RoomAction,
     SetFlag,
     Show,
     Transition,
@@ -61,9 +60,9 @@ def trigger_name(transition: Transition, index: int) -> str:
     return f"{kind}:{getattr(transition, kind)}"
 
 
-def _nothing(action: RoomAction | ClockAction) -> None:
-    """Where the room's and the clocks' actions go when no controller is attached (the tests of
-    the machine alone)."""
+def _nothing(action: ControllerAction) -> None:
+    """Where the actions on the room, the clocks and the sounds go when no controller is
+    attached (the tests of the machine alone)."""
 
 
 def _no_clock(name: str) -> float:
@@ -74,8 +73,8 @@ def _no_clock(name: str) -> float:
 class ShowState:
     """The model the machine drives: the current scene (``scene``), the flags that are set and
     the counters (a counter not in ``counters`` is 0). The actions on the room (a relay
-    powered) and on the game clocks are handed to ``act``; ``clock_left`` says a game clock's
-    seconds left, for conditions."""
+    powered), the game clocks and the sounds are handed to ``act``; ``clock_left`` says a game
+    clock's seconds left, for conditions."""
 
     flags: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
@@ -84,7 +83,7 @@ class ShowState:
     #: Whether the latest trigger ran a transition (a queued machine's ``trigger`` always
     #: answers ``True``: it only says the trigger was queued).
     moved: bool = False
-    act: Callable[[RoomAction | ClockAction], None] = field(default=_nothing, repr=False)
+    act: Callable[[ControllerAction], None] = field(default=_nothing, repr=False)
     clock_left: Callable[[str], float] = field(default=_no_clock, repr=False)
 
     if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
@@ -107,7 +106,7 @@ class ShowState:
         change."""
         changed = False
         for action in actions:
-            if isinstance(action, RoomAction | ClockAction):
+            if isinstance(action, ControllerAction):
                 self.act(action)
                 continue
             if isinstance(action, Increment | Zero):

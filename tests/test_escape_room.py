@@ -49,6 +49,8 @@ async def won_game(room: Room) -> None:
     assert room.scene == "idle", "the start button does nothing while the door is open"
     await room.press("door")
     assert (room.scene, room.flags) == ("idle", {"door_closed"})
+    creak = room.outputs.effects[-1]
+    assert (creak.output, creak.clip.name) == ("room", "creak.wav"), "the door creaks shut"
     assert room.controller.state_path is not None
     saved = saved_state.load(room.controller.state_path, str(ESCAPE_ROOM.path.resolve()))
     assert saved is not None

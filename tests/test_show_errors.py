@@ -780,3 +780,65 @@ def test_a_clock_whose_end_no_scene_takes_is_a_warning(problems: CheckFn) -> Non
             "happens then; add '- event: time-up' to the transitions of the scenes it ends",
         )
     ]
+
+
+#: BASE with a sound on its output.
+SOUNDED = BASE.replace(
+    "flags: [done]\n", "flags: [done]\nsounds:\n  creak: {clip: tone.wav, output: left}\n"
+)
+
+
+def test_a_show_with_sounds_is_clean(problems: CheckFn) -> None:
+    assert problems(SOUNDED) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        (
+            "output: left}",
+            "output: lft}",
+            "sounds.creak.output",
+            "unknown output 'lft' (did you mean 'left'?)",
+        ),
+        (
+            "{clip: tone.wav,",
+            "{clip: stereo.wav,",
+            "sounds.creak.clip",
+            "'stereo.wav' has 2 channels; each output plays one mono WAV: mix it down",
+        ),
+        (
+            "{clip: tone.wav,",
+            "{clip: slow.wav,",
+            "sounds.creak.clip",
+            "'slow.wav' is at 22050 Hz but its output runs at 48000 Hz; resample it to 48000 Hz",
+        ),
+        (
+            "{clip: tone.wav,",
+            "{clip: nothing.wav,",
+            "sounds.creak.clip",
+            "'nothing.wav' does not exist; check the name and the media folder",
+        ),
+        (
+            "output: left}",
+            "output: left, gain: 20}",
+            "sounds.creak.gain",
+            "must be at most 12, found 20",
+        ),
+        (
+            "        to: b\n",
+            "        to: b\n        do: {sound: craek}\n",
+            "scenes.a.transitions[0].do[0].sound",
+            "unknown sound 'craek' (did you mean 'creak'?)",
+        ),
+    ],
+    ids=["unknown-output", "stereo", "wrong-rate", "missing", "too-loud", "unknown-sound"],
+)
+def test_sound_mistakes(
+    problems: CheckFn, show_dir: Path, old: str, new: str, path: str, message: str
+) -> None:
+    write_wav(show_dir / "media" / "stereo.wav", channels=2)
+    write_wav(show_dir / "media" / "slow.wav", rate=22050)
+    assert old in SOUNDED
+    found = errors(problems(SOUNDED.replace(old, new, 1)))
+    assert [(p.path, p.message) for p in found] == [(path, message)]

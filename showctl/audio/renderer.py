@@ -20,6 +20,15 @@ content sample ``(t - t0) * rate`` at DAC time ``t``:
   as crackle and misplaces the output meanwhile. The lock waits while the clock fit is not
   ready (after such a jump it starts afresh), as a start does: it is judged by the fit.
 
+**Effects** are clips mixed in over what plays (a door's creak over the room's music), each
+from its own ``t0`` on the sample as a start is, at its gain; at most :data:`MAX_EFFECTS` sound
+at once (one more ends the oldest, faded over :data:`DECLICK`). An effect belongs to a play, and
+ends (faded over :data:`DECLICK`) when another play or a stop takes over the output, or at its
+own end. Where effects sound, a soft limiter keeps the sum below full scale: in a block that
+would pass it, samples past :data:`KNEE` bend towards it smoothly instead of wrapping or
+clipping hard. The scene's clip is
+placed and kept on the timeline as before, whatever is mixed over it.
+
 The callback only copies and counts. Commands arrive on a deque from the control thread,
 events leave on another; both are appended and popped whole, which needs no lock.
 """
@@ -91,15 +100,42 @@ class Start:
 @dataclass
 class Stop:
     """Stop now, or at ``at`` (monotonic seconds, DAC time); at once, or fading out over
-    ``fade`` seconds."""
+    ``fade`` seconds. The effects of other plays than ``play`` end (all of them: ``None``)."""
 
     fade: float = 0.0
     at: float | None = None
+    play: int | None = None
 
     @property
     def due(self) -> float | None:
         """When it takes effect: ``at``, or now (``None``)."""
         return self.at
+
+
+#: Effects sounding at once on an output, at most.
+MAX_EFFECTS = 8
+#: How long an effect cut short (its play over, or the oldest of too many) fades out (s).
+DECLICK = 0.005
+#: Where the limiter bends the samples of a block whose sum of a clip and its effects would pass
+#: full scale (3 dB below it), and what it never reaches: the largest 16-bit sample, so that no
+#: card's conversion wraps.
+KNEE = 10 ** (-3 / 20)
+CEILING = 1.0 - 2.0**-15
+
+
+@dataclass
+class Effect:
+    """Mix ``stream`` in at ``gain`` (a factor), its sample 0 at ``t0`` (monotonic s, DAC
+    time); it belongs to play ``play``."""
+
+    stream: Source
+    t0: float
+    gain: float = 1.0
+    play: int = 0
+    started: bool = False
+    #: Gain change a sample while it fades out (0: not fading).
+    fade_step: float = 0.0
+    level: float = 1.0  # the fade's gain now
 
 
 #: The level meter reads one block in this many (one in 85 ms at 256 samples, 48 kHz): reading
@@ -134,7 +170,7 @@ class Renderer:
     #: The card's clock error as the player before measured it (see DacClock), if any.
     known_ppm: float | None = None
     clock: DacClock = field(init=False)
-    commands: collections.deque[Start | Stop] = field(default_factory=collections.deque)
+    commands: collections.deque[Start | Stop | Effect] = field(default_factory=collections.deque)
     events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
     counters: Counters = field(default_factory=Counters)
     #: Streams the callback is done with, for the control thread to close.
@@ -156,6 +192,8 @@ class Renderer:
         self._holding = False  # silent until the timeline reaches the content (a resync)
         self._gain = 1.0
         self._fade_step = 0.0  # gain change a sample while fading out
+        self._effects: list[Effect] = []  # in the order they came: the oldest first
+        self._scratch = np.zeros(0, dtype=np.float32)  # an effect's samples, before its gain
 
     @property
     def playing(self) -> bool:
@@ -184,6 +222,8 @@ class Renderer:
                 self._change(self._next, self._frame + head)
                 self._next = None
         self._fill_part(block[head:], self._frame + head)
+        if self._effects:
+            self._mix(block, self._frame)
         self._frame += n
         self.counters.blocks += 1
         if self.counters.blocks % PEAK_EVERY == 0:
@@ -199,9 +239,13 @@ class Renderer:
         else:
             self._fill(part, self._playing, frame)
 
-    def _apply(self, command: Start | Stop) -> None:
+    def _apply(self, command: Start | Stop | Effect) -> None:
         """Take a command. One that comes while a clip sounds and is due later (a new scene's
-        clip, or a stop at its T0) waits for its sample; anything else acts at once."""
+        clip, or a stop at its T0) waits for its sample; anything else acts at once. An effect
+        waits for its own T0 beside the others."""
+        if isinstance(command, Effect):
+            self._effects.append(command)
+            return
         due = command.due
         sounding = self._playing is not None and self._started
         if sounding and due is not None and self.clock.time_of(self._frame) < due:
@@ -212,6 +256,10 @@ class Renderer:
         self._change(command, self._frame)
 
     def _change(self, command: Start | Stop, frame: int) -> None:
+        play = command.id if isinstance(command, Start) else command.play
+        for effect in self._effects:  # those of another play end with it
+            if play is None or effect.play != play:
+                self._fade_effect(effect, command.fade if isinstance(command, Stop) else 0.0)
         if isinstance(command, Start):
             self._end("replaced" if self._started else None, at_frame=frame)
             self._playing, self._started = command, False
@@ -297,6 +345,74 @@ class Renderer:
             if self._gain <= 0.0:
                 self._end("faded", at_frame=frame + n)
 
+    # --- effects ---------------------------------------------------------------------------
+
+    def _fade_effect(self, effect: Effect, fade: float) -> None:
+        """End ``effect`` by fading it out over ``fade`` s (at least DECLICK)."""
+        if not effect.fade_step:
+            effect.fade_step = -1.0 / max(1.0, max(fade, DECLICK) * self.rate)
+
+    def _mix(self, block: Block, frame: int) -> None:
+        """Mix the effects due into ``block`` (the stream's ``frame`` on), then limit the sum
+        if any sounded in it."""
+        n = len(block)
+        if len(self._scratch) < n:
+            self._scratch = np.zeros(n, dtype=np.float32)
+        sounded = False
+        for effect in list(self._effects):
+            begin = 0
+            if not effect.started:
+                if effect.fade_step:  # ended before it began: never heard
+                    self._retire_effect(effect)
+                    continue
+                gap = round((effect.t0 - self.clock.time_of(frame)) * self.rate)
+                if gap >= n:
+                    continue  # later
+                if gap > 0:
+                    begin = gap
+                elif gap < 0:
+                    effect.stream.skip(-gap)  # late: join where its timeline is
+                effect.started = True
+                self._make_room(effect)
+            part = self._scratch[: n - begin]
+            got = effect.stream.read_into(part)
+            if got:
+                sounded = True
+                self._gain_of(effect, part[:got])
+                block[begin : begin + got] += part[:got]
+            ended = (
+                effect.stream.length is not None and effect.stream.position >= effect.stream.length
+            )
+            if ended or (effect.fade_step and effect.level <= 0.0):
+                self._retire_effect(effect)
+            elif got < n - begin:  # the reader fell behind: stay on the effect's timeline
+                self.counters.underruns += 1
+                effect.stream.skip(n - begin - got)
+        if sounded:
+            limit(block)
+
+    def _gain_of(self, effect: Effect, part: Block) -> None:
+        """Apply ``effect``'s gain, and its fade if it is fading, to ``part`` in place."""
+        if not effect.fade_step:
+            if effect.gain != 1.0:
+                part *= effect.gain
+            return
+        levels = effect.level + effect.fade_step * np.arange(1, len(part) + 1, dtype=np.float32)
+        np.clip(levels, 0.0, 1.0, out=levels)
+        part *= levels * effect.gain
+        effect.level = float(levels[-1])
+
+    def _make_room(self, effect: Effect) -> None:
+        """With ``effect`` begun, more than MAX_EFFECTS sounding: the oldest fades out."""
+        sounding = [e for e in self._effects if e.started and not e.fade_step]
+        for oldest in sounding[: max(0, len(sounding) - MAX_EFFECTS)]:
+            self._fade_effect(oldest, 0.0)
+            self._emit("effect_dropped", play=oldest.play, sounding=MAX_EFFECTS)
+
+    def _retire_effect(self, effect: Effect) -> None:
+        self._effects.remove(effect)
+        self.retired.append(effect.stream)
+
     def _keep_on_timeline(self, play: Start, due: float, n: int) -> tuple[int, bool]:
         """Keep a sounding clip on the timeline (``due``: the content sample this block's first
         belongs at): the zeros to put before the clip's samples in this block, and whether its
@@ -322,3 +438,17 @@ class Renderer:
             stream.skip(1)
             self.counters.drops += 1
         return 0, False
+
+
+def limit(block: Block) -> None:
+    """Keep ``block`` below full scale, in place. A block that would not pass :data:`CEILING`
+    is left as it is; in one that would, samples past :data:`KNEE` bend towards the ceiling
+    along a tanh curve that meets the straight line smoothly, so a loud sum is rounded off,
+    never wrapped or cut flat at a corner."""
+    if max(float(block.max()), -float(block.min())) <= CEILING:
+        return
+    size = np.abs(block)
+    over = size > KNEE
+    room = CEILING - KNEE
+    bent = KNEE + room * np.tanh((size[over] - KNEE) / room)
+    block[over] = np.copysign(bent, block[over]).astype(np.float32)

@@ -70,9 +70,20 @@ class Outputs(Protocol):
         ...
 
     async def stop(
-        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+        self,
+        fade: float = 0.0,
+        outputs: Collection[str] | None = None,
+        at: float | None = None,
+        play: int | None = None,
     ) -> None:
-        """Silence the outputs (default: all) from ``at`` (a T0; default: now)."""
+        """Silence the outputs (default: all) from ``at`` (a T0; default: now); their effects
+        of other plays than ``play`` end (every effect: ``None``)."""
+        ...
+
+    def effect(self, output: str, clip: Path, gain: float, t0: float | None, play: int) -> float:
+        """Mix ``clip`` in over what ``output`` plays, at ``gain`` (a factor), from ``t0``, or
+        with none as soon as the output can; it ends with play ``play``. Its T0. Never
+        waits."""
         ...
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:

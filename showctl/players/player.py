@@ -23,7 +23,7 @@ from typing import BinaryIO
 from showctl import realtime
 from showctl.audio.base import OutputBackend, OutputStream
 from showctl.audio.clip import ClipStream, inspect
-from showctl.audio.renderer import Renderer, Start, Stop
+from showctl.audio.renderer import Effect, Renderer, Start, Stop
 from showctl.errors import AudioDeviceError, ClipError
 from showctl.players import protocol
 
@@ -186,7 +186,9 @@ class Player:
             case protocol.Load():
                 self._load({(Path(clip), loop) for clip, loop in message.clips})
             case protocol.Stop():
-                self.renderer.commands.append(Stop(message.fade, message.at))
+                self.renderer.commands.append(Stop(message.fade, message.at, message.play))
+            case protocol.Effect():
+                self._effect(Path(message.clip), message.t0, message.gain, message.play)
             case protocol.Quit():
                 return False
             case protocol.Ping():
@@ -215,6 +217,25 @@ class Player:
         self.renderer.commands.append(Start(clip, t0, play, queued=time.monotonic()))
         logger.info("clip_queued", clip=str(path), t0=t0, loop=loop, play=play)
 
+    def _effect(self, path: Path, t0: float, gain: float, play: int) -> None:
+        """Queue ``path`` to be mixed in from ``t0``: the clip loaded ahead (and another opened
+        in its place for the next time), else opened now. A clip that cannot play is logged;
+        the output plays on."""
+        clip = self._loaded.pop((path, False), None)
+        again = clip is not None  # loaded ahead: to be loaded again for the next time
+        try:
+            if clip is None or clip.info.changed():
+                if clip is not None:
+                    clip.close()
+                clip = ClipStream(inspect(path, self.stream.rate), loop=False)
+        except ClipError as e:
+            logger.warning("effect_not_played", clip=str(path), reason=str(e))
+            return
+        self.renderer.commands.append(Effect(clip, t0, gain, play))
+        logger.info("effect_queued", clip=str(path), t0=t0, gain=gain, play=play)
+        if again:
+            self._load({*self._loaded, (path, False)})
+
     def _load(self, wanted: set[tuple[Path, bool]]) -> None:
         """Have exactly ``wanted`` (clip, loop) open and read ahead from their start, so that
         playing one of them costs no file opening. A clip that cannot be loaded is logged;
@@ -237,7 +258,10 @@ class Player:
             self._wake.clear()
             while renderer.events:
                 kind, data = renderer.events.popleft()
-                self.emit(RENDERER_EVENTS[kind](**data))
+                if kind == "effect_dropped":
+                    logger.warning("effect_dropped", **data)  # the oldest of too many
+                else:
+                    self.emit(RENDERER_EVENTS[kind](**data))
             while renderer.retired:
                 renderer.retired.popleft().close()
             now = time.monotonic()

@@ -445,16 +445,36 @@ class PlayerPool:
         )
 
     async def stop(
-        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+        self,
+        fade: float = 0.0,
+        outputs: Collection[str] | None = None,
+        at: float | None = None,
+        play: int | None = None,
     ) -> None:
         """Stop the given outputs (default: all) at ``at`` (a T0; default: now), at once or
-        fading out over ``fade`` s."""
+        fading out over ``fade`` s; their effects of other plays than ``play`` end (all of
+        them: ``None``)."""
         names = list(self.players if outputs is None else outputs)
         for name in names:
             self._plays.pop(name, None)  # a fresh player starts silent anyway
         ready = self._ready()
-        message = protocol.Stop(fade, at)
+        message = protocol.Stop(fade, at, play)
         await asyncio.gather(*(ready[name].send(message) for name in names if name in ready))
+
+    def effect(self, output: str, clip: Path, gain: float, t0: float | None, play: int) -> float:
+        """Have ``output``'s player mix ``clip`` in at ``gain`` from ``t0``, or with none at
+        :attr:`soonest` from now; its T0. The command is handed to the pipe now (one line: the
+        pipe's buffer takes it whole). A player that is not ready (starting again) misses it:
+        an effect is of its moment."""
+        player = self._ready().get(output)
+        with self._realtime():
+            if t0 is None:
+                t0 = self.clock.monotonic() + self.soonest
+            if player is not None:
+                player.write(protocol.Effect(str(clip), t0, gain, play))
+        if player is None:
+            logger.warning("effect_missed", output=output, clip=str(clip), why="no player ready")
+        return t0
 
     def end_supervision(self) -> None:
         """From now on no player is restarted: the hung are no longer looked for, the restarts

@@ -61,11 +61,24 @@ class Load:
 @dataclass(frozen=True)
 class Stop:
     """Stop at ``at`` (a T0, monotonic seconds), or now (``None``); at once, or fading out over
-    ``fade`` seconds."""
+    ``fade`` seconds. The effects of other plays than ``play`` end too (all, with ``None``)."""
 
     KIND: ClassVar[str] = "stop"
     fade: float = 0.0
     at: float | None = None
+    play: int | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Mix ``clip`` (a file path) in at ``gain`` (a factor) over what plays, its first sample
+    at ``t0`` (monotonic seconds, DAC time); it belongs to play ``play``, and ends with it."""
+
+    KIND: ClassVar[str] = "effect"
+    clip: str
+    t0: float
+    gain: float = 1.0
+    play: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,7 @@ class Ping:
     id: int
 
 
-Command = Play | Load | Stop | Quit | Ping
+Command = Play | Load | Stop | Effect | Quit | Ping
 
 
 # --- events, player to controller ----------------------------------------------------------
@@ -175,7 +188,7 @@ class Error:
 
 Event = Ready | Heartbeat | Started | Finished | Resynced | Pong | Error
 
-_COMMANDS: dict[str, type[Command]] = {c.KIND: c for c in (Play, Load, Stop, Quit, Ping)}
+_COMMANDS: dict[str, type[Command]] = {c.KIND: c for c in (Play, Load, Stop, Effect, Quit, Ping)}
 _EVENTS: dict[str, type[Event]] = {
     e.KIND: e for e in (Ready, Heartbeat, Started, Finished, Resynced, Pong, Error)
 }
@@ -183,7 +196,7 @@ _EVENTS: dict[str, type[Event]] = {
 
 def encode(message: Command | Event) -> bytes:
     """One message as its line."""
-    tag = "cmd" if isinstance(message, Play | Load | Stop | Quit | Ping) else "event"
+    tag = "cmd" if type(message) in _COMMANDS.values() else "event"
     fields = {tag: message.KIND, **dataclasses.asdict(message)}
     return (json.dumps(fields, separators=(",", ":")) + "\n").encode()
 

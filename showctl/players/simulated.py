@@ -21,6 +21,17 @@ from showctl.players.outputs import Clip, OutputHealth, OutputListener
 
 
 @dataclass(frozen=True)
+class Mixed:
+    """An effect an output was told to mix in: from ``t0``, at ``gain``, with play ``play``."""
+
+    output: str
+    clip: Path
+    gain: float
+    t0: float
+    play: int
+
+
+@dataclass(frozen=True)
 class Played:
     """A clip an output was told to play: from ``t0`` (clock seconds), tagged ``play``."""
 
@@ -35,7 +46,8 @@ class Played:
 class SimulatedOutputs:
     """Audio outputs with memory, on a clock.
 
-    They keep every command (:attr:`plays`, :attr:`stops`, :attr:`loads`) and tell their
+    They keep every command (:attr:`plays`, :attr:`stops`, :attr:`effects`, :attr:`loads`) and
+    tell their
     :attr:`listener` what happens as the players would: a clip played once ends at its T0
     plus its length by the clock, when :meth:`finish_due` is called (a test moving a fake
     clock calls it) or by :meth:`run` (a task that calls it as its clock comes to each end);
@@ -49,6 +61,7 @@ class SimulatedOutputs:
         self.listener: OutputListener | None = None
         self.plays: list[Played] = []
         self.stops: list[tuple[float, str]] = []
+        self.effects: list[Mixed] = []
         self.loads: list[dict[str, set[Clip]]] = []
         self.failed: dict[str, str] = {}
         self._current: dict[str, Played] = {}
@@ -68,11 +81,21 @@ class SimulatedOutputs:
         return t0
 
     async def stop(
-        self, fade: float = 0.0, outputs: Collection[str] | None = None, at: float | None = None
+        self,
+        fade: float = 0.0,
+        outputs: Collection[str] | None = None,
+        at: float | None = None,
+        play: int | None = None,
     ) -> None:
         for output in self.names if outputs is None else outputs:
             self._current.pop(output, None)
             self.stops.append((self.clock.monotonic() if at is None else at, output))
+
+    def effect(self, output: str, clip: Path, gain: float, t0: float | None, play: int) -> float:
+        if t0 is None:
+            t0 = self.clock.monotonic() + self.soonest
+        self.effects.append(Mixed(output, clip, gain, t0, play))
+        return t0
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         self.loads.append({output: set(c) for output, c in clips.items()})

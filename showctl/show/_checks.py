@@ -38,6 +38,7 @@ from showctl.show.model import (
     Meter,
     Off,
     On,
+    PlaySound,
     Power,
     Program,
     Publish,
@@ -86,6 +87,7 @@ class _Checker:
         self.flags = set(show.flags)
         self.counters = set(show.counters)
         self.clocks = self.declared(("clocks",), show.clocks)
+        self.sounds = self.declared(("sounds",), show.sounds)
         self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
         self.media_ok = True
 
@@ -103,6 +105,7 @@ class _Checker:
         self.check_lines()
         self.check_relays()
         self.check_clocks()
+        self.check_sounds()
         self.check_media_dir()
         for name, scene in show.scenes.items():
             self.check_scene(name, scene)
@@ -249,6 +252,12 @@ class _Checker:
         for where, name in self.conv.items(("emergency", "inputs"), inputs):
             self.reference(where, name, self.inputs, "input")
 
+    def check_sounds(self) -> None:
+        for name, sound in self.show.sounds.items():
+            here = ("sounds", name)
+            if self.reference((*here, "output"), sound.output, self.outputs, "output"):
+                self.check_clip((*here, "clip"), sound.clip, sound.output)
+
     def check_clocks(self) -> None:
         taken = {t.event for scene in self.show.scenes.values() for t in scene.transitions}
         for name, clock in self.show.clocks.items():
@@ -366,6 +375,8 @@ class _Checker:
             self.reference(path, action.counter, self.counters, "counter")
         elif isinstance(action, ClockAction):
             self.reference(path, action.clock, self.clocks, "clock")
+        elif isinstance(action, PlaySound):
+            self.reference(path, action.sound, self.sounds, "sound")
         elif isinstance(action, SendOsc):
             self.from_settings((*path[:-1], "to"), action.to, "OSC target")
         elif isinstance(action, SendSerial):

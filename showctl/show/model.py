@@ -457,6 +457,22 @@ class Sound:
 
 
 @dataclass(frozen=True)
+class SoundEffect:
+    """A sound played over whatever its output plays (a door's creak, a whisper): fired by an
+    action (``sound: NAME``) or the game master, mixed in, on its own sample."""
+
+    clip: Annotated[
+        str,
+        Doc("A mono WAV file, relative to the show's media folder, at its output's rate."),
+    ]
+    output: Annotated[Name, Doc("The output it plays on.")]
+    gain: Annotated[
+        Annotated[float, Range(min=-60, max=12)],
+        Doc("Its level in dB (0: as the file is; -6: half); a sum near full scale is limited."),
+    ] = 0.0
+
+
+@dataclass(frozen=True)
 class SetFlag:
     """Set a flag."""
 
@@ -663,11 +679,26 @@ class AddTime:
 
 ClockAction = StartClock | StopClock | ResetClock | AddTime
 
+
+@dataclass(frozen=True)
+class PlaySound:
+    """Play one of the show's sounds over what its output plays: at once (within the outputs'
+    lead), with a scene's start when the action starts a scene, or on its sample on the
+    timeline."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "sound"
+    TAG_FIELD: ClassVar[str] = "sound"
+    sound: Annotated[Name, Doc("The sound, by its name in the show's sounds.")]
+
+
 #: What acts on the room (rather than on the show's own memory).
 RelayAction = Power | Unpower | Pulse
 Message = Publish | SendOsc | HttpRequest | SendSerial
 RoomAction = RelayAction | Message
-Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | ClockAction | RoomAction
+#: What the controller carries out itself (the machine hands them on).
+ControllerAction = RoomAction | ClockAction | PlaySound
+Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | ControllerAction
 FlagAction = SetFlag | ClearFlag | ToggleFlag
 
 #: A comparison of a counter with a whole number (``attempts >= 3``) or of a game clock's time
@@ -732,7 +763,7 @@ class Timed:
 
     INLINE: ClassVar[str] = "action"
     action: Annotated[
-        RoomAction | ClockAction, Doc("The action: its kind's key and its settings, beside 'at'.")
+        ControllerAction, Doc("The action: its kind's key and its settings, beside 'at'.")
     ]
     at: Annotated[
         SceneTime,
@@ -798,11 +829,15 @@ class Show:
         dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     )
     actions: Annotated[
-        Mapping[Name, Annotated[tuple[RoomAction, ...], OneOrMany(), NonEmpty()]],
+        Mapping[Name, Annotated[tuple[RoomAction | PlaySound, ...], OneOrMany(), NonEmpty()]],
         Doc(
             "Named actions on the room, for the game master to run by hand (a stuck prop: "
             "open-chest), each one action or a list."
         ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    sounds: Annotated[
+        Mapping[Name, SoundEffect],
+        Doc("Sound effects by name, played over the scenes' sound by actions and the game master."),
     ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     clocks: Annotated[
         Mapping[Name, GameClock],

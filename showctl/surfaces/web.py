@@ -237,6 +237,9 @@ class WebSurface:
                 "props": list(self.controller.props.specs) if self.controller.props else [],
                 "actions": list(show.actions),
                 "clocks": list(show.clocks),
+                "sounds": [
+                    {"name": name, "output": sound.output} for name, sound in show.sounds.items()
+                ],
                 "matrix": None
                 if matrix is None
                 else {"rows": matrix.rows, "columns": matrix.columns},

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 
@@ -260,3 +261,57 @@ def test_a_ping_is_answered_with_when_it_came() -> None:
     assert status == 0
     assert pong.id == 7
     assert before < pong.queued < time.monotonic()
+
+
+def test_an_effect_is_mixed_in_and_a_bad_one_leaves_the_output_playing(tmp_path: Path) -> None:
+    """A loaded effect played twice (read ahead again after the first), and one whose file is
+    not there: logged, and the player plays on."""
+    tone = write_wav(tmp_path / "tone.wav", seconds=0.5)
+    creak = write_wav(tmp_path / "creak.wav", seconds=0.1)
+    capture = tmp_path / "out.wav"
+    stream = SimStream("sim-a", 48000, clock=MonotonicClock(), capture=capture)
+    events = io.BytesIO()
+    logs = io.StringIO()
+    at = time.monotonic() + 2.0
+    commands = [
+        protocol.Load(((str(creak), False),)),
+        protocol.Play(str(tone), at, loop=True, play=1),
+        protocol.Effect(str(creak), at + 0.2, 0.5, play=1),
+        protocol.Effect(str(creak), at + 0.4, 0.5, play=1),
+        protocol.Effect(str(tmp_path / "gone.wav"), at + 0.3, 1.0, play=1),
+    ]
+
+    class Paced(io.BytesIO):
+        def __iter__(self):
+            yield from self.getvalue().splitlines(keepends=True)
+            time.sleep(max(0.0, at + 0.8 - time.monotonic()))
+
+    from showctl.players import player as player_module
+
+    player_module.logger = protocol.LogLines(logs)
+    try:
+        status = Player("a", stream, events).run(Paced(b"".join(map(protocol.encode, commands))))
+    finally:
+        player_module.logger = protocol.LogLines(sys.stderr)
+    assert status == 0
+    assert not errors_in(events), "a bad effect is no error of the output"
+    said = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [e["event"] for e in said if e["event"].startswith("effect")] == [
+        "effect_queued",
+        "effect_queued",
+        "effect_not_played",
+    ]
+    samples = soundfile.read(str(capture), dtype="float32")[0]
+    tone_samples = soundfile.read(str(tone), dtype="float32")[0]
+    creak_samples = soundfile.read(str(creak), dtype="float32")[0]
+
+    def index(t: float) -> int:
+        return round((t - stream.dac_time(0)) * 48000)
+
+    start = index(at)
+    expected = np.resize(tone_samples, len(samples) - start)  # the loop, from its T0
+    for due in (at + 0.2, at + 0.4):  # each effect at half its level, on its sample
+        first = index(due) - start
+        expected[first : first + len(creak_samples)] += 0.5 * creak_samples
+    heard = samples[start : index(at + 0.7)]
+    assert np.abs(heard - expected[: len(heard)]).max() < 1e-4

@@ -112,7 +112,13 @@ function showShow(show) {
   $("inputs").replaceChildren(...show.inputs.map((name) =>
     button(name, () => control("trigger", { name: "input:" + name }), "input")));
   if (!show.inputs.length) $("inputs").replaceChildren(el("span", "none", "none"));
-  $("room-section").hidden = !show.relays.length && !show.props.length && !show.actions.length;
+  $("room-section").hidden = !show.relays.length && !show.props.length && !show.actions.length && !show.sounds.length;
+  $("sounds").replaceChildren(...show.sounds.map((s) => {
+    const b = button("▶ " + s.name, () => control("sound", { name: s.name }), "event");
+    b.title = "over what " + s.output + " plays";
+    return b;
+  }));
+  $("sounds-title").hidden = $("sounds").hidden = !show.sounds.length;
   $("actions").replaceChildren(...show.actions.map((name) =>
     button(name, () => control("action", { name }), "event")));
   $("actions-title").hidden = $("actions").hidden = !show.actions.length;
