@@ -141,7 +141,8 @@ class ClipStream:
     producer. No locks: each index is written by one side only.
 
     ``threaded=False`` reads in :meth:`read_into` itself instead: for simulations on a fake
-    clock, which run faster than any reader thread could keep up with.
+    clock, which run faster than any reader thread could keep up with. A clip played once that
+    fits in the read-ahead (an effect) is read whole at once, and has no reader thread.
     """
 
     def __init__(
@@ -157,7 +158,9 @@ class ClipStream:
         self.info = info
         self.loop = loop
         self.position = start if loop else min(start, info.frames)
-        self._ring = np.zeros(max(int(ahead * info.rate), 4 * chunk), dtype=np.float32)
+        size = max(int(ahead * info.rate), 4 * chunk)
+        # A clip played once that fits is read whole, into a ring just its length.
+        self._ring = np.zeros(info.frames if not loop and info.frames <= size else size, np.float32)
         self._chunk = chunk
         self._scratch = np.empty(chunk, dtype=np.float32)  # reads land here, then in the ring
         self._written = self.position  # the content index after the last sample in the ring
@@ -166,7 +169,8 @@ class ClipStream:
         self._file = soundfile.SoundFile(str(info.path))
         self._fill()  # the first chunks before anyone reads
         self._thread: threading.Thread | None = None
-        if threaded:
+        # A clip read whole already (played once, and short: an effect) needs no reader.
+        if threaded and (loop or self._written < info.frames):
             self._thread = threading.Thread(
                 target=self._run, name=f"clip:{info.path.name}", daemon=True
             )
@@ -227,8 +231,10 @@ class ClipStream:
             self._written = max(self._written, self.position)  # the callback skipped ahead
             room = size - (self._written - self.position)
             end = None if self.loop else self.info.frames
-            if room < self._chunk or (end is not None and self._written >= end):
+            if end is not None and self._written >= end:
                 return
+            if room < (self._chunk if end is None else min(self._chunk, end - self._written)):
+                return  # a chunk at a time, or what is left of a clip played once
             index = self._written % self.info.frames
             count = min(self._chunk, self.info.frames - index)  # to the end, or to the seam
             self._file.seek(index)

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+import soundfile
+
 from showctl import realtime
 from showctl.audio.base import OutputBackend, OutputStream
 from showctl.audio.clip import ClipStream, inspect
@@ -231,10 +233,12 @@ class Player:
         except ClipError as e:
             logger.warning("effect_not_played", clip=str(path), reason=str(e))
             return
-        self.renderer.commands.append(Effect(clip, t0, gain, play))
-        logger.info("effect_queued", clip=str(path), t0=t0, gain=gain, play=play)
-        if again:
-            self._load({*self._loaded, (path, False)})
+        self.renderer.commands.append(Effect(clip, t0, gain, play))  # the controller logs it
+        if again:  # the file as checked, opened again without checking it again
+            try:
+                self._loaded[path, False] = ClipStream(clip.info, loop=False)
+            except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+                logger.warning("clip_not_loaded", clip=str(path), reason=str(e))
 
     def _load(self, wanted: set[tuple[Path, bool]]) -> None:
         """Have exactly ``wanted`` (clip, loop) open and read ahead from their start, so that
