@@ -133,6 +133,32 @@ def inspect(path: Path, rate: int) -> ClipInfo:
     return ClipInfo(path, info.frames, rate, stamp)
 
 
+class WholeClip:
+    """A short clip played once from samples held in memory (shared by every play of it): an
+    effect fired again and again costs no file opening and no reader."""
+
+    def __init__(self, info: ClipInfo, samples: np.ndarray) -> None:
+        self.info = info
+        self.whole = samples
+        self.position = 0
+
+    @property
+    def length(self) -> int:
+        return len(self.whole)
+
+    def read_into(self, out: Block) -> int:
+        n = max(0, min(len(out), len(self.whole) - self.position))
+        out[:n] = self.whole[self.position : self.position + n]
+        self.position += n
+        return n
+
+    def skip(self, n: int) -> None:
+        self.position += n
+
+    def close(self) -> None:
+        """Nothing to release: the samples are shared."""
+
+
 class ClipStream:
     """Samples of one clip from ``start`` on (looped or once), read ahead by a thread.
 
@@ -180,6 +206,13 @@ class ClipStream:
     def length(self) -> int | None:
         """Samples in the stream: ``None`` for a loop (endless)."""
         return None if self.loop else self.info.frames
+
+    @property
+    def whole(self) -> np.ndarray | None:
+        """All of a clip played once that was read whole (a short one: an effect), indexed by
+        ``position``; ``None`` for any other."""
+        whole = not self.loop and len(self._ring) == self.info.frames
+        return self._ring if whole and self._written >= self.info.frames else None
 
     @property
     def error(self) -> str | None:

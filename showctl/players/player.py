@@ -20,11 +20,9 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-import soundfile
-
 from showctl import realtime
 from showctl.audio.base import OutputBackend, OutputStream
-from showctl.audio.clip import ClipStream, inspect
+from showctl.audio.clip import ClipStream, WholeClip, inspect
 from showctl.audio.renderer import Effect, Renderer, Start, Stop
 from showctl.errors import AudioDeviceError, ClipError
 from showctl.players import protocol
@@ -85,6 +83,8 @@ class Player:
         self.renderer.notify = self._wake.set
         self._clip: ClipStream | None = None  # the latest clip sent to the renderer
         self._loaded: dict[tuple[Path, bool], ClipStream] = {}  # opened ahead by ``load``
+        #: Effects' clips held whole once played (those that fit a stream's read-ahead).
+        self._wholes: dict[Path, WholeClip] = {}
 
     def emit(self, event: protocol.Event) -> None:
         """Send ``event`` to the controller; any thread may call."""
@@ -220,25 +220,28 @@ class Player:
         logger.info("clip_queued", clip=str(path), t0=t0, loop=loop, play=play)
 
     def _effect(self, path: Path, t0: float, gain: float, play: int) -> None:
-        """Queue ``path`` to be mixed in from ``t0``: the clip loaded ahead (and another opened
-        in its place for the next time), else opened now. A clip that cannot play is logged;
-        the output plays on."""
-        clip = self._loaded.pop((path, False), None)
-        again = clip is not None  # loaded ahead: to be loaded again for the next time
-        try:
-            if clip is None or clip.info.changed():
-                if clip is not None:
-                    clip.close()
-                clip = ClipStream(inspect(path, self.stream.rate), loop=False)
-        except ClipError as e:
-            logger.warning("effect_not_played", clip=str(path), reason=str(e))
-            return
-        self.renderer.commands.append(Effect(clip, t0, gain, play))  # the controller logs it
-        if again:  # the file as checked, opened again without checking it again
+        """Queue ``path`` to be mixed in from ``t0``. A short clip is held whole after its
+        first play (taken from the stream loaded ahead, or read), so playing it again costs a
+        look at the file (``stat``) and no reading; a long one is streamed as a scene's clip.
+        A clip that cannot play is logged; the output plays on."""
+        held = self._wholes.get(path)
+        if held is None or held.info.changed():
+            loaded = self._loaded.pop((path, False), None)
             try:
-                self._loaded[path, False] = ClipStream(clip.info, loop=False)
-            except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-                logger.warning("clip_not_loaded", clip=str(path), reason=str(e))
+                if loaded is None or loaded.info.changed():
+                    if loaded is not None:
+                        loaded.close()
+                    loaded = ClipStream(inspect(path, self.stream.rate), loop=False)
+            except ClipError as e:
+                logger.warning("effect_not_played", clip=str(path), reason=str(e))
+                return
+            if loaded.whole is None:  # too long to hold: streamed
+                self.renderer.commands.append(Effect(loaded, t0, gain, play))
+                return
+            held = self._wholes[path] = WholeClip(loaded.info, loaded.whole)
+            loaded.close()
+        clip = WholeClip(held.info, held.whole)
+        self.renderer.commands.append(Effect(clip, t0, gain, play))  # the controller logs it
 
     def _load(self, wanted: set[tuple[Path, bool]]) -> None:
         """Have exactly ``wanted`` (clip, loop) open and read ahead from their start, so that
