@@ -4,19 +4,22 @@ the clip keeps its timeline meanwhile.
     python tests/bench/effects.py [--quick]
 
 A real player process (sounddevice, PortAudio, the sound hub) plays a scene's clip, a looped
-noise, from a T0, and the hub is recorded. Three phases follow one another, PHASE seconds each
-(40, two minutes in all; 8 with --quick): no effect, one effect at a time, and four at a time,
-each effect one of six noise bursts of 0.4 s fired at a random time on the scene's timeline
-and sent half a second ahead, as the controller sends a timeline's sounds (``pool.effect``,
-the controller's own path to the players).
+noise, from a T0, and the hub is recorded. Three phases take turns, INTERVAL seconds each, 8
+rounds (two minutes of phases; 2 rounds with --quick): no effect, one effect at a time, and four
+at a time, each effect one of six noise bursts of 0.4 s fired at a random time on the scene's
+timeline and sent half a second ahead, as the controller sends a timeline's sounds
+(``pool.effect``, the controller's own path to the players). Taking turns, rather than one
+phase after another, lets a shared machine's slow changes of load fall on every phase alike.
 
-- **CPU**: the player's user+system time as a percentage of one core, over each phase in
-  INTERVAL-second samples (the ``cost.py`` method: the median of the samples), and how much
-  more it is with four effects than with none.
+- **CPU**: the player's user+system time as a percentage of one core, one sample a turn of a
+  phase (the ``cost.py`` method: the median of the samples), and how much more it is with
+  four effects than with none.
 - **Placement**: each effect found in the recording, to the sample, against where the scene's
   clip in the same recording says its due time is: the clip's samples just before it, found
   in the recording, place the timeline there, so neither the recorder's missed cycles nor the
-  recording's own start can be mistaken for an error.
+  recording's own start can be mistaken for an error. The clip itself sits within its drift
+  lock's deadband of the timeline (2 samples), and each of the two is on the sample nearest
+  its time: against the clip, an effect placed exactly is up to a sample or two off.
 - **The clip's timeline**: the player's own measure of its clip against the timeline (the
   heartbeat's offset, what its drift lock acts on), read twice a second through each phase,
   and its drift corrections and underruns.
@@ -107,12 +110,9 @@ async def run_phase(
     async def cpu() -> None:
         _, used = usage(player.pid)
         began = time.monotonic()
-        while time.monotonic() + INTERVAL <= end:
-            await asyncio.sleep(INTERVAL)
-            _, now_used = usage(player.pid)
-            now = time.monotonic()
-            phase.cpu.append(100 * (now_used - used) / (now - began))
-            used, began = now_used, now
+        await asyncio.sleep(max(0.0, end - began))
+        _, now_used = usage(player.pid)
+        phase.cpu.append(100 * (now_used - used) / (time.monotonic() - began))
 
     await asyncio.gather(follow(), cpu(), *([fire()] if phase.at_once else []))
 
@@ -150,9 +150,9 @@ def placements(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="8 s a phase instead of 40")
+    parser.add_argument("--quick", action="store_true", help="2 rounds instead of 8")
     args = parser.parse_args()
-    seconds = 8.0 if args.quick else 40.0
+    rounds = 2 if args.quick else 8
     log.configure("warning", "json", open(os.devnull, "w"))  # noqa: SIM115  (for the process)
     rng = random.Random(21)
     phases = [Phase(0), Phase(1), Phase(4)]
@@ -169,8 +169,10 @@ def main() -> int:
                     t0 = await pool.play({"a": (loop_path, True)}, time.monotonic() + 0.3, 1)
                     await pool.players["a"].wait_for(protocol.Started, 5)
                     await asyncio.sleep(2.0)  # the read-ahead fills, the fit settles
-                    for phase in phases:
-                        await run_phase(pool, phase, paths, seconds, rng)
+                    for _ in range(rounds):  # interleaved: the machine's moods fall on all
+                        for phase in phases:
+                            await run_phase(pool, phase, paths, INTERVAL, rng)
+                            await asyncio.sleep(AHEAD + EFFECT)  # the last effects end
                     await asyncio.sleep(AHEAD + EFFECT)
                     return t0, channel(recording.stop(), 0), recording
 
@@ -211,7 +213,7 @@ def main() -> int:
         )
     figures.update(
         {
-            "seconds_a_phase": seconds,
+            "seconds_a_phase": rounds * INTERVAL,
             "cpu_extra_pct_4": round(figures["cpu_pct_4"] - figures["cpu_pct_0"], 2),
             "effect_p99_ms": round(_common.percentile(all_errors, 99), 4),
             "clip_offset_p99_ms": figures["clip_offset_p99_ms_4"],
