@@ -226,9 +226,7 @@ from showctl.show import loader
 
 source, stage = Path(sys.argv[1]), Path(sys.argv[2])
 loaded = loader.load(source, check_media=False)
-clips = sorted(
-    {play.clip for scene in loaded.scenes.values() for play in scene.audio.values() if play.clip}
-)
+clips = sorted(loaded.every_clip())
 for clip in clips:
     target = stage / "media" / clip
     target.parent.mkdir(parents=True, exist_ok=True)

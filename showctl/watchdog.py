@@ -70,7 +70,8 @@ class Liveness:
 
     Loops call :meth:`check_in` as they go round; :meth:`run` (a task on the event loop, which
     is itself one of the loops watched) pings every ``every`` seconds when none is stale and
-    logs ``watchdog_withheld`` with the stale ones when some are.
+    logs ``watchdog_withheld`` with the stale ones when some are, and with ``event loop`` when
+    it woke itself more than ``stale`` late.
     """
 
     def __init__(
@@ -102,4 +103,10 @@ class Liveness:
             elif stale != withheld:
                 logger.error("watchdog_withheld", stale=stale)
             withheld = stale
+            before = self.clock.monotonic()
             await self.clock.sleep(self.every)
+            held = self.clock.monotonic() - before - self.every
+            if held > self.stale:
+                # The event loop itself stood still (this task is on it): no ping went out, and
+                # a loop that checks in first when it goes on again must not hide that.
+                logger.error("watchdog_withheld", stale=["event loop"], seconds=round(held, 3))

@@ -29,8 +29,8 @@ ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
         (
             b'{"cmd": "explode"}\n',
             "showctl has no command 'explode'; its commands are: status, trigger, goto, go, "
-            "reset, pause, resume, reload, power, unpower, pulse, action, add-time, start-clock, "
-            "stop-clock, emergency, all-clear",
+            "reset, pause, resume, reload, power, unpower, pulse, action, sound, add-time, "
+            "start-clock, stop-clock, emergency, all-clear",
         ),
         (
             b'{"cmd": "trigger"}\n',
@@ -39,7 +39,7 @@ ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
         (
             b'{"cmd": "trigger", "name": "after:0"}\n',
             "the show has no event or input 'after:0'; it has: input:door, input:gears, "
-            "input:portrait, input:start, room-ready",
+            "input:portrait, input:start, room-ready, time-up",
         ),
     ],
 )

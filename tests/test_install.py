@@ -302,7 +302,7 @@ def test_replace_show_installs_another_show_and_keeps_the_old_one(copy_of_box: B
     (backup,) = etc.glob("backup-*")
     assert replaced.out == [
         f"moved the old show to {backup}",
-        f"installed the show {room} as {etc}/show.yaml, its 6 clips in {etc}/media",
+        f"installed the show {room} as {etc}/show.yaml, its 7 clips in {etc}/media",
     ]
     assert (backup / "show.yaml").read_text() == old
     assert len(list((backup / "media").iterdir())) == 16

@@ -36,10 +36,11 @@ def test_every_input_and_event_has_its_own_key() -> None:
         "a": "input:panic",
         "1": "event:fire-alarm",
         "2": "event:room-ready",
+        "3": "event:time-up",
     }
     assert legend(keys) == (
         "keys: [d] door  [s] start  [g] gears  [p] portrait  [a] panic  [1] fire-alarm  "
-        "[2] room-ready  [q] quit",
+        "[2] room-ready  [3] time-up  [q] quit",
     )
 
 

@@ -51,7 +51,8 @@ scenes:
 UNKNOWN = (
     "unknown OSC address {}; send /showctl/ and one of: status, trigger/NAME, goto/SCENE, go, "
     "reset, pause, resume, reload/[now], power/RELAY, unpower/RELAY, pulse/RELAY/DURATION, "
-    "action/NAME, emergency, all-clear (or scene/NAME, event/NAME, input/NAME)"
+    "action/NAME, sound/NAME, add-time/CLOCK/TIME, start-clock/CLOCK, stop-clock/CLOCK, "
+    "emergency, all-clear (or scene/NAME, event/NAME, input/NAME)"
 )
 HAS = "it has: back, begin, input:door"
 

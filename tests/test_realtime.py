@@ -109,7 +109,7 @@ def test_a_clip_the_reader_opens_is_read_ahead_at_the_ordinary_priority(tmp_path
 
     def command_reader() -> None:
         assert realtime.take() is None
-        clip = ClipStream(inspect(path, 48000), loop=False)
+        clip = ClipStream(inspect(path, 48000), loop=True)  # read on by a thread for ever
         assert clip._thread is not None
         tid = clip._thread.native_id
         assert tid is not None

@@ -881,6 +881,15 @@ class Show:
         for named in self.actions.values():
             yield from named
 
+    def every_clip(self) -> set[str]:
+        """Every clip the show plays (its scenes' and its sounds'), as written in it."""
+        return {
+            play.clip
+            for scene in self.scenes.values()
+            for play in scene.audio.values()
+            if play.clip
+        } | {sound.clip for sound in self.sounds.values()}
+
     def clips(self, scene: str) -> dict[str, tuple[Path, bool]]:
         """Every output's clip in ``scene``, as (file, loop); silent outputs are left out."""
         return {
