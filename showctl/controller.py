@@ -647,13 +647,12 @@ class ShowController:
         """Put an action of the scene's timeline at its time: a relay's change on the relays'
         thread, a message or a clock's action on the controller's timers (within a few ms of
         it), a sound to its output SOUND_AHEAD before its sample."""
-        if isinstance(action, PlaySound):
-            self._cues.append((due - SOUND_AHEAD, SoundAt(action.sound, due)))
-            self._cues.sort(key=lambda cue: cue[0])
-            self._timers_changed.set()
-            return
-        if isinstance(action, Message | ClockAction):
-            self._cues.append((due, action))
+        if isinstance(action, PlaySound | Message | ClockAction):
+            self._cues.append(
+                (due - SOUND_AHEAD, SoundAt(action.sound, due))
+                if isinstance(action, PlaySound)
+                else (due, action)
+            )
             self._cues.sort(key=lambda cue: cue[0])
             self._timers_changed.set()
             return

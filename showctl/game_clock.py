@@ -16,16 +16,14 @@ restart neither gives the players time nor takes it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from showctl.show._convert import parse_duration
+from showctl.machine import ClockTest, FlagTest
 from showctl.show.model import (
-    COMPARISON,
     AddTime,
     ClockAction,
     GameClock,
@@ -84,11 +82,9 @@ def compared_times(show: Show) -> dict[str, set[float]]:
     for scene in show.scenes.values():
         for transition in scene.transitions:
             for condition in transition.when:
-                compared = re.match(COMPARISON, condition)
-                if compared and compared[1] in show.clocks:
-                    seconds = parse_duration(compared[3])
-                    if seconds is not None:
-                        times.setdefault(compared[1], set()).add(seconds)
+                test = FlagTest.parse(condition, show.clocks)
+                if isinstance(test, ClockTest):
+                    times.setdefault(test.clock, set()).add(test.seconds)
     return times
 
 
@@ -107,13 +103,12 @@ class GameClocks:
         clocks = {}
         for name, spec in show.clocks.items():
             was = self.clocks.get(name)
-            clocks[name] = Countdown(spec.length, event_of(name, spec), spec.length)
-            if was is not None:
-                clocks[name].left, clocks[name].since, clocks[name].held = (
-                    was.left,
-                    was.since,
-                    was.held,
-                )
+            event = event_of(name, spec)
+            clocks[name] = (
+                Countdown(spec.length, event, spec.length)
+                if was is None
+                else Countdown(spec.length, event, was.left, was.since, was.held)
+            )
         self.clocks = clocks
         self.compared = compared_times(show)
         self._seen = {}
