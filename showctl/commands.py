@@ -25,6 +25,8 @@ from typing import Any
 
 #: The longest name (of a scene, an event, an input) a command takes, in characters.
 MAX_NAME = 200
+#: The longest text (a typed hint) a command takes, in characters.
+MAX_TEXT = 500
 
 
 class Refusal(enum.StrEnum):
@@ -58,6 +60,8 @@ class Arg:
     example: str = ""
     #: What a name given names, in a word (``event``); by default the argument's name.
     names: str = ""
+    #: The most characters it takes.
+    longest: int = MAX_NAME
 
     @property
     def what(self) -> str:
@@ -145,6 +149,26 @@ COMMANDS: dict[str, Command] = {
             (Arg("name", str, "the sound", "creak", "sound"),),
         ),
         Command(
+            "hint",
+            "Give a hint of the show now: its text to the players' screen, its clip over the "
+            "room's sound; one more in the count of hints.",
+            (Arg("name", str, "the hint", "gears", "hint"),),
+        ),
+        Command(
+            "hint-text",
+            "Give a hint typed now: its text to the players' screen; one more in the count of "
+            "hints.",
+            (
+                Arg(
+                    "text",
+                    str,
+                    "the hint's text",
+                    "The third gear turns the other way",
+                    longest=MAX_TEXT,
+                ),
+            ),
+        ),
+        Command(
             "add-time",
             "Give a game clock more time (5min), or take some away (-2min); taken below zero, "
             "it stops at zero and its end fires once.",
@@ -201,11 +225,11 @@ def check(name: str, args: Mapping[str, object]) -> dict[str, object] | Answer:
                 Refusal.BAD_ARGUMENT,
                 f"{command.name} needs its {arg.name} ({arg.doc}), such as {arg.example!r}",
             )
-        elif len(value) > MAX_NAME:
+        elif len(value) > arg.longest:
             return refused(
                 Refusal.BAD_ARGUMENT,
                 f"{command.name}'s {arg.name} is {len(value)} characters long; give one of at "
-                f"most {MAX_NAME}",
+                f"most {arg.longest}",
             )
         else:
             kwargs[arg.name] = value

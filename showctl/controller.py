@@ -21,8 +21,8 @@ import dataclasses
 import functools
 import math
 import time
-from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,7 +31,7 @@ import structlog
 
 from showctl import saved_state
 from showctl.clock import Clock, MonotonicClock, wait
-from showctl.commands import Answer, Refusal, refused
+from showctl.commands import MAX_TEXT, Answer, Refusal, refused
 from showctl.game_clock import GameClocks
 from showctl.leds.matrix import LedPlayer
 from showctl.leds.meter import clip_meter
@@ -44,9 +44,11 @@ from showctl.show._convert import parse_duration
 from showctl.show.loader import check
 from showctl.show.model import (
     FAULT,
+    HINTS,
     AddTime,
     ClockAction,
     ControllerAction,
+    GiveHint,
     Message,
     PlaySound,
     Power,
@@ -79,6 +81,8 @@ PAUSE_FADE = 0.2
 #: A sound on a scene's timeline is sent to its output this long before it is due (s): its
 #: command, read ahead, waits in the player for its sample.
 SOUND_AHEAD = 1.0
+#: The hints given that the status shows (and the state keeps), the latest last.
+HINT_HISTORY = 20
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
 #: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
 CHECK_IN = 0.25
@@ -176,8 +180,12 @@ class ShowController:
         self.pending: Show | None = None  # a reloaded show, taking over at the next change
         self._timers: list[tuple[float, str]] = []
         #: The timeline's messages, clock actions and sounds, by the time they are sent.
-        self._cues: list[tuple[float, Message | ClockAction | SoundAt]] = []
-        self._sounds: list[str] = []  # fired by actions, to go out once their T0 is known
+        self._cues: list[tuple[float, Message | ClockAction | GiveHint | SoundAt]] = []
+        #: Sounds (and hints' clips, ``hint:NAME``) fired by actions, to go out once their
+        #: T0 is known.
+        self._sounds: list[str] = []
+        #: The hints given, the latest last: {name (None: typed), text, count, at (wall s)}.
+        self.hints: deque[dict[str, Any]] = deque(maxlen=HINT_HISTORY)
         self._timers_changed = asyncio.Event()
         self._once: set[str] = set()  # outputs playing a clip once in this scene
         #: While paused: how far into the scene it was (s); the show stands still there.
@@ -211,9 +219,8 @@ class ShowController:
         if self.show.restart == "resume" and saved is not None and saved.scene in self.show.scenes:
             elapsed = max(0.0, self.wall() - saved.started)
             self.state.flags = set(saved.flags) & set(self.show.flags)
-            self.state.counters = {
-                name: count for name, count in saved.counters.items() if name in self.show.counters
-            }
+            self.state.counters = self._counters_kept(saved.counters, self.show)
+            self.hints.extend(dict(hint) for hint in saved.hints)
             self.machine.set_state(saved.scene, model=self.state)
             zero = self.clocks.restore(saved.clocks, self.clock.monotonic(), self.wall())
             await self._enter(TakeUp(elapsed, "restart"))
@@ -524,6 +531,47 @@ class ShowController:
         self._play_sound(name, None, "command")
         return self.status()
 
+    async def hint(self, name: str) -> Answer:
+        """Give the show's hint ``name`` now: its text to the players' screen, its clip over
+        the room's sound; one more in the count of hints."""
+        if name not in self.show.hints:
+            names = ", ".join(self.show.hints) or "none"
+            return refused(
+                Refusal.UNKNOWN_NAME,
+                f"the show has no hint {name[:80]!r}; its hints are: {names} (or type one: "
+                "hint-text)",
+            )
+        return await self._hint_now(name, self.show.hints[name].text)
+
+    async def hint_text(self, text: str) -> Answer:
+        """Give a hint typed by the game master: its text to the players' screen; one more in
+        the count of hints."""
+        text = text.strip()
+        if not text or len(text) > MAX_TEXT:
+            return refused(
+                Refusal.BAD_ARGUMENT,
+                f"a hint's text is 1 to {MAX_TEXT} characters long, not {len(text)}; "
+                + ("type what the players should read" if not text else "shorten it"),
+            )
+        return await self._hint_now(None, text)
+
+    async def _hint_now(self, name: str | None, text: str) -> Answer:
+        async with self._busy:
+            self._give_hint(name, text, "command")
+            self._send_sounds(None)
+            await self._flags_changed()  # 'hints' is a counter that conditions compare
+        return self.status()
+
+    def _give_hint(self, name: str | None, text: str, source: str) -> None:
+        """Count a hint, keep it for the page and the screens (:meth:`changed` tells them), and
+        queue its clip if it has one."""
+        count = self.state.counters.get(HINTS, 0) + 1
+        self.state.counters[HINTS] = count
+        self.hints.append({"name": name, "text": text, "count": count, "at": round(self.wall(), 3)})
+        logger.info("hint_given", hint=name, text=text, count=count, source=source)
+        if name is not None and self.show.hints[name].sound is not None:
+            self._sounds.append(f"hint:{name}")
+
     async def emergency(self) -> Answer:
         """Release the room: every relay to its safe state at once, held there until
         ``all-clear``."""
@@ -624,6 +672,9 @@ class ShowController:
         if isinstance(action, PlaySound):
             self._sounds.append(action.sound)
             return
+        if isinstance(action, GiveHint):
+            self._give_hint(action.hint, self.show.hints[action.hint].text, "show")
+            return
         if isinstance(action, ClockAction):
             self._clock_act(action, "show")
             return
@@ -645,9 +696,9 @@ class ShowController:
 
     def _place(self, action: ControllerAction, due: float) -> None:
         """Put an action of the scene's timeline at its time: a relay's change on the relays'
-        thread, a message or a clock's action on the controller's timers (within a few ms of
-        it), a sound to its output SOUND_AHEAD before its sample."""
-        if isinstance(action, PlaySound | Message | ClockAction):
+        thread, a message, a clock's action or a hint on the controller's timers (within a few
+        ms of it), a sound to its output SOUND_AHEAD before its sample."""
+        if isinstance(action, PlaySound | Message | ClockAction | GiveHint):
             self._cues.append(
                 (due - SOUND_AHEAD, SoundAt(action.sound, due))
                 if isinstance(action, PlaySound)
@@ -671,7 +722,9 @@ class ShowController:
             self._play_sound(name, t0, "show")
 
     def _play_sound(self, name: str, t0: float | None, source: str) -> None:
-        spec = self.show.sounds[name]
+        """Play the sound ``name`` (or a hint's clip, ``hint:NAME``) from ``t0``, or as soon
+        as its output can."""
+        spec = self.show.effects()[name]
         at = self.outputs.effect(
             spec.output, self.show.clip_path(spec.clip), 10 ** (spec.gain / 20), t0, self.entry
         )
@@ -718,6 +771,7 @@ class ShowController:
                 {"trigger": name, "in": round(due - now, 3)} for due, name in sorted(self._timers)
             ],
             clocks=self.clocks.state(now),
+            hints=list(self.hints),
             outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
             leds=self._leds_state(),
             **self._room_state(),
@@ -801,28 +855,35 @@ class ShowController:
                 self._put(Trigger(name, "audio", self.entry))
 
     def expire_due(self) -> None:
-        """Fire the timers that are due by the clock, and send the timeline's messages due."""
+        """Fire the timers that are due by the clock, and carry out the timeline's cues due
+        (messages, sounds, clocks' actions, hints)."""
         now = self.clock.monotonic()
         due = [t for t in self._timers if t[0] <= now]
         for timer in due:
             self._timers.remove(timer)
             self._put(Trigger(timer[1], "timer", self.entry))
+        hinted = False
         while self._cues and self._cues[0][0] <= now:
             cue = self._cues.pop(0)[1]
             if isinstance(cue, SoundAt):
                 self._play_sound(cue.sound, cue.due, "timeline")
             elif isinstance(cue, ClockAction):
                 self._clock_act(cue, "timeline")
+            elif isinstance(cue, GiveHint):
+                self._give_hint(cue.hint, self.show.hints[cue.hint].text, "timeline")
+                self._send_sounds(None)
+                hinted = True
             else:
                 self._send(cue)
         zero, crossed = self.clocks.look(now)
         for event in zero:
             self._put(Trigger(f"event:{event}", "clock"))
-        if zero:
+        if zero or hinted:
             self._save()
             self.changed()
-        if crossed and FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
-            self._put(Trigger(FLAGS_CHANGED, "clock", self.entry))  # a time compared passed
+        # A time compared passed, or the count of hints changed: the conditions again.
+        if (crossed or hinted) and FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
+            self._put(Trigger(FLAGS_CHANGED, "timeline", self.entry))
 
     async def _timer_loop(self) -> None:
         while True:
@@ -843,6 +904,7 @@ class ShowController:
             self._take_over()
         self.state.flags.clear()
         self.state.counters.clear()
+        self.hints.clear()
         self.clocks.reset()
         self.machine.set_state(self.show.initial, model=self.state)
         self.state.apply(self.show.scenes[self.show.initial].on_enter)
@@ -856,7 +918,7 @@ class ShowController:
         self.show = new
         self.state = ShowState(
             flags=self.state.flags & set(new.flags),
-            counters={n: c for n, c in self.state.counters.items() if n in new.counters},
+            counters=self._counters_kept(self.state.counters, new),
             act=self._act,
             clock_left=self._clock_left,
         )
@@ -939,17 +1001,23 @@ class ShowController:
         if FLAGS_CHANGED in self.machine.get_triggers(scene_name):
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
+    @staticmethod
+    def _counters_kept(counters: Mapping[str, int], show: Show) -> dict[str, int]:
+        """The counters ``show`` has (and the hints given) of ``counters``."""
+        return {n: c for n, c in counters.items() if n in show.counters or n == HINTS}
+
     async def _flags_changed(self) -> None:
         self._save()
         self.changed()
-        if FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
+        # Paused, the conditions are looked at again when the show is resumed.
+        if self.paused is None and FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     def _next_clips(self) -> dict[str, set[tuple[Path, bool]]]:
         """The clips of every scene the current one can lead to, and every sound's, per
         output."""
         clips: dict[str, set[tuple[Path, bool]]] = {}
-        for sound in self.show.sounds.values():
+        for sound in self.show.effects().values():
             clips.setdefault(sound.output, set()).add((self.show.clip_path(sound.clip), False))
         for t in self.show.scenes[self.state.scene].transitions:
             if t.to is not None:
@@ -984,6 +1052,7 @@ class ShowController:
                 started=self.wall() + (self.t0 - self.clock.monotonic()),
                 flags=frozenset(self.state.flags),
                 counters=dict(self.state.counters),
+                hints=list(self.hints),
                 clocks=self.clocks.saved(self.clock.monotonic(), self.wall()),
             )
             try:

@@ -1,5 +1,5 @@
-"""The show's state on disk: the current scene, when it started, the flags, the counters and
-the game clocks.
+"""The show's state on disk: the current scene, when it started, the flags, the counters, the
+game clocks and the latest hints given.
 
 Written at every change, atomically: the new state goes to a temporary file beside the old one,
 is flushed to the disk (``fsync``), and then renamed over it, and the folder is flushed too. A
@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -39,6 +40,8 @@ class SavedState:
     counters: Mapping[str, int] = field(default_factory=dict)
     #: Each game clock: its time ``left`` (s) at the wall-clock time ``at``, and ``running``.
     clocks: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
+    #: The latest hints given, the latest last: {name (None: typed), text, count, at}.
+    hints: Sequence[Mapping[str, Any]] = ()
 
 
 def save(path: Path, state: SavedState) -> None:
@@ -52,6 +55,7 @@ def save(path: Path, state: SavedState) -> None:
         "flags": sorted(state.flags),
         "counters": dict(state.counters),
         "clocks": {name: dict(clock) for name, clock in state.clocks.items()},
+        "hints": [dict(hint) for hint in state.hints],
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -96,6 +100,15 @@ def load(path: Path, show: str) -> SavedState | None:
                 }
                 for name, clock in record.get("clocks", {}).items()
             },
+            hints=[
+                {
+                    "name": None if hint["name"] is None else str(hint["name"]),
+                    "text": str(hint["text"]),
+                    "count": int(hint["count"]),
+                    "at": float(hint["at"]),
+                }
+                for hint in record.get("hints", [])
+            ],
         )
     except FileNotFoundError:
         return None

@@ -72,6 +72,7 @@ def test_the_socket_and_osc_offer_every_command() -> None:
                 "duration": "500ms",
                 "clock": "game",
                 "time": "-2min",
+                "text": "Look up",
             }
             for command in COMMANDS.values():
                 args = {a.name: examples[a.name] for a in command.args}

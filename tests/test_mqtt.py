@@ -764,3 +764,53 @@ def test_a_game_clock_is_published_retained_at_each_change_and_each_second(
                 assert json.loads(kept.payload)["left"] == 59
 
     play(loader.load(path), body)
+
+
+def test_hints_are_published_retained_and_one_given_while_the_broker_is_away_follows(
+    tmp_path: Path, broker
+) -> None:
+    """BASE/hint: none before the first; each hint given at once, retained for a screen that
+    comes later; one given while the broker is away is logged, kept by the controller (the
+    page shows it), and published once the broker is back."""
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    path = tmp_path / "hinted.yaml"
+    path.write_text(
+        SHOW.replace("flags: [pressed]", "flags: [pressed]\nhints:\n  map: {text: Upside down.}")
+    )
+    topic = f"{BASE}/hint"
+
+    def shown(listener: Listener) -> Any:
+        got = listener.last(topic)
+        return None if got is None else json.loads(got.payload)
+
+    async def body(room: Room) -> None:
+        with capture_logs() as logs:
+            async with surface(room, broker) as mqtt:
+                with Listener(broker, f"{BASE}/#") as listener:
+                    await connected(room, listener)
+                    await until(room, lambda: shown(listener) is not None, "none yet, published")
+                    assert shown(listener) == {"name": None, "text": "", "count": 0, "at": None}
+                    await room.controller.hint("map")
+                    await until(room, lambda: shown(listener)["count"] == 1, "the hint")
+                    assert shown(listener)["text"] == "Upside down."
+                await asyncio.to_thread(broker.stop)
+                await until(room, lambda: not mqtt.connected, "the broker gone")
+                answer = await asyncio.wait_for(room.controller.hint_text("Try the lever."), 1.0)
+                assert answer["ok"]
+                assert answer["hints"][-1]["text"] == "Try the lever.", "kept for the page"
+                await asyncio.to_thread(broker.start)
+                with Listener(broker, f"{BASE}/#") as listener:
+                    await until(
+                        room,
+                        lambda: (shown(listener) or {}).get("count") == 2,
+                        "the hint published once the broker was back",
+                        timeout=RECONNECT,
+                    )
+                    assert shown(listener)["text"] == "Try the lever."
+                kept = await asyncio.to_thread(retained, broker, topic)
+                assert kept is not None
+                assert json.loads(kept.payload)["name"] is None
+        held = [e for e in logs if e["event"] == "hint_not_published"]
+        assert [e["count"] for e in held] == [2]
+
+    play(loader.load(path), body)

@@ -51,7 +51,8 @@ scenes:
 UNKNOWN = (
     "unknown OSC address {}; send /showctl/ and one of: status, trigger/NAME, goto/SCENE, go, "
     "reset, pause, resume, reload/[now], power/RELAY, unpower/RELAY, pulse/RELAY/DURATION, "
-    "action/NAME, sound/NAME, add-time/CLOCK/TIME, start-clock/CLOCK, stop-clock/CLOCK, "
+    "action/NAME, sound/NAME, hint/NAME, hint-text/TEXT, add-time/CLOCK/TIME, start-clock/CLOCK, "
+    "stop-clock/CLOCK, "
     "emergency, all-clear (or scene/NAME, event/NAME, input/NAME)"
 )
 HAS = "it has: back, begin, input:door"
@@ -211,13 +212,11 @@ def test_a_button_let_go_does_nothing_so_one_press_is_one_go(stage: model.Show) 
         ("/showctl/scene/*", "the show has no scene '*'; its scenes are: a, b, c"),
         (
             "/showctl/scene/",
-            "the OSC address /showctl/scene/ names no scene; add its name, as in "
-            "/showctl/scene/NAME",
+            "the OSC address /showctl/scene/ names no scene; add it, as in /showctl/scene/NAME",
         ),
         (
             "/showctl/event",
-            "the OSC address /showctl/event names no event; add its name, as in "
-            "/showctl/event/NAME",
+            "the OSC address /showctl/event names no event; add it, as in /showctl/event/NAME",
         ),
         (
             "/showctl/scene/" + "x" * (MAX_NAME + 1),
@@ -403,3 +402,43 @@ def test_a_taken_port_raises_and_close_frees_the_port_and_may_be_repeated(
                 again.bind(("127.0.0.1", port))
 
     asyncio.run(main())
+
+
+def test_a_command_s_arguments_come_one_word_each_and_the_last_may_be_a_string_argument(
+    tmp_path: Path,
+) -> None:
+    """``/showctl/add-time/game/-2min``: the clock, then the time; ``/showctl/hint-text`` with
+    the text as the message's string argument (a desk's text field); one left out is named."""
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    path = tmp_path / "clocked.yaml"
+    path.write_text(
+        STAGE.replace(
+            "scenes:\n",
+            "clocks:\n  game: {length: 1h}\nhints:\n  map: {text: Upside down.}\nscenes:\n",
+        )
+        + "      - {event: game-end, to: a}\n"
+    )
+
+    async def body(room: Room, surface: OscSurface, desk: Desk) -> None:
+        reply, _ = await desk.ask("/showctl/add-time/game/-2min")
+        assert reply == "/showctl/state"
+        assert room.controller.status()["clocks"]["game"]["left"] == 3480.0
+        builder = OscMessageBuilder("/showctl/hint-text")
+        builder.add_arg("Look under the rug, twice/thrice.")
+        desk.send_bytes(builder.build().dgram)
+        reply, _ = await desk.reply()
+        assert reply == "/showctl/state"
+        reply, _ = await desk.ask("/showctl/hint/map")
+        assert [h["text"] for h in room.controller.status()["hints"]] == [
+            "Look under the rug, twice/thrice.",
+            "Upside down.",
+        ]
+        assert await desk.ask("/showctl/add-time/game") == (
+            "/showctl/error",
+            [
+                "the OSC address /showctl/add-time/game names no time; add it, as in "
+                "/showctl/add-time/CLOCK/TIME"
+            ],
+        )
+
+    on_stage(loader.load(path), body)

@@ -842,3 +842,97 @@ def test_sound_mistakes(
     assert old in SOUNDED
     found = errors(problems(SOUNDED.replace(old, new, 1)))
     assert [(p.path, p.message) for p in found] == [(path, message)]
+
+
+#: BASE with a hint of each kind: a text, a clip, both; and a condition on the hints given.
+HINTED = BASE.replace(
+    "flags: [done]\n",
+    "flags: [done]\nhints:\n  gears: {text: Turn it the other way., clip: tone.wav, output: left}\n"
+    "  map: {text: Upside down.}\n  knock: {clip: tone.wav, output: left}\n",
+).replace("        to: b\n", "        to: b\n      - when: hints >= 3\n        to: b\n", 1)
+
+
+def test_a_show_with_hints_is_clean(problems: CheckFn) -> None:
+    assert problems(HINTED) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        (
+            "  map: {text: Upside down.}",
+            "  map: {}",
+            "hints.map",
+            "hint 'map' has neither a text nor a clip; give it one or both",
+        ),
+        (
+            "  map: {text: Upside down.}",
+            "  map: {text: Upside down., clip: tone.wav}",
+            "hints.map.clip",
+            "hint 'map' has a clip but no output; add 'output: NAME'",
+        ),
+        (
+            "  map: {text: Upside down.}",
+            "  map: {text: Upside down., output: left}",
+            "hints.map.output",
+            "hint 'map' has an output but no clip to play on it; add 'clip: FILE'",
+        ),
+        (
+            "{clip: tone.wav, output: left}\n",
+            "{clip: tone.wav, output: lft}\n",
+            "hints.knock.output",
+            "unknown output 'lft' (did you mean 'left'?)",
+        ),
+        (
+            "{clip: tone.wav, output: left}\n",
+            "{clip: slow.wav, output: left}\n",
+            "hints.knock.clip",
+            "'slow.wav' is at 22050 Hz but its output runs at 48000 Hz; resample it to 48000 Hz",
+        ),
+        (
+            "{clip: tone.wav, output: left}\n",
+            "{clip: nothing.wav, output: left}\n",
+            "hints.knock.clip",
+            "'nothing.wav' does not exist; check the name and the media folder",
+        ),
+        (
+            "      - when: hints >= 3\n",
+            "      - when: hints >= 3\n        do: {hint: gaers}\n",
+            "scenes.a.transitions[1].do[0].hint",
+            "unknown hint 'gaers' (did you mean 'gears'?)",
+        ),
+        (
+            "      - when: hints >= 3\n",
+            "      - when: hints >= three\n",
+            "scenes.a.transitions[1].when",
+            "expected a flag name, 'not' and a flag name, a counter compared with a number "
+            "('attempts >= 3'), or a game clock compared with a time ('game < 5min'), found "
+            "'hints >= three'",
+        ),
+        (
+            "flags: [done]\n",
+            "flags: [done]\ncounters: [hints]\n",
+            "counters[0]",
+            "'hints' is showctl's own counter of the hints given; conditions read it without "
+            "declaring it, so remove it here (or name yours otherwise)",
+        ),
+    ],
+    ids=[
+        "empty",
+        "clip-without-output",
+        "output-without-clip",
+        "unknown-output",
+        "wrong-rate",
+        "missing",
+        "unknown-hint",
+        "bad-count",
+        "hints-declared",
+    ],
+)
+def test_hint_mistakes(
+    problems: CheckFn, show_dir: Path, old: str, new: str, path: str, message: str
+) -> None:
+    write_wav(show_dir / "media" / "slow.wav", rate=22050)
+    assert old in HINTED
+    found = errors(problems(HINTED.replace(old, new, 1)))
+    assert [(p.path, p.message) for p in found] == [(path, message)]

@@ -22,6 +22,7 @@ from showctl.show._yaml import Path
 from showctl.show.model import (
     COMPARISON,
     FAULT,
+    HINTS,
     Action,
     All,
     Blink,
@@ -30,6 +31,7 @@ from showctl.show.model import (
     First,
     Forever,
     Frames,
+    GiveHint,
     Hold,
     HttpRequest,
     Increment,
@@ -86,8 +88,10 @@ class _Checker:
         self.relays = self.declared(("relays",), show.relays)
         self.flags = set(show.flags)
         self.counters = set(show.counters)
+        self.compared = self.counters | {HINTS}  # what a condition compares with a number
         self.clocks = self.declared(("clocks",), show.clocks)
         self.sounds = self.declared(("sounds",), show.sounds)
+        self.hints = self.declared(("hints",), show.hints)
         self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
         self.media_ok = True
 
@@ -105,8 +109,9 @@ class _Checker:
         self.check_lines()
         self.check_relays()
         self.check_clocks()
-        self.check_sounds()
         self.check_media_dir()
+        self.check_sounds()
+        self.check_hints()
         for name, scene in show.scenes.items():
             self.check_scene(name, scene)
         self.check_graph()
@@ -130,6 +135,13 @@ class _Checker:
             for where, name in self.conv.items((key,), getattr(self.show, key)):
                 if name in seen:
                     self.conv.report(where, f"{what} '{name}' is declared twice")
+                if name == HINTS and key == "counters":
+                    self.conv.report(
+                        where,
+                        f"'{HINTS}' is showctl's own counter of the hints given; conditions "
+                        "read it without declaring it, so remove it here (or name yours "
+                        "otherwise)",
+                    )
                 seen.add(name)
 
     # the matrix and the GPIO lines
@@ -258,10 +270,31 @@ class _Checker:
             if self.reference((*here, "output"), sound.output, self.outputs, "output"):
                 self.check_clip((*here, "clip"), sound.clip, sound.output)
 
+    def check_hints(self) -> None:
+        for name, hint in self.show.hints.items():
+            here = ("hints", name)
+            if not hint.text and hint.clip is None:
+                self.conv.report(
+                    here, f"hint '{name}' has neither a text nor a clip; give it one or both"
+                )
+            elif hint.clip is not None and hint.output is None:
+                self.conv.report(
+                    (*here, "clip"), f"hint '{name}' has a clip but no output; add 'output: NAME'"
+                )
+            elif hint.clip is None and hint.output is not None:
+                self.conv.report(
+                    (*here, "output"),
+                    f"hint '{name}' has an output but no clip to play on it; add 'clip: FILE'",
+                )
+            elif hint.sound is not None and self.reference(
+                (*here, "output"), hint.sound.output, self.outputs, "output"
+            ):
+                self.check_clip((*here, "clip"), hint.sound.clip, hint.sound.output)
+
     def check_clocks(self) -> None:
         taken = {t.event for scene in self.show.scenes.values() for t in scene.transitions}
         for name, clock in self.show.clocks.items():
-            if name in self.counters:
+            if name in self.compared:
                 self.conv.report(
                     ("clocks", name),
                     f"'{name}' names a clock and a counter, and a condition compares either; "
@@ -358,7 +391,7 @@ class _Checker:
                 self.reference(
                     path,
                     name,
-                    self.counters | self.clocks,
+                    self.compared | self.clocks,
                     "counter or clock" if self.clocks else "counter",
                 )
                 and not value.isdigit()
@@ -377,6 +410,8 @@ class _Checker:
             self.reference(path, action.clock, self.clocks, "clock")
         elif isinstance(action, PlaySound):
             self.reference(path, action.sound, self.sounds, "sound")
+        elif isinstance(action, GiveHint):
+            self.reference(path, action.hint, self.hints, "hint")
         elif isinstance(action, SendOsc):
             self.from_settings((*path[:-1], "to"), action.to, "OSC target")
         elif isinstance(action, SendSerial):
@@ -485,7 +520,7 @@ class _Checker:
                 f"give one trigger per transition, not {' and '.join(triggers)}; "
                 "split it into two transitions",
             )
-        if not triggers and not t.when:
+        if not triggers and not t.when and not self.conv.failed_under((*path, "when")):
             self.conv.report(
                 path,
                 "this transition has no trigger: give one of input, event, after, audio_end, "

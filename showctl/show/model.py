@@ -473,6 +473,35 @@ class SoundEffect:
 
 
 @dataclass(frozen=True)
+class Hint:
+    """A hint for players who are stuck: a text for their screen (sent on MQTT, kept on the
+    page), a clip played over their room's sound (a whisper), or both."""
+
+    text: Annotated[str, Doc("What the players' screen shows.")] = ""
+    clip: Annotated[
+        str | None,
+        Doc("A mono WAV file, relative to the show's media folder, at its output's rate."),
+    ] = None
+    output: Annotated[Name | None, Doc("The output the clip plays on.")] = None
+    gain: Annotated[
+        Annotated[float, Range(min=-60, max=12)],
+        Doc("The clip's level in dB (0: as the file is; -6: half)."),
+    ] = 0.0
+
+    @property
+    def sound(self) -> SoundEffect | None:
+        """Its clip as a sound effect, or ``None`` (a text only)."""
+        if self.clip is None or self.output is None:
+            return None
+        return SoundEffect(self.clip, self.output, self.gain)
+
+
+#: The built-in counter of the hints given, which conditions compare like a counter of the
+#: show's (``hints <= 2``: a score).
+HINTS = "hints"
+
+
+@dataclass(frozen=True)
 class SetFlag:
     """Set a flag."""
 
@@ -681,6 +710,17 @@ ClockAction = StartClock | StopClock | ResetClock | AddTime
 
 
 @dataclass(frozen=True)
+class GiveHint:
+    """Give one of the show's hints, as the game master would: its text to the players'
+    screen, its clip over the room's sound, one more in the count of hints."""
+
+    KIND: ClassVar[str] = "action"
+    TAG: ClassVar[str] = "hint"
+    TAG_FIELD: ClassVar[str] = "hint"
+    hint: Annotated[Name, Doc("The hint, by its name in the show's hints.")]
+
+
+@dataclass(frozen=True)
 class PlaySound:
     """Play one of the show's sounds over what its output plays: at once (within the outputs'
     lead), with a scene's start when the action starts a scene, or on its sample on the
@@ -697,7 +737,7 @@ RelayAction = Power | Unpower | Pulse
 Message = Publish | SendOsc | HttpRequest | SendSerial
 RoomAction = RelayAction | Message
 #: What the controller carries out itself (the machine hands them on).
-ControllerAction = RoomAction | ClockAction | PlaySound
+ControllerAction = RoomAction | ClockAction | PlaySound | GiveHint
 Action = SetFlag | ClearFlag | ToggleFlag | Increment | Zero | ControllerAction
 FlagAction = SetFlag | ClearFlag | ToggleFlag
 
@@ -742,8 +782,9 @@ class Transition:
     when: Annotated[
         Annotated[tuple[Condition, ...], OneOrMany()],
         Doc(
-            "Conditions that must all hold: flag names, 'not NAME', or counters compared with "
-            "numbers ('attempts >= 3'; ==, !=, <, <=, >, >=)."
+            "Conditions that must all hold: flag names, 'not NAME', counters compared with "
+            "numbers ('attempts >= 3'; ==, !=, <, <=, >, >=; 'hints' counts the hints given), "
+            "or game clocks with times ('game < 5min')."
         ),
     ] = ()
     do: Annotated[
@@ -839,6 +880,13 @@ class Show:
         Mapping[Name, SoundEffect],
         Doc("Sound effects by name, played over the scenes' sound by actions and the game master."),
     ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    hints: Annotated[
+        Mapping[Name, Hint],
+        Doc(
+            "Hints by name, given by actions and the game master: a text, a clip, or both; "
+            "the count given is the counter 'hints'."
+        ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     clocks: Annotated[
         Mapping[Name, GameClock],
         Doc("Game clocks, by name: they count down across scenes (the game's hour)."),
@@ -852,7 +900,10 @@ class Show:
     ] = ()
     counters: Annotated[
         tuple[Name, ...],
-        Doc("The counters the scenes count, zero and compare; all start at 0."),
+        Doc(
+            "The counters the scenes count, zero and compare; all start at 0. 'hints' is "
+            "showctl's own: the hints given."
+        ),
     ] = ()
     path: Path = dataclasses.field(default=Path("show.yaml"), metadata={"internal": True})
 
@@ -882,13 +933,21 @@ class Show:
             yield from named
 
     def every_clip(self) -> set[str]:
-        """Every clip the show plays (its scenes' and its sounds'), as written in it."""
+        """Every clip the show plays (its scenes', its sounds' and its hints'), as written in
+        it."""
         return {
             play.clip
             for scene in self.scenes.values()
             for play in scene.audio.values()
             if play.clip
-        } | {sound.clip for sound in self.sounds.values()}
+        } | {sound.clip for sound in self.effects().values()}
+
+    def effects(self) -> dict[str, SoundEffect]:
+        """Every sound played over a scene's: the sounds, and the hints' clips (as
+        ``hint:NAME``)."""
+        return dict(self.sounds) | {
+            f"hint:{name}": hint.sound for name, hint in self.hints.items() if hint.sound
+        }
 
     def clips(self, scene: str) -> dict[str, tuple[Path, bool]]:
         """Every output's clip in ``scene``, as (file, loop); silent outputs are left out."""

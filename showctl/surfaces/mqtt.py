@@ -19,6 +19,11 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
   ``{"left": whole seconds left, rounded up, "running": true|false, "text": "59:59"}``, when
   it changes, and every second as it counts (at the moment its whole seconds change), for an
   in-room display;
+- ``BASE/hint`` is published by showctl (retained, QoS 1) for the players' screen: the latest
+  hint given, ``{"name": the show's hint or null for one typed, "text", "count": hints given
+  so far, "at": wall-clock seconds}``, and ``{"name": null, "text": "", "count": 0, "at":
+  null}`` before the first (after a reset). A hint given while the broker is away is logged
+  (``hint_not_published``) and published once it is back; the page shows it meanwhile;
 - ``BASE/online`` is published by showctl (retained, QoS 1): ``online`` once connected, and
   ``offline`` when showctl stops. The last will says ``offline`` too, so the broker tells the
   room when showctl dies or its network goes;
@@ -143,6 +148,7 @@ class MqttSurface:
             "command": f"{base}/command/",
             "answer": f"{base}/answer",
             "clock": f"{base}/clock/",
+            "hint": f"{base}/hint",
         }
         self._clocks_published: dict[str, str] = {}  # each clock's payload last handed to paho
         self._ticker: asyncio.Task[None] | None = None
@@ -151,6 +157,8 @@ class MqttSurface:
         self._context: contextvars.Context | None = None
         self._unwatch: Callable[[], None] | None = None
         self._published: str | None = None  # the state last handed to paho
+        self._hint_published: str | None = None  # the latest hint last handed to paho
+        self._hint_held: str | None = None  # the latest hint, logged as held back
         self._connected = False
         self._trouble_logged = False  # unreachable or refused, logged once until connected
         self.clock = clock or MonotonicClock()
@@ -367,15 +375,34 @@ class MqttSurface:
         )
 
     def _changed(self) -> None:
+        if not self.connected and self.controller.hints:
+            hint = self._latest_hint()
+            if hint not in (self._hint_published, self._hint_held):
+                self._hint_held = hint
+                logger.warning(
+                    "hint_not_published",
+                    count=self.controller.hints[-1]["count"],
+                    reason=f"the broker {self.settings.host}:{self.settings.port} is away",
+                    hint="the players' screen gets it once the broker is back; the page has it",
+                )
         self._publish_state(force=False)
 
+    def _latest_hint(self) -> str:
+        hints = self.controller.hints
+        latest = hints[-1] if hints else {"name": None, "text": "", "count": 0, "at": None}
+        return json.dumps(latest, separators=(",", ":"))
+
     def _publish_state(self, force: bool) -> None:
-        """Publish the summary, and each game clock, if it differs from the last one published
-        (or ``force``)."""
+        """Publish the summary, each game clock and the latest hint, if it differs from the
+        last one published (or ``force``)."""
         client = self._client
         if client is None or not client.is_connected():
             return  # published anew once connected
         self._publish_clocks(force)
+        hint = self._latest_hint()
+        if hint != self._hint_published or force:
+            self._hint_published = hint
+            client.publish(self.topics["hint"], hint, qos=1, retain=True)
         text = json.dumps(self.controller.summary(), separators=(",", ":"))
         if text == self._published and not force:
             return

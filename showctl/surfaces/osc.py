@@ -1,9 +1,8 @@
 """The OSC surface: show-control desks (QLab, a TouchOSC page, a lighting desk, a script) drive
 the show over UDP.
 
-Addresses (arguments are ignored, but for a button's release: see below): every command of
-:data:`showctl.commands.COMMANDS` as ``/showctl/NAME``, its name argument after it, its switch
-as a word::
+Addresses: every command of :data:`showctl.commands.COMMANDS` as ``/showctl/NAME``, its
+arguments after it, one word each (the last takes the rest, ``/`` too), its switch as a word::
 
     /showctl/status        change nothing; just the reply
     /showctl/trigger/NAME  fire event NAME ("input:NAME" fires an input)
@@ -13,11 +12,15 @@ as a word::
     /showctl/pause         hold the show where it is
     /showctl/resume        go on from where it was held
     /showctl/reload        read the show file again (/showctl/reload/now: take it over at once)
+    /showctl/add-time/game/-2min   take two minutes from the clock game
 
 and, as a desk's buttons are often labelled, ``/showctl/scene/NAME`` (goto),
 ``/showctl/event/NAME`` (trigger) and ``/showctl/input/NAME`` (trigger ``input:NAME``).
 
-A message whose only argument is 0 or false is a button let go (TouchOSC and many desks send 1
+A message's arguments are ignored but for two cases. A command's last argument may come as
+the message's one string argument instead of in the address (a desk's text field:
+``/showctl/hint-text "Look under the rug"``). A message whose only argument is 0 or false is
+a button let go (TouchOSC and many desks send 1
 on press, 0 on release): it is dropped unanswered, so that one press is one GO.
 
 Addresses are taken literally: OSC's patterns (``*``, ``?``, ``[...]``, ``{a,b}``) are not
@@ -66,7 +69,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from showctl import commands
-from showctl.commands import COMMANDS, Answer, Refusal, refused
+from showctl.commands import COMMANDS, Answer, Command, Refusal, refused
 from showctl.controller import ShowController
 from showctl.log import Tally
 from showctl.settings import OscSettings
@@ -94,6 +97,7 @@ _Sender = tuple[Any, ...]  # (host, port), or (host, port, flow, scope) on IPv6
 class _Message:
     address: str
     sender: _Sender
+    text: str | None = None  # its one string argument, if that is all it has
 
 
 class OscSurface:
@@ -175,7 +179,9 @@ class OscSurface:
                 self.counts["released"] += 1  # a button let go: its press did the work
                 continue
             try:
-                self._queue.put_nowait(_Message(timed.message.address, sender))
+                params = list(timed.message.params)
+                text = params[0] if len(params) == 1 and isinstance(params[0], str) else None
+                self._queue.put_nowait(_Message(timed.message.address, sender, text))
             except asyncio.QueueFull:
                 self.counts["dropped"] += 1
                 self._troubles.log(
@@ -212,7 +218,7 @@ class OscSurface:
 
     async def _answer(self, message: _Message) -> bytes:
         """Act on ``message``; the reply."""
-        answer = await self._act(message.address)
+        answer = await self._act(message.address, message.text)
         if answer.get("ok") is False:
             self.counts["refused"] += 1
             error = str(answer.get("error"))
@@ -235,9 +241,10 @@ class OscSurface:
             *([str(why)] if why else []),
         )
 
-    async def _act(self, address: str) -> Answer:
-        """Do what ``address`` asks and return the controller's answer (``ok`` false and
-        ``error``: refused)."""
+    async def _act(self, address: str, text: str | None = None) -> Answer:
+        """Do what ``address`` asks (``text``, the message's string argument, is the last
+        argument if the address leaves it out) and return the controller's answer (``ok``
+        false and ``error``: refused)."""
         if not address.startswith(PREFIX):
             return _unknown(address)
         word, _, tail = address.removeprefix(PREFIX).partition("/")
@@ -247,17 +254,23 @@ class OscSurface:
         if command is None:
             return _unknown(address)
         args: dict[str, object] = {}
+        last = next((a for a in reversed(command.args) if a.type is str), None)
         for arg in command.args:
             if arg.type is bool and tail in ("", arg.name):
                 args[arg.name], tail = tail == arg.name, ""
             elif arg.type is str and tail:
-                args[arg.name], tail = tail, ""
+                args[arg.name], _, tail = (tail, "", "") if arg is last else tail.partition("/")
+            elif arg is last and text is not None:
+                args[arg.name] = text
             elif arg.type is str:
-                noun = word if word in ALIASES else arg.what
+                if word in ALIASES:
+                    noun, written = word, f"{word}/NAME"
+                else:
+                    noun, written = arg.what, _written(command)
                 return refused(
                     Refusal.BAD_ARGUMENT,
-                    f"the OSC address {_quoted(address)} names no {noun}; add its name, as in "
-                    f"{PREFIX}{word}/NAME",
+                    f"the OSC address {_quoted(address)} names no {noun}; add it, as in "
+                    f"{PREFIX}{written}",
                 )
         if tail:
             return _unknown(address)
@@ -309,11 +322,15 @@ def _who(sender: _Sender) -> str:
     return f"{sender[0]}:{sender[1]}"
 
 
-def _unknown(address: str) -> Answer:
-    offered = ", ".join(
-        "/".join([c.name] + [a.name.upper() if a.type is str else f"[{a.name}]" for a in c.args])
-        for c in COMMANDS.values()
+def _written(command: Command) -> str:
+    """How a command is written after the prefix: ``pulse/RELAY/DURATION``, ``reload/[now]``."""
+    return "/".join(
+        [command.name] + [a.name.upper() if a.type is str else f"[{a.name}]" for a in command.args]
     )
+
+
+def _unknown(address: str) -> Answer:
+    offered = ", ".join(_written(c) for c in COMMANDS.values())
     return refused(
         Refusal.UNKNOWN_COMMAND,
         f"unknown OSC address {_quoted(address)}; send {PREFIX} and one of: {offered} "

@@ -240,6 +240,10 @@ class WebSurface:
                 "sounds": [
                     {"name": name, "output": sound.output} for name, sound in show.sounds.items()
                 ],
+                "hints": [
+                    {"name": name, "text": hint.text, "clip": hint.clip is not None}
+                    for name, hint in show.hints.items()
+                ],
                 "matrix": None
                 if matrix is None
                 else {"rows": matrix.rows, "columns": matrix.columns},
