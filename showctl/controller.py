@@ -58,6 +58,7 @@ from showctl.show.model import (
     StartClock,
     StopClock,
     Unpower,
+    Zero,
 )
 
 if TYPE_CHECKING:  # the room's parts are the app's to make: the CLI's commands load none
@@ -664,16 +665,19 @@ class ShowController:
         why = switch(self.relays)
         return self.status() if why is None else refused(Refusal.NOT_NOW, why)
 
-    def _act(self, action: ControllerAction) -> None:
-        """Carry out one of the show's actions on the room, a game clock or a sound now (a
-        scene entered or left, a transition's ``do``); a sound waits for the T0 of what fired
-        it (:meth:`_send_sounds`). One refused (the emergency release) is logged and
-        dropped."""
+    def _act(self, action: ControllerAction | Zero) -> None:
+        """Carry out one of the show's actions on the room, a game clock, a sound or a hint
+        now (a scene entered or left, a transition's ``do``), or forget the hints given (the
+        counter ``hints`` zeroed); a sound waits for the T0 of what fired it
+        (:meth:`_send_sounds`). One refused (the emergency release) is logged and dropped."""
         if isinstance(action, PlaySound):
             self._sounds.append(action.sound)
             return
         if isinstance(action, GiveHint):
             self._give_hint(action.hint, self.show.hints[action.hint].text, "show")
+            return
+        if isinstance(action, Zero):  # of the hints given: a new game
+            self.hints.clear()
             return
         if isinstance(action, ClockAction):
             self._clock_act(action, "show")

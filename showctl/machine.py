@@ -35,6 +35,7 @@ from showctl.show._convert import parse_duration
 from showctl.show.model import (
     COMPARISON,
     FAULT,
+    HINTS,
     Action,
     ClearFlag,
     ControllerAction,
@@ -60,7 +61,7 @@ def trigger_name(transition: Transition, index: int) -> str:
     return f"{kind}:{getattr(transition, kind)}"
 
 
-def _nothing(action: ControllerAction) -> None:
+def _nothing(action: ControllerAction | Zero) -> None:
     """Where the actions on the room, the clocks and the sounds go when no controller is
     attached (the tests of the machine alone)."""
 
@@ -73,8 +74,9 @@ def _no_clock(name: str) -> float:
 class ShowState:
     """The model the machine drives: the current scene (``scene``), the flags that are set and
     the counters (a counter not in ``counters`` is 0). The actions on the room (a relay
-    powered), the game clocks and the sounds are handed to ``act``; ``clock_left`` says a game
-    clock's seconds left, for conditions."""
+    powered), the game clocks, the sounds and the hints are handed to ``act`` (and the zeroing
+    of ``hints``, which forgets the hints given); ``clock_left`` says a game clock's seconds
+    left, for conditions."""
 
     flags: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
@@ -83,7 +85,7 @@ class ShowState:
     #: Whether the latest trigger ran a transition (a queued machine's ``trigger`` always
     #: answers ``True``: it only says the trigger was queued).
     moved: bool = False
-    act: Callable[[ControllerAction], None] = field(default=_nothing, repr=False)
+    act: Callable[[ControllerAction | Zero], None] = field(default=_nothing, repr=False)
     clock_left: Callable[[str], float] = field(default=_no_clock, repr=False)
 
     if TYPE_CHECKING:  # bound onto the model by the Machine; declared for type checkers
@@ -116,6 +118,8 @@ class ShowState:
                     self.counters[action.counter] = count
                     log.info("counter_changed", counter=action.counter, value=count)
                     changed = True
+                if isinstance(action, Zero) and action.counter == HINTS:
+                    self.act(action)  # a new game: the hints given are forgotten too
                 continue
             was = action.flag in self.flags
             if isinstance(action, SetFlag):

@@ -41,7 +41,7 @@ async def idle(room: Room) -> None:
 
 
 async def won_game(room: Room) -> None:
-    """The first game: won, with the hint on the way."""
+    """The first game: won, with a hint the clock whispered by itself on the way."""
     c = room.controller
     await idle(room)
 
@@ -71,17 +71,17 @@ async def won_game(room: Room) -> None:
     assert room.scene == "puzzles"
     assert room.played("room")[-1] == "puzzles.wav"
 
-    # 4 minutes with the gears unsolved: the hint, on both outputs from one T0
+    # 4 minutes with the gears unsolved and no hint given: the clock whispers the gears' hint
+    # over the ticking, and the players' screen reads it
     await room.wait(240)
-    assert room.scene == "hint"
-    room_play, hint_play = room.outputs.plays[-2:]
-    assert (room_play.clip.name, hint_play.clip.name) == ("puzzles.wav", "hint.wav")
-    assert room_play.t0 == hint_play.t0 == c.t0
-    await room.wait(3.5)
-    assert room.scene == "puzzles-late", "the end of the hint leads on"
+    assert room.scene == "puzzles"
+    whisper = room.outputs.effects[-1]
+    assert (whisper.output, whisper.clip.name) == ("hint", "hint.wav")
+    assert c.status()["counters"] == {"hints": 1}
+    assert [h["name"] for h in c.status()["hints"]] == ["gears"]
 
     await room.press("gears")
-    assert room.scene == "puzzles-late"
+    assert room.scene == "puzzles"
     await room.press("portrait")
     assert room.scene == "finale", "both puzzles solved"
     await room.until(0.25)  # the third 100 ms blink: on
@@ -94,6 +94,7 @@ async def won_game(room: Room) -> None:
     await room.wait(1.5)
     assert (room.scene, room.flags) == ("reset", set())
     assert clock(room) == {"left": 3600.0, "running": False, "length": 3600.0}
+    assert (c.status()["counters"], c.status()["hints"]) == ({"hints": 0}, []), "a new game"
     await room.wait(0.2)
     assert room.lit().all(), "the room lights up for the game master"
 
@@ -126,18 +127,24 @@ def clock(room: Room) -> dict[str, float]:
 
 
 async def lost_game(room: Room) -> None:
-    """The second game: the players never solve the gears and run out of time, which the game
+    """The second game: the game master sends the portrait's hint after a minute, so the clock
+    whispers none; the players never solve the gears and run out of time, which the game
     master shortens by 45 minutes (a penalty)."""
+    c = room.controller
     await room.press("door")
     await room.press("start")
     assert clock(room) == {"left": 3599.8, "running": True, "length": 3600.0}, "a new hour"
     await room.wait(5.5)
-    await room.wait(240)
-    await room.wait(3.5)
-    assert room.scene == "puzzles-late"
-    assert (await room.controller.add_time("game", "-45min"))["ok"]
+    await room.wait(60)
+    assert (await c.hint("portrait"))["counters"] == {"hints": 1}
+    whispers = len(room.outputs.effects)
+    await room.wait(190)
+    assert room.scene == "puzzles"
+    assert len(room.outputs.effects) == whispers, "a hint was given: the clock whispers none"
+    assert [h["name"] for h in c.status()["hints"]] == ["portrait"]
+    assert (await c.add_time("game", "-45min"))["ok"]
     await room.wait(clock(room)["left"] - 0.1)
-    assert room.scene == "puzzles-late"
+    assert room.scene == "puzzles"
     await room.wait(0.2)
     assert room.scene == "game-over", "the clock at zero"
     assert clock(room)["left"] == 0
@@ -150,7 +157,7 @@ async def lost_game(room: Room) -> None:
 
 def test_the_room_played_through_every_scene(tmp_path: Path) -> None:
     """Two games: one won (with a hint on the way), one lost on time; each scene checked for
-    its flags, what every output plays from one T0, and its lights."""
+    its flags, what every output plays, and its lights."""
     saved = tmp_path / "saved_state.json"
 
     async def play() -> Room:
@@ -165,17 +172,14 @@ def test_the_room_played_through_every_scene(tmp_path: Path) -> None:
         "hum.wav",
         "intro.wav",
         "puzzles.wav",
-        "puzzles.wav",  # the hint scene: the clock ticks on
-        "puzzles.wav",  # puzzles-late
         "finale.wav",
         "hum.wav",
         "intro.wav",
         "puzzles.wav",
-        "puzzles.wav",
-        "puzzles.wav",
         "game-over.wav",
     ]
-    assert room.played("hint") == ["hint.wav", "hint.wav"]
+    assert room.played("hint") == [], "the hint speaker only whispers hints, over silence"
+    assert [e.clip.name for e in room.outputs.effects if e.output == "hint"] == ["hint.wav"]
 
 
 def test_the_room_declares_its_relays_with_their_safe_states() -> None:

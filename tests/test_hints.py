@@ -40,6 +40,7 @@ scenes:
     transitions:
       - {when: "hints >= 3", to: helped}
       - {event: stuck, do: {hint: gears}}
+      - {event: new-game, do: {zero: hints}}
   helped: {}
 """
 
@@ -107,6 +108,10 @@ def test_a_hint_of_a_transition_counts_and_its_clip_plays(show) -> None:
         await room.settle()
         assert room.controller.status()["counters"] == {"hints": 1}
         assert [e.clip.name for e in room.outputs.effects] == ["whisper.wav"]
+        room.controller.fire("event:new-game", "test")  # zero: hints forgets them too
+        await room.settle()
+        assert room.controller.status()["counters"] == {"hints": 0}
+        assert given(room) == []
 
     play(show, body)
 

@@ -15,28 +15,19 @@ run = asyncio.run
 ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 
 ESCAPE_ROOM_TABLE = """\
-from          trigger           when                              do                            to
-idle          input:door        -                                 set door_closed, sound creak  (stay)
-idle          input:start       door_closed                       -                             intro
-intro         audio_end:room    -                                 -                             puzzles
-intro         event:time-up     -                                 -                             game-over
-puzzles       input:gears       -                                 set gears_solved              (stay)
-puzzles       input:portrait    -                                 set portrait_solved           (stay)
-puzzles       flags_changed     gears_solved and portrait_solved  -                             finale
-puzzles       after:3           not gears_solved                  -                             hint
-puzzles       event:time-up     -                                 -                             game-over
-hint          input:gears       -                                 set gears_solved              (stay)
-hint          input:portrait    -                                 set portrait_solved           (stay)
-hint          flags_changed     gears_solved and portrait_solved  -                             finale
-hint          event:time-up     -                                 -                             game-over
-hint          audio_end:hint    -                                 -                             puzzles-late
-puzzles-late  input:gears       -                                 set gears_solved              (stay)
-puzzles-late  input:portrait    -                                 set portrait_solved           (stay)
-puzzles-late  flags_changed     gears_solved and portrait_solved  -                             finale
-puzzles-late  event:time-up     -                                 -                             game-over
-finale        audio_end:room    -                                 -                             reset
-game-over     audio_end:room    -                                 -                             reset
-reset         event:room-ready  -                                 -                             idle"""
+from       trigger           when                              do                            to
+idle       input:door        -                                 set door_closed, sound creak  (stay)
+idle       input:start       door_closed                       -                             intro
+intro      audio_end:room    -                                 -                             puzzles
+intro      event:time-up     -                                 -                             game-over
+puzzles    input:gears       -                                 set gears_solved              (stay)
+puzzles    input:portrait    -                                 set portrait_solved           (stay)
+puzzles    flags_changed     gears_solved and portrait_solved  -                             finale
+puzzles    after:3           not gears_solved and hints == 0   hint gears                    (stay)
+puzzles    event:time-up     -                                 -                             game-over
+finale     audio_end:room    -                                 -                             reset
+game-over  audio_end:room    -                                 -                             reset
+reset      event:room-ready  -                                 -                             idle"""
 
 
 def test_escape_room_table() -> None:

@@ -49,10 +49,15 @@ def test_escape_room_model() -> None:
     )
     assert {"idle", "intro", "puzzles", "finale", "reset"} <= set(room.scenes)
     assert room.restart == "resume"
-    # The anchored transitions are shared by the puzzle scenes.
-    assert room.scenes["hint"].transitions[:3] == room.scenes["puzzles"].transitions[:3]
     hint = room.scenes["puzzles"].transitions[3]
-    assert (hint.after, hint.when, hint.to) == (240.0, ("not gears_solved",), "hint")
+    assert (hint.after, hint.when, hint.do, hint.to) == (
+        240.0,
+        ("not gears_solved", "hints == 0"),
+        (model.GiveHint("gears"),),
+        None,
+    )
+    assert room.hints["gears"].sound == model.SoundEffect("hint.wav", "hint")
+    assert room.hints["portrait"].sound is None
 
 
 def test_models_are_frozen(show_dir: Path) -> None:

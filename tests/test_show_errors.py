@@ -910,6 +910,12 @@ def test_a_show_with_hints_is_clean(problems: CheckFn) -> None:
             "'hints >= three'",
         ),
         (
+            "      - when: hints >= 3\n",
+            "      - when: hints >= 3\n        do: {count: hints}\n",
+            "scenes.a.transitions[1].do[0].count",
+            "'hints' counts the hints given; give one with {hint: NAME} rather than counting it",
+        ),
+        (
             "flags: [done]\n",
             "flags: [done]\ncounters: [hints]\n",
             "counters[0]",
@@ -926,6 +932,7 @@ def test_a_show_with_hints_is_clean(problems: CheckFn) -> None:
         "missing",
         "unknown-hint",
         "bad-count",
+        "hints-counted",
         "hints-declared",
     ],
 )

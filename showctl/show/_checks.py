@@ -404,8 +404,16 @@ class _Checker:
             self.reference(path, condition.rsplit(maxsplit=1)[-1], self.flags, "flag")
 
     def action(self, path: Path, action: Action) -> None:
-        if isinstance(action, Increment | Zero):
+        if isinstance(action, Increment) and action.counter == HINTS:
+            self.conv.report(
+                path,
+                f"'{HINTS}' counts the hints given; give one with {{hint: NAME}} rather than "
+                "counting it",
+            )
+        elif isinstance(action, Increment):
             self.reference(path, action.counter, self.counters, "counter")
+        elif isinstance(action, Zero):
+            self.reference(path, action.counter, self.compared, "counter")
         elif isinstance(action, ClockAction):
             self.reference(path, action.clock, self.clocks, "clock")
         elif isinstance(action, PlaySound):

@@ -543,7 +543,8 @@ class Increment:
 
 @dataclass(frozen=True)
 class Zero:
-    """Set a counter back to 0."""
+    """Set a counter back to 0 (``zero: hints``, for a new game, also forgets the hints
+    given)."""
 
     KIND: ClassVar[str] = "action"
     TAG: ClassVar[str] = "zero"
@@ -902,7 +903,7 @@ class Show:
         tuple[Name, ...],
         Doc(
             "The counters the scenes count, zero and compare; all start at 0. 'hints' is "
-            "showctl's own: the hints given."
+            "showctl's own, not declared here: the hints given (zero it for a new game)."
         ),
     ] = ()
     path: Path = dataclasses.field(default=Path("show.yaml"), metadata={"internal": True})

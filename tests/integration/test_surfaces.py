@@ -117,8 +117,9 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     room: Running, browser: WebDriver, tmp_path: Path
 ) -> None:
     """Open the page, give it the token, press the room's inputs: the scene changes and the
-    matrix follows, without a reload; the game clock counts, large, and its buttons bend it; a
-    button that does nothing says why; the emergency
+    matrix follows, without a reload; the game clock counts, large, and its buttons bend it;
+    hints go out from their buttons and the text box; a button that does nothing says why; the
+    emergency
     button releases the door's lock at once and shows a red banner, a relay refuses to be
     powered until the all-clear (asked first); the page fits a phone's width."""
     browser.set_window_size(1280, 1000)
@@ -152,6 +153,7 @@ def test_the_page_shows_the_room_live_and_its_buttons_move_it(
     )
     left = browser.find_element(By.CSS_SELECTOR, "[data-clock='game'] .left")
     wait_for("the game clock counting on the page", lambda: left.text.startswith("59:"))
+    give_hints(room, browser)
     shot = tmp_path / "escape-room-page.png"  # the README's picture
     browser.save_screenshot(str(shot))
     if "SHOWCTL_SCREENSHOTS" in os.environ:
@@ -191,6 +193,27 @@ def release_the_room(room: Running, browser: WebDriver) -> None:
     wait_for("the banner gone", lambda: not banner.is_displayed())
     browser.find_element(By.XPATH, power).click()
     wait_for("the lock powered again", lambda: browser.find_elements(By.XPATH, relay_state))
+
+
+def give_hints(room: Running, browser: WebDriver) -> None:
+    """A hint of the show from its button (shown with its text, then marked given), and one
+    typed: both in the page's history, the latest first, and in the count."""
+    portrait = browser.find_element(By.XPATH, "//div[@id='hints']/button[@data-hint='portrait']")
+    assert "shine the lamp behind the portrait" in portrait.text, "the button shows its text"
+    portrait.click()
+    wait_for("the hint marked given", lambda: "given" in (portrait.get_attribute("class") or ""))
+    typed = browser.find_element(By.ID, "hint-text")
+    typed.send_keys("Count the gears on the left wall.\n")
+    history = browser.find_element(By.ID, "hints-given")
+    wait_for("two hints in the history", lambda: len(history.find_elements(By.TAG_NAME, "li")) == 2)
+    given = history.find_elements(By.TAG_NAME, "li")
+    assert [[part.text for part in li.find_elements(By.XPATH, "b|span")] for li in given] == [
+        ["#2", "Count the gears on the left wall."],
+        ["#1", "The clockmaker's eyes want light: shine the lamp behind the portrait."],
+    ], "the latest first"
+    assert typed.get_attribute("value") == "", "the box is emptied once the hint went out"
+    assert browser.find_element(By.ID, "hints-count").text == "2 given"
+    assert room.answer("status")["counters"]["hints"] == 2
 
 
 def bend_the_clock(room: Running, browser: WebDriver) -> None:
@@ -257,13 +280,20 @@ def local_time(timestamp: str) -> str:
 def test_text_from_the_show_is_shown_as_text_never_run(
     tmp_path: Path, escape_room: Path, browser: WebDriver
 ) -> None:
-    """A show whose name, scene description and event carry HTML: the page shows it as text,
+    """A show whose name, scene description and hint carry HTML: the page shows it as text,
     and no element or script of it comes to life."""
     sneaky = '<img src=x onerror="window.pwned=1">'
     text = escape_room.read_text()
-    text = text.replace("name: The Clockmaker's Study (escape room)", f"name: '{sneaky}'").replace(
-        "description: The room waits; the pendulum lamp breathes.",
-        f"description: '<script>window.pwned=2</script>{sneaky}'",
+    text = (
+        text.replace("name: The Clockmaker's Study (escape room)", f"name: '{sneaky}'")
+        .replace(
+            "description: The room waits; the pendulum lamp breathes.",
+            f"description: '<script>window.pwned=2</script>{sneaky}'",
+        )
+        .replace(
+            "  door: {text: The way out",
+            f"  door: {{text: '{sneaky}'}}\n  way: {{text: The way out",
+        )
     )
     escape_room.write_text(text)
     settings = tmp_path / "settings.toml"
@@ -278,6 +308,8 @@ def test_text_from_the_show_is_shown_as_text_never_run(
             "the description",
             lambda: browser.find_element(By.ID, "description").text.endswith(sneaky),
         )
+        door = browser.find_element(By.XPATH, "//div[@id='hints']/button[@data-hint='door']")
+        assert door.find_element(By.TAG_NAME, "small").text == sneaky
         assert browser.execute_script("return window.pwned === undefined")
         assert browser.find_elements(By.CSS_SELECTOR, "main img, header img, main script") == []
     finally:

@@ -12,6 +12,8 @@ let descriptions = {};
 // The go-to list follows the current scene until the operator picks another one in it; it
 // follows again once they go there (or pick the current scene back).
 let scenePicked = false;
+let hintsOffered = false;  // the show has hints, or a clock (a game)
+let hintsShown = "";  // the hints given that the history shows
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -47,10 +49,11 @@ function clock(seconds) {
   return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
 }
 
+// Ask the controller; whether it did it.
 async function control(action, body) {
   if (tokenRequired && !localStorage.getItem(TOKEN_KEY)) {
     askToken("Type the token first.");
-    return;
+    return false;
   }
   const headers = { "Content-Type": "application/json" };
   const token = localStorage.getItem(TOKEN_KEY);
@@ -64,20 +67,21 @@ async function control(action, body) {
     if (r.status === 401 || r.status === 403) {
       localStorage.removeItem(TOKEN_KEY);
       askToken(answer.error);
-      return;
+      return false;
     }
   } catch (e) {
     say("The controller does not answer: " + e.message, true);
-    return;
+    return false;
   }
   if (!answer.ok) {
     say(answer.error, true);
-    return;
+    return false;
   }
   if (action === "reload") say("The show file is read; it takes over at the next scene.");
   else if (action === "emergency") say("");
   else say(answer.moved === false ? "Nothing happened: " + answer.why + "." : "");
   showStatus(answer);
+  return true;
 }
 
 function askToken(why) {
@@ -126,6 +130,10 @@ function showShow(show) {
   $("relays").replaceChildren(...show.relays.map(relayRow));
   if (!show.relays.length) $("relays").replaceChildren(el("span", "none", "none"));
   $("props-title").hidden = $("props").hidden = !show.props.length;
+  $("hints").replaceChildren(...show.hints.map(hintButton));
+  hintsShown = "";
+  // A show with a game clock is a game: the game master may type a hint even without named ones.
+  hintsOffered = show.hints.length > 0 || show.clocks.length > 0;
   $("clocks-section").hidden = !show.clocks.length;
   $("clocks").replaceChildren(...show.clocks.map(clockPanel));
   const matrix = $("matrix");
@@ -183,6 +191,33 @@ function clockPanel(name) {
   return panel;
 }
 
+// A hint of the show: its name, and what the players will read (or that it is a clip).
+function hintButton(hint) {
+  const b = button(hint.name, () => control("hint", { name: hint.name }), "hint event");
+  b.dataset.hint = hint.name;
+  b.append(el("small", hint.text || "(a clip only)"));
+  if (hint.clip && hint.text) b.title = "and its clip";
+  return b;
+}
+
+// The hints given, the latest first; each named one's button marked as given.
+function showHints(s) {
+  const given = s.hints || [];
+  $("hints-section").hidden = !hintsOffered && !given.length;
+  $("hints-count").textContent = (s.counters.hints || 0) + " given";
+  const key = JSON.stringify(given.at(-1) || null) + given.length;
+  if (key === hintsShown) return;  // rebuilt only when a hint came (not at every status)
+  hintsShown = key;
+  const names = new Set(given.map((h) => h.name));
+  for (const b of $("hints").querySelectorAll("button.hint")) b.classList.toggle("given", names.has(b.dataset.hint));
+  $("hints-given").replaceChildren(...given.slice().reverse().map((h) => {
+    const li = el("li");
+    const when = el("time", localTime(h.at * 1000));
+    li.append(when, el("b", "#" + h.count), el("span", h.text || "(" + h.name + ": a clip)"));
+    return li;
+  }));
+}
+
 function showClocks() {
   const clocks = (status && status.clocks) || {};
   const since = (performance.now() - statusAt) / 1000;
@@ -236,6 +271,7 @@ function showStatus(s) {
   $("fault").hidden = !s.fault;
   $("fault").textContent = s.fault ? "Fault: " + s.fault : "";
   showRoom(s);
+  showHints(s);
   const ledsFailed = s.leds && s.leds !== "ok";
   $("leds-failed").hidden = !ledsFailed;
   $("leds-failed").textContent = ledsFailed ? "The LEDs stopped: " + s.leds : "";
@@ -334,6 +370,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (confirm("All clear? The relays stay safe until the show or you switch them; check the room first.")) control("all-clear");
   });
   $("scenes").addEventListener("change", () => { scenePicked = status === null || $("scenes").value !== status.scene; });
+  $("hint-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("hint-text");
+    if (text.value.trim() && await control("hint-text", { text: text.value })) text.value = "";
+  });
   $("goto").addEventListener("click", () => {
     scenePicked = false;
     control("goto", { scene: $("scenes").value });
