@@ -542,7 +542,7 @@ class ShowController:
                 f"the show has no hint {name[:80]!r}; its hints are: {names} (or type one: "
                 "hint-text)",
             )
-        return await self._hint_now(name, self.show.hints[name].text)
+        return await self._hint_now(name, None)
 
     async def hint_text(self, text: str) -> Answer:
         """Give a hint typed by the game master: its text to the players' screen; one more in
@@ -556,16 +556,17 @@ class ShowController:
             )
         return await self._hint_now(None, text)
 
-    async def _hint_now(self, name: str | None, text: str) -> Answer:
+    async def _hint_now(self, name: str | None, typed: str | None) -> Answer:
         async with self._busy:
-            self._give_hint(name, text, "command")
+            self._give_hint("command", name, typed)
             self._send_sounds(None)
             await self._flags_changed()  # 'hints' is a counter that conditions compare
         return self.status()
 
-    def _give_hint(self, name: str | None, text: str, source: str) -> None:
-        """Count a hint, keep it for the page and the screens (:meth:`changed` tells them), and
-        queue its clip if it has one."""
+    def _give_hint(self, source: str, name: str | None, typed: str | None = None) -> None:
+        """Count a hint of the show (``name``) or one ``typed``, keep it for the page and the
+        screens (:meth:`changed` tells them), and queue its clip if it has one."""
+        text = self.show.hints[name].text if name is not None else typed or ""
         count = self.state.counters.get(HINTS, 0) + 1
         self.state.counters[HINTS] = count
         self.hints.append({"name": name, "text": text, "count": count, "at": round(self.wall(), 3)})
@@ -674,7 +675,7 @@ class ShowController:
             self._sounds.append(action.sound)
             return
         if isinstance(action, GiveHint):
-            self._give_hint(action.hint, self.show.hints[action.hint].text, "show")
+            self._give_hint("show", action.hint)
             return
         if isinstance(action, Zero):  # of the hints given: a new game
             self.hints.clear()
@@ -874,7 +875,7 @@ class ShowController:
             elif isinstance(cue, ClockAction):
                 self._clock_act(cue, "timeline")
             elif isinstance(cue, GiveHint):
-                self._give_hint(cue.hint, self.show.hints[cue.hint].text, "timeline")
+                self._give_hint("timeline", cue.hint)
                 self._send_sounds(None)
                 hinted = True
             else:
@@ -887,7 +888,7 @@ class ShowController:
             self.changed()
         # A time compared passed, or the count of hints changed: the conditions again.
         if (crossed or hinted) and FLAGS_CHANGED in self.machine.get_triggers(self.state.scene):
-            self._put(Trigger(FLAGS_CHANGED, "timeline", self.entry))
+            self._put(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     async def _timer_loop(self) -> None:
         while True:
