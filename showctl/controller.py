@@ -1057,7 +1057,7 @@ class ShowController:
                 started=self.wall() + (self.t0 - self.clock.monotonic()),
                 flags=frozenset(self.state.flags),
                 counters=dict(self.state.counters),
-                hints=list(self.hints),
+                hints=tuple(self.hints),
                 clocks=self.clocks.saved(self.clock.monotonic(), self.wall()),
             )
             try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ class SavedState:
     #: Each game clock: its time ``left`` (s) at the wall-clock time ``at``, and ``running``.
     clocks: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
     #: The latest hints given, the latest last: {name (None: typed), text, count, at}.
-    hints: Sequence[Mapping[str, Any]] = ()
+    hints: tuple[Mapping[str, Any], ...] = ()
 
 
 def save(path: Path, state: SavedState) -> None:
@@ -100,7 +100,7 @@ def load(path: Path, show: str) -> SavedState | None:
                 }
                 for name, clock in record.get("clocks", {}).items()
             },
-            hints=[
+            hints=tuple(
                 {
                     "name": None if hint["name"] is None else str(hint["name"]),
                     "text": str(hint["text"]),
@@ -108,7 +108,7 @@ def load(path: Path, show: str) -> SavedState | None:
                     "at": float(hint["at"]),
                 }
                 for hint in record.get("hints", [])
-            ],
+            ),
         )
     except FileNotFoundError:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from showctl import controller, saved_state, settings
 from showctl.controller import QUEUE_SIZE
 from showctl.show import loader, model
 from tests.conftest import ROOT
-from tests.harness.room import Room
+from tests.harness.room import Room, play
 
 ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 
@@ -62,14 +62,6 @@ def tone(tmp_path: Path) -> Path:
     from showctl.testing import write_wav
 
     return write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
-
-
-def play(show_: model.Show, body: Callable[[Room], Awaitable[None]], **kw: object) -> None:
-    async def main() -> None:
-        async with Room(show_, **kw) as room:  # type: ignore[arg-type]
-            await body(room)
-
-    asyncio.run(main())
 
 
 def test_a_flood_of_new_names_is_counted_in_bounded_memory_and_log_lines(small) -> None:

@@ -3,8 +3,6 @@ still while paused, through a restart and a reload, and read by conditions."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from structlog.testing import capture_logs
 
 from showctl import saved_state
 from showctl.show import loader, model
-from tests.harness.room import Room
+from tests.harness.room import Room, play
 
 SHOW = """\
 version: 1
@@ -52,14 +50,6 @@ def show(tmp_path: Path) -> model.Show:
     path = tmp_path / "clocks.yaml"
     path.write_text(SHOW)
     return loader.load(path)
-
-
-def play(show_: model.Show, body: Callable[[Room], Awaitable[None]], **kw: object) -> None:
-    async def main() -> None:
-        async with Room(show_, **kw) as room:  # type: ignore[arg-type]
-            await body(room)
-
-    asyncio.run(main())
 
 
 def left(room: Room) -> float:

@@ -4,8 +4,6 @@ the room's sound, kept through a restart and cleared by a reset."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from structlog.testing import capture_logs
 from showctl import saved_state
 from showctl.show import loader, model
 from showctl.testing import write_wav
-from tests.harness.room import Room
+from tests.harness.room import Room, play
 
 SHOW = """\
 version: 1
@@ -52,14 +50,6 @@ def show(tmp_path: Path) -> model.Show:
     path = tmp_path / "hints.yaml"
     path.write_text(SHOW)
     return loader.load(path)
-
-
-def play(show_: model.Show, body: Callable[[Room], Awaitable[None]], **kw: object) -> None:
-    async def main() -> None:
-        async with Room(show_, **kw) as room:  # type: ignore[arg-type]
-            await body(room)
-
-    asyncio.run(main())
 
 
 def given(room: Room) -> list[tuple[str | None, str, int]]:

@@ -32,7 +32,7 @@ from showctl.show import loader, model
 from showctl.surfaces.mqtt import MAX_PAYLOAD, MqttSurface
 from showctl.testing import write_wav
 from tests.harness.broker import HOST, Broker, Listener, free_port, retained, running_broker
-from tests.harness.room import Room
+from tests.harness.room import Room, play
 
 BASE = "room1/showctl"
 STATE, ONLINE, TRIGGER = f"{BASE}/state", f"{BASE}/online", f"{BASE}/trigger"
@@ -83,14 +83,6 @@ def room_show(tmp_path: Path) -> model.Show:
     path = tmp_path / "room.yaml"
     path.write_text(SHOW)
     return loader.load(path)
-
-
-def play(show_: model.Show, body: Callable[[Room], Any]) -> None:
-    async def main() -> None:
-        async with Room(show_) as room:
-            await body(room)
-
-    asyncio.run(main())
 
 
 @asynccontextmanager

@@ -4,8 +4,6 @@ master's command, and read ahead."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from structlog.testing import capture_logs
 
 from showctl.show import loader, model
 from showctl.testing import write_wav
-from tests.harness.room import Room
+from tests.harness.room import Room, play
 
 SHOW = """\
 version: 1
@@ -50,14 +48,6 @@ def show(tmp_path: Path) -> model.Show:
     path = tmp_path / "sounds.yaml"
     path.write_text(SHOW)
     return loader.load(path)
-
-
-def play(show_: model.Show, body: Callable[[Room], Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with Room(show_) as room:
-            await body(room)
-
-    asyncio.run(main())
 
 
 def test_an_action_s_sound_goes_out_at_once_and_a_scene_s_with_its_start(show) -> None:

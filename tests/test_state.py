@@ -29,7 +29,13 @@ while True:
 def test_state_round_trips_and_belongs_to_its_show(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     state = SavedState(
-        "escape-room", "puzzles", 1_790_000_000.25, frozenset({"door_open"}), {"wrong": 2}
+        "escape-room",
+        "puzzles",
+        1_790_000_000.25,
+        frozenset({"door_open"}),
+        {"wrong": 2},
+        {"game": {"left": 1234.5, "running": True, "at": 1_790_000_100.0}},
+        ({"name": "gears", "text": "Turn the gears.", "count": 1, "at": 1_790_000_050.5},),
     )
     save(path, state)
     assert load(path, "escape-room") == state

@@ -20,8 +20,8 @@ and, as a desk's buttons are often labelled, ``/showctl/scene/NAME`` (goto),
 A message's arguments are ignored but for two cases. A command's last argument may come as
 the message's one string argument instead of in the address (a desk's text field:
 ``/showctl/hint-text "Look under the rug"``). A message whose only argument is 0 or false is
-a button let go (TouchOSC and many desks send 1
-on press, 0 on release): it is dropped unanswered, so that one press is one GO.
+a button let go (TouchOSC and many desks send 1 on press, 0 on release): it is dropped
+unanswered, so that one press is one GO.
 
 Addresses are taken literally: OSC's patterns (``*``, ``?``, ``[...]``, ``{a,b}``) are not
 expanded, so one message is never more than one action (``/showctl/*`` is an unknown address,

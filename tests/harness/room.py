@@ -11,7 +11,9 @@ moves only when the test says.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -152,3 +154,13 @@ class Room:
     def played(self, output: str) -> list[str]:
         """The clips an output was told to play, by file name, in order."""
         return [p.clip.name for p in self.outputs.plays if p.output == output]
+
+
+def play(show: Show, body: Callable[[Room], Awaitable[None]], **room: Any) -> None:
+    """Run ``body`` with a started :class:`Room` of ``show`` (``room``: its keywords)."""
+
+    async def main() -> None:
+        async with Room(show, **room) as started:
+            await body(started)
+
+    asyncio.run(main())
