@@ -45,6 +45,7 @@ from showctl.show.model import HttpRequest, Show
 from showctl.surfaces.control_socket import ControlServer
 from showctl.surfaces.web import WebSurface
 from showctl.triggers import InputWatcher
+from showctl.wall_clock import WallClock
 from showctl.watchdog import Liveness, Notifier
 
 if TYPE_CHECKING:
@@ -175,6 +176,7 @@ async def _run(
                 props=messages.props,
                 settings=options.settings,
                 state_path=options.state,
+                wall_clock=WallClock(options.settings.clock.trust),
             )
             systemd = _Systemd(controller, screen)
             pool.check_in = systemd.liveness.check_in

@@ -23,6 +23,8 @@ from showctl.players.restarts import RestartPolicy
 WAIT_FOR_CARDS = 30.0
 
 if TYPE_CHECKING:
+    import datetime
+
     from showctl.leds.matrix import LedPlayer
     from showctl.leds.view import TerminalView
     from showctl.settings import Settings
@@ -333,6 +335,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Print what a show's opening hours do, day by day, and what they say now."""
+    import datetime as dt
+    import time
+
+    from showctl.hours import OpeningHours, verdict
+    from showctl.wall_clock import kernel_clock
+
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    if loaded.hours is None:
+        print(f"{args.show} has no opening hours: it plays at any hour", file=sys.stderr)
+        return 1
+    hours = OpeningHours(loaded.hours)
+    now = time.time()
+    first = args.start or dt.datetime.fromtimestamp(now, hours.zone).date()
+    where = "the show's" if loaded.hours.zone else "this box's"
+    print(f"{loaded.title}: opening hours in {hours.zone_name} ({where} time zone)")
+    for line in hours.timetable(first, args.days):
+        print(line)
+    print(f"Closed, the show is in its scene {loaded.hours.closed!r}.")
+    synchronised = kernel_clock().synchronised
+    print(
+        f"Now, by this machine's clock ({'' if synchronised else 'not '}synchronised, as its "
+        f"kernel says): {verdict(hours, now, trusted=True).why}."
+    )
+    return 0
+
+
 def cmd_control(args: argparse.Namespace) -> int:
     """A command of the vocabulary (``status``, ``trigger``, ``go``...): ask the running
     controller through its control socket."""
@@ -409,6 +441,21 @@ def _positive(text: str) -> float:
     return value
 
 
+def _date(text: str) -> datetime.date:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a date such as 2026-12-24") from None
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 400:
+        raise argparse.ArgumentTypeError(f"must be a number of days from 1 to 400, not {text}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -447,6 +494,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the settings file the show will run with, for its OSC targets and broker "
         "(default: /etc/showctl/settings.toml if it exists)",
     )
+
+    p = add("schedule", cmd_schedule, "print when a show's opening hours open and close it")
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        metavar="DATE",
+        help="the first day, as 2026-12-24 (default: today)",
+    )
+    p.add_argument("--days", type=_days, default=7, metavar="N", help="how many days (default: 7)")
 
     p = add("schema", cmd_schema, "print the JSON Schema of the show format, for editors")
     p.add_argument("--out", metavar="FILE", help="write it to FILE instead")

@@ -188,6 +188,15 @@ COMMANDS: dict[str, Command] = {
             (Arg("clock", str, "the game clock", "game"),),
         ),
         Command(
+            "level",
+            "Set an output's level in dB, or the master's (master); kept through a reboot. "
+            "show goes back to the show file's level.",
+            (
+                Arg("output", str, "the output, or master", "left"),
+                Arg("db", str, "the level in dB, or show for the show file's", "-6", "level"),
+            ),
+        ),
+        Command(
             "emergency",
             "Release the room: every relay to its safe state at once, held there whatever the "
             "scenes do until all-clear.",

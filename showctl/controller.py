@@ -33,9 +33,11 @@ from showctl import saved_state
 from showctl.clock import Clock, MonotonicClock, wait
 from showctl.commands import MAX_TEXT, Answer, Refusal, refused
 from showctl.game_clock import GameClocks
+from showctl.hours import ShowHours, Verdict
 from showctl.leds.matrix import LedPlayer
 from showctl.leds.meter import clip_meter
 from showctl.leds.programs import Schedule
+from showctl.levels import MASTER, Levels, factor, parse_db
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
 from showctl.players.outputs import Outputs
@@ -60,6 +62,7 @@ from showctl.show.model import (
     Unpower,
     Zero,
 )
+from showctl.wall_clock import WallClock
 
 if TYPE_CHECKING:  # the room's parts are the app's to make: the CLI's commands load none
     from showctl.room.messages import Messages
@@ -84,6 +87,8 @@ PAUSE_FADE = 0.2
 SOUND_AHEAD = 1.0
 #: The hints given that the status shows (and the state keeps), the latest last.
 HINT_HISTORY = 20
+#: How often the wall clock and the opening hours are looked at (s).
+HOURS_EVERY = 1.0
 #: The trigger loop checks in at least this often while it is not stuck (seconds): well
 #: inside the watchdog's half interval, whatever WatchdogSec is set to (a second or more).
 CHECK_IN = 0.25
@@ -127,7 +132,7 @@ class TakeUp:
     a ``restart`` of showctl, a ``pause`` or a ``reload``."""
 
     at: float
-    after: Literal["restart", "pause", "reload"]
+    after: Literal["restart", "pause", "reload", "closing"]
 
 
 class ShowController:
@@ -151,6 +156,7 @@ class ShowController:
         state_path: Path | None = None,
         clock: Clock | None = None,
         wall: Callable[[], float] = time.time,
+        wall_clock: WallClock | None = None,
     ) -> None:
         self.show = show
         self.outputs = outputs
@@ -170,7 +176,15 @@ class ShowController:
         self.state_path = state_path
         self.clock = clock or MonotonicClock()
         self.wall = wall
+        #: The opening hours, on the wall clock as it is trusted.
+        self.hours = ShowHours(wall_clock or WallClock(wall=wall, monotonic=self.clock.monotonic))
+        #: Why the opening hours closed the show (``None``: they did not).
+        self.closed: Verdict | None = None
+        #: Where the hours closed the show: the scene and how far into it (s), for a resume.
+        self.reopen: tuple[str, float] | None = None
         self.clocks = GameClocks(show)
+        self.levels = Levels(show)
+        self._fading_out = 0.0  # how the scene playing fades out under the next (s)
         self.state = ShowState(act=self._act, clock_left=self._clock_left)
         self.machine = build_machine(show, self.state)
         self.queue: asyncio.Queue[Trigger] = asyncio.Queue(QUEUE_SIZE)
@@ -212,23 +226,42 @@ class ShowController:
 
     async def start(self) -> None:
         """Take the show up: resume the saved scene if the show says so, else start over; run
-        degraded without the outputs already failed (or go to the fault state if all are)."""
+        degraded without the outputs already failed (or go to the fault state if all are).
+        A show with opening hours does what they say now: closed, it is in their closed scene
+        (and takes up at the opening where the hours last closed it)."""
         self._loop = asyncio.get_running_loop()
         saved = None
         if self.state_path is not None:
             saved = await asyncio.to_thread(saved_state.load, self.state_path, self._key)
+        self.hours.wall_clock.look()
+        if saved is not None:
+            self.levels.take_up(self.show, saved.levels)
+        await self._send_levels()
+        now = self._verdict()
+        if now is not None:
+            logger.info("hours", open=now.open, why=now.why, zone=self.hours.zone)
+        closed = self.show.hours.closed if self.show.hours is not None else None
+        if now is not None and not now.open:
+            self.closed = now
         if self.show.restart == "resume" and saved is not None and saved.scene in self.show.scenes:
-            elapsed = max(0.0, self.wall() - saved.started)
+            scene, elapsed = saved.scene, max(0.0, self.wall() - saved.started)
+            if self.closed is not None and closed is not None:  # closed now
+                self.reopen = saved.reopen if scene == closed else (scene, 0.0)
+                scene, elapsed = closed, elapsed if scene == closed else 0.0
+            elif scene == closed and saved.reopen and saved.reopen[0] in self.show.scenes:
+                scene, elapsed = saved.reopen  # open now: where the hours closed it
             self.state.flags = set(saved.flags) & set(self.show.flags)
             self.state.counters = self._counters_kept(saved.counters, self.show)
             self.hints.extend(dict(hint) for hint in saved.hints)
-            self.machine.set_state(saved.scene, model=self.state)
+            self.machine.set_state(scene, model=self.state)
+            if scene != saved.scene:
+                self.state.apply(self.show.scenes[scene].on_enter)
             zero = self.clocks.restore(saved.clocks, self.clock.monotonic(), self.wall())
             await self._enter(TakeUp(elapsed, "restart"))
             for event in zero:  # reached while showctl was down: fired now
                 self._put(Trigger(f"event:{event}", "clock"))
         else:
-            await self._start_over()
+            await self._start_over(closed if self.closed is not None else None)
         for output, health in self.outputs.health().items():  # cards missing at start
             if health.failed:
                 self.output_failed(output, health.failed)
@@ -238,6 +271,7 @@ class ShowController:
         at least every :data:`CHECK_IN` seconds while it is not stuck."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._timer_loop(), name="controller-timers")
+            tasks.create_task(self._hours_loop(), name="controller-hours")
             while True:
                 self.check_in("controller")
                 try:
@@ -574,6 +608,34 @@ class ShowController:
         if name is not None and self.show.hints[name].sound is not None:
             self._sounds.append(f"hint:{name}")
 
+    async def level(self, output: str, db: str) -> Answer:
+        """Set ``output``'s level (or the master's) to ``db`` dB, or back to the show's with
+        ``show``: from now on, and after a restart (it is saved)."""
+        value = None if db.strip() == "show" else parse_db(db)
+        if value is None and db.strip() != "show":
+            return refused(
+                Refusal.BAD_ARGUMENT,
+                f"a level is a number of dB such as -6, or show for the show file's; "
+                f"not {db[:40]!r}",
+            )
+        why = self.levels.set(output, value)
+        if why is not None:
+            kind = Refusal.BAD_ARGUMENT if output in (*self.show.outputs, MASTER) else None
+            return refused(kind or Refusal.UNKNOWN_NAME, why)
+        logger.info("level_set", output=output, db=value, show_db=self._show_db(output))
+        await self._send_levels()
+        self._save()
+        self.changed()
+        return self.status()
+
+    def _show_db(self, output: str) -> float:
+        return self.show.gain if output == MASTER else self.show.outputs[output].gain
+
+    async def _send_levels(self) -> None:
+        """Tell every output the level it plays at (the master and its own)."""
+        for name in self.show.outputs:
+            await self.outputs.level(name, factor(self.levels.db(name)))
+
     async def emergency(self) -> Answer:
         """Release the room: every relay to its safe state at once, held there until
         ``all-clear``."""
@@ -777,6 +839,8 @@ class ShowController:
             ],
             clocks=self.clocks.state(now),
             hints=list(self.hints),
+            levels=self.levels.state(),
+            **self.hours.state(self.closed is not None),
             outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
             leds=self._leds_state(),
             **self._room_state(),
@@ -902,17 +966,80 @@ class ShowController:
             until = None if due is None else max(0.0, due - self.clock.monotonic())
             await wait(self.clock, self._timers_changed, until)
 
+    # --- opening hours ------------------------------------------------------------------
+
+    def _verdict(self) -> Verdict | None:
+        """What the opening hours say now (those of a reloaded show waiting to take over);
+        ``None``: the show has none."""
+        return self.hours.now((self.pending or self.show).hours)
+
+    async def _hours_loop(self) -> None:
+        """Look at the wall clock and the hours every :data:`HOURS_EVERY` s, and close or open
+        the show when they say so. A step of the clock, or the clock trusted at last, is taken
+        up at once: what the hours say is worked out from the clock each time."""
+        while True:
+            await self.follow_hours()
+            await self.clock.sleep(HOURS_EVERY)
+
+    async def follow_hours(self) -> None:
+        """Look at the wall clock and the hours once, and close or open the show if they say
+        so (what :meth:`run` does every :data:`HOURS_EVERY` s)."""
+        self.hours.wall_clock.look()
+        said = self.hours.said
+        now = self._verdict()
+        if now is not None and (said is None or now.why != said.why):
+            self.changed()  # the status says what the hours say
+        if now is not None and not now.open and self.closed is None:
+            await self._close(now)
+        elif (now is None or now.open) and self.closed is not None:
+            await self._open(now)
+
+    async def _close(self, why: Verdict) -> None:
+        """The hours close the show: into their closed scene, as a ``goto`` would go (the
+        scene left runs its exit actions), remembering where it was."""
+        async with self._busy:
+            show = self.pending or self.show
+            assert show.hours is not None
+            scene = self.state.scene
+            if scene not in (show.hours.closed, FAULT):
+                at = self.paused if self.paused is not None else self.clock.monotonic() - self.t0
+                self.reopen = (scene, max(0.0, at))
+            self.closed = why
+            logger.info("show_closed", why=why.why, scene=scene, reopen=self.reopen)
+            if scene != show.hours.closed:
+                await self._handle(Trigger(f"goto:{show.hours.closed}", "hours"))
+            self._save()
+            self.changed()
+
+    async def _open(self, why: Verdict | None) -> None:
+        """The hours open the show: it starts over, or, with ``restart: resume``, takes up
+        the scene where they closed it."""
+        async with self._busy:
+            self.closed = None
+            reopen, self.reopen = self.reopen, None
+            logger.info("show_opened", why=why.why if why else "the show has no hours now")
+            if self.pending is not None:
+                self._take_over()
+            if self.show.restart == "resume" and reopen and reopen[0] in self.show.scenes:
+                self.machine.set_state(reopen[0], model=self.state)
+                await self._enter(TakeUp(reopen[1], "closing"))
+            else:
+                await self._start_over()
+
     # --- scenes ---------------------------------------------------------------------------
 
-    async def _start_over(self) -> None:
+    async def _start_over(self, scene: str | None = None) -> None:
+        """Every flag clear, every counter 0, the clocks reset, and the initial scene (or
+        ``scene``) entered anew."""
         if self.pending is not None:
             self._take_over()
+        scene = scene or self.show.initial
         self.state.flags.clear()
         self.state.counters.clear()
         self.hints.clear()
         self.clocks.reset()
-        self.machine.set_state(self.show.initial, model=self.state)
-        self.state.apply(self.show.scenes[self.show.initial].on_enter)
+        self.machine.set_state(scene, model=self.state)
+        self.state.apply(self.show.scenes[scene].on_enter)
         await self._enter()
 
     def _take_over(self) -> None:
@@ -928,6 +1055,8 @@ class ShowController:
             clock_left=self._clock_left,
         )
         self.clocks.take_up(new)
+        self.levels.take_up(new)
+        self._background(self._send_levels(), "levels")
         self.machine = build_machine(new, self.state, initial=scene)
         logger.info("show_reloaded", scene=scene)
 
@@ -963,10 +1092,12 @@ class ShowController:
         clips = self.show.clips(scene_name)
         # Before anything is sent: a clip already over (a resumed scene) says so at once.
         self._once = {output for output, (_, loop) in clips.items() if not loop}
-        self.t0 = await self.outputs.play(clips, None if take_up is None else self.t0, self.entry)
+        fade = self._fades(scene_name, take_up)
+        t0 = None if take_up is None else self.t0
+        self.t0 = await self.outputs.play(clips, t0, self.entry, fade)
         silent = [name for name in self.show.outputs if name not in clips]
         if silent:
-            await self.outputs.stop(outputs=silent, at=self.t0, play=self.entry)
+            await self.outputs.stop(outputs=silent, at=self.t0, play=self.entry, fade=fade[1])
         # Sounds fired by what entered the scene start with it (a scene taken up: from now).
         self._send_sounds(self.t0 if take_up is None else None)
         if self.leds is not None and self.show.matrix is not None:
@@ -1005,6 +1136,15 @@ class ShowController:
         await self.outputs.load(self._next_clips())
         if FLAGS_CHANGED in self.machine.get_triggers(scene_name):
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
+
+    def _fades(self, scene: str, take_up: TakeUp | None) -> tuple[float, float]:
+        """How ``scene`` entered fades in (not when a reload takes it up where it is) and how
+        the one before fades out under it (not when a scene is taken up: nothing sounds)."""
+        fade = self.show.fade_of(scene)
+        fade_in = 0.0 if take_up is not None and take_up.after == "reload" else fade.fade_in
+        fade_out = self._fading_out if take_up is None else 0.0
+        self._fading_out = fade.fade_out
+        return fade_in, fade_out
 
     @staticmethod
     def _counters_kept(counters: Mapping[str, int], show: Show) -> dict[str, int]:
@@ -1059,6 +1199,8 @@ class ShowController:
                 counters=dict(self.state.counters),
                 hints=tuple(self.hints),
                 clocks=self.clocks.saved(self.clock.monotonic(), self.wall()),
+                reopen=self.reopen,
+                levels=dict(self.levels.live),
             )
             try:
                 await asyncio.to_thread(saved_state.save, self.state_path, record)

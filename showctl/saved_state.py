@@ -1,5 +1,6 @@
 """The show's state on disk: the current scene, when it started, the flags, the counters, the
-game clocks and the latest hints given.
+game clocks, the latest hints given, where the opening hours closed the show, and the levels
+set on site.
 
 Written at every change, atomically: the new state goes to a temporary file beside the old one,
 is flushed to the disk (``fsync``), and then renamed over it, and the folder is flushed too. A
@@ -42,6 +43,10 @@ class SavedState:
     clocks: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
     #: The latest hints given, the latest last: {name (None: typed), text, count, at}.
     hints: tuple[Mapping[str, Any], ...] = ()
+    #: Where the opening hours closed the show: the scene, and how far into it (s).
+    reopen: tuple[str, float] | None = None
+    #: The levels set on site (dB), by output or ``master``.
+    levels: Mapping[str, float] = field(default_factory=dict)
 
 
 def save(path: Path, state: SavedState) -> None:
@@ -56,6 +61,8 @@ def save(path: Path, state: SavedState) -> None:
         "counters": dict(state.counters),
         "clocks": {name: dict(clock) for name, clock in state.clocks.items()},
         "hints": [dict(hint) for hint in state.hints],
+        "reopen": list(state.reopen) if state.reopen is not None else None,
+        "levels": dict(state.levels),
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -109,6 +116,8 @@ def load(path: Path, show: str) -> SavedState | None:
                 }
                 for hint in record.get("hints", [])
             ),
+            reopen=_reopen(record.get("reopen")),
+            levels={str(k): float(v) for k, v in record.get("levels", {}).items()},
         )
     except FileNotFoundError:
         return None
@@ -119,6 +128,13 @@ def load(path: Path, show: str) -> SavedState | None:
         logger.info("state_of_another_show", path=str(path), saved_for=state.show)
         return None
     return state
+
+
+def _reopen(value: Any) -> tuple[str, float] | None:
+    if value is None:
+        return None
+    scene, at = value
+    return str(scene), float(at)
 
 
 def default_path(show_file: Path) -> Path:

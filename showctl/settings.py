@@ -39,6 +39,11 @@ is optional::
     [props.chest.events] # a line received -> an event ("input:NAME" for an input)
     "SOLVED" = "chest-solved"
 
+    [clock]
+    trust = "synchronised"   # when the wall clock is good enough for the opening hours:
+                             # "synchronised" (NTP, as the kernel says), "rtc" (that, or a
+                             # battery-backed real-time clock agreeing), "always"
+
 A mistake gets one sentence naming the file, the key and the fix (:class:`SettingsError`).
 """
 
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -53,6 +59,7 @@ from types import MappingProxyType
 from typing import Any
 
 from showctl.errors import SettingsError
+from showctl.wall_clock import Trust
 
 DEFAULT_PATH = Path("/etc/showctl/settings.toml")
 
@@ -111,12 +118,23 @@ class PropSettings:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    """When the wall clock is trusted (see :mod:`showctl.wall_clock`)."""
+
+    trust: Trust = "synchronised"
+
+
+TRUSTS = typing.get_args(Trust)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole settings file."""
 
     web: WebSettings = WebSettings()
     mqtt: MqttSettings = MqttSettings()
     osc: OscSettings = OscSettings()
+    clock: ClockSettings = ClockSettings()
     props: Mapping[str, PropSettings] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None  # where they were read from (None: the defaults)
 
@@ -146,7 +164,12 @@ def load(path: Path | None) -> Settings:
         raise SettingsError(f"the settings file {path} cannot be read ({e.strerror})") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SettingsError(f"{path} is not valid TOML: {e}; correct it") from e
-    sections = {"web": WebSettings, "mqtt": MqttSettings, "osc": OscSettings}
+    sections = {
+        "web": WebSettings,
+        "mqtt": MqttSettings,
+        "osc": OscSettings,
+        "clock": ClockSettings,
+    }
     _known(path, "", raw, [*sections, "props"])
     values: dict[str, Any] = {"path": path}
     for name, kind in sections.items():
@@ -216,6 +239,10 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             if not isinstance(value, str):
                 raise SettingsError(f"{where} must be a string in quotes, not {value!r}")
             values[key] = value
+    if name == "clock" and values.get("trust", TRUSTS[0]) not in TRUSTS:
+        raise SettingsError(
+            f"{path}: clock.trust is {values['trust']!r}; give one of {', '.join(TRUSTS)}"
+        )
     ca_file = values.get("ca_file", "")
     if name == "mqtt" and ca_file and not Path(ca_file).is_file():
         raise SettingsError(

@@ -73,6 +73,8 @@ def test_the_socket_and_osc_offer_every_command() -> None:
                 "clock": "game",
                 "time": "-2min",
                 "text": "Look up",
+                "output": "room",
+                "db": "-6",
             }
             for command in COMMANDS.values():
                 args = {a.name: examples[a.name] for a in command.args}

@@ -30,7 +30,7 @@ ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
             b'{"cmd": "explode"}\n',
             "showctl has no command 'explode'; its commands are: status, trigger, goto, go, "
             "reset, pause, resume, reload, power, unpower, pulse, action, sound, hint, "
-            "hint-text, add-time, start-clock, stop-clock, emergency, all-clear",
+            "hint-text, add-time, start-clock, stop-clock, level, emergency, all-clear",
         ),
         (
             b'{"cmd": "trigger"}\n',

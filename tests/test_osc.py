@@ -52,7 +52,7 @@ UNKNOWN = (
     "unknown OSC address {}; send /showctl/ and one of: status, trigger/NAME, goto/SCENE, go, "
     "reset, pause, resume, reload/[now], power/RELAY, unpower/RELAY, pulse/RELAY/DURATION, "
     "action/NAME, sound/NAME, hint/NAME, hint-text/TEXT, add-time/CLOCK/TIME, start-clock/CLOCK, "
-    "stop-clock/CLOCK, "
+    "stop-clock/CLOCK, level/OUTPUT/DB, "
     "emergency, all-clear (or scene/NAME, event/NAME, input/NAME)"
 )
 HAS = "it has: back, begin, input:door"

@@ -6,6 +6,7 @@ files); the controller is told what to do by ``showctl status/trigger/goto/reset
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -13,12 +14,14 @@ import stat
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import soundfile
 
+from tests.conftest import ROOT
 from tests.harness.analysis import wav_data_sizes
 
 SHOWCTL = [sys.executable, "-m", "showctl"]
@@ -32,8 +35,15 @@ NO_SURFACES = '[web]\nport = 0\n[osc.targets]\nlighting-desk = "127.0.0.1:9"\n'
 class Running:
     """A ``showctl run --sim`` process and the commands that talk to it."""
 
-    def __init__(self, folder: Path, show: Path, settings: Path | None = None) -> None:
-        """``settings``: the settings file (default: :data:`NO_SURFACES`)."""
+    def __init__(
+        self,
+        folder: Path,
+        show: Path,
+        settings: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``settings``: the settings file (default: :data:`NO_SURFACES`); ``env``: added to
+        the environment."""
         if settings is None:
             settings = folder / "no-surfaces.toml"
             settings.write_text(NO_SURFACES)
@@ -58,6 +68,7 @@ class Running:
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
             process_group=0,  # its own, as a service has: a signal to it is not pytest's
         )
         deadline = time.monotonic() + 30
@@ -203,3 +214,43 @@ def test_a_second_controller_on_the_same_socket_is_refused(room: Running, tmp_pa
     assert done.returncode == 1
     assert f"another showctl controller is running and listening at {room.socket}" in done.stderr
     assert room.answer("status")["ok"], "the first one runs on"
+
+
+def test_a_gallery_closes_at_closing_time(tmp_path: Path) -> None:
+    """``showctl run`` under libfaketime, its wall clock put 20 seconds before 18:00 of the
+    example gallery's next open day (its monotonic clock left alone): it plays, then closes on
+    time into its silent night scene, and says until when."""
+    london = zoneinfo.ZoneInfo("Europe/London")
+    day = dt.datetime.now(london).date() + dt.timedelta(days=1)
+    while day.weekday() == 0 or (day.month, day.day) in ((12, 24), (12, 25), (12, 26)):
+        day += dt.timedelta(days=1)  # the gallery is closed on Mondays and at Christmas
+    closing = dt.datetime.combine(day, dt.time(18), london)
+    offset = round(closing.timestamp() - 20.0 - time.time())  # its start takes seconds
+    settings = tmp_path / "trusted.toml"
+    settings.write_text(NO_SURFACES + '[clock]\ntrust = "always"\n')  # no NTP in a test
+    running = Running(
+        tmp_path,
+        ROOT / "shows" / "gallery.yaml",
+        settings,
+        env={  # faketime --exclude-monotonic, with no process of its own between
+            "LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1",
+            "FAKETIME": f"{offset:+d}",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        },
+    )
+    try:
+        status = running.answer("status")
+        until = f"open until {closing:%a} {closing.day} {closing:%b} 18:00"
+        assert (status["scene"], status["hours"]["why"]) == ("tides", until)
+        deadline = time.monotonic() + 40
+        while running.answer("status")["scene"] != "night":
+            assert time.monotonic() < deadline, "the gallery did not close within 40 s"
+            time.sleep(0.2)
+        closed = next(e for e in running.logs() if e["event"] == "show_closed")
+        at = dt.datetime.fromisoformat(closed["timestamp"]).timestamp()
+        assert 0.0 <= at - closing.timestamp() < 1.5, "closed within a second of 18:00"
+        assert closed["why"].startswith("closed until ")
+        assert closed["why"].endswith(" 10:00")
+        assert running.answer("status")["hours"]["closed"] is True
+    finally:
+        assert running.stop() == 0

@@ -36,6 +36,8 @@ def test_state_round_trips_and_belongs_to_its_show(tmp_path: Path) -> None:
         {"wrong": 2},
         {"game": {"left": 1234.5, "running": True, "at": 1_790_000_100.0}},
         ({"name": "gears", "text": "Turn the gears.", "count": 1, "at": 1_790_000_050.5},),
+        ("gallery", 12.5),
+        {"left": -6.0, "master": -3.0},
     )
     save(path, state)
     assert load(path, "escape-room") == state

@@ -90,6 +90,10 @@ class Start:
     #: When the player had the command (monotonic seconds), reported with ``started``: how
     #: long the command took to come is what the controller's lead must cover.
     queued: float = 0.0
+    #: Seconds it fades in over from its first sample (0: at once).
+    fade_in: float = 0.0
+    #: Seconds the clip it takes over from fades out over, mixed under it (0: cut at T0).
+    fade_out: float = 0.0
 
     @property
     def due(self) -> float:
@@ -111,6 +115,16 @@ class Stop:
         """When it takes effect: ``at``, or now (``None``)."""
         return self.at
 
+
+@dataclass
+class Level:
+    """Play at ``gain`` (a factor, at most 1) from now on, reached over :data:`LEVEL_RAMP`."""
+
+    gain: float
+
+
+#: How long a change of level takes (s): a step at once would click.
+LEVEL_RAMP = 0.05
 
 #: Effects sounding at once on an output, at most.
 MAX_EFFECTS = 8
@@ -138,6 +152,8 @@ class Effect:
     #: Gain change a sample while it fades out (0: not fading).
     fade_step: float = 0.0
     level: float = 1.0  # the fade's gain now
+    #: Fade out over this from its start (s): a scene's clip going on under the next one's.
+    fade_out: float = 0.0
 
 
 #: The level meter reads one block in this many (one in 85 ms at 256 samples, 48 kHz): reading
@@ -172,7 +188,9 @@ class Renderer:
     #: The card's clock error as the player before measured it (see DacClock), if any.
     known_ppm: float | None = None
     clock: DacClock = field(init=False)
-    commands: collections.deque[Start | Stop | Effect] = field(default_factory=collections.deque)
+    commands: collections.deque[Start | Stop | Effect | Level] = field(
+        default_factory=collections.deque
+    )
     events: collections.deque[tuple[str, dict[str, Any]]] = field(default_factory=collections.deque)
     counters: Counters = field(default_factory=Counters)
     #: Streams the callback is done with, for the control thread to close.
@@ -192,8 +210,11 @@ class Renderer:
         self._next: Start | Stop | None = None
         self._started = False
         self._holding = False  # silent until the timeline reaches the content (a resync)
-        self._gain = 1.0
-        self._fade_step = 0.0  # gain change a sample while fading out
+        self._gain = 1.0  # the clip's fade now (0..1)
+        self._fade_step = 0.0  # its change a sample while fading in (> 0) or out (< 0)
+        self._level = 1.0  # the output's level now (a factor)
+        self._level_to = 1.0  # where a change of level goes
+        self._level_step = 0.0  # its change a sample
         self._effects: list[Effect] = []  # in the order they came: the oldest first
         self._scratch = np.zeros(0, dtype=np.float32)  # an effect's samples, before its gain
 
@@ -226,6 +247,8 @@ class Renderer:
         self._fill_part(block[head:], self._frame + head)
         if self._effects:
             self._mix(block, self._frame)
+        if self._level != 1.0 or self._level_step:
+            self._apply_level(block)
         self._frame += n
         self.counters.blocks += 1
         if self.counters.blocks % PEAK_EVERY == 0:
@@ -241,12 +264,16 @@ class Renderer:
         else:
             self._fill(part, self._playing, frame)
 
-    def _apply(self, command: Start | Stop | Effect) -> None:
+    def _apply(self, command: Start | Stop | Effect | Level) -> None:
         """Take a command. One that comes while a clip sounds and is due later (a new scene's
         clip, or a stop at its T0) waits for its sample; anything else acts at once. An effect
-        waits for its own T0 beside the others."""
+        waits for its own T0 beside the others; a level is taken from this block on."""
         if isinstance(command, Effect):
             self._effects.append(command)
+            return
+        if isinstance(command, Level):
+            self._level_to = min(1.0, max(0.0, command.gain))
+            self._level_step = (self._level_to - self._level) / (LEVEL_RAMP * self.rate)
             return
         due = command.due
         sounding = self._playing is not None and self._started
@@ -263,13 +290,30 @@ class Renderer:
             if play is None or effect.play != play:
                 self._fade_effect(effect, command.fade if isinstance(command, Stop) else 0.0)
         if isinstance(command, Start):
-            self._end("replaced" if self._started else None, at_frame=frame)
+            sounding = self._playing if self._started else None
+            if sounding is not None and command.fade_out > 0:
+                self._fade_under(sounding, command, frame)
+            else:
+                self._end("replaced" if self._started else None, at_frame=frame)
             self._playing, self._started = command, False
             self._gain, self._fade_step = 1.0, 0.0
+            if command.fade_in > 0:
+                self._gain, self._fade_step = 0.0, 1.0 / max(1.0, command.fade_in * self.rate)
         elif command.fade > 0 and self._playing is not None:
             self._fade_step = -1.0 / max(1.0, command.fade * self.rate)
         else:
             self._end("stopped", at_frame=frame)
+
+    def _fade_under(self, sounding: Start, command: Start, frame: int) -> None:
+        """The clip sounding is replaced by ``command``'s at ``frame``, and goes on under it
+        fading out over its ``fade_out``: mixed from here as an effect of the new play."""
+        self._emit(
+            "finished", play=sounding.id, reason="replaced", dac_time=self.clock.time_of(frame)
+        )
+        at = self.clock.time_of(frame)
+        fading = Effect(sounding.stream, at, self._gain, command.id, fade_out=command.fade_out)
+        self._effects.append(fading)  # from ``frame`` on: its stream goes on where it was
+        self._playing = None
 
     def _drop_next(self) -> None:
         """Forget a change still waiting; a clip that never sounded is handed back."""
@@ -340,12 +384,30 @@ class Renderer:
             self.counters.underruns += 1
             stream.skip(missing)  # stay on the timeline: the reader catches up
         if self._fade_step:
-            gains = self._gain + self._fade_step * np.arange(1, n + 1, dtype=np.float32)
+            faded = block[begin:]
+            gains = self._gain + self._fade_step * np.arange(1, len(faded) + 1, dtype=np.float32)
             np.clip(gains, 0.0, 1.0, out=gains)
-            block *= gains
+            faded *= gains
             self._gain = float(gains[-1])
-            if self._gain <= 0.0:
+            if self._fade_step > 0 and self._gain >= 1.0:
+                self._fade_step = 0.0  # faded in
+            elif self._gain <= 0.0:
                 self._end("faded", at_frame=frame + n)
+
+    def _apply_level(self, block: Block) -> None:
+        """The output's level on ``block``, in place: steady, or on its way to a new one."""
+        if not self._level_step:
+            block *= self._level
+            return
+        levels = self._level + self._level_step * np.arange(1, len(block) + 1, dtype=np.float32)
+        if self._level_step > 0:
+            np.minimum(levels, self._level_to, out=levels)
+        else:
+            np.maximum(levels, self._level_to, out=levels)
+        block *= levels
+        self._level = float(levels[-1])
+        if self._level == self._level_to:
+            self._level_step = 0.0
 
     # --- effects ---------------------------------------------------------------------------
 
@@ -376,6 +438,8 @@ class Renderer:
                     effect.stream.skip(-gap)  # late: join where its timeline is
                 effect.started = True
                 effect.samples = getattr(effect.stream, "whole", None)
+                if effect.fade_out:
+                    self._fade_effect(effect, effect.fade_out)
                 self._make_room(effect)
             if effect.samples is not None and not effect.fade_step:  # the short way
                 sounded |= self._add_whole(effect, block[begin:])

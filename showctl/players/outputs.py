@@ -62,11 +62,16 @@ class Outputs(Protocol):
         ...
 
     async def play(
-        self, clips: Mapping[str, Clip], t0: float | None = None, play: int = 0
+        self,
+        clips: Mapping[str, Clip],
+        t0: float | None = None,
+        play: int = 0,
+        fade: tuple[float, float] = (0.0, 0.0),
     ) -> float:
         """Start each output's clip at ``t0`` (monotonic seconds), or with none, as soon as every
         output can (``soonest`` from the moment it is told: the commands' whole way is covered);
-        the T0. ``play`` tags its events."""
+        the T0. ``play`` tags its events. ``fade``: the clips fade in over its first (s), and
+        what they take over from fades out under them over its second."""
         ...
 
     async def stop(
@@ -88,6 +93,11 @@ class Outputs(Protocol):
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         """Keep these clips ready to start at once, per output."""
+        ...
+
+    async def level(self, output: str, gain: float) -> None:
+        """Play ``output`` at ``gain`` (a factor, at most 1) from now on, and after a restart
+        of its player."""
         ...
 
     def health(self) -> dict[str, OutputHealth]:

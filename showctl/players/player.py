@@ -23,7 +23,7 @@ from typing import BinaryIO
 from showctl import realtime
 from showctl.audio.base import OutputBackend, OutputStream
 from showctl.audio.clip import ClipStream, WholeClip, inspect
-from showctl.audio.renderer import Effect, Renderer, Start, Stop
+from showctl.audio.renderer import Effect, Level, Renderer, Start, Stop
 from showctl.errors import AudioDeviceError, ClipError
 from showctl.players import protocol
 
@@ -34,6 +34,10 @@ SILENT = 10 ** (-90 / 20)
 #: fit needs about a second; eight players starting at once on two cores have taken 3.5 s
 #: and more.
 READY_TIMEOUT = 15.0
+#: Waits a while (s) between looks at the clock fit: an Event's wait, not time.sleep, which under
+#: libfaketime with the monotonic clock left alone (``--exclude-monotonic``, as the tests of
+#: opening hours run showctl) fails with EINVAL (libfaketime issue #426).
+_pause = threading.Event().wait
 #: How far before the timeline's position a late-joining clip is opened (seconds).
 JOIN_MARGIN = 0.2
 #: How long at least, from the DAC clock's first report, the callback measures how soon a
@@ -106,7 +110,7 @@ class Player:
         ):
             if clock.placed:
                 placed = min(placed, time.monotonic())
-            time.sleep(0.005)
+            _pause(0.005)
         if not clock.ready:
             self._fail(self._not_ready())
             self._close_stream()
@@ -184,13 +188,15 @@ class Player:
         """Carry out one command; ``False`` for ``quit``. Raises :class:`ClipError`."""
         match message:
             case protocol.Play():
-                self._play(Path(message.clip), message.loop, message.t0, message.play)
+                self._play(Path(message.clip), message)
             case protocol.Load():
                 self._load({(Path(clip), loop) for clip, loop in message.clips})
             case protocol.Stop():
                 self.renderer.commands.append(Stop(message.fade, message.at, message.play))
             case protocol.Effect():
                 self._effect(Path(message.clip), message.t0, message.gain, message.play)
+            case protocol.Level():
+                self.renderer.commands.append(Level(message.gain))
             case protocol.Quit():
                 return False
             case protocol.Ping():
@@ -200,10 +206,11 @@ class Player:
     def _fail(self, why: str) -> None:
         self.emit(protocol.Error(f"output {self.output!r}: {why}"))
 
-    def _play(self, path: Path, loop: bool, t0: float, play: int) -> None:
-        """Queue ``path`` to start at ``t0`` (tagged ``play``): the clip loaded ahead if it
+    def _play(self, path: Path, message: protocol.Play) -> None:
+        """Queue ``path`` to start at its ``t0`` (tagged ``play``): the clip loaded ahead if it
         starts from its beginning and its file is the one loaded, else opened (and checked)
         where the timeline will be (a late join)."""
+        t0, loop, play = message.t0, message.loop, message.play
         # Open the clip a little before where the timeline will be when it starts.
         start = max(0, int((time.monotonic() - t0 - JOIN_MARGIN) * self.stream.rate))
         clip = self._loaded.pop((path, loop), None)
@@ -216,7 +223,9 @@ class Player:
                 return
             clip = ClipStream(info, loop=loop, start=start)
         self._clip = clip
-        self.renderer.commands.append(Start(clip, t0, play, queued=time.monotonic()))
+        self.renderer.commands.append(
+            Start(clip, t0, play, time.monotonic(), message.fade_in, message.fade_out)
+        )
         logger.info("clip_queued", clip=str(path), t0=t0, loop=loop, play=play)
 
     def _effect(self, path: Path, t0: float, gain: float, play: int) -> None:

@@ -210,6 +210,7 @@ class PlayerPool:
         # What a fresh player of each output must be told: its loaded clips, its clip playing.
         self._loads: dict[str, protocol.Load] = {}
         self._plays: dict[str, protocol.Play] = {}
+        self._levels: dict[str, protocol.Level] = {}
         #: Called with "players" each time the supervision loop goes round (the watchdog's gate).
         self.check_in: Callable[[str], None] = lambda loop: None
         self._tasks: list[asyncio.Task[None]] = []
@@ -300,6 +301,8 @@ class PlayerPool:
                 continue
             if waiting:
                 logger.info("card_found", output=name, device=self.outputs[name].device)
+            if name in self._levels:  # set while it was not ready
+                await player.send(self._levels[name])
             return
 
     async def _spawn(self, name: str) -> PlayerProcess:
@@ -411,11 +414,15 @@ class PlayerPool:
         return out
 
     async def play(
-        self, clips: Mapping[str, Clip], t0: float | None = None, play: int = 0
+        self,
+        clips: Mapping[str, Clip],
+        t0: float | None = None,
+        play: int = 0,
+        fade: tuple[float, float] = (0.0, 0.0),
     ) -> float:
         """Send every output its clip (path, loop) to start at ``t0`` (monotonic seconds), or,
         with none, at :attr:`soonest` from the moment the commands are written; the T0. Their
-        ``started`` and ``finished`` events carry ``play``."""
+        ``started`` and ``finished`` events carry ``play``; ``fade`` is (in, out) in s."""
         ready = self._ready()
         soonest = self.soonest
         with self._realtime():
@@ -424,7 +431,7 @@ class PlayerPool:
             if t0 is None:
                 t0 = sent + soonest
             messages = {
-                name: protocol.Play(str(path), t0, loop, play)
+                name: protocol.Play(str(path), t0, loop, play, *fade)
                 for name, (path, loop) in clips.items()
             }
             self._plays.update(messages)
@@ -443,6 +450,14 @@ class PlayerPool:
         await asyncio.gather(
             *(player.send(self._loads[name]) for name, player in self._ready().items())
         )
+
+    async def level(self, output: str, gain: float) -> None:
+        """Have ``output``'s player play at ``gain`` (a factor) from now on; a player started
+        again is told it before anything else."""
+        self._levels[output] = protocol.Level(gain)
+        player = self._ready().get(output)
+        if player is not None:
+            await player.send(self._levels[output])
 
     async def stop(
         self,
@@ -685,7 +700,8 @@ class PlayerPool:
             if player.process.returncode is None:
                 player.process.kill()  # its end comes back here, for the next try
             return
-        for message in (self._loads.get(name), self._plays.get(name)):  # loaded, then playing
+        # Its level, what it keeps loaded, then what it plays.
+        for message in (self._levels.get(name), self._loads.get(name), self._plays.get(name)):
             if message is not None:
                 await player.send(message)
         recovered = self.failed.pop(name, None) is not None

@@ -37,13 +37,17 @@ PLAYER_IGNORES = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 @dataclass(frozen=True)
 class Play:
     """Play ``clip`` (a file path) with its first sample at ``t0`` (monotonic seconds, when it
-    leaves the DAC), looping or once; the ``started`` and ``finished`` events carry ``play``."""
+    leaves the DAC), looping or once; the ``started`` and ``finished`` events carry ``play``.
+    It fades in over ``fade_in`` s, and what it takes over from fades out under it over
+    ``fade_out`` s."""
 
     KIND: ClassVar[str] = "play"
     clip: str
     t0: float
     loop: bool = False
     play: int = 0
+    fade_in: float = 0.0
+    fade_out: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,14 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class Level:
+    """Play at ``gain`` (a factor, at most 1: the output's level) from now on."""
+
+    KIND: ClassVar[str] = "level"
+    gain: float
+
+
+@dataclass(frozen=True)
 class Quit:
     """End the player (after the fade a ``stop`` asked for)."""
 
@@ -97,7 +109,7 @@ class Ping:
     id: int
 
 
-Command = Play | Load | Stop | Effect | Quit | Ping
+Command = Play | Load | Stop | Effect | Level | Quit | Ping
 
 
 # --- events, player to controller ----------------------------------------------------------
@@ -188,7 +200,9 @@ class Error:
 
 Event = Ready | Heartbeat | Started | Finished | Resynced | Pong | Error
 
-_COMMANDS: dict[str, type[Command]] = {c.KIND: c for c in (Play, Load, Stop, Effect, Quit, Ping)}
+_COMMANDS: dict[str, type[Command]] = {
+    c.KIND: c for c in (Play, Load, Stop, Effect, Level, Quit, Ping)
+}
 _EVENTS: dict[str, type[Event]] = {
     e.KIND: e for e in (Ready, Heartbeat, Started, Finished, Resynced, Pong, Error)
 }

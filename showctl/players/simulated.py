@@ -41,6 +41,7 @@ class Played:
     t0: float
     play: int
     seconds: float  # the clip's length
+    fade: tuple[float, float] = (0.0, 0.0)  # in, and out under it
 
 
 class SimulatedOutputs:
@@ -63,19 +64,24 @@ class SimulatedOutputs:
         self.stops: list[tuple[float, str]] = []
         self.effects: list[Mixed] = []
         self.loads: list[dict[str, set[Clip]]] = []
+        self.levels: dict[str, float] = {}  # each output's latest level (a factor)
         self.failed: dict[str, str] = {}
         self._current: dict[str, Played] = {}
         self._changed = asyncio.Event()
 
     async def play(
-        self, clips: Mapping[str, Clip], t0: float | None = None, play: int = 0
+        self,
+        clips: Mapping[str, Clip],
+        t0: float | None = None,
+        play: int = 0,
+        fade: tuple[float, float] = (0.0, 0.0),
     ) -> float:
         if t0 is None:
             t0 = self.clock.monotonic() + self.soonest
         for output, (clip, loop) in clips.items():
             info = soundfile.info(str(clip))
             seconds = info.frames / info.samplerate
-            self._current[output] = Played(output, clip, loop, t0, play, seconds)
+            self._current[output] = Played(output, clip, loop, t0, play, seconds, fade)
             self.plays.append(self._current[output])
         self._changed.set()
         return t0
@@ -99,6 +105,9 @@ class SimulatedOutputs:
 
     async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         self.loads.append({output: set(c) for output, c in clips.items()})
+
+    async def level(self, output: str, gain: float) -> None:
+        self.levels[output] = gain
 
     def health(self) -> dict[str, OutputHealth]:
         return {

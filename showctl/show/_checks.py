@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
+from showctl import hours as opening_hours
 from showctl.audio.clip import clip_problem
 from showctl.gpio.base import chip_path
 from showctl.settings import Settings
@@ -55,7 +56,7 @@ from showctl.show.model import (
     Zero,
 )
 
-RESERVED_NAMES = frozenset({"all"})
+RESERVED_NAMES = frozenset({"all", "master"})
 
 
 def check_show(
@@ -104,6 +105,7 @@ class _Checker:
                 f"'{FAULT}' is the state showctl enters when the show cannot go on; "
                 "name the scene otherwise",
             )
+        self.check_levels()
         self.check_flags()
         self.check_matrix()
         self.check_lines()
@@ -112,6 +114,7 @@ class _Checker:
         self.check_media_dir()
         self.check_sounds()
         self.check_hints()
+        self.check_hours()
         for name, scene in show.scenes.items():
             self.check_scene(name, scene)
         self.check_graph()
@@ -290,6 +293,32 @@ class _Checker:
                 (*here, "output"), hint.sound.output, self.outputs, "output"
             ):
                 self.check_clip((*here, "clip"), hint.sound.clip, hint.sound.output)
+
+    def check_levels(self) -> None:
+        for name, output in self.show.outputs.items():
+            total = self.show.gain + output.gain
+            if total > 0:
+                self.conv.report(
+                    ("outputs", name, "gain"),
+                    f"output '{name}' would play at {total:+g} dB (the show's gain "
+                    f"{self.show.gain:+g} dB and its own {output.gain:+g} dB), above 0 dB, "
+                    "where a clip can clip; lower one of them",
+                )
+
+    def check_hours(self) -> None:
+        hours = self.show.hours
+        if hours is None or self.conv.failed_under(("hours",)):
+            return
+        self.reference(("hours", "closed"), hours.closed, self.scenes, "scene")
+        for where, message in opening_hours.problems(hours):
+            self.conv.report(("hours", *where), message)
+        if not hours.weekly and not hours.dates:
+            self.conv.report(
+                ("hours",),
+                "the hours open on no day, so the show is always closed; add weekly hours "
+                "(tue-sun: 10:00-18:00)",
+                severity="warning",
+            )
 
     def check_clocks(self) -> None:
         taken = {t.event for scene in self.show.scenes.values() for t in scene.transitions}
@@ -575,7 +604,9 @@ class _Checker:
     def check_graph(self) -> None:
         show = self.show
         reached = set()
-        todo = [show.initial] if show.initial in show.scenes else []
+        # The hours' closed scene is entered and left by the hours.
+        by_hours = {show.hours.closed} if show.hours is not None else set()
+        todo = [show.initial, *by_hours] if show.initial in show.scenes else []
         while todo:
             name = todo.pop()
             if name in reached or name not in show.scenes:
@@ -589,7 +620,9 @@ class _Checker:
                     f"scene '{name}' cannot be reached from the initial scene '{show.initial}'",
                     severity="warning",
                 )
-            if not any(t.to is not None and t.to != name for t in scene.transitions):
+            if name not in by_hours and not any(
+                t.to is not None and t.to != name for t in scene.transitions
+            ):
                 self.conv.report(
                     ("scenes", name),
                     f"scene '{name}' has no way out: no transition leads to another scene",

@@ -17,7 +17,8 @@ What the hints may say:
 - ``Annotated[...]`` with :class:`Range`, :class:`Seconds`, :class:`Pattern`, :class:`OneOrMany`,
   :class:`NonEmpty` and :class:`Doc` (the field's description in the schema).
 
-A field with ``metadata={"internal": True}`` is filled by the loader, not by the document.
+A field with ``metadata={"internal": True}`` is filled by the loader, not by the document; one
+with ``metadata={"key": "in"}`` is written so in the document (a key that is a Python keyword).
 
 A dataclass may also set ``INLINE`` (the name of a field whose type takes every key the class
 does not know itself), ``SCALAR_FIELD`` (a plain scalar fills that field alone) and
@@ -185,6 +186,11 @@ def yaml_fields(cls: type[Any]) -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
 
 
+def yaml_key(f: dataclasses.Field[Any]) -> str:
+    """The key a field is written as in a show file: its name, unless it says otherwise."""
+    return str(f.metadata.get("key", f.name))
+
+
 def _required(f: dataclasses.Field[Any]) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
@@ -290,6 +296,8 @@ class Converter:
             expected = "a duration such as 0.5, 250ms, 2s or 5min"
         if not isinstance(node, yaml.ScalarNode):
             return self._error(node, path, f"expected {expected}, found {describe(node)}")
+        if tp is str and node.tag == _TIMESTAMP:
+            return self._text(meta, node, path)  # a date is its text (2026-02-30 too: checked)
         try:
             value = scalar_value(node)
         except ValueError as e:
@@ -297,11 +305,7 @@ class Converter:
         if tp is str:
             if value is None:
                 return self._error(node, path, f"expected {expected}, found nothing")
-            text = str(node.value)
-            pattern = _marker(meta, Pattern)
-            if pattern and not re.fullmatch(pattern.regex, text):
-                return self._error(node, path, f"expected {pattern.what}, found {text!r}")
-            return text
+            return self._text(meta, node, path)
         if tp is bool:
             if not isinstance(value, bool):
                 return self._error(node, path, f"expected {expected}, found {describe(node)}")
@@ -315,6 +319,13 @@ class Converter:
         if not number or (tp is int and not isinstance(value, int)) or not math.isfinite(value):
             return self._error(node, path, f"expected {expected}, found {describe(node)}")
         return self._check_range(meta, node, path, int(value) if tp is int else float(value))
+
+    def _text(self, meta: tuple[Any, ...], node: yaml.ScalarNode, path: Path) -> Any:
+        text = str(node.value)
+        pattern = _marker(meta, Pattern)
+        if pattern and not re.fullmatch(pattern.regex, text):
+            return self._error(node, path, f"expected {pattern.what}, found {text!r}")
+        return text
 
     def _check_range(self, meta: tuple[Any, ...], node: yaml.Node, path: Path, value: float) -> Any:
         unit = " s" if _marker(meta, Seconds) else ""
@@ -476,17 +487,17 @@ class Converter:
             return INVALID
         inline = getattr(cls, "INLINE", None)
         tag_field = getattr(cls, "TAG_FIELD", None)
-        own = {n for n in fields if n not in (inline, tag_field)}
+        own = {yaml_key(f): n for n, f in fields.items() if n not in (inline, tag_field)}
         values: dict[str, Any] = {}
         rest: list[tuple[yaml.Node, yaml.Node]] = []
         ok = True
         for key, key_node, value_node in pairs:
-            name = tag_field if tag is not None and key == tag else key if key in own else None
+            name = tag_field if tag is not None and key == tag else own.get(key)
             if name is None and inline:
                 rest.append((key_node, value_node))
                 continue
             if name is None:
-                known = [cls.TAG if n == tag_field else n for n in fields]
+                known = [cls.TAG if n == tag_field else yaml_key(f) for n, f in fields.items()]
                 self._error(key_node, (*path, key), f"unknown key '{key}'{suggest(key, known)}")
                 ok = False
                 continue
@@ -504,7 +515,7 @@ class Converter:
                 values[inline] = value
         for name, f in fields.items():
             if _required(f) and name not in values and name != inline:
-                key = cls.TAG if name == tag_field else name
+                key = cls.TAG if name == tag_field else yaml_key(f)
                 if not any(k == key for k, _, _ in pairs):  # else its value failed, reported
                     self._error(node, path, f"missing required key '{key}'")
                 ok = False
@@ -512,6 +523,7 @@ class Converter:
 
 
 _PLAIN = (str, int, float, bool)
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 def _plain_member(members: list[Any], node: yaml.ScalarNode) -> Any:
@@ -659,9 +671,9 @@ class SchemaBuilder:
                 prop["description"] = doc_marker.text
             if not _required(f) and isinstance(f.default, str | int | float | bool):
                 prop["default"] = f.default
-            properties[f.name] = prop
+            properties[yaml_key(f)] = prop
             if _required(f):
-                required.append(f.name)
+                required.append(yaml_key(f))
         properties.update(extra or {})
         doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
         if inline:

@@ -86,6 +86,14 @@ class Output:
             "room for a busy moment; 40ms suits a gallery."
         ),
     ] = 0.04
+    gain: Annotated[
+        Annotated[float, Range(min=-60, max=12)],
+        Doc(
+            "Its level in dB (0: as the clips are; -6: half), added to the show's gain; the "
+            "two together may not pass 0 dB. The technician sets it on site (the command "
+            "level)."
+        ),
+    ] = 0.0
 
 
 @dataclass(frozen=True)
@@ -280,6 +288,88 @@ class GameClock:
     ] = None
 
 
+# --- opening hours --------------------------------------------------------------------------
+
+_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
+#: A day of the week, a run of them (``tue-sun``, ``fri-mon``) or ``daily``.
+Weekdays = Annotated[
+    str,
+    Pattern(
+        rf"^{_DAY}(-{_DAY})?$|^daily$", "a weekday (mon ... sun), a run such as tue-sun, or daily"
+    ),
+]
+#: A date, or the first and last of a run of dates.
+Dates = Annotated[
+    str,
+    Pattern(
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( to [0-9]{4}-[0-9]{2}-[0-9]{2})?$",
+        "a date such as 2026-12-25, or a run such as 2026-12-24 to 2027-01-01",
+    ),
+]
+#: A time of day in a span: 10:00, or sunrise or sunset with an offset (sunset-30min).
+TIME_OF_DAY = (
+    r"([0-9]{1,2}:[0-9]{2}|(sunrise|sunset)(\s*[-+]\s*([0-9]+(\.[0-9]*)?\s*(s|min|h)\s*)+)?)"
+)
+#: ``closed``, or the times a span opens and closes: ``10:00-18:00``, ``sunset-30min to 23:00``.
+Span = Annotated[
+    str,
+    Pattern(
+        rf"^closed$|^\s*{TIME_OF_DAY}\s*(-|to)\s*{TIME_OF_DAY}\s*$",
+        "closed, or a span such as 10:00-18:00 or sunset-30min to 23:00",
+    ),
+]
+DayHours = Annotated[tuple[Span, ...], OneOrMany(), NonEmpty()]
+
+
+@dataclass(frozen=True)
+class Hours:
+    """When the show is open: its weekly hours, the dates with other hours, in a time zone.
+    Closed, the show is in the scene ``closed`` names; at opening it starts over (or resumes,
+    as ``restart`` says). Acted on only once the box's clock is known good."""
+
+    closed: Annotated[
+        Name,
+        Doc(
+            "The scene the show is in while closed: one with nothing in it is silent and dark "
+            "(night: {})."
+        ),
+    ]
+    weekly: Annotated[
+        Mapping[Weekdays, DayHours],
+        Doc(
+            "The hours of each day of the week (tue-sun: 10:00-18:00; sat: [10:00-13:00, "
+            "14:00-20:00]). A day not given is closed; a span ends by 24:00."
+        ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    dates: Annotated[
+        Mapping[Dates, DayHours],
+        Doc(
+            "Dates with other hours than their weekday's: a holiday (2026-12-25: closed), a "
+            "private view (2026-05-14: 18:00-22:00), a run of dates (2026-12-24 to 2027-01-01)."
+        ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    zone: Annotated[
+        str | None,
+        Doc("The time zone of the hours, such as Europe/London; by default the box's own."),
+    ] = None
+    latitude: Annotated[
+        Annotated[float, Range(min=-90, max=90)] | None,
+        Doc("Where the show is, for sunrise and sunset: degrees north (south: negative)."),
+    ] = None
+    longitude: Annotated[
+        Annotated[float, Range(min=-180, max=180)] | None,
+        Doc("Where the show is, for sunrise and sunset: degrees east (west: negative)."),
+    ] = None
+    unknown_clock: Annotated[
+        Literal["play", "closed"],
+        Doc(
+            "What the show does until the box's clock is known good (synchronised): 'play' "
+            "(as if open; a gallery that opens to silence is worse than a piece heard at "
+            "night) or stay 'closed'."
+        ),
+    ] = "play"
+
+
 # --- LED cue programs -----------------------------------------------------------------------
 
 
@@ -441,6 +531,23 @@ class Cue:
 
 
 # --- scenes ---------------------------------------------------------------------------------
+
+#: How long a fade takes: up to a minute.
+FadeTime = Annotated[float, Seconds(min=0, max=60)]
+
+
+@dataclass(frozen=True)
+class Fade:
+    """How a scene's sound comes in and goes out: it fades in over ``in`` from its first
+    sample, and out over ``out`` under the next scene's (which starts on its sample all the
+    same)."""
+
+    fade_in: Annotated[FadeTime, Doc("From silence to its level, from its first sample.")] = (
+        dataclasses.field(default=0.0, metadata={"key": "in"})
+    )
+    fade_out: Annotated[FadeTime, Doc("To silence, as the next scene starts.")] = dataclasses.field(
+        default=0.0, metadata={"key": "out"}
+    )
 
 
 @dataclass(frozen=True)
@@ -840,6 +947,13 @@ class Scene:
         Annotated[tuple[Action, ...], OneOrMany()], Doc("Actions run when the scene is left.")
     ] = ()
     transitions: Annotated[tuple[Transition, ...], Doc("The ways out, tried in order.")] = ()
+    fade: Annotated[
+        FadeTime | Fade | None,
+        Doc(
+            "Fade its sound in and out: a time for both (fade: 1s), or {in, out}; by default "
+            "the show's fade."
+        ),
+    ] = None
 
 
 @dataclass(frozen=True)
@@ -892,6 +1006,18 @@ class Show:
         Mapping[Name, GameClock],
         Doc("Game clocks, by name: they count down across scenes (the game's hour)."),
     ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    hours: Annotated[
+        Hours | None,
+        Doc("Opening hours: when the show plays, and the scene it is in while closed."),
+    ] = None
+    gain: Annotated[
+        Annotated[float, Range(min=-60, max=0)],
+        Doc("The level of every output in dB (the master), added to each output's own gain."),
+    ] = 0.0
+    fade: Annotated[
+        FadeTime | Fade,
+        Doc("How every scene's sound fades in and out, unless it says: a time, or {in, out}."),
+    ] = 0.0
     emergency: Annotated[
         Emergency | None,
         Doc("What releases the room at once: every relay to its safe state, held there."),
@@ -949,6 +1075,12 @@ class Show:
         return dict(self.sounds) | {
             f"hint:{name}": hint.sound for name, hint in self.hints.items() if hint.sound
         }
+
+    def fade_of(self, scene: str) -> Fade:
+        """How ``scene``'s sound fades in and out (the show's fade unless it has its own)."""
+        spec = self.scenes[scene].fade if scene in self.scenes else None
+        fade = self.fade if spec is None else spec
+        return fade if isinstance(fade, Fade) else Fade(fade, fade)
 
     def clips(self, scene: str) -> dict[str, tuple[Path, bool]]:
         """Every output's clip in ``scene``, as (file, loop); silent outputs are left out."""

@@ -27,6 +27,7 @@ from showctl.room.relays import Relays
 from showctl.show.model import Show
 from showctl.testing import SimulatedOutputs
 from showctl.triggers import InputWatcher
+from showctl.wall_clock import KernelClock, WallClock
 
 
 class Room:
@@ -36,15 +37,19 @@ class Room:
         self,
         show: Show,
         state_path: Path | None = None,
-        wall_offset: float = 1.7e9,
+        wall_offset: float = 1.8e9,
         missing: tuple[str, ...] = (),
         messages: Messages | None = None,
+        synchronised: bool = True,
     ) -> None:
         """``missing``: outputs failed before the controller starts (their cards not there);
-        ``messages``: where the show's messages go (started and closed with the room)."""
+        ``messages``: where the show's messages go (started and closed with the room). The
+        wall clock is the fake clock ``wall_offset`` on; the kernel says it is synchronised
+        while ``synchronised`` is true."""
         self.show = show
         self.clock = FakeClock()
         self.wall_offset = wall_offset
+        self.synchronised = synchronised
         self.gpio = SimGpio(self.clock)
         self.outputs = SimulatedOutputs(show.outputs, self.clock)
         for name in missing:
@@ -63,7 +68,12 @@ class Room:
             messages=messages,
             state_path=state_path,
             clock=self.clock,
-            wall=lambda: self.clock.now + self.wall_offset,
+            wall=self.wall,
+            wall_clock=WallClock(
+                wall=self.wall,
+                monotonic=self.clock.monotonic,
+                kernel=lambda: KernelClock(self.synchronised),
+            ),
         )
         self.watcher = InputWatcher(
             show, self.gpio, lambda name, edge: self.controller.fire(name, "gpio")
@@ -78,6 +88,7 @@ class Room:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.controller.saved()  # as showctl does when it stops
         self.watcher.close()
         if self.leds is not None:
             self.leds.stop()
@@ -85,6 +96,9 @@ class Room:
             self.relays.close()
         if self.controller.messages is not None:
             await self.controller.messages.close()
+
+    def wall(self) -> float:
+        return self.clock.now + self.wall_offset
 
     @property
     def scene(self) -> str:
@@ -113,6 +127,7 @@ class Room:
             self.clock.advance(min(step, end - self.clock.now))
             self.outputs.finish_due()
             self.controller.expire_due()
+            await self.controller.follow_hours()
             await self.settle()
             self.show_leds()
             if self.relays is not None:

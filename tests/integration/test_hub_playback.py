@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from showctl.levels import factor
 from showctl.players import pool as player_pool
 from showctl.players import protocol
 from showctl.show.model import Output
@@ -192,3 +193,35 @@ def test_missing_device_is_one_clear_error(hub: SoundHub) -> None:
     message = str(caught.value)
     assert message.startswith("output 'ghost': no output device matches 'no-such-card'")
     assert "hub_out0" in message
+
+
+def test_a_level_scales_the_output_and_leaves_its_timeline(hub: SoundHub, tmp_path: Path) -> None:
+    """Two outputs play one clip from one T0, out1 at -6 dB (its level sent before, as the
+    controller does at a start): on the hub out1 is the same clip at -6 dB, to within 0.1 dB,
+    starting on the same sample as out0 (within TOGETHER)."""
+    path = tmp_path / "level.wav"
+    clip = noise_clip(path, seed=11, seconds=1.0)
+
+    async def play() -> np.ndarray:
+        async with player_pool.PlayerPool(outputs(2), env=hub.env) as pool:
+            with hub.record() as recording:
+                await pool.level("out1", factor(-6.0))
+                await asyncio.sleep(SETTLE)
+                await pool.play(
+                    {"out0": (path, False), "out1": (path, False)}, time.monotonic() + 0.3
+                )
+                await asyncio.sleep(0.3 + 1.0 + 0.3)
+                return recording.stop()
+
+    recording = asyncio.run(play())
+    full, quiet = channel(recording, 0), channel(recording, 1)
+    at0, match0 = find_start(full, clip)
+    at1, match1 = find_start(quiet, clip * factor(-6.0))
+    assert match0 > 0.95
+    assert match1 > 0.95
+    assert abs(at1 - at0) <= TOGETHER, "the level moved the timeline"
+    span = slice(at0 + 2400, at0 + len(clip) - 2400)  # clear of the ends
+    rms = [float(np.sqrt(np.mean(np.square(c[span], dtype=np.float64)))) for c in (full, quiet)]
+    db = 20 * np.log10(rms[1] / rms[0])
+    print(f"out1 at {db:.3f} dB of out0, {at1 - at0} samples apart")
+    assert db == pytest.approx(-6.0, abs=0.1)
