@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import termios
+import time
 import tty
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import structlog
 from showctl.controller import ShowController
 from showctl.errors import SettingsError
 from showctl.gpio.base import GpioBackend, chip_path
+from showctl.health import HealthMonitor
 from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
 from showctl.players.pool import PlayerPool
@@ -40,6 +42,7 @@ from showctl.players.restarts import RestartPolicy
 from showctl.room.messages import Messages
 from showctl.room.props import Props
 from showctl.room.relays import Relays
+from showctl.saved_state import default_folder
 from showctl.settings import Settings
 from showctl.show.model import HttpRequest, Show
 from showctl.surfaces.control_socket import ControlServer
@@ -178,8 +181,8 @@ async def _run(
                 state_path=options.state,
                 wall_clock=WallClock(options.settings.clock.trust),
             )
-            systemd = _Systemd(controller, screen)
-            pool.check_in = systemd.liveness.check_in
+            health = _health_monitor(controller, options)
+            systemd = _Systemd(controller, screen, pool)
             if leds is not None:
                 leds.on_failed = _threadsafe(loop, controller.changed)
             watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
@@ -191,7 +194,12 @@ async def _run(
             quiet_collector()
             systemd.ready(options.sim)
             with _keyboard(options.sim, keys, gpio, controller, stopping):
-                await _until(stop, controller=controller.run(), watchdog=systemd.liveness.run())
+                await _until(
+                    stop,
+                    controller=controller.run(),
+                    watchdog=systemd.liveness.run(),
+                    health=health.run(),
+                )
             await _wind_down(pool, controller, systemd.notifier)
         finally:
             await pool.close()  # the players that did start must not outlive the controller
@@ -220,6 +228,17 @@ def quiet_collector() -> None:
     the loop that long, at the defaults; 0.6 to 1.0 ms at these."""
     gc.freeze()
     gc.set_threshold(YOUNG, 10, 10)
+
+
+def _health_monitor(controller: ShowController, options: RunOptions) -> HealthMonitor:
+    """The checks of the box's health, on the controller's status; the controller shows the
+    latest report in its own."""
+    disk = options.state.parent if options.state is not None else default_folder()
+    monitor = HealthMonitor(
+        options.settings.health, controller.status, time.time, time.monotonic, asyncio.sleep, disk
+    )
+    controller.health = monitor
+    return monitor
 
 
 def _threadsafe(
@@ -276,6 +295,8 @@ async def _wind_down(pool: PlayerPool, controller: ShowController, notifier: Not
     await pool.stop(fade=STOP_FADE)
     await asyncio.sleep(STOP_FADE)
     await controller.saved()
+    if controller.health is not None:
+        await controller.health.close()
 
 
 class _Screen:
@@ -320,7 +341,9 @@ class _Systemd:
     """What systemd hears: the status at every scene and every change of the outputs, and the
     watchdog's pings while the controller's loops go round."""
 
-    def __init__(self, controller: ShowController, screen: _Screen | None) -> None:
+    def __init__(
+        self, controller: ShowController, screen: _Screen | None, pool: PlayerPool
+    ) -> None:
         self.controller = controller
         self.screen = screen
         self.notifier = Notifier()
@@ -329,6 +352,7 @@ class _Systemd:
         controller.on_scene = self.scene
         controller.watch(self.changed)
         controller.check_in = self.liveness.check_in
+        pool.check_in = self.liveness.check_in
         if controller.relays is not None:
             controller.relays.check_in = self.liveness.check_in
         if controller.leds is not None:
@@ -412,6 +436,8 @@ class _Surfaces:
             from showctl.surfaces.mqtt import MqttSurface  # noqa: PLC0415  (only what is asked for)
 
             mqtt = MqttSurface(s.mqtt, controller)
+            if controller.health is not None:
+                controller.health.on_send.append(mqtt.publish_health)
             try:
                 mqtt.start()
                 self.mqtt = mqtt

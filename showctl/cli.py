@@ -365,6 +365,54 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Run the health checks now and print them for a person, each problem with its fix;
+    status 1 if one is a problem."""
+    import asyncio
+    import time
+
+    from showctl import settings
+    from showctl.errors import ControlError, SettingsError
+    from showctl.health import Finding, Sensors, check_clock, check_machine, check_show
+    from showctl.saved_state import default_folder
+    from showctl.surfaces import control_socket
+    from showctl.wall_clock import WallClock
+
+    try:
+        run_settings = settings.load(Path(args.settings) if args.settings else None)
+    except SettingsError as e:
+        print(e, file=sys.stderr)
+        return 1
+    path = Path(args.socket) if args.socket else control_socket.default_socket()
+    try:
+        status = asyncio.run(control_socket.request(path, {"cmd": "status"}))
+        findings = check_show(status)
+        clock = status["wall_clock"]
+    except ControlError as e:
+        findings = [
+            Finding(
+                "show",
+                "problem",
+                str(e).partition(";")[0],
+                "start it: systemctl start showctl (journalctl -u showctl says why it stopped)",
+            ),
+            Finding("outputs", "skipped", "showctl is not running"),
+        ]
+        trusted, why = WallClock(run_settings.clock.trust).judge()
+        clock = {"trusted": trusted, "why": why, "since": time.time()}
+    findings.append(check_clock(clock, time.time() - clock["since"], grace=0))
+    disk = Path(args.state).parent if args.state else default_folder()
+    findings += check_machine(run_settings.health, disk, Sensors())
+    for finding in findings:
+        state = "PROBLEM" if finding.state == "problem" else finding.state
+        print(f"{state:<8} {finding.check:<12} {finding.says}")
+        if finding.fix:
+            print(f"{'':<21} fix: {finding.fix}")
+    problems = sum(f.state == "problem" for f in findings)
+    print(f"{_count(problems, 'problem')}." if problems else "All is well.")
+    return 1 if problems else 0
+
+
 def cmd_control(args: argparse.Namespace) -> int:
     """A command of the vocabulary (``status``, ``trigger``, ``go``...): ask the running
     controller through its control socket."""
@@ -456,6 +504,29 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _add_box_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    """The commands about the box itself: its health and its opening hours."""
+    p = add("doctor", cmd_doctor, "check the box's health now, each problem with its fix")
+    p.add_argument("--socket", metavar="PATH", help="the running show's control socket")
+    p.add_argument("--state", metavar="FILE", help="the running show's state file (its disk)")
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="the settings file (default: /etc/showctl/settings.toml if it exists)",
+    )
+
+    p = add("schedule", cmd_schedule, "print when a show's opening hours open and close it")
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        metavar="DATE",
+        help="the first day, as 2026-12-24 (default: today)",
+    )
+    p.add_argument("--days", type=_days, default=7, metavar="N", help="how many days (default: 7)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -495,16 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: /etc/showctl/settings.toml if it exists)",
     )
 
-    p = add("schedule", cmd_schedule, "print when a show's opening hours open and close it")
-    p.add_argument("show", metavar="SHOW")
-    p.add_argument(
-        "--from",
-        dest="start",
-        type=_date,
-        metavar="DATE",
-        help="the first day, as 2026-12-24 (default: today)",
-    )
-    p.add_argument("--days", type=_days, default=7, metavar="N", help="how many days (default: 7)")
+    _add_box_commands(add)
 
     p = add("schema", cmd_schema, "print the JSON Schema of the show format, for editors")
     p.add_argument("--out", metavar="FILE", help="write it to FILE instead")

@@ -65,6 +65,7 @@ from showctl.show.model import (
 from showctl.wall_clock import WallClock
 
 if TYPE_CHECKING:  # the room's parts are the app's to make: the CLI's commands load none
+    from showctl.health import HealthMonitor
     from showctl.room.messages import Messages
     from showctl.room.props import Props
     from showctl.room.relays import Relays
@@ -129,7 +130,7 @@ class Outcome:
 @dataclass(frozen=True)
 class TakeUp:
     """A scene taken up where it was rather than entered anew: ``at`` seconds into it, after
-    a ``restart`` of showctl, a ``pause`` or a ``reload``."""
+    a ``restart`` of showctl, a ``pause``, a ``reload``, or the opening hours' ``closing``."""
 
     at: float
     after: Literal["restart", "pause", "reload", "closing"]
@@ -142,6 +143,9 @@ class ShowController:
     ``wall`` is for the state file (seconds since the epoch survive a reboot). It is its
     outputs' :class:`~showctl.players.outputs.OutputListener`: it makes itself theirs.
     """
+
+    #: The box's health, when the app runs its checks: its latest report is in the status.
+    health: HealthMonitor | None = None
 
     def __init__(
         self,
@@ -620,8 +624,8 @@ class ShowController:
             )
         why = self.levels.set(output, value)
         if why is not None:
-            kind = Refusal.BAD_ARGUMENT if output in (*self.show.outputs, MASTER) else None
-            return refused(kind or Refusal.UNKNOWN_NAME, why)
+            known = output in (*self.show.outputs, MASTER)
+            return refused(Refusal.BAD_ARGUMENT if known else Refusal.UNKNOWN_NAME, why)
         logger.info("level_set", output=output, db=value, show_db=self._show_db(output))
         await self._send_levels()
         self._save()
@@ -845,6 +849,7 @@ class ShowController:
             leds=self._leds_state(),
             **self._room_state(),
             **({"messages": self.messages.state()} if self.messages is not None else {}),
+            **({"health": self.health.latest} if self.health and self.health.latest else {}),
             **({"prop_lines": self.props.lines()} if self.props and self.props.serial else {}),
         )
 
@@ -1138,8 +1143,9 @@ class ShowController:
             await self._handle(Trigger(FLAGS_CHANGED, "controller", self.entry))
 
     def _fades(self, scene: str, take_up: TakeUp | None) -> tuple[float, float]:
-        """How ``scene`` entered fades in (not when a reload takes it up where it is) and how
-        the one before fades out under it (not when a scene is taken up: nothing sounds)."""
+        """How ``scene``, entered, fades in (not when a reload takes it up where it is) and how
+        the one before fades out under it (not when a scene is taken up: nothing sounds); it
+        remembers how ``scene`` will fade out under the next."""
         fade = self.show.fade_of(scene)
         fade_in = 0.0 if take_up is not None and take_up.after == "reload" else fade.fade_in
         fade_out = self._fading_out if take_up is None else 0.0

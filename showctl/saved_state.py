@@ -138,13 +138,16 @@ def _reopen(value: Any) -> tuple[str, float] | None:
 
 
 def default_path(show_file: Path) -> Path:
-    """Where a show's state is kept: in systemd's state directory (``StateDirectory=``), else
-    ``/var/lib/showctl`` for root, else the user's state folder; named after the show file."""
+    """Where a show's state is kept: in :func:`default_folder`, named after the show file."""
+    return default_folder() / f"{show_file.stem}.state.json"
+
+
+def default_folder() -> Path:
+    """Where states are kept: systemd's state directory (``StateDirectory=``), else
+    ``/var/lib/showctl`` for root, else the user's state folder."""
     if "STATE_DIRECTORY" in os.environ:
-        folder = Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    elif os.geteuid() == 0:
-        folder = Path("/var/lib/showctl")
-    else:
-        home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        folder = Path(home) / "showctl"
-    return folder / f"{show_file.stem}.state.json"
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    if os.geteuid() == 0:
+        return Path("/var/lib/showctl")
+    home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(home) / "showctl"

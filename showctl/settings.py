@@ -39,6 +39,14 @@ is optional::
     [props.chest.events] # a line received -> an event ("input:NAME" for an input)
     "SOLVED" = "chest-solved"
 
+    [health]             # reports of the box's health (see showctl.health)
+    url = ""             # POSTed a report every `every` s, and at once when a problem comes or goes
+    fail_url = ""        # where a report with a problem goes instead (default: url)
+    every = 300.0
+    clock_grace = 600.0  # seconds the clock may stay untrusted before that is a problem
+    disk_min_mb = 200.0
+    hot = 80.0           # degrees Celsius
+
     [clock]
     trust = "synchronised"   # when the wall clock is good enough for the opening hours:
                              # "synchronised" (NTP, as the kernel says), "rtc" (that, or a
@@ -52,6 +60,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -118,6 +127,27 @@ class PropSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """Where the box's health is reported, how often, and what counts as a problem."""
+
+    url: str = ""
+    fail_url: str = ""
+    every: float = 300.0
+    clock_grace: float = 600.0
+    disk_min_mb: float = 200.0
+    hot: float = 80.0
+
+
+#: The bounds of the numbers of [health], and their units.
+HEALTH_BOUNDS = {
+    "every": (10.0, 86400.0, "seconds"),
+    "clock_grace": (0.0, 86400.0, "seconds"),
+    "disk_min_mb": (0.0, 1e6, "MB"),
+    "hot": (40.0, 120.0, "°C"),
+}
+
+
+@dataclass(frozen=True)
 class ClockSettings:
     """When the wall clock is trusted (see :mod:`showctl.wall_clock`)."""
 
@@ -135,6 +165,7 @@ class Settings:
     mqtt: MqttSettings = MqttSettings()
     osc: OscSettings = OscSettings()
     clock: ClockSettings = ClockSettings()
+    health: HealthSettings = HealthSettings()
     props: Mapping[str, PropSettings] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None  # where they were read from (None: the defaults)
 
@@ -169,6 +200,7 @@ def load(path: Path | None) -> Settings:
         "mqtt": MqttSettings,
         "osc": OscSettings,
         "clock": ClockSettings,
+        "health": HealthSettings,
     }
     _known(path, "", raw, [*sections, "props"])
     values: dict[str, Any] = {"path": path}
@@ -224,8 +256,9 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
                 raise SettingsError(f"{where} must be true or false, not {value!r}")
             values[key] = value
         elif isinstance(default, float):
+            unit = HEALTH_BOUNDS[key][2] if key in HEALTH_BOUNDS else "seconds"
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise SettingsError(f"{where} must be a number of seconds, not {value!r}")
+                raise SettingsError(f"{where} must be a number of {unit}, not {value!r}")
             values[key] = float(value)
         elif key == "baud":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -239,6 +272,8 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             if not isinstance(value, str):
                 raise SettingsError(f"{where} must be a string in quotes, not {value!r}")
             values[key] = value
+    if name == "health":
+        _health(path, values)
     if name == "clock" and values.get("trust", TRUSTS[0]) not in TRUSTS:
         raise SettingsError(
             f"{path}: clock.trust is {values['trust']!r}; give one of {', '.join(TRUSTS)}"
@@ -254,6 +289,23 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             f"{path}: mqtt.base has a wildcard (+ or #); give a plain topic such as showctl"
         )
     return kind(**values)
+
+
+def _health(path: Path, values: dict[str, Any]) -> None:
+    """``[health]``: its URLs are http(s) with a host, its numbers within their bounds."""
+    for key in ("url", "fail_url"):
+        url = values.get(key, "")
+        parts = urllib.parse.urlsplit(url)
+        if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise SettingsError(
+                f"{path}: health.{key} must be an http:// or https:// URL, such as "
+                f"https://hc-ping.com/YOUR-UUID, not {url!r}"
+            )
+    for key, (low, high, unit) in HEALTH_BOUNDS.items():
+        if key in values and not low <= values[key] <= high:
+            raise SettingsError(
+                f"{path}: health.{key} must be {low:g} to {high:g} {unit}, not {values[key]:g}"
+            )
 
 
 def _prop(path: Path, name: str, raw: dict[str, Any]) -> PropSettings:

@@ -130,7 +130,6 @@ class WallClock:
         self.why = "not looked at yet"
         self.since = self.monotonic()  # when trusted changed (monotonic s)
         self._offset: float | None = None  # wall minus monotonic at the last look
-        self.look()
 
     def look(self) -> float | None:
         """Judge the clock again (logged when that changes: ``wall_clock_trusted``, or
@@ -145,7 +144,7 @@ class WallClock:
         else:
             step = None
         if not self.trusted:
-            trusted, why = self._judge(wall)
+            trusted, why = self.judge()
             if trusted or why != self.why:
                 self.trusted, self.why, self.since = trusted, why, now
                 if trusted:
@@ -156,7 +155,9 @@ class WallClock:
                     )
         return step
 
-    def _judge(self, wall: float) -> tuple[bool, str]:
+    def judge(self) -> tuple[bool, str]:
+        """Whether the clock is to be trusted now by the rule, and why; logs nothing."""
+        wall = self.wall()
         if wall < FLOOR:
             return False, "the clock is before 2026: the box has lost its time"
         if self.trust == "always":

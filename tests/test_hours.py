@@ -397,3 +397,28 @@ def test_schedule_prints_the_days_for_a_technician(
     with pytest.raises(SystemExit, match="2"):
         main(["schedule", str(path), "--days", "0"])
     assert "must be a number of days from 1 to 400, not 0" in capsys.readouterr().err
+
+
+def test_a_reload_does_what_the_new_hours_say_now(tmp_path: Path) -> None:
+    """The gallery open at 12:00 on a Tuesday; its file reloaded with Tuesday closed: it
+    closes at once; reloaded without hours: it opens (starts over) at once."""
+    show = gallery(tmp_path)
+
+    async def body(room: Room) -> None:
+        c = room.controller
+        assert room.scene == "gallery"
+        show.path.write_text(
+            GALLERY.format(restart="start-over", unknown="play").replace("tue-sun", "wed-sun")
+        )
+        assert (await c.reload())["ok"]
+        await room.wait(1.0, step=1.0)
+        assert room.scene == "night"
+        assert c.status()["hours"]["why"] == "closed until Wed 2 Dec 10:00"
+        text = show.path.read_text()
+        show.path.write_text(text[: text.index("hours:")])
+        assert (await c.reload())["ok"]
+        await room.wait(1.0, step=1.0)
+        assert room.scene == "gallery"
+        assert "hours" not in c.status()
+
+    play(show, body, wall_offset=starting("2026-12-01 12:00"))

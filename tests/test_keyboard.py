@@ -20,7 +20,7 @@ from showctl.app import keys_for, legend
 from showctl.show import loader
 from tests.conftest import ROOT
 from tests.harness.analysis import wav_data_sizes
-from tests.test_run import NO_SURFACES
+from tests.harness.running import NO_SURFACES
 
 ESCAPE_ROOM = loader.load(ROOT / "shows" / "escape-room.yaml")
 DEMO = ROOT / "shows" / "demo.yaml"

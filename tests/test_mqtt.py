@@ -25,9 +25,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from structlog.testing import capture_logs
 
 from showctl.clock import Clock, FakeClock
+from showctl.health import HealthMonitor
 from showctl.room.messages import Messages
 from showctl.room.props import Props
-from showctl.settings import MqttSettings, PropSettings
+from showctl.settings import HealthSettings, MqttSettings, PropSettings
 from showctl.show import loader, model
 from showctl.surfaces.mqtt import MAX_PAYLOAD, MqttSurface
 from showctl.testing import write_wav
@@ -806,3 +807,43 @@ def test_hints_are_published_retained_and_one_given_while_the_broker_is_away_fol
         assert [e["count"] for e in held] == [2]
 
     play(loader.load(path), body)
+
+
+def test_the_box_s_health_is_published_retained_and_again_once_the_broker_is_back(
+    room_show, broker, tmp_path: Path
+) -> None:
+    """BASE/health: each report the health monitor makes (here a problem: an output failed),
+    retained for a dashboard that subscribes later, and the latest published again when the
+    broker comes back."""
+    topic = f"{BASE}/health"
+
+    async def body(room: Room) -> None:
+        health = HealthMonitor(
+            HealthSettings(),
+            room.controller.status,
+            room.wall,
+            room.clock.monotonic,
+            room.clock.sleep,
+            tmp_path,
+        )
+        room.controller.health = health
+        async with surface(room, broker) as mqtt:
+            health.on_send.append(mqtt.publish_health)
+            with Listener(broker, f"{BASE}/#") as listener:
+                await connected(room, listener)
+                room.outputs.fail("left", "its card is gone")
+                await health.look()
+                await until(room, lambda: listener.last(topic) is not None, "the report")
+                report = json.loads(listener.last(topic).payload)
+                assert (report["ok"], report["outputs"]) == (False, {"ok": 0, "total": 1})
+                assert room.controller.status()["health"] == report
+            await asyncio.to_thread(broker.stop)
+            await until(room, lambda: not mqtt.connected, "the broker gone")
+            await asyncio.to_thread(broker.start)
+            with Listener(broker, f"{BASE}/#") as listener:
+                await until(room, lambda: mqtt.connected, "back", timeout=RECONNECT)
+            kept = await asyncio.to_thread(retained, broker, topic)
+            assert kept is not None
+            assert json.loads(kept.payload)["findings"][1]["state"] == "problem"
+
+    play(room_show, body)

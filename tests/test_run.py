@@ -12,7 +12,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 import zoneinfo
 from collections.abc import Iterator
@@ -23,82 +22,7 @@ import soundfile
 
 from tests.conftest import ROOT
 from tests.harness.analysis import wav_data_sizes
-
-SHOWCTL = [sys.executable, "-m", "showctl"]
-
-
-#: Settings with every network surface off, and the escape room's lighting desk named (its
-#: finale's OSC cue goes nowhere: the discard port).
-NO_SURFACES = '[web]\nport = 0\n[osc.targets]\nlighting-desk = "127.0.0.1:9"\n'
-
-
-class Running:
-    """A ``showctl run --sim`` process and the commands that talk to it."""
-
-    def __init__(
-        self,
-        folder: Path,
-        show: Path,
-        settings: Path | None = None,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        """``settings``: the settings file (default: :data:`NO_SURFACES`); ``env``: added to
-        the environment."""
-        if settings is None:
-            settings = folder / "no-surfaces.toml"
-            settings.write_text(NO_SURFACES)
-        self.socket = folder / "run" / "control.sock"
-        self.state = folder / "state.json"
-        self.capture = folder / "capture"
-        self.log = (folder / "run.log").open("w+")
-        self.process = subprocess.Popen(
-            [
-                *SHOWCTL,
-                "run",
-                "--sim",
-                str(show),
-                "--socket",
-                str(self.socket),
-                "--state",
-                str(self.state),
-                "--capture",
-                str(self.capture),
-                "--settings",
-                str(settings),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            process_group=0,  # its own, as a service has: a signal to it is not pytest's
-        )
-        deadline = time.monotonic() + 30
-        while self.ask("status").returncode != 0:
-            assert self.process.poll() is None, self.logs()
-            assert time.monotonic() < deadline, "the controller did not answer within 30 s"
-            time.sleep(0.2)
-
-    def ask(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*SHOWCTL, *args, "--socket", str(self.socket)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-
-    def answer(self, *args: str) -> dict:
-        done = self.ask(*args)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    def logs(self) -> list[dict]:
-        self.log.seek(0)
-        return [json.loads(line) for line in self.log if line.startswith("{")]
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=15)
+from tests.harness.running import NO_SURFACES, SHOWCTL, Running
 
 
 @pytest.fixture
@@ -242,6 +166,8 @@ def test_a_gallery_closes_at_closing_time(tmp_path: Path) -> None:
         status = running.answer("status")
         until = f"open until {closing:%a} {closing.day} {closing:%b} 18:00"
         assert (status["scene"], status["hours"]["why"]) == ("tides", until)
+        said = next(e for e in running.logs() if e["event"] == "hours")  # at the start
+        assert (said["open"], said["why"], said["zone"]) == (True, until, "Europe/London")
         deadline = time.monotonic() + 40
         while running.answer("status")["scene"] != "night":
             assert time.monotonic() < deadline, "the gallery did not close within 40 s"

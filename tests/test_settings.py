@@ -107,6 +107,17 @@ def test_a_set_token_is_needed_wherever_the_page_listens(
         ),
         ("props = 1", "props must be tables, one per prop ([props.NAME])"),
         (
+            '[health]\nurl = "hc-ping.com/abc"',
+            "health.url must be an http:// or https:// URL, such as https://hc-ping.com/YOUR-UUID, "
+            "not 'hc-ping.com/abc'",
+        ),
+        ("[health]\nevery = 1", "health.every must be 10 to 86400 seconds, not 1"),
+        ('[health]\nhot = "hot"', "health.hot must be a number of °C, not 'hot'"),
+        (
+            '[clock]\ntrust = "rtc please"',
+            "clock.trust is 'rtc please'; give one of synchronised, rtc, always",
+        ),
+        (
             '[web]\nhost = "0.0.0.0"',
             "web.host is 0.0.0.0, so the page can be reached from other machines, and web.token "
             "is empty; set web.token to a long secret, or web.host to 127.0.0.1",

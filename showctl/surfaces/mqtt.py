@@ -24,6 +24,8 @@ Topics, below ``BASE`` (the settings' ``mqtt.base``, by default ``showctl``):
   so far, "at": wall-clock seconds}``, and ``{"name": null, "text": "", "count": 0, "at":
   null}`` before the first (after a reset). A hint given while the broker is away is logged
   (``hint_not_published``) and published once it is back; the page shows it meanwhile;
+- ``BASE/health`` is published by showctl (retained, QoS 1): the latest report of the box's
+  health (:mod:`showctl.health`), every period and at once when a problem comes or goes;
 - ``BASE/online`` is published by showctl (retained, QoS 1): ``online`` once connected, and
   ``offline`` when showctl stops. The last will says ``offline`` too, so the broker tells the
   room when showctl dies or its network goes;
@@ -149,6 +151,7 @@ class MqttSurface:
             "answer": f"{base}/answer",
             "clock": f"{base}/clock/",
             "hint": f"{base}/hint",
+            "health": f"{base}/health",
         }
         self._clocks_published: dict[str, str] = {}  # each clock's payload last handed to paho
         self._ticker: asyncio.Task[None] | None = None
@@ -159,6 +162,7 @@ class MqttSurface:
         self._published: str | None = None  # the state last handed to paho
         self._hint_published: str | None = None  # the latest hint last handed to paho
         self._hint_held: str | None = None  # the latest hint, logged as held back
+        self._health: str | None = None  # the latest report of the box's health
         self._connected = False
         self._trouble_logged = False  # unreachable or refused, logged once until connected
         self.clock = clock or MonotonicClock()
@@ -387,6 +391,14 @@ class MqttSurface:
                 )
         self._publish_state(force=False)
 
+    def publish_health(self, report: dict[str, Any]) -> None:
+        """Publish a report of the box's health on ``BASE/health`` (retained); one made while
+        the broker is away is published once it is back."""
+        self._health = json.dumps(report, separators=(",", ":"))
+        client = self._client
+        if client is not None and client.is_connected():
+            client.publish(self.topics["health"], self._health, qos=1, retain=True)
+
     def _latest_hint(self) -> str:
         hints = self.controller.hints
         latest = hints[-1] if hints else {"name": None, "text": "", "count": 0, "at": None}
@@ -399,6 +411,8 @@ class MqttSurface:
         if client is None or not client.is_connected():
             return  # published anew once connected
         self._publish_clocks(force)
+        if force and self._health is not None:  # connected anew
+            client.publish(self.topics["health"], self._health, qos=1, retain=True)
         hint = self._latest_hint()
         if hint != self._hint_published or force:
             self._hint_published = hint

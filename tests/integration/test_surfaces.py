@@ -29,8 +29,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
+from tests.conftest import ROOT
 from tests.harness.broker import Broker, Listener, free_port, retained, running_broker
-from tests.test_run import Running
+from tests.harness.running import Running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -393,3 +394,45 @@ def test_the_status_over_http_is_the_control_sockets(room: Running) -> None:
         status = json.load(r)
     assert status["scene"] == room.answer("status")["scene"]
     assert set(status["outputs"]) == {"room", "hint"}
+
+
+def test_the_page_tells_a_technician_the_hours_and_sets_the_levels(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    """The gallery on a box whose clock the kernel has not synchronised: the page says the
+    hours wait for the clock, and why; a level typed for the left speaker is set (and saved),
+    the show file's level shown beside it, and the button back to it restores it."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f"[web]\nport = {free_port()}\n")
+    gallery = Running(tmp_path, ROOT / "shows" / "gallery.yaml", settings=settings)
+    try:
+        browser.get(page_url(gallery))
+        hours = browser.find_element(By.ID, "hours")
+        wait_for("the hours on the page", lambda: hours.text)
+        trusted = gallery.answer("status")["wall_clock"]["trusted"]
+        if not trusted:  # this machine's kernel: no NTP (a box just booted, say)
+            assert hours.text == (
+                "Opening hours: the clock is not known good yet, so the hours wait and the "
+                "show plays (Europe/London)"
+            )
+            untrusted = browser.find_element(By.ID, "clock-untrusted")
+            assert untrusted.text.startswith("The box's clock is not trusted (since ")
+        row = browser.find_element(By.CSS_SELECTOR, "form.level[data-level='left']")
+        note = row.find_element(By.CSS_SELECTOR, ".note")
+        wait_for("the left level", lambda: note.text)
+        assert note.text == "show file: -2 dB · plays at -5 dB"
+        field = row.find_element(By.TAG_NAME, "input")
+        field.clear()
+        field.send_keys("-8.5")
+        row.find_element(By.XPATH, ".//button[.='Set']").click()
+        wait_for(
+            "the level set", lambda: gallery.answer("status")["levels"]["left"]["live"] == -8.5
+        )
+        wait_for("the page says so", lambda: "set here: -8.5 dB" in note.text)
+        assert json.loads(gallery.state.read_text())["levels"] == {"left": -8.5}
+        row.find_element(By.CSS_SELECTOR, "button.back").click()
+        wait_for(
+            "back to the file's", lambda: gallery.answer("status")["levels"]["left"]["live"] is None
+        )
+    finally:
+        gallery.stop()

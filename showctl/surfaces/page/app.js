@@ -14,6 +14,7 @@ let descriptions = {};
 let scenePicked = false;
 let hintsOffered = false;  // the show has hints, or a clock (a game)
 let hintsShown = "";  // the hints given that the history shows
+let levelsShown = "";  // the outputs the levels section has a row for
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -250,6 +251,68 @@ function showRoom(s) {
     el("span", name + " " + presence, "chip " + presence)));
 }
 
+function dB(value) {
+  return (value > 0 ? "+" : "") + value + " dB";
+}
+
+// A row to set a level (an output's, or the master's) by ear; filled in by showLevels.
+function levelRow(name) {
+  const row = el("form", undefined, "level");
+  row.dataset.level = name;
+  const input = el("input");
+  input.type = "number";
+  input.step = "0.5";
+  input.min = "-60";
+  input.max = name === "master" ? "0" : "12";
+  input.setAttribute("aria-label", "the level of " + name + " in dB");
+  const set = el("button", "Set");
+  set.type = "submit";
+  const back = button("Show file's", () => control("level", { output: name, db: "show" }));
+  back.classList.add("back");
+  row.addEventListener("submit", (event) => {
+    event.preventDefault();
+    control("level", { output: name, db: input.value });
+  });
+  row.append(el("span", name, "name"), input, el("span", "dB"), set, back, el("p", "", "note"));
+  return row;
+}
+
+function showLevels(levels) {
+  const names = Object.keys(levels || {});
+  $("levels-section").hidden = names.length < 2;  // the master alone: a show with no outputs
+  if (names.join("\n") !== levelsShown) {
+    levelsShown = names.join("\n");
+    $("levels").replaceChildren(...names.map(levelRow));
+  }
+  for (const row of $("levels").children) {
+    const level = levels[row.dataset.level];
+    const input = row.querySelector("input");
+    if (document.activeElement !== input) input.value = String(level.live ?? level.show);
+    const said = ["show file: " + dB(level.show)];
+    if (level.live !== null) said.push("set here: " + dB(level.live));
+    if (level.db !== undefined) said.push("plays at " + dB(level.db));
+    row.querySelector(".note").textContent = said.join(" · ");
+    row.querySelector(".back").disabled = level.live === null;
+  }
+}
+
+// The opening hours, the box's clock (when the hours wait for it) and the box's health.
+function showBox(s) {
+  const hours = s.hours;
+  $("hours").hidden = !hours;
+  $("hours").textContent = hours
+    ? (hours.closed ? "Closed by the opening hours: " : "Opening hours: ") + hours.why + " (" + hours.zone + ")"
+    : "";
+  const untrusted = Boolean(hours) && !s.wall_clock.trusted;
+  $("clock-untrusted").hidden = !untrusted;
+  $("clock-untrusted").textContent = untrusted
+    ? "The box's clock is not trusted (since " + localTime(s.wall_clock.since * 1000) + "): " + s.wall_clock.why
+    : "";
+  const problems = s.health ? s.health.findings.filter((f) => f.state === "problem") : [];
+  $("health").hidden = !problems.length;
+  $("health").replaceChildren(...problems.map((f) => el("li", f.check + ": " + f.says + ". " + f.fix)));
+}
+
 function showStatus(s) {
   status = s;
   statusAt = performance.now();
@@ -272,6 +335,8 @@ function showStatus(s) {
   $("fault").textContent = s.fault ? "Fault: " + s.fault : "";
   showRoom(s);
   showHints(s);
+  showBox(s);
+  showLevels(s.levels);
   const ledsFailed = s.leds && s.leds !== "ok";
   $("leds-failed").hidden = !ledsFailed;
   $("leds-failed").textContent = ledsFailed ? "The LEDs stopped: " + s.leds : "";
