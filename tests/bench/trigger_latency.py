@@ -105,9 +105,13 @@ class TimedPool(PlayerPool):
     sent: float = 0.0
 
     async def play(
-        self, clips: Mapping[str, tuple[Path, bool]], t0: float | None = None, play: int = 0
+        self,
+        clips: Mapping[str, tuple[Path, bool]],
+        t0: float | None = None,
+        play: int = 0,
+        fade: tuple[float, float] = (0.0, 0.0),
     ) -> float:
-        t0 = await super().play(clips, t0, play)
+        t0 = await super().play(clips, t0, play, fade)
         self.sent = time.monotonic()
         return t0
 
