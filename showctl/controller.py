@@ -845,7 +845,10 @@ class ShowController:
             hints=list(self.hints),
             levels=self.levels.state(),
             **self.hours.state(self.closed is not None),
-            outputs={name: dataclasses.asdict(h) for name, h in self.outputs.health().items()},
+            outputs={
+                name: {**dataclasses.asdict(h), "delay": self.show.outputs[name].delay}
+                for name, h in self.outputs.health().items()
+            },
             leds=self._leds_state(),
             **self._room_state(),
             **({"messages": self.messages.state()} if self.messages is not None else {}),

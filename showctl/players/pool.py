@@ -431,7 +431,7 @@ class PlayerPool:
             if t0 is None:
                 t0 = sent + soonest
             messages = {
-                name: protocol.Play(str(path), t0, loop, play, *fade)
+                name: protocol.Play(str(path), self._delayed(name, t0), loop, play, *fade)
                 for name, (path, loop) in clips.items()
             }
             self._plays.update(messages)
@@ -450,6 +450,11 @@ class PlayerPool:
         await asyncio.gather(
             *(player.send(self._loads[name]) for name, player in self._ready().items())
         )
+
+    def _delayed(self, name: str, t0: float) -> float:
+        """``t0`` as output ``name`` plays it: later by its ``delay``, in whole samples."""
+        output = self.outputs[name]
+        return t0 + output.delay_samples / output.rate
 
     async def level(self, output: str, gain: float) -> None:
         """Have ``output``'s player play at ``gain`` (a factor) from now on; a player started
@@ -473,8 +478,15 @@ class PlayerPool:
         for name in names:
             self._plays.pop(name, None)  # a fresh player starts silent anyway
         ready = self._ready()
-        message = protocol.Stop(fade, at, play)
-        await asyncio.gather(*(ready[name].send(message) for name in names if name in ready))
+        await asyncio.gather(
+            *(
+                ready[name].send(
+                    protocol.Stop(fade, None if at is None else self._delayed(name, at), play)
+                )
+                for name in names
+                if name in ready
+            )
+        )
 
     def effect(self, output: str, clip: Path, gain: float, t0: float | None, play: int) -> float:
         """Have ``output``'s player mix ``clip`` in at ``gain`` from ``t0``, or with none at
@@ -486,7 +498,7 @@ class PlayerPool:
             if t0 is None:
                 t0 = self.clock.monotonic() + self.soonest
             if player is not None:
-                player.write(protocol.Effect(str(clip), t0, gain, play))
+                player.write(protocol.Effect(str(clip), self._delayed(output, t0), gain, play))
         if player is None:
             logger.warning("effect_missed", output=output, clip=str(clip), why="no player ready")
         return t0

@@ -94,6 +94,19 @@ class Output:
             "level)."
         ),
     ] = 0.0
+    delay: Annotated[
+        Annotated[float, Seconds(min=0, max=1)],
+        Doc(
+            "Hold everything it plays back by this much, in whole samples: for a speaker "
+            "nearer the listeners than the others (about 2.9ms a metre) or a card that is "
+            "quicker than the others."
+        ),
+    ] = 0.0
+
+    @property
+    def delay_samples(self) -> int:
+        """Its delay in whole samples at its rate."""
+        return round(self.delay * self.rate)
 
 
 @dataclass(frozen=True)

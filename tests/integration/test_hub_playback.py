@@ -225,3 +225,27 @@ def test_a_level_scales_the_output_and_leaves_its_timeline(hub: SoundHub, tmp_pa
     db = 20 * np.log10(rms[1] / rms[0])
     print(f"out1 at {db:.3f} dB of out0, {at1 - at0} samples apart")
     assert db == pytest.approx(-6.0, abs=0.1)
+
+
+def test_an_output_s_delay_holds_it_back_by_whole_samples(hub: SoundHub, tmp_path: Path) -> None:
+    """out1's delay of 2.35 ms (113 samples at 48 kHz) holds back everything it plays: its
+    clip starts 113 samples after out0's on the hub (within TOGETHER), from one T0."""
+    path = tmp_path / "delayed.wav"
+    clip = noise_clip(path, seed=12, seconds=0.5)
+    delayed = {**outputs(2), "out1": Output(device_name(1), latency=LATENCY, delay=0.00235)}
+
+    async def play() -> np.ndarray:
+        async with player_pool.PlayerPool(delayed, env=hub.env) as pool:
+            with hub.record() as recording:
+                await asyncio.sleep(SETTLE)
+                both = {"out0": (path, False), "out1": (path, False)}
+                await pool.play(both, time.monotonic() + 0.3)
+                await asyncio.sleep(0.3 + 0.5 + 0.3)
+                return recording.stop()
+
+    recording = asyncio.run(play())
+    at0, match0 = find_start(channel(recording, 0), clip)
+    at1, match1 = find_start(channel(recording, 1), clip)
+    assert min(match0, match1) > 0.95
+    print(f"out1 {at1 - at0} samples after out0 (its delay: 113)")
+    assert abs((at1 - at0) - 113) <= TOGETHER

@@ -345,7 +345,8 @@ function showStatus(s) {
   $("flags").replaceChildren(...(chips.length ? chips : [el("span", "none", "none")]));
   $("outputs").replaceChildren(...Object.entries(s.outputs).map(([name, h]) => {
     const row = el("div", undefined, "output");
-    const state = h.failed ? "failed: " + h.failed : (h.alive === false ? "restarting" : (h.playing ? "playing" : "idle"));
+    let state = h.failed ? "failed: " + h.failed : (h.alive === false ? "restarting" : (h.playing ? "playing" : "idle"));
+    if (h.delay) state += " · delayed " + (h.delay * 1000).toFixed(2) + " ms";
     row.append(el("span", name, "name"), el("span", state, h.failed ? "state bad" : "state"));
     const meter = el("div", undefined, "meter");
     const bar = el("div", undefined, "bar");
