@@ -166,6 +166,8 @@ def throttled_flags(sensors: Sensors) -> int | None:
         return int(sensors.throttled.read_text().strip(), 16)
     except (OSError, ValueError):
         pass
+    if shutil.which(sensors.vcgencmd) is None:
+        return None  # not a Raspberry Pi: no process started every look
     try:
         done = subprocess.run(
             [sensors.vcgencmd, "get_throttled"],

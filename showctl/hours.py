@@ -271,7 +271,7 @@ class OpeningHours:
     def zone_name(self) -> str:
         return str(getattr(self.zone, "key", None) or self.zone)
 
-    @functools.lru_cache(maxsize=32)  # noqa: B019  (an instance lives as long as its show)
+    @functools.lru_cache(maxsize=LOOKAHEAD + 8)  # noqa: B019  (one per show, living as long)
     def day(self, date: dt.date) -> Day:
         """What the hours say for ``date``."""
         source, spans = next(
@@ -399,15 +399,24 @@ class ShowHours:
         self._hours: OpeningHours | None = None
         #: What they said when last asked (``None``: nothing yet).
         self.said: Verdict | None = None
+        self._since = 0.0  # the wall-clock time ``said`` was worked out at
 
     def now(self, hours: Hours | None) -> Verdict | None:
-        """What ``hours`` say now; ``None``: the show has none."""
+        """What ``hours`` say now; ``None``: the show has none. Asked every second: worked out
+        again only when the hours or the clock's trust changed, or the clock left the stretch
+        where the last answer holds (past its change, or stepped back before it was made)."""
         if hours is None:
             self.said = None
             return None
+        wall, trusted = self.wall_clock.wall(), self.wall_clock.trusted
+        said = self.said
+        if self._hours is not None and self._hours.hours is hours and said is not None:
+            holds = said.change is None or wall < said.change
+            if said.trusted == trusted and holds and wall >= self._since and trusted:
+                return said
         if self._hours is None or self._hours.hours is not hours:
             self._hours = OpeningHours(hours)
-        self.said = verdict(self._hours, self.wall_clock.wall(), self.wall_clock.trusted)
+        self.said, self._since = verdict(self._hours, wall, trusted), wall
         return self.said
 
     @property
