@@ -42,10 +42,9 @@ def parse_db(text: str) -> float | None:
 class Levels:
     """The show's levels and the live ones; :meth:`set` checks a change first."""
 
-    def __init__(self, show: Show, live: Mapping[str, float] | None = None) -> None:
+    def __init__(self, show: Show) -> None:
         self.show = show
         self.live: dict[str, float] = {}
-        self.take_up(show, live or {})
 
     def take_up(self, show: Show, live: Mapping[str, float] | None = None) -> None:
         """Follow ``show`` (a reload), keeping the live levels of what it still has."""
