@@ -146,3 +146,66 @@ def rate_ratio(first: float, last: float, apart: float) -> float:
     """The recording's samples per output sample, from one output's two arrivals ``apart``
     output samples apart (1.0001: the microphone's clock 100 ppm fast)."""
     return (last - first) / apart
+
+
+#: Seconds between one sweep's start and the next's: the sweep and the room's tail after it.
+GAP = SWEEP_SECONDS + 0.5
+
+
+def schedule(outputs: list[str], gap: float = GAP) -> list[tuple[str, float]]:
+    """When each output plays its sweep, in seconds from the measurement's T0 on the outputs'
+    clock: each in turn, then the first again (for the recording's clock rate)."""
+    order = [*outputs, outputs[0]]
+    return [(name, i * gap) for i, name in enumerate(order)]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one recording says: each output's arrival, relative to the earliest one heard
+    (s; ``None``: not heard), the recording's clock against the outputs' (ppm), and each
+    output's :class:`Arrival` as found."""
+
+    offsets: dict[str, float | None]
+    ppm: float
+    arrivals: dict[str, Arrival]
+
+    @property
+    def spread(self) -> float:
+        """The latest arrival heard, less the earliest (s)."""
+        heard = [o for o in self.offsets.values() if o is not None]
+        return max(heard) - min(heard) if heard else 0.0
+
+    def trims(self) -> dict[str, float]:
+        """How much to hold each output back (s) so that all arrive with the latest: the
+        delays that bring them together."""
+        latest = max((o for o in self.offsets.values() if o is not None), default=0.0)
+        return {name: latest - o for name, o in self.offsets.items() if o is not None}
+
+
+def measure(
+    recording: Samples,
+    rate: int,
+    plan: list[tuple[str, float]],
+    start: float,
+    within: float = 0.1,
+) -> Measured:
+    """Find every sweep of ``plan`` in ``recording``, whose sample ``start`` is (roughly, to
+    ``within`` s) the measurement's T0, and work out each output's arrival against the others:
+    the first output's two sweeps give the recording's rate, taken out of every arrival."""
+    reference = sweep(rate)
+    found = [
+        find(recording, reference, rate, near=start + at * rate, within=within) for _, at in plan
+    ]
+    first, last = found[0], found[-1]
+    ratio = rate_ratio(first.at, last.at, (plan[-1][1] - plan[0][1]) * rate)
+    if not (first.heard and last.heard) or not 0.99 < ratio < 1.01:
+        ratio = 1.0  # the rate cannot be told: taken as the outputs'
+    arrivals = {name: arrival for (name, _), arrival in zip(plan[:-1], found[:-1], strict=True)}
+    late = {
+        name: (arrival.at - first.at) / ratio / rate - (at - plan[0][1])
+        for (name, at), arrival in zip(plan[:-1], found[:-1], strict=True)
+        if arrival.heard
+    }
+    earliest = min(late.values(), default=0.0)
+    offsets = {name: late[name] - earliest if name in late else None for name in arrivals}
+    return Measured(offsets, (ratio - 1) * 1e6, arrivals)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from showctl.calibration import find, rate_ratio, sweep, sweep_at
+from showctl.calibration import find, measure, rate_ratio, schedule, sweep, sweep_at
 
 RATE = 48000
 REFERENCE = sweep(RATE)
@@ -85,3 +85,25 @@ def test_a_speaker_not_heard_is_said_so() -> None:
     arrival = find(silent, REFERENCE, RATE, near=0.5 * RATE, within=0.05)
     assert not arrival.heard
     assert arrival.snr_db < 20
+
+
+def test_a_measurement_finds_every_output_against_the_others_and_the_trims_that_align_them() -> (
+    None
+):
+    """Four outputs in turn, their sounds arriving 0, 2.35, 0.4 and 7.0 ms late (distance, a
+    slow card), on a microphone 100 ppm fast whose recording began 0.3 s before the T0: each
+    offset within a tenth of a sample, and the trims bring them together; a fifth output not
+    heard is named so."""
+    late = {"a": 0.0, "b": 0.00235, "c": 0.0004, "d": 0.007}
+    plan = schedule([*late, "e"])
+    sounds = [(0.3 + at + late[name], 0.3) for name, at in plan if name != "e"]
+    mic = recorded(sounds, 0.3 + plan[-1][1] + 2.0, ppm=100.0, noise=0.001)
+    measured = measure(mic, RATE, plan, start=0.3 * RATE)
+    assert measured.ppm == pytest.approx(100.0, abs=1.0)
+    assert measured.offsets["e"] is None
+    for name, seconds in late.items():
+        assert measured.offsets[name] == pytest.approx(seconds, abs=0.1 / RATE)
+    trims = measured.trims()
+    aligned = [measured.offsets[name] + trims[name] for name in late]
+    assert max(aligned) - min(aligned) < 0.1 / RATE
+    assert measured.spread == pytest.approx(0.007, abs=0.1 / RATE)
