@@ -287,7 +287,13 @@ function showLevels(levels) {
   for (const row of $("levels").children) {
     const level = levels[row.dataset.level];
     const input = row.querySelector("input");
-    if (document.activeElement !== input) input.value = String(level.live ?? level.show);
+    // Only a level that changed on the box replaces what is in the field: a status that
+    // comes while the technician types, or clicks Set, leaves their number alone.
+    const value = String(level.live ?? level.show);
+    if (row.dataset.shown !== value && document.activeElement !== input) {
+      input.value = value;
+      row.dataset.shown = value;
+    }
     const said = ["show file: " + dB(level.show)];
     if (level.live !== null) said.push("set here: " + dB(level.live));
     if (level.db !== undefined) said.push("plays at " + dB(level.db));
