@@ -244,6 +244,39 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Measure every output with a microphone; with --write store the trims, with --verify
+    check them."""
+    import asyncio
+    import json
+
+    from showctl.calibration import session
+    from showctl.errors import AudioDeviceError
+    from showctl.players.pool import PlayerError
+
+    loaded = _load(args.show)
+    if loaded is None:
+        return 1
+    try:
+        from showctl.audio import sounddevice_backend as backend
+
+        backend.find(args.input, "input")
+        result = asyncio.run(
+            session.calibrate(
+                loaded,
+                lambda: backend.SoundDeviceBackend().record(args.input, args.rate),
+                write=args.write,
+                verify=args.verify,
+            )
+        )
+    except (AudioDeviceError, PlayerError) as e:
+        print(f"cannot calibrate: {e}", file=sys.stderr)
+        return 1
+    print(result.report())
+    print(json.dumps(result.summary()))
+    return 0 if result.passed else 1
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """List the output devices with the query to write; with a show, check its outputs."""
     from showctl.errors import AudioDeviceError
@@ -251,17 +284,22 @@ def cmd_devices(args: argparse.Namespace) -> int:
     try:
         from showctl.audio import sounddevice_backend as backend
 
-        devices = backend.output_devices()
+        devices = backend.list_devices()
+        inputs = backend.list_devices("input")
     except AudioDeviceError as e:  # PortAudio missing, or the devices cannot be listed
         print(e, file=sys.stderr)
         return 1
     cards = backend.alsa_cards()
-    print("output devices (write the query in the show's outputs.NAME.device):")
-    for device in devices:
-        print(
-            f"  {backend.query_for(device, cards)!r:32} {device.name}  "
-            f"({device.channels} ch, {device.default_rate:g} Hz)"
-        )
+    for title, listed in (
+        ("output devices (write the query in the show's outputs.NAME.device)", devices),
+        ("input devices (for showctl calibrate --input)", inputs),
+    ):
+        print(f"{title}:")
+        for device in listed:
+            print(
+                f"  {backend.query_for(device, cards)!r:32} {device.name}  "
+                f"({device.channels} ch, {device.default_rate:g} Hz)"
+            )
     if not args.show:
         return 0
     loaded = _load(args.show)
@@ -609,35 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --leds: also write every frame with its time to FILE (showctl leds replay)",
     )
     _add_leds_commands(sub, common)
-    p = add("play", cmd_play, "play one scene's clips on the show's outputs, started together")
-    p.add_argument("show", metavar="SHOW")
-    p.add_argument("--scene", required=True, help="the scene to play")
-    p.add_argument("--sim", action="store_true", help="simulated outputs instead of sound cards")
-    p.add_argument(
-        "--capture",
-        metavar="FOLDER",
-        help="with --sim: write what each output plays to OUTPUT.wav here",
-    )
-    p.add_argument(
-        "--lead",
-        type=_positive,
-        default=0.15,
-        help="seconds between the command and the first sample (default: 0.15)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=_positive,
-        default=None,
-        help="stop waiting for the clips to end after this many seconds",
-    )
-
-    p = add(
-        "devices",
-        cmd_devices,
-        "list the sound cards with the query to write; with a show, check its outputs",
-    )
-    p.add_argument("show", nargs="?", metavar="SHOW")
-
+    _add_audio_commands(add)
     _add_run_commands(add)
 
     p = add("player", cmd_player, "one output's player process (started by showctl itself)")
@@ -665,6 +675,66 @@ def build_parser() -> argparse.ArgumentParser:
         help="play without the drift lock (to measure what it does)",
     )
     return parser
+
+
+def _add_audio_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:
+    """``showctl play``, ``calibrate`` and ``devices``: the sound cards without a running show."""
+    p = add("play", cmd_play, "play one scene's clips on the show's outputs, started together")
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument("--scene", required=True, help="the scene to play")
+    p.add_argument("--sim", action="store_true", help="simulated outputs instead of sound cards")
+    p.add_argument(
+        "--capture",
+        metavar="FOLDER",
+        help="with --sim: write what each output plays to OUTPUT.wav here",
+    )
+    p.add_argument(
+        "--lead",
+        type=_positive,
+        default=0.15,
+        help="seconds between the command and the first sample (default: 0.15)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive,
+        default=None,
+        help="stop waiting for the clips to end after this many seconds",
+    )
+
+    p = add(
+        "calibrate",
+        cmd_calibrate,
+        "measure every output with a microphone: each one's arrival against the others",
+    )
+    p.add_argument("show", metavar="SHOW")
+    p.add_argument(
+        "--input",
+        required=True,
+        metavar="DEVICE",
+        help="the microphone's input device (showctl devices lists them)",
+    )
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="store the trims that bring every output together, in the calibration file beside "
+        "the show (SHOW.calibration.json)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="measure with the stored trims; pass only if every output arrives within 0.25 ms "
+        "of the others",
+    )
+    p.add_argument(
+        "--rate", type=int, default=48000, help="the input's samples a second (default: 48000)"
+    )
+
+    p = add(
+        "devices",
+        cmd_devices,
+        "list the sound cards with the query to write; with a show, check its outputs",
+    )
+    p.add_argument("show", nargs="?", metavar="SHOW")
 
 
 def _add_run_commands(add: Callable[[str, Command, str], argparse.ArgumentParser]) -> None:

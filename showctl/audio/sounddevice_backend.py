@@ -1,12 +1,14 @@
 """The real audio backend: PortAudio through ``sounddevice``. The only module importing it.
 
-A device is named by a stable query from the show file:
+Outputs play (:class:`SoundDeviceStream`); an input records a measurement
+(:class:`SoundDeviceInput`). A device is named by a stable query from the show file:
 
 - ``hw:CARD=NAME`` (optionally ``,DEV=N``): the ALSA card with that id, which udev rules can
   make stable across reboots and replugging; resolved through ``/proc/asound/cards`` to the
   PortAudio device whose name ends in ``(hw:INDEX,DEV)``;
 - anything else: a device whose name is exactly the query, or else the one output device whose
-  name contains it (ignoring case). None, or more than one, is an error listing the candidates.
+  name contains it (ignoring case), among the devices that can play (or, for an input, record).
+  None, or more than one, is an error listing the candidates.
 
 PortAudio's device list is frozen when the library starts, so a card plugged in later is seen
 by a fresh player process, not by a running one.
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from showctl.audio.base import Render
+from showctl.audio.base import Recorded, Render
 from showctl.errors import AudioDeviceError
 
 try:
@@ -36,13 +38,14 @@ except OSError as e:  # the PortAudio library itself is missing
 #: Samples a block. Fixed: through PulseAudio's ALSA plugin a variable size stalls, and through
 #: PipeWire's the callback is called without pause, a core's worth of CPU.
 BLOCK = 256
+INPUT_BLOCK = 2048
 CARDS = Path("/proc/asound/cards")
 _CARD_QUERY = re.compile(r"^hw:CARD=([^,]+)(?:,DEV=(\d+))?$")
 
 
 @dataclass(frozen=True)
 class Device:
-    """An output device as PortAudio lists it."""
+    """An output (or input) device as PortAudio lists it."""
 
     index: int
     name: str
@@ -50,16 +53,17 @@ class Device:
     default_rate: float
 
 
-def output_devices() -> list[Device]:
-    """Every device that can play, in PortAudio's order."""
+def list_devices(kind: str = "output") -> list[Device]:
+    """Every device that can play (``kind`` "input": record), in PortAudio's order."""
     try:
         devices: Any = sd.query_devices()
     except sd.PortAudioError as e:
         raise AudioDeviceError(f"the audio devices cannot be listed ({e})") from e
+    key = f"max_{kind}_channels"
     return [
-        Device(i, d["name"], d["max_output_channels"], d["default_samplerate"])
+        Device(i, d["name"], d[key], d["default_samplerate"])
         for i, d in enumerate(devices)
-        if d["max_output_channels"] > 0
+        if d[key] > 0
     ]
 
 
@@ -95,21 +99,21 @@ def query_for(device: Device, cards: dict[str, int]) -> str:
     return device.name
 
 
-def find(query: str) -> Device:
-    """The one output device a query names. Raises :class:`AudioDeviceError` listing the
-    candidates when there is none or more than one."""
-    devices = output_devices()
+def find(query: str, kind: str = "output") -> Device:
+    """The one output (``kind`` "input": input) device a query names. Raises
+    :class:`AudioDeviceError` listing the candidates when there is none or more than one."""
+    devices = list_devices(kind)
     found = matches(query, devices)
     if len(found) == 1:
         return found[0]
     names = ", ".join(repr(d.name) for d in (found or devices)) or "none"
     if not found:
         raise AudioDeviceError(
-            f"no output device matches {query!r}; the devices are: {names}. "
+            f"no {kind} device matches {query!r}; the {kind} devices are: {names}. "
             "Plug the card in, or correct the query (showctl devices lists them)"
         )
     raise AudioDeviceError(
-        f"{query!r} matches {len(found)} output devices: {names}; "
+        f"{query!r} matches {len(found)} {kind} devices: {names}; "
         "write a longer part of the name, or hw:CARD=..."
     )
 
@@ -208,8 +212,64 @@ class SoundDeviceStream:
             self._stream.close(ignore_errors=True)
 
 
+class SoundDeviceInput:
+    """An open PortAudio input stream recording its device's first channel into memory, as
+    float32, :data:`INPUT_BLOCK` samples a block: a measurement needs no quick answer, and a
+    long block costs the machine the least."""
+
+    def __init__(self, device: Device, rate: int, latency: float = 0.2) -> None:
+        self._device = device
+        self._rate = rate
+        self._blocks: list[np.ndarray] = []
+        self._started: float | None = None
+        self._overflows = 0
+        try:
+            self._stream = sd.InputStream(
+                samplerate=rate,
+                blocksize=INPUT_BLOCK,
+                device=device.index,
+                channels=1,
+                dtype="float32",
+                latency=latency,
+                callback=self._callback,
+            )
+        except (sd.PortAudioError, ValueError) as e:
+            raise AudioDeviceError(
+                f"input device {device.name!r} cannot be opened at {rate} Hz ({e}); "
+                "is another program using it, or does it not support this rate?"
+            ) from e
+
+    @property
+    def device(self) -> str:
+        return self._device.name
+
+    def start(self) -> None:
+        try:
+            self._stream.start()
+        except sd.PortAudioError as e:
+            raise AudioDeviceError(f"input device {self.device!r} cannot start ({e})") from e
+
+    def _callback(self, data: np.ndarray, frames: int, times: Any, status: Any) -> None:
+        if self._started is None:
+            self._started = to_monotonic(times.inputBufferAdcTime, times.currentTime)
+        if status.input_overflow:
+            self._overflows += 1
+        self._blocks.append(data[:, 0].copy())
+
+    def stop(self) -> Recorded:
+        with contextlib.suppress(sd.PortAudioError):  # teardown never raises
+            self._stream.close(ignore_errors=True)
+        samples = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+        started = time.monotonic() if self._started is None else self._started
+        return Recorded(samples, self._rate, started, self._overflows)
+
+
 class SoundDeviceBackend:
     """Opens real output devices through PortAudio."""
 
     def open(self, query: str, rate: int, latency: float) -> SoundDeviceStream:
         return SoundDeviceStream(find(query), rate, latency)
+
+    def record(self, query: str, rate: int) -> SoundDeviceInput:
+        """An input stream on the one input device matching ``query``, not yet started."""
+        return SoundDeviceInput(find(query, "input"), rate)

@@ -182,6 +182,9 @@ class PlayerPool:
         clock: Clock | None = None,
     ) -> None:
         self.outputs = outputs
+        #: Each output's calibration trim (s), added to its ``delay``: a measurement's
+        #: (:mod:`showctl.calibration`); taken up by the next play.
+        self.trims: Mapping[str, float] = {}
         self.backend = backend
         self.capture = capture
         self.lock = lock  # off only to measure (see the player's --no-drift-lock)
@@ -452,9 +455,10 @@ class PlayerPool:
         )
 
     def _delayed(self, name: str, t0: float) -> float:
-        """``t0`` as output ``name`` plays it: later by its ``delay``, in whole samples."""
+        """``t0`` as output ``name`` plays it: later by its ``delay`` and its calibration's
+        trim, in whole samples."""
         output = self.outputs[name]
-        return t0 + output.delay_samples / output.rate
+        return t0 + round((output.delay + self.trims.get(name, 0.0)) * output.rate) / output.rate
 
     async def level(self, output: str, gain: float) -> None:
         """Have ``output``'s player play at ``gain`` (a factor) from now on; a player started

@@ -99,14 +99,10 @@ class Output:
         Doc(
             "Hold everything it plays back by this much, in whole samples: for a speaker "
             "nearer the listeners than the others (about 2.9ms a metre) or a card that is "
-            "quicker than the others."
+            "quicker than the others. A calibration (showctl calibrate) measures those and "
+            "adds its own trims; with one, keep delay for an offset meant to be heard."
         ),
     ] = 0.0
-
-    @property
-    def delay_samples(self) -> int:
-        """Its delay in whole samples at its rate."""
-        return round(self.delay * self.rate)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def _cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         " 2 [speaker2       ]: USB-Audio - USB Audio Device\n"
     )
     monkeypatch.setattr(backend, "CARDS", cards)
-    monkeypatch.setattr(backend, "output_devices", lambda: DEVICES)
+    monkeypatch.setattr(backend, "list_devices", lambda kind="output": DEVICES)
 
 
 def test_card_query_finds_the_card_by_its_alsa_id() -> None:
@@ -49,7 +49,7 @@ def test_missing_device_lists_the_candidates() -> None:
         backend.find("hw:CARD=speaker9")
     assert str(caught.value).startswith(
         "no output device matches 'hw:CARD=speaker9'; the "
-        "devices are: 'USB Audio Device: - (hw:1,0)', "
+        "output devices are: 'USB Audio Device: - (hw:1,0)', "
     )
     assert "showctl devices lists them" in str(caught.value)
 

@@ -16,6 +16,11 @@ audio is touched:
   (``pcm_type.pipewire { lib ... }``), unpacked there by ``deploy/pipewire-alsa-plugin.sh``:
   Debian's ``pipewire-alsa`` conflicts with ``pulseaudio`` and makes PipeWire the system's
   default ALSA device, so it is never installed;
+- the microphone: a mono virtual source ``mic`` that hears every output mixed (each output's
+  stream linked into it as well as into the hub), as a measurement microphone in a room would;
+  ALSA's (and PortAudio's) capture device ``hub_mic`` records it. An output can be given a
+  delay (:meth:`SoundHub.set_delay`, ``pw-loopback --delay``), heard in the hub and the
+  microphone alike, as a card slower than the others, which only a measurement finds;
 - the recording: ``pw-record --target hub`` with ``stream.capture.sink=true`` (the sink's monitor)
   and an explicit ``AUX0,...`` channel map, raw s16 into a file: each output is one channel, so
   the start skew between outputs can be read off at the sample;
@@ -57,7 +62,16 @@ import numpy.typing as npt
 RATE = 48000
 DEFAULT_DIR = Path(os.environ.get("SHOWCTL_HUB_DIR", "/tmp/showctl-soundhub"))
 PLUGIN_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "pipewire-alsa-plugin.sh"
-TOOLS = ("dbus-daemon", "pipewire", "wireplumber", "pw-loopback", "pw-record", "pw-dump", "pw-cli")
+TOOLS = (
+    "dbus-daemon",
+    "pipewire",
+    "wireplumber",
+    "pw-loopback",
+    "pw-record",
+    "pw-dump",
+    "pw-cli",
+    "pw-link",
+)
 #: The longest cycle of the hub's graph, in samples (PipeWire's largest quantum by default).
 LONGEST_CYCLE = 2048
 #: The environment of the hub's own clients (the outputs' loopbacks, the recorder): PipeWire's
@@ -66,6 +80,10 @@ LONGEST_CYCLE = 2048
 RT_CLIENT = {"PIPEWIRE_CONFIG_NAME": "client-rt.conf"}
 #: The hub's processes, in the order they start (and the reverse of the order they stop).
 DAEMONS = ("dbus", "pipewire", "wireplumber")
+
+
+#: The ALSA (and PortAudio) name of the hub's microphone.
+MIC = "hub_mic"
 
 
 def device_name(index: int) -> str:
@@ -98,6 +116,8 @@ class SoundHub:
     started_here: bool = field(default=False, init=False)
     #: The outputs taken away by :meth:`unplug`.
     unplugged: set[int] = field(default_factory=set, init=False)
+    #: Each output's delay (s) by :meth:`set_delay`.
+    delays: dict[int, float] = field(default_factory=dict, init=False)
 
     @property
     def runtime(self) -> Path:
@@ -215,6 +235,15 @@ class SoundHub:
         for stream in self._streams_on(sink) if sink is not None else []:
             self._pw("pw-cli", "destroy", str(stream))
 
+    def set_delay(self, index: int, seconds: float) -> None:
+        """Hold output ``index`` back by ``seconds`` (in whole samples), in the hub and the
+        microphone alike: its loopback is made again, so a player on it is cut off (start
+        players after)."""
+        self.delays[index] = seconds
+        self._end(f"out{index}")
+        self._wait(lambda: f"out{index}" not in self._nodes(), f"output {index}'s old loopback")
+        self._add_output(index)
+
     def plug(self, index: int) -> None:
         """Put output ``index``'s card back: its ALSA device is listed again."""
         if index not in self.unplugged:
@@ -241,6 +270,7 @@ class SoundHub:
                 "node.dont-reconnect": True,
             }
         )
+        delay = self.delays.get(index, 0.0)
         self._spawn(
             f"out{index}",
             [
@@ -251,6 +281,7 @@ class SoundHub:
                 "1",
                 "-m",
                 "[ MONO ]",
+                *(["--delay", f"{delay:.9f}"] if delay else []),
                 "--capture-props",
                 capture,
                 "--playback-props",
@@ -258,7 +289,17 @@ class SoundHub:
             ],
             RT_CLIENT,
         )
+        self._wait(lambda: self._link_mic(index), f"output {index}'s link to the microphone")
         self._wait(lambda: self._linked(index), f"output {index}'s link to the hub")
+
+    def _link_mic(self, index: int) -> bool:
+        """Link output ``index``'s stream into the microphone; whether it could be (its port
+        comes a moment after its node)."""
+        try:
+            self._pw("pw-link", f"out{index}.to-hub:output_AUX{index}", "mic:input_MONO")
+        except RuntimeError:
+            return False
+        return True
 
     def record(self) -> Recording:
         """Start recording the hub: every output, one channel each. Use it in a ``with``
@@ -366,12 +407,16 @@ class SoundHub:
         ]
 
     def _linked(self, index: int, objects: list[dict[str, Any]] | None = None) -> bool:
-        """Whether output ``index``'s node is there and linked to the hub (in ``objects``, a
-        reading of the graph, or a fresh one)."""
+        """Whether output ``index``'s node is there and linked to the hub and the microphone
+        (in ``objects``, a reading of the graph, or a fresh one)."""
         objects = self._dump() if objects is None else objects
         nodes = self._nodes(objects)
-        hub, player = nodes.get("hub"), nodes.get(f"out{index}.to-hub")
-        return f"out{index}" in nodes and hub is not None and (player, hub) in self._links(objects)
+        player, links = nodes.get(f"out{index}.to-hub"), self._links(objects)
+        return (
+            f"out{index}" in nodes
+            and player is not None
+            and all((player, nodes.get(into)) in links for into in ("hub", "mic"))
+        )
 
     def _links_into(self, name: str) -> int:
         """How many links end at the node named ``name``."""
@@ -459,6 +504,17 @@ context.objects = [
            object.linger = true
            monitor.channel-volumes = false
        }} }}
+    {{ factory = adapter
+       args = {{
+           factory.name = support.null-audio-sink
+           node.name = mic
+           node.description = "showctl PipeWire hub microphone"
+           media.class = Audio/Source/Virtual
+           audio.rate = {self.rate}
+           audio.channels = 1
+           audio.position = [ MONO ]
+           object.linger = true
+       }} }}
 ]
 context.exec = [ ]
 """
@@ -495,6 +551,13 @@ context.exec = [ ]
                 f'    hint {{ show on description "showctl PipeWire hub output {i}" }}',
                 "}",
             ]
+        lines += [
+            f"pcm.{MIC} {{",
+            "    type pipewire",
+            '    capture_node "mic"',
+            '    hint { show on description "showctl PipeWire hub microphone" }',
+            "}",
+        ]
         written = self.folder / "asound.conf.new"
         written.write_text("\n".join(lines) + "\n")
         written.replace(self.folder / "asound.conf")

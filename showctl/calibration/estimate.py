@@ -16,10 +16,12 @@ correlation's floor away from it is the signal-to-noise ratio; against the next 
 confidence.
 
 **Clocks**: the microphone's card runs on its own crystal and its recording's start is known
-only roughly. Every arrival is found in the one recording, against the same reference sweep; the
-first output's sweep is played again at the end, so that the two arrivals of one output give
-the rate of the recording's clock against the outputs' (:func:`rate_ratio`), which is taken out
-of every arrival before they are compared.
+only roughly. Every arrival is found in the one recording, against the same reference sweep;
+every output plays its sweep twice (each in turn, then each again), so that each output's two
+arrivals give the rate of the recording's clock against the outputs' (:func:`rate_ratio`),
+which is taken out of every arrival before they are compared. The outputs do not play all
+together: their sum cannot be taken apart into outputs to the sample, and each in turn is what
+names a speaker not heard.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy.typing as npt
 
 Samples = npt.NDArray[np.float32]
 
-SWEEP_SECONDS = 1.0
+SWEEP_SECONDS = 0.5
 LOW, HIGH = 100.0, 16000.0
 #: A sweep's level (of full scale): loud enough to measure, well below clipping.
 LEVEL = 0.5
@@ -150,20 +152,29 @@ def rate_ratio(first: float, last: float, apart: float) -> float:
 
 #: Seconds between one sweep's start and the next's: the sweep and the room's tail after it.
 GAP = SWEEP_SECONDS + 0.5
+#: How far (s) an arrival is looked for either side of where it is expected: the recording's
+#: start as the input's timestamps give it, and the outputs' differences, are known no closer.
+WITHIN = 0.2
 
 
-def schedule(outputs: list[str], gap: float = GAP) -> list[tuple[str, float]]:
+def schedule(
+    outputs: list[str], held: dict[str, float] | None = None, gap: float = GAP
+) -> list[tuple[str, float]]:
     """When each output plays its sweep, in seconds from the measurement's T0 on the outputs'
-    clock: each in turn, then the first again (for the recording's clock rate)."""
-    order = [*outputs, outputs[0]]
-    return [(name, i * gap) for i, name in enumerate(order)]
+    clock: each in turn, twice (every output's two arrivals give the recording's clock rate,
+    whichever outputs are heard). An output ``held`` back (s: its delay and trim) plays that
+    much sooner, so that every sweep arrives in a slot of its own."""
+    held = held or {}
+    most = max(held.values(), default=0.0)
+    order = [*outputs, *outputs]
+    return [(name, i * gap + most - held.get(name, 0.0)) for i, name in enumerate(order)]
 
 
 @dataclass(frozen=True)
 class Measured:
     """What one recording says: each output's arrival, relative to the earliest one heard
     (s; ``None``: not heard), the recording's clock against the outputs' (ppm), and each
-    output's :class:`Arrival` as found."""
+    output's :class:`Arrival` (its first) as found."""
 
     offsets: dict[str, float | None]
     ppm: float
@@ -174,6 +185,11 @@ class Measured:
         """The latest arrival heard, less the earliest (s)."""
         heard = [o for o in self.offsets.values() if o is not None]
         return max(heard) - min(heard) if heard else 0.0
+
+    @property
+    def silent(self) -> list[str]:
+        """The outputs not heard."""
+        return [name for name, offset in self.offsets.items() if offset is None]
 
     def trims(self) -> dict[str, float]:
         """How much to hold each output back (s) so that all arrive with the latest: the
@@ -187,25 +203,34 @@ def measure(
     rate: int,
     plan: list[tuple[str, float]],
     start: float,
-    within: float = 0.1,
+    within: float = WITHIN,
 ) -> Measured:
-    """Find every sweep of ``plan`` in ``recording``, whose sample ``start`` is (roughly, to
-    ``within`` s) the measurement's T0, and work out each output's arrival against the others:
-    the first output's two sweeps give the recording's rate, taken out of every arrival."""
+    """Find every sweep of ``plan`` (each output's two, from :func:`schedule`; an output's
+    known delay may be added to its times, and is then not in its offset) in ``recording``,
+    whose sample ``start`` is, to ``within`` s, the measurement's T0: each output's arrival
+    against the others, the recording's clock rate (the median of the heard outputs' own) taken
+    out. An output is heard when both its sweeps are."""
     reference = sweep(rate)
-    found = [
-        find(recording, reference, rate, near=start + at * rate, within=within) for _, at in plan
+    found: dict[str, list[tuple[float, Arrival]]] = {}
+    for name, at in plan:
+        arrival = find(recording, reference, rate, near=start + at * rate, within=within)
+        found.setdefault(name, []).append((at, arrival))
+    heard = {
+        name: pair for name, pair in found.items() if all(arrival.heard for _, arrival in pair)
+    }
+    ratios = [
+        rate_ratio(first.at, last.at, (later - at) * rate)
+        for (at, first), (later, last) in heard.values()
     ]
-    first, last = found[0], found[-1]
-    ratio = rate_ratio(first.at, last.at, (plan[-1][1] - plan[0][1]) * rate)
-    if not (first.heard and last.heard) or not 0.99 < ratio < 1.01:
-        ratio = 1.0  # the rate cannot be told: taken as the outputs'
-    arrivals = {name: arrival for (name, _), arrival in zip(plan[:-1], found[:-1], strict=True)}
+    ratio = float(np.median(ratios)) if ratios else 1.0
+    if not 0.99 < ratio < 1.01:
+        ratio = 1.0  # no clock is that far off: a sweep was mistaken; taken as the outputs'
+    # Each arrival on the outputs' clock, less when it was played: its lateness, the same for
+    # an output's two sweeps but for noise (their mean is kept).
     late = {
-        name: (arrival.at - first.at) / ratio / rate - (at - plan[0][1])
-        for (name, at), arrival in zip(plan[:-1], found[:-1], strict=True)
-        if arrival.heard
+        name: float(np.mean([(arrival.at - start) / ratio / rate - at for at, arrival in pair]))
+        for name, pair in heard.items()
     }
     earliest = min(late.values(), default=0.0)
-    offsets = {name: late[name] - earliest if name in late else None for name in arrivals}
-    return Measured(offsets, (ratio - 1) * 1e6, arrivals)
+    offsets = {name: late[name] - earliest if name in late else None for name in found}
+    return Measured(offsets, (ratio - 1) * 1e6, {name: pair[0][1] for name, pair in found.items()})
