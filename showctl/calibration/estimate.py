@@ -27,14 +27,14 @@ names a speaker not heard.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 Samples = npt.NDArray[np.float32]
 
-SWEEP_SECONDS = 0.5
+SWEEP_SECONDS = 0.3
 LOW, HIGH = 100.0, 16000.0
 #: A sweep's level (of full scale): loud enough to measure, well below clipping.
 LEVEL = 0.5
@@ -151,7 +151,7 @@ def rate_ratio(first: float, last: float, apart: float) -> float:
 
 
 #: Seconds between one sweep's start and the next's: the sweep and the room's tail after it.
-GAP = SWEEP_SECONDS + 0.5
+GAP = SWEEP_SECONDS + 0.3
 #: How far (s) an arrival is looked for either side of where it is expected: the recording's
 #: start as the input's timestamps give it, and the outputs' differences, are known no closer.
 WITHIN = 0.2
@@ -190,6 +190,13 @@ class Measured:
     def silent(self) -> list[str]:
         """The outputs not heard."""
         return [name for name, offset in self.offsets.items() if offset is None]
+
+    def shifted(self, by: dict[str, float]) -> Measured:
+        """The offsets with each output's ``by`` (s) added, again from the earliest heard."""
+        moved = {n: o + by.get(n, 0.0) for n, o in self.offsets.items() if o is not None}
+        earliest = min(moved.values(), default=0.0)
+        offsets = {n: moved[n] - earliest if n in moved else None for n in self.offsets}
+        return replace(self, offsets=offsets)
 
     def trims(self) -> dict[str, float]:
         """How much to hold each output back (s) so that all arrive with the latest: the

@@ -26,6 +26,7 @@ import soundfile as sf
 from showctl.audio.base import InputStream, Recorded
 from showctl.calibration import stored
 from showctl.calibration.estimate import GAP, SWEEP_SECONDS, Measured, measure, schedule, sweep
+from showctl.players.player import HEARTBEAT
 from showctl.players.pool import PlayerPool
 from showctl.show.model import Show
 
@@ -52,6 +53,9 @@ class Outcome:
     overflows: int
     seconds: float
     problem: str | None
+    #: The outputs whose players jumped during it (an xrun, or a resync back onto the
+    #: timeline): their sweeps may have sounded early or late.
+    jumped: tuple[str, ...] = ()
 
     def summary(self, rates: Mapping[str, int]) -> dict[str, Any]:
         """For the JSON line and the status: each output's figures (``rates``: each output's
@@ -76,13 +80,20 @@ class Outcome:
             "noise_db": round(self.noise_db, 1),
             "spread_ms": round(self.measured.spread * 1e3, 4),
             "overflows": self.overflows,
+            "jumped": list(self.jumped),
             "seconds": round(self.seconds, 2),
             "outputs": outputs,
             "problem": self.problem,
         }
 
 
-def problem(measured: Measured, noise_db: float, overflows: int, input_device: str) -> str | None:
+def problem(
+    measured: Measured,
+    noise_db: float,
+    overflows: int,
+    input_device: str,
+    jumped: tuple[str, ...] = (),
+) -> str | None:
     """Why a measurement cannot be used, in one sentence naming what to do; ``None``: it can."""
     if overflows:
         return (
@@ -91,6 +102,11 @@ def problem(measured: Measured, noise_db: float, overflows: int, input_device: s
         )
     silent = measured.silent
     if not silent:
+        if jumped:
+            return (
+                f"the player{'s' * (len(jumped) > 1)} of {', '.join(map(repr, jumped))} lost "
+                "its place during the measurement (the card was not fed in time): measure again"
+            )
         return None
     names = ", ".join(repr(name) for name in silent)
     if noise_db >= NOISY_DB:
@@ -124,6 +140,7 @@ async def measure_outputs(
     ``record`` opens; what it says. The offsets are after each output's delay and trim: a
     measurement of a calibrated show (``--verify``) finds them all near 0."""
     began = time.monotonic()
+    jumps = _jumps(pool)
     held = {name: _held(pool, name) for name in pool.outputs}
     plan = schedule(list(pool.outputs), held)
     length = max(at for _, at in plan) + GAP  # the longest clip
@@ -142,10 +159,19 @@ async def measure_outputs(
         finally:
             recorded: Recorded = await asyncio.to_thread(stream.stop)
         await pool.load({})
+    await asyncio.sleep(HEARTBEAT + 0.1)  # the players' counts of the last sweep's time
+    jumped = tuple(
+        name
+        for name, (pid, count) in _jumps(pool).items()
+        if name in jumps and jumps[name] != (pid, count) and jumps[name][0] == pid
+    )
     rate = recorded.rate
     start = (t0 - recorded.started) * rate
     arriving = [(name, at + held[name]) for name, at in plan]
-    measured = measure(recorded.samples, rate, arriving, start)
+    # Found where it is held to, each output's offset is without its delay (the designer's
+    # intent) and trim; the trim goes back in: what is verified is the trims' work.
+    trims = {name: held[name] - _held(pool, name, trimmed=False) for name in held}
+    measured = measure(recorded.samples, rate, arriving, start).shifted(trims)
     noise = room_noise(recorded.samples, round(start - 0.05 * rate))
     return Outcome(
         measured,
@@ -154,14 +180,27 @@ async def measure_outputs(
         noise,
         recorded.overflows,
         time.monotonic() - began,
-        problem(measured, noise, recorded.overflows, stream.device),
+        problem(measured, noise, recorded.overflows, stream.device, jumped),
+        jumped,
     )
 
 
-def _held(pool: PlayerPool, name: str) -> float:
-    """How much output ``name`` is held back (s): its delay and its trim, in whole samples."""
+def _jumps(pool: PlayerPool) -> dict[str, tuple[int, int]]:
+    """Each running output's player (its pid) and its xruns and resyncs so far, from its latest
+    heartbeat. A player started again meanwhile is not compared: its output is not heard."""
+    return {
+        name: (p.pid, p.beat.xruns + p.beat.resyncs)
+        for name, p in pool.players.items()
+        if p.beat is not None and name not in pool.failed
+    }
+
+
+def _held(pool: PlayerPool, name: str, trimmed: bool = True) -> float:
+    """How much output ``name`` is held back (s): its delay and (``trimmed``) its trim, in
+    whole samples as the players hold it."""
     output = pool.outputs[name]
-    return round((output.delay + pool.trims.get(name, 0.0)) * output.rate) / output.rate
+    trim = pool.trims.get(name, 0.0) if trimmed else 0.0
+    return round((output.delay + trim) * output.rate) / output.rate
 
 
 def _write_clip(path: Path, name: str, plan: list[tuple[str, float]], rate: int) -> Path:

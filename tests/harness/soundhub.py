@@ -116,8 +116,8 @@ class SoundHub:
     started_here: bool = field(default=False, init=False)
     #: The outputs taken away by :meth:`unplug`.
     unplugged: set[int] = field(default_factory=set, init=False)
-    #: Each output's delay (s) by :meth:`set_delay`.
-    delays: dict[int, float] = field(default_factory=dict, init=False)
+    #: Each output's delay (samples) by :meth:`set_delay`.
+    delays: dict[int, int] = field(default_factory=dict, init=False)
 
     @property
     def runtime(self) -> Path:
@@ -235,11 +235,10 @@ class SoundHub:
         for stream in self._streams_on(sink) if sink is not None else []:
             self._pw("pw-cli", "destroy", str(stream))
 
-    def set_delay(self, index: int, seconds: float) -> None:
-        """Hold output ``index`` back by ``seconds`` (in whole samples), in the hub and the
-        microphone alike: its loopback is made again, so a player on it is cut off (start
-        players after)."""
-        self.delays[index] = seconds
+    def set_delay(self, index: int, samples: int) -> None:
+        """Hold output ``index`` back by ``samples``, in the hub and the microphone alike: its
+        loopback is made again, so a player on it is cut off (start players after)."""
+        self.delays[index] = samples
         self._end(f"out{index}")
         self._wait(lambda: f"out{index}" not in self._nodes(), f"output {index}'s old loopback")
         self._add_output(index)
@@ -270,7 +269,11 @@ class SoundHub:
                 "node.dont-reconnect": True,
             }
         )
-        delay = self.delays.get(index, 0.0)
+        # A loopback with a delay asks for a cycle of a fraction of it (37 samples for 113),
+        # and the hub's graph then runs at 32 samples a cycle and loses some on this machine:
+        # it is given the cycle of 1024 samples the others run at.
+        delay = self.delays.get(index, 0)
+        delayed = ["--delay", f"{delay / self.rate:.9f}", "--latency", f"{1024e3 / self.rate}"]
         self._spawn(
             f"out{index}",
             [
@@ -281,7 +284,7 @@ class SoundHub:
                 "1",
                 "-m",
                 "[ MONO ]",
-                *(["--delay", f"{delay:.9f}"] if delay else []),
+                *(delayed if delay else []),
                 "--capture-props",
                 capture,
                 "--playback-props",
