@@ -103,7 +103,8 @@ def test_calibrate_finds_each_delay_within_a_sample_and_its_trims_bring_all_toge
     assert trims.problems == ()
     assert set(trims.trims) == set(truth)
     assert summary["verification"]["spread_ms"] < 0.25, out
-    assert summary["passed"] and summary["failure"] is None
+    assert summary["passed"]
+    assert summary["failure"] is None
     assert "PASSED" in out
 
 
@@ -133,7 +134,7 @@ def test_a_missing_input_device_is_refused_before_anything_plays(
 ) -> None:
     show = write_show(tmp_path)
     process = calibrate(hub, str(show), "--input", "no-such-microphone", "--write")
-    out, err = process.communicate(timeout=60)
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "cannot calibrate: no input device matches 'no-such-microphone'" in err
     assert MIC in err  # the devices it could have been are listed
