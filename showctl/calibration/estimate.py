@@ -151,7 +151,7 @@ def rate_ratio(first: float, last: float, apart: float) -> float:
 
 
 #: Seconds between one sweep's start and the next's: the sweep and the room's tail after it.
-GAP = SWEEP_SECONDS + 0.3
+GAP = SWEEP_SECONDS + 0.2
 #: How far (s) an arrival is looked for either side of where it is expected: the recording's
 #: start as the input's timestamps give it, and the outputs' differences, are known no closer.
 WITHIN = 0.2
@@ -179,6 +179,10 @@ class Measured:
     offsets: dict[str, float | None]
     ppm: float
     arrivals: dict[str, Arrival]
+    #: How far apart (recording samples) the heard outputs' spacings between their two sweeps
+    #: are: one clock makes them equal, so more than a sample says the recording skipped (or
+    #: a player jumped) between some sweeps and not others.
+    disagreement: float = 0.0
 
     @property
     def spread(self) -> float:
@@ -229,6 +233,8 @@ def measure(
         rate_ratio(first.at, last.at, (later - at) * rate)
         for (at, first), (later, last) in heard.values()
     ]
+    spacings = [last.at - first.at for (_, first), (_, last) in heard.values()]
+    disagreement = max(spacings) - min(spacings) if spacings else 0.0
     ratio = float(np.median(ratios)) if ratios else 1.0
     if not 0.99 < ratio < 1.01:
         ratio = 1.0  # no clock is that far off: a sweep was mistaken; taken as the outputs'
@@ -240,4 +246,5 @@ def measure(
     }
     earliest = min(late.values(), default=0.0)
     offsets = {name: late[name] - earliest if name in late else None for name in found}
-    return Measured(offsets, (ratio - 1) * 1e6, {name: pair[0][1] for name, pair in found.items()})
+    first = {name: pair[0][1] for name, pair in found.items()}
+    return Measured(offsets, (ratio - 1) * 1e6, first, disagreement)

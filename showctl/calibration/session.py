@@ -22,13 +22,16 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import structlog
 
 from showctl.audio.base import InputStream, Recorded
 from showctl.calibration import stored
-from showctl.calibration.estimate import GAP, SWEEP_SECONDS, Measured, measure, schedule, sweep
+from showctl.calibration.estimate import GAP, Measured, measure, schedule, sweep
 from showctl.players.player import HEARTBEAT
 from showctl.players.pool import PlayerPool
 from showctl.show.model import Show
+
+logger = structlog.get_logger()
 
 #: The room heard before the sweeps, this loud (dBFS RMS) or louder, is too noisy to tell an
 #: output not heard from one drowned.
@@ -37,7 +40,13 @@ NOISY_DB = -45.0
 VERIFIED = 0.00025
 #: How long (s) the room is recorded before the T0 (its noise) and after the last sweep.
 PRE_ROLL = 0.3
-TAIL = GAP - SWEEP_SECONDS
+#: A recording whose outputs' sweep spacings disagree by more than this (samples) skipped.
+SKIPPED = 2.0
+#: A recording's clock further than this (ppm) from the outputs' lost samples: crystals are
+#: within a hundred or two.
+PLAUSIBLE_PPM = 1000.0
+#: Measurements made, at most, until one's recording can be trusted (:func:`glitch`).
+TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,10 @@ class Outcome:
     #: The outputs whose players jumped during it (an xrun, or a resync back onto the
     #: timeline): their sweeps may have sounded early or late.
     jumped: tuple[str, ...] = ()
+    #: The problem is the recording's (:func:`glitch`), not the room's: measuring again may do.
+    again: bool = False
+    #: The measurements it took (those before it had a recording that could not be trusted).
+    tries: int = 1
 
     def summary(self, rates: Mapping[str, int]) -> dict[str, Any]:
         """For the JSON line and the status: each output's figures (``rates``: each output's
@@ -81,32 +94,43 @@ class Outcome:
             "spread_ms": round(self.measured.spread * 1e3, 4),
             "overflows": self.overflows,
             "jumped": list(self.jumped),
+            "tries": self.tries,
             "seconds": round(self.seconds, 2),
             "outputs": outputs,
             "problem": self.problem,
         }
 
 
-def problem(
-    measured: Measured,
-    noise_db: float,
-    overflows: int,
-    input_device: str,
-    jumped: tuple[str, ...] = (),
+def glitch(
+    measured: Measured, overflows: int, input_device: str, jumped: tuple[str, ...] = ()
 ) -> str | None:
-    """Why a measurement cannot be used, in one sentence naming what to do; ``None``: it can."""
+    """Why a recording cannot be trusted, whatever the room (measuring again may do), in one
+    sentence; ``None``: it can."""
     if overflows:
         return (
             f"the input {input_device!r} lost {overflows} block{'s' * (overflows != 1)} of "
             "the recording (the machine was too busy): measure again"
         )
+    if jumped:
+        return (
+            f"the player{'s' * (len(jumped) > 1)} of {', '.join(map(repr, jumped))} lost "
+            "its place during the measurement (the card was not fed in time): measure again"
+        )
+    if measured.disagreement > SKIPPED or abs(measured.ppm) > PLAUSIBLE_PPM:
+        return (
+            f"the recording from {input_device!r} skipped (its clock seemed "
+            f"{measured.ppm:+.0f} ppm from the outputs', the sweeps "
+            f"{measured.disagreement:.1f} samples apart that one clock keeps together): "
+            "the machine was too busy, or the input lost samples unreported; measure again"
+        )
+    return None
+
+
+def problem(measured: Measured, noise_db: float, input_device: str) -> str | None:
+    """Why the room's measurement cannot be used, in one sentence naming what to do; ``None``:
+    it can."""
     silent = measured.silent
     if not silent:
-        if jumped:
-            return (
-                f"the player{'s' * (len(jumped) > 1)} of {', '.join(map(repr, jumped))} lost "
-                "its place during the measurement (the card was not fed in time): measure again"
-            )
         return None
     names = ", ".join(repr(name) for name in silent)
     if noise_db >= NOISY_DB:
@@ -173,6 +197,7 @@ async def measure_outputs(
     trims = {name: held[name] - _held(pool, name, trimmed=False) for name in held}
     measured = measure(recorded.samples, rate, arriving, start).shifted(trims)
     noise = room_noise(recorded.samples, round(start - 0.05 * rate))
+    skipped = glitch(measured, recorded.overflows, stream.device, jumped)
     return Outcome(
         measured,
         stream.device,
@@ -180,9 +205,21 @@ async def measure_outputs(
         noise,
         recorded.overflows,
         time.monotonic() - began,
-        problem(measured, noise, recorded.overflows, stream.device, jumped),
+        skipped or problem(measured, noise, stream.device),
         jumped,
+        again=skipped is not None,
     )
+
+
+async def measure_trusted(pool: PlayerPool, record: Callable[[], InputStream]) -> Outcome:
+    """:func:`measure_outputs`, again while its recording cannot be trusted, up to
+    :data:`TRIES` times; the last measurement, with the tries it took."""
+    for tries in range(1, TRIES + 1):
+        outcome = replace(await measure_outputs(pool, record), tries=tries)
+        if not outcome.again:
+            break
+        logger.warning("calibration_measured_again", why=outcome.problem, tries=tries)
+    return outcome
 
 
 def _jumps(pool: PlayerPool) -> dict[str, tuple[int, int]]:
@@ -326,7 +363,7 @@ async def calibrate(
     result = Calibrated(rates)
     if write or not verify:
         pool.trims = {}
-        outcome = await measure_outputs(pool, record)
+        outcome = await measure_trusted(pool, record)
         result = replace(result, measurement=outcome)
         if outcome.problem is not None:
             return result
@@ -338,5 +375,5 @@ async def calibrate(
         trims = stored.load_for(show)
         pool.trims = trims.trims
         result = replace(result, untrimmed=trims.problems)
-        result = replace(result, verification=await measure_outputs(pool, record))
+        result = replace(result, verification=await measure_trusted(pool, record))
     return result

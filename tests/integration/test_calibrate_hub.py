@@ -4,31 +4,24 @@ that hears every output mixed) through PortAudio too.
 
 Some outputs are held back in the hub (:meth:`SoundHub.set_delay`), as cards slower than the
 others, which the tool is not told. What each output really played, and when, is read off the
-hub's own recording (each output one channel): the onset of its first sweep, less its slot in
-the measurement. That is the truth a measured offset is held to, within one sample; it also
-holds the players' own start skew (a sample or two), which the tool measures as a microphone
-in the room would. The figures over many rounds are tests/bench/calibrate.py's.
+hub's own recording (:func:`tests.harness.calibration.arrivals`): the truth a measured offset
+is held to, within one sample. It also holds the players' own start skew (a sample or two),
+which the tool measures as a microphone in the room would. The figures over many rounds are
+tests/bench/calibrate.py's.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 
 from showctl.calibration import stored
-from showctl.calibration.estimate import GAP
 from showctl.show import loader
-from tests.harness.soundhub import MIC, SoundHub, device_name
+from tests.harness.calibration import arrivals, calibrate, finish, write_show
+from tests.harness.soundhub import MIC, SoundHub
 
 OUTPUTS = 4
 #: The hardware's delays (samples) the tool is not told: output 1 a card 113 samples slower
@@ -46,55 +39,17 @@ def hub() -> Iterator[SoundHub]:
         yield running
 
 
-def write_show(folder: Path) -> Path:
-    lines = ["version: 1", "name: calibrated", "initial: quiet", "outputs:"]
-    for i in range(OUTPUTS):
-        delay = f", delay: {SHOW_DELAY}" if i == 3 else ""
-        lines.append(f"  o{i}: {{device: {device_name(i)}, latency: 200ms{delay}}}")
-    lines += ["scenes:", "  quiet: {}"]
-    show = folder / "show.yaml"
-    show.write_text("\n".join(lines) + "\n")
-    return show
-
-
-def calibrate(hub: SoundHub, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "showctl", "calibrate", *args],
-        env={**os.environ, **hub.env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str, str]:
-    """The exit code, the JSON line, and the rest of stdout and stderr."""
-    out, err = process.communicate(timeout=120)
-    lines = out.strip().splitlines()
-    assert lines, f"calibrate printed nothing; stderr: {err[-2000:]}"
-    return process.returncode, json.loads(lines[-1]), out, err
-
-
-def onsets(recording: npt.NDArray[np.int16]) -> list[int]:
-    """Each channel's first sample that is not silent."""
-    return [int(np.flatnonzero(recording[:, i])[0]) for i in range(recording.shape[1])]
-
-
 def test_calibrate_finds_each_delay_within_a_sample_and_its_trims_bring_all_together(
     hub: SoundHub, tmp_path: Path
 ) -> None:
-    show = write_show(tmp_path)
+    show = write_show(tmp_path, OUTPUTS, {3: SHOW_DELAY})
     with hub.record() as recording:
-        code, summary, out, err = finish(
-            calibrate(hub, str(show), "--input", MIC, "--write", "--verify")
-        )
+        code, summary, out, err = finish(calibrate(hub, show, "--write", "--verify"))
         played = recording.stop()
     assert code == 0, out + err[-2000:]
-    # The truth: where each output's first sweep sounded on the hub, less its slot.
-    late = [onset - round(i * GAP * hub.rate) for i, onset in enumerate(onsets(played))]
-    truth = {f"o{i}": late[i] - min(late) for i in range(OUTPUTS)}
+    truth = arrivals(played, hub.rate)
     for index, samples in HELD.items():  # the delays went in (the players start within 2)
-        assert abs(late[index] - late[0] - samples) <= 2, (late, HELD)
+        assert abs(truth[f"o{index}"] - truth["o0"] - samples) <= 2, (truth, HELD)
     measured = summary["measurement"]["outputs"]
     errors = {name: measured[name]["offset_samples"] - truth[name] for name in truth}
     assert all(abs(e) <= 1 for e in errors.values()), (errors, truth, out)
@@ -109,8 +64,8 @@ def test_calibrate_finds_each_delay_within_a_sample_and_its_trims_bring_all_toge
 
 
 def test_an_output_unplugged_during_the_measurement_is_named(hub: SoundHub, tmp_path: Path) -> None:
-    show = write_show(tmp_path)
-    process = calibrate(hub, str(show), "--input", MIC, "--write")
+    show = write_show(tmp_path, OUTPUTS)
+    process = calibrate(hub, show, "--write")
     assert process.stdout is not None
     for line in process.stdout:  # the log: the sweeps are queued, output 3's first 1.8 s on
         if "clip_queued" in line:
@@ -132,8 +87,8 @@ def test_an_output_unplugged_during_the_measurement_is_named(hub: SoundHub, tmp_
 def test_a_missing_input_device_is_refused_before_anything_plays(
     hub: SoundHub, tmp_path: Path
 ) -> None:
-    show = write_show(tmp_path)
-    process = calibrate(hub, str(show), "--input", "no-such-microphone", "--write")
+    show = write_show(tmp_path, OUTPUTS)
+    process = calibrate(hub, show, "--write", input_device="no-such-microphone")
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "cannot calibrate: no input device matches 'no-such-microphone'" in err

@@ -1,0 +1,71 @@
+"""``showctl calibrate`` run on the sound hub, for the tests and the benchmark: a show of the
+hub's outputs, the command as a technician runs it, and the truth to hold it to.
+
+The truth is the hub's own recording (each output one channel): where each output's first
+sweep began, less its slot in the measurement, is that output's arrival, exactly what the
+microphone (a source on the hub hearing every output mixed) heard of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from showctl.calibration.estimate import GAP
+from tests.harness.soundhub import MIC, SoundHub, device_name
+
+
+def write_show(folder: Path, outputs: int, delays: dict[int, str] | None = None) -> Path:
+    """A show of the hub's first ``outputs`` outputs (``o0``...), 200 ms of latency each (see
+    tests/integration/test_hub_playback.py), some with a ``delay`` (``delays``)."""
+    delays = delays or {}
+    lines = ["version: 1", "name: calibrated", "initial: quiet", "outputs:"]
+    for i in range(outputs):
+        delay = f", delay: {delays[i]}" if i in delays else ""
+        lines.append(f"  o{i}: {{device: {device_name(i)}, latency: 200ms{delay}}}")
+    lines += ["scenes:", "  quiet: {}"]
+    show = folder / "show.yaml"
+    show.write_text("\n".join(lines) + "\n")
+    return show
+
+
+def calibrate(
+    hub: SoundHub, show: Path, *args: str, input_device: str = MIC
+) -> subprocess.Popen[str]:
+    """``showctl calibrate SHOW --input MIC ARGS`` started on the hub; its log on stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "showctl", "calibrate", str(show), "--input", input_device, *args],
+        env={**os.environ, **hub.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str, str]:
+    """Wait for a calibration: its exit code, its JSON line, and its stdout and stderr."""
+    out, err = process.communicate(timeout=180)
+    lines = out.strip().splitlines()
+    if not lines:
+        raise AssertionError(f"calibrate printed nothing; stderr: {err[-2000:]}")
+    return process.returncode, json.loads(lines[-1]), out, err
+
+
+def arrivals(recording: npt.NDArray[np.int16], rate: int, measurement: int = 0) -> dict[str, int]:
+    """Each output's arrival (samples) against the earliest, as the hub recorded measurement
+    ``measurement`` (0: the first; one made again counts): its first sweep's first sample not
+    silent, less its slot. Each measurement plays each output's sweep twice."""
+    late = []
+    for i in range(recording.shape[1]):
+        sounding = np.flatnonzero(recording[:, i])
+        # A sweep begins where the channel sounds after a silence longer than any within one.
+        starts = sounding[np.flatnonzero(np.diff(sounding, prepend=-rate) > rate // 10)]
+        late.append(int(starts[2 * measurement]) - round(i * GAP * rate))
+    return {f"o{i}": t - min(late) for i, t in enumerate(late)}
