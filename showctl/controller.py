@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from showctl import saved_state
+from showctl.calibration import stored
 from showctl.clock import Clock, MonotonicClock, wait
 from showctl.commands import MAX_TEXT, Answer, Refusal, refused
 from showctl.game_clock import GameClocks
@@ -146,6 +147,7 @@ class ShowController:
 
     #: The box's health, when the app runs its checks: its latest report is in the status.
     health: HealthMonitor | None = None
+    _loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, from start()
 
     def __init__(
         self,
@@ -188,6 +190,7 @@ class ShowController:
         self.reopen: tuple[str, float] | None = None
         self.clocks = GameClocks(show)
         self.levels = Levels(show)
+        self.calibration = self._calibrate(show)
         self._fading_out = 0.0  # how the scene playing fades out under the next (s)
         self.state = ShowState(act=self._act, clock_left=self._clock_left)
         self.machine = build_machine(show, self.state)
@@ -224,7 +227,6 @@ class ShowController:
         self._save_wanted = False
         self._save_retry: asyncio.TimerHandle | None = None  # after the disk refused the state
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, from start()
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -846,9 +848,14 @@ class ShowController:
             levels=self.levels.state(),
             **self.hours.state(self.closed is not None),
             outputs={
-                name: {**dataclasses.asdict(h), "delay": self.show.outputs[name].delay}
+                name: {
+                    **dataclasses.asdict(h),
+                    "delay": self.show.outputs[name].delay,
+                    "trim": self.outputs.trims.get(name, 0.0),
+                }
                 for name, h in self.outputs.health().items()
             },
+            calibration=self.calibration.status(),
             leds=self._leds_state(),
             **self._room_state(),
             **({"messages": self.messages.state()} if self.messages is not None else {}),
@@ -1050,6 +1057,15 @@ class ShowController:
         self.state.apply(self.show.scenes[scene].on_enter)
         await self._enter()
 
+    def _calibrate(self, show: Show) -> stored.Trims:
+        """Read ``show``'s calibration file and hold its outputs back by its trims from the
+        next start; each part of it that does not fit the show is logged, and not applied."""
+        trims = stored.load_for(show)
+        for problem in trims.problems:
+            logger.warning("calibration_problem", problem=problem)
+        self.outputs.trims = trims.trims
+        return trims
+
     def _take_over(self) -> None:
         """Put the reloaded show in place, in the same scene if it still has it."""
         new, self.pending = self.pending, None
@@ -1064,6 +1080,7 @@ class ShowController:
         )
         self.clocks.take_up(new)
         self.levels.take_up(new)
+        self.calibration = self._calibrate(new)
         self._background(self._send_levels(), "levels")
         self.machine = build_machine(new, self.state, initial=scene)
         logger.info("show_reloaded", scene=scene)

@@ -110,4 +110,7 @@ def test_status_is_json() -> None:
         ("room", None, True),
         ("hint", None, False),
     ]
-    assert set(outputs["room"]) == {f.name for f in dataclasses.fields(OutputHealth)} | {"delay"}
+    assert set(outputs["room"]) == {f.name for f in dataclasses.fields(OutputHealth)} | {
+        "delay",
+        "trim",
+    }

@@ -55,6 +55,8 @@ class Outputs(Protocol):
 
     #: Told what the outputs do; ``None``: nobody listens.
     listener: OutputListener | None
+    #: Each output's calibration trim (s), held back on top of its delay from the next start.
+    trims: Mapping[str, float]
 
     @property
     def soonest(self) -> float:

@@ -60,6 +60,7 @@ class SimulatedOutputs:
         self.clock = clock
         self.soonest = soonest
         self.listener: OutputListener | None = None
+        self.trims: Mapping[str, float] = {}
         self.plays: list[Played] = []
         self.stops: list[tuple[float, str]] = []
         self.effects: list[Mixed] = []

@@ -3,7 +3,8 @@ hub's outputs, the command as a technician runs it, and the truth to hold it to.
 
 The truth is the hub's own recording (each output one channel): where each output's first
 sweep began, less its slot in the measurement, is that output's arrival, exactly what the
-microphone (a source on the hub hearing every output mixed) heard of it.
+microphone (a source on the hub hearing every output mixed) heard of it, unless the recording
+skipped (:func:`arrivals` says so).
 """
 
 from __future__ import annotations
@@ -58,14 +59,25 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str, st
     return process.returncode, json.loads(lines[-1]), out, err
 
 
-def arrivals(recording: npt.NDArray[np.int16], rate: int, measurement: int = 0) -> dict[str, int]:
+def arrivals(
+    recording: npt.NDArray[np.int16], rate: int, measurement: int = 0
+) -> dict[str, int] | None:
     """Each output's arrival (samples) against the earliest, as the hub recorded measurement
     ``measurement`` (0: the first; one made again counts): its first sweep's first sample not
-    silent, less its slot. Each measurement plays each output's sweep twice."""
-    late = []
-    for i in range(recording.shape[1]):
+    silent, less its slot. ``None`` when the recording skipped between the sweeps (the hub's
+    recorder, a client of the graph, loses a cycle now and then on a busy machine): each
+    output's two sweeps are ``outputs`` slots apart on the outputs' clock (to the sample a
+    player's drift lock may drop or repeat), and the spans between them cover the whole
+    measurement."""
+    outputs = recording.shape[1]
+    late, spacings = [], []
+    for i in range(outputs):
         sounding = np.flatnonzero(recording[:, i])
         # A sweep begins where the channel sounds after a silence longer than any within one.
         starts = sounding[np.flatnonzero(np.diff(sounding, prepend=-rate) > rate // 10)]
-        late.append(int(starts[2 * measurement]) - round(i * GAP * rate))
+        first, second = starts[2 * measurement : 2 * measurement + 2]
+        late.append(int(first) - round(i * GAP * rate))
+        spacings.append(int(second - first))
+    if any(abs(s - round(outputs * GAP * rate)) > 1 for s in spacings):  # a player's lock: 1
+        return None
     return {f"o{i}": t - min(late) for i, t in enumerate(late)}

@@ -29,6 +29,8 @@ OUTPUTS = 4
 HELD = {1: 113, 2: 725}
 #: Output 3's delay in the show (a speaker nearer the listener): kept, and not measured.
 SHOW_DELAY = "1ms"
+#: Calibrations made, at most, for one the hub recorded whole.
+TRIES = 3
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +45,15 @@ def test_calibrate_finds_each_delay_within_a_sample_and_its_trims_bring_all_toge
     hub: SoundHub, tmp_path: Path
 ) -> None:
     show = write_show(tmp_path, OUTPUTS, {3: SHOW_DELAY})
-    with hub.record() as recording:
-        code, summary, out, err = finish(calibrate(hub, show, "--write", "--verify"))
-        played = recording.stop()
-    assert code == 0, out + err[-2000:]
-    truth = arrivals(played, hub.rate)
+    for _ in range(TRIES):  # until the hub's own recording, the truth, did not skip
+        with hub.record() as recording:
+            code, summary, out, err = finish(calibrate(hub, show, "--write", "--verify"))
+            played = recording.stop()
+        assert code == 0, out + err[-2000:]
+        truth = arrivals(played, hub.rate, summary["measurement"]["tries"] - 1)
+        if truth is not None:
+            break
+    assert truth is not None, f"the hub's recording skipped in each of {TRIES} calibrations"
     for index, samples in HELD.items():  # the delays went in (the players start within 2)
         assert abs(truth[f"o{index}"] - truth["o0"] - samples) <= 2, (truth, HELD)
     measured = summary["measurement"]["outputs"]

@@ -353,6 +353,7 @@ function showStatus(s) {
     const row = el("div", undefined, "output");
     let state = h.failed ? "failed: " + h.failed : (h.alive === false ? "restarting" : (h.playing ? "playing" : "idle"));
     if (h.delay) state += " · delayed " + (h.delay * 1000).toFixed(2) + " ms";
+    if (h.trim) state += " · trimmed " + (h.trim * 1000).toFixed(3) + " ms";
     row.append(el("span", name, "name"), el("span", state, h.failed ? "state bad" : "state"));
     const meter = el("div", undefined, "meter");
     const bar = el("div", undefined, "bar");
