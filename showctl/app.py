@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from showctl.audio.base import InputStream
+from showctl.calibration.nightly import NightlyCheck
 from showctl.controller import ShowController
 from showctl.errors import SettingsError
 from showctl.gpio.base import GpioBackend, chip_path
@@ -181,7 +183,6 @@ async def _run(
                 state_path=options.state,
                 wall_clock=WallClock(options.settings.clock.trust),
             )
-            health = _health_monitor(controller, options)
             systemd = _Systemd(controller, screen, pool)
             if leds is not None:
                 leds.on_failed = _threadsafe(loop, controller.changed)
@@ -198,7 +199,7 @@ async def _run(
                     stop,
                     controller=controller.run(),
                     watchdog=systemd.liveness.run(),
-                    health=health.run(),
+                    **_checks(controller, pool, options),
                 )
             await _wind_down(pool, controller, systemd.notifier)
         finally:
@@ -239,6 +240,25 @@ def _health_monitor(controller: ShowController, options: RunOptions) -> HealthMo
     )
     controller.health = monitor
     return monitor
+
+
+def _checks(
+    controller: ShowController, pool: PlayerPool, options: RunOptions
+) -> dict[str, Coroutine[Any, Any, None]]:
+    """What looks after the box while the show runs, by name: its health, and the nightly
+    calibration check when the settings name a microphone."""
+    checks = {"health": _health_monitor(controller, options).run()}
+    settings = options.settings.calibration
+    if not settings.input:
+        return checks
+
+    def record() -> InputStream:
+        from showctl.audio import sounddevice_backend  # noqa: PLC0415  (PortAudio: only if used)
+
+        return sounddevice_backend.SoundDeviceBackend().record(settings.input, settings.rate)
+
+    nightly = NightlyCheck(settings, controller, pool, None if options.sim else record)
+    return {**checks, "calibration-check": nightly.run()}
 
 
 def _threadsafe(

@@ -17,12 +17,13 @@ the newest triggers are dropped and counted. ``status()`` answers without waitin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -131,10 +132,11 @@ class Outcome:
 @dataclass(frozen=True)
 class TakeUp:
     """A scene taken up where it was rather than entered anew: ``at`` seconds into it, after
-    a ``restart`` of showctl, a ``pause``, a ``reload``, or the opening hours' ``closing``."""
+    a ``restart`` of showctl, a ``pause``, a ``reload``, the opening hours' ``closing``, or a
+    nightly ``calibration`` check."""
 
     at: float
-    after: Literal["restart", "pause", "reload", "closing"]
+    after: Literal["restart", "pause", "reload", "closing", "calibration"]
 
 
 class ShowController:
@@ -147,6 +149,8 @@ class ShowController:
 
     #: The box's health, when the app runs its checks: its latest report is in the status.
     health: HealthMonitor | None = None
+    #: The latest nightly calibration check's result (``None``: none yet), for the status.
+    checked: dict[str, Any] | None = None
     _loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, from start()
 
     def __init__(
@@ -400,19 +404,40 @@ class ShowController:
         ``reset`` end the pause too). Pausing a paused show changes nothing."""
         async with self._busy:
             if self.paused is None and self.state.scene != FAULT:
-                self.paused = max(0.0, self.clock.monotonic() - self.t0)
-                self.clocks.pause(self.clock.monotonic())
-                self._timers.clear()
-                self._cues.clear()
-                if self.relays is not None:
-                    self.relays.forget()
-                self._timers_changed.set()
-                await self.outputs.stop(fade=PAUSE_FADE)
-                if self.leds is not None:
-                    self.leds.hold()
-                logger.info("show_paused", scene=self.state.scene, seconds=round(self.paused, 3))
+                held = await self._hold()
+                logger.info("show_paused", scene=self.state.scene, seconds=round(held, 3))
                 self.changed()
         return self.status()
+
+    async def _hold(self) -> float:
+        """Stand the show still where it is (:meth:`pause`'s work); how far into the scene."""
+        self.paused = held = max(0.0, self.clock.monotonic() - self.t0)
+        self.clocks.pause(self.clock.monotonic())
+        self._timers.clear()
+        self._cues.clear()
+        if self.relays is not None:
+            self.relays.forget()
+        self._timers_changed.set()
+        await self.outputs.stop(fade=PAUSE_FADE)
+        if self.leds is not None:
+            self.leds.hold()
+        return held
+
+    @contextlib.asynccontextmanager
+    async def outputs_lent(self) -> AsyncIterator[None]:
+        """The outputs lent to a calibration check: the show stands still meanwhile, as paused
+        (nothing else changes it: triggers and commands wait), and is taken up where it was
+        after, its trims as the calibration file said (a check sets its own)."""
+        async with self._busy:
+            held = None
+            if self.paused is None and self.state.scene != FAULT:
+                held = await self._hold()
+            try:
+                yield
+            finally:
+                self.outputs.trims = self.calibration.trims
+                if held is not None:
+                    await self._enter(TakeUp(held, "calibration"))
 
     async def resume(self) -> Answer:
         """Go on from where :meth:`pause` held the show: the sound, the LEDs and the timers
@@ -855,7 +880,7 @@ class ShowController:
                 }
                 for name, h in self.outputs.health().items()
             },
-            calibration=self.calibration.status(),
+            calibration={**self.calibration.status(), "check": self.checked},
             leds=self._leds_state(),
             **self._room_state(),
             **({"messages": self.messages.state()} if self.messages is not None else {}),

@@ -2,9 +2,10 @@
 
 Each check (:func:`check_all`) gives a :class:`Finding`: ``ok``, a ``problem`` with its fix, or
 ``skipped`` with why (a temperature on a machine that reports none). They are the show's (its
-outputs, the fault state), the wall clock's (untrusted for longer than the settings allow),
-the disk's (free space where showctl writes), the temperature and, on a Raspberry Pi, the
-firmware's word on under-voltage and throttling.
+outputs, the fault state, the nightly calibration check's word on the speakers), the wall
+clock's (untrusted for longer than the settings allow), the disk's (free space where showctl
+writes), the temperature and, on a Raspberry Pi, the firmware's word on under-voltage and
+throttling.
 
 :class:`HealthMonitor` runs them every :data:`LOOK_EVERY` seconds. A problem that appears is
 logged once with its fix (``health_problem``), one that goes is logged too
@@ -97,7 +98,30 @@ def check_show(status: Mapping[str, Any]) -> list[Finding]:
         )
     else:
         fault = Finding("show", "ok", f"{status.get('show')!s} in scene {status.get('scene')!s}")
-    return [fault, found]
+    return [fault, found, check_speakers(status.get("calibration", {}).get("check"))]
+
+
+def check_speakers(checked: Mapping[str, Any] | None) -> Finding:
+    """The latest nightly calibration check (the status's ``calibration.check``): each speaker
+    heard where it was trimmed."""
+    if checked is None:
+        return Finding(
+            "speakers",
+            "skipped",
+            "no calibration check has run: [calibration] input in the settings checks nightly",
+        )
+    says = f"{checked['says']} (checked {checked['at']})"
+    if checked["passed"] is None:
+        return Finding("speakers", "skipped", says)
+    if checked["passed"]:
+        return Finding("speakers", "ok", says)
+    return Finding(
+        "speakers",
+        "problem",
+        says,
+        "listen to the speaker named: its card, cable, amplifier, and whether it was moved; "
+        "then recalibrate (stop showctl, run showctl calibrate SHOW --input MIC --write)",
+    )
 
 
 def check_clock(clock: Mapping[str, Any], untrusted_for: float, grace: float) -> Finding:

@@ -52,6 +52,13 @@ is optional::
                              # "synchronised" (NTP, as the kernel says), "rtc" (that, or a
                              # battery-backed real-time clock agreeing), "always"
 
+    [calibration]        # the nightly check that every speaker is heard where it was trimmed
+    input = ""           # the measurement microphone (a query as showctl devices lists it);
+                         # empty: no nightly check
+    at = "03:30"         # when, the box's local time (while the gallery is closed, if the show
+                         # has opening hours)
+    rate = 48000         # the microphone's sample rate
+
 A mistake gets one sentence naming the file, the key and the fix (:class:`SettingsError`).
 """
 
@@ -158,6 +165,15 @@ TRUSTS = typing.get_args(Trust)
 
 
 @dataclass(frozen=True)
+class CalibrationSettings:
+    """The nightly check of the show's calibration (see :mod:`showctl.calibration.nightly`)."""
+
+    input: str = ""
+    at: str = "03:30"
+    rate: int = 48000
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole settings file."""
 
@@ -166,6 +182,7 @@ class Settings:
     osc: OscSettings = OscSettings()
     clock: ClockSettings = ClockSettings()
     health: HealthSettings = HealthSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
     props: Mapping[str, PropSettings] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None  # where they were read from (None: the defaults)
 
@@ -201,6 +218,7 @@ def load(path: Path | None) -> Settings:
         "osc": OscSettings,
         "clock": ClockSettings,
         "health": HealthSettings,
+        "calibration": CalibrationSettings,
     }
     _known(path, "", raw, [*sections, "props"])
     values: dict[str, Any] = {"path": path}
@@ -260,7 +278,7 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SettingsError(f"{where} must be a number of {unit}, not {value!r}")
             values[key] = float(value)
-        elif key == "baud":
+        elif key in ("baud", "rate"):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise SettingsError(f"{where} must be a whole number, not {value!r}")
             values[key] = value
@@ -274,6 +292,8 @@ def _section(path: Path, name: str, kind: type[Any], raw: dict[str, Any]) -> Any
             values[key] = value
     if name == "health":
         _health(path, values)
+    if name == "calibration":
+        _calibration(path, values)
     if name == "clock" and values.get("trust", TRUSTS[0]) not in TRUSTS:
         raise SettingsError(
             f"{path}: clock.trust is {values['trust']!r}; give one of {', '.join(TRUSTS)}"
@@ -306,6 +326,21 @@ def _health(path: Path, values: dict[str, Any]) -> None:
             raise SettingsError(
                 f"{path}: health.{key} must be {low:g} to {high:g} {unit}, not {values[key]:g}"
             )
+
+
+def _calibration(path: Path, values: dict[str, Any]) -> None:
+    """``[calibration]``: a time of day, a sample rate."""
+    at = values.get("at", "03:30")
+    hour, _, minute = at.partition(":")
+    if not (len(hour) == 2 == len(minute) and hour.isdigit() and minute.isdigit()) or not (
+        int(hour) < 24 and int(minute) < 60
+    ):
+        raise SettingsError(
+            f"{path}: calibration.at must be a time of day as HH:MM, such as 03:30, not {at!r}"
+        )
+    rate = values.get("rate", 48000)
+    if not 8000 <= rate <= 384000:
+        raise SettingsError(f"{path}: calibration.rate must be 8000 to 384000 Hz, not {rate}")
 
 
 def _prop(path: Path, name: str, raw: dict[str, Any]) -> PropSettings:

@@ -155,6 +155,6 @@ def test_a_verification_fails_naming_the_output_furthest_from_the_others() -> No
     assert not moved.passed
     assert moved.failure == (
         "the outputs arrive 3.100 ms apart, more than 0.25 ms: output 'c' 3.000 ms after the "
-        "others. Has its speaker moved, or its card changed? Calibrate again with --write"
+        "others. Has a speaker moved, or a card changed? Calibrate again with --write"
     )
     assert moved.summary()["failure"] == moved.failure

@@ -72,6 +72,10 @@ def test_a_set_token_is_needed_wherever_the_page_listens(
         ('[mqtt]\nbase = "a/+"', "mqtt.base has a wildcard (+ or #)"),
         ("web = 1", "web must be a table ([web])"),
         ('[mqtt]\nca_file = "/nonexistent.pem"', "mqtt.ca_file /nonexistent.pem is not a file"),
+        ('[calibration]\nat = "3:30"', "calibration.at must be a time of day as HH:MM, such as"),
+        ('[calibration]\nat = "24:00"', "calibration.at must be a time of day as HH:MM"),
+        ("[calibration]\nrate = 1000", "calibration.rate must be 8000 to 384000 Hz, not 1000"),
+        ('[calibration]\nrate = "48k"', "calibration.rate must be a whole number, not '48k'"),
         ("[web", "is not valid TOML"),
         (
             '[osc.targets]\ndesk = "192.168.1.20"',

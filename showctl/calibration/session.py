@@ -298,19 +298,25 @@ class Calibrated:
 
     @property
     def failure(self) -> str | None:
-        """Why the verification failed, naming the output furthest from the others."""
+        """Why the verification failed, naming the output furthest from the others (of two,
+        which comes after which: either may have moved)."""
         v = self.verification
         if v is None or v.problem is not None or v.measured.spread <= VERIFIED:
             return None
         heard = {n: o for n, o in v.measured.offsets.items() if o is not None}
+        apart = f"the outputs arrive {v.measured.spread * 1e3:.3f} ms apart, more than " + (
+            f"{VERIFIED * 1e3:g} ms: "
+        )
+        again = "Has a speaker moved, or a card changed? Calibrate again with --write"
+        if len(heard) == 2:
+            first, last = sorted(heard, key=heard.__getitem__)
+            return f"{apart}output {last!r} after {first!r}. {again}"
         middle = float(np.median(list(heard.values())))
         name = max(heard, key=lambda n: abs(heard[n] - middle))
         off = heard[name] - middle
         return (
-            f"the outputs arrive {v.measured.spread * 1e3:.3f} ms apart, more than "
-            f"{VERIFIED * 1e3:g} ms: output {name!r} {abs(off) * 1e3:.3f} ms "
-            f"{'after' if off > 0 else 'before'} the others. Has its speaker moved, or its "
-            "card changed? Calibrate again with --write"
+            f"{apart}output {name!r} {abs(off) * 1e3:.3f} ms {'after' if off > 0 else 'before'} "
+            f"the others. {again}"
         )
 
     def summary(self) -> dict[str, Any]:
