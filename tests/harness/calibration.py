@@ -54,9 +54,14 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str, st
     """Wait for a calibration: its exit code, its JSON line, and its stdout and stderr."""
     out, err = process.communicate(timeout=180)
     lines = out.strip().splitlines()
-    if not lines:
-        raise AssertionError(f"calibrate printed nothing; stderr: {err[-2000:]}")
-    return process.returncode, json.loads(lines[-1]), out, err
+    summary = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    if "passed" not in summary:  # its last line is a log line: it could not calibrate at all
+        raise CalibrateFailed(f"exit status {process.returncode}: {err.strip()[-2000:]}")
+    return process.returncode, summary, out, err
+
+
+class CalibrateFailed(AssertionError):
+    """``showctl calibrate`` ended without its verdict (``cannot calibrate: ...``)."""
 
 
 def arrivals(

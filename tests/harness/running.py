@@ -1,5 +1,5 @@
-"""``showctl run --sim`` as a person runs it: a process, driven over its control socket by the
-commands a person types (``showctl status``, ``trigger``, ...)."""
+"""``showctl run`` as a person runs it (``--sim``, or on the sound hub): a process, driven over
+its control socket by the commands a person types (``showctl status``, ``trigger``, ...)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ NO_SURFACES = '[web]\nport = 0\n[osc.targets]\nlighting-desk = "127.0.0.1:9"\n'
 
 
 class Running:
-    """A ``showctl run --sim`` process and the commands that talk to it."""
+    """A ``showctl run`` process (``--sim``, or with ``sim`` false on the real backend) and the
+    commands that talk to it."""
 
     def __init__(
         self,
@@ -28,9 +29,10 @@ class Running:
         show: Path,
         settings: Path | None = None,
         env: dict[str, str] | None = None,
+        sim: bool = True,
     ) -> None:
         """``settings``: the settings file (default: :data:`NO_SURFACES`); ``env``: added to
-        the environment."""
+        the environment (the sound hub's, without ``sim``)."""
         if settings is None:
             settings = folder / "no-surfaces.toml"
             settings.write_text(NO_SURFACES)
@@ -42,14 +44,12 @@ class Running:
             [
                 *SHOWCTL,
                 "run",
-                "--sim",
+                *(["--sim", "--capture", str(self.capture)] if sim else []),
                 str(show),
                 "--socket",
                 str(self.socket),
                 "--state",
                 str(self.state),
-                "--capture",
-                str(self.capture),
                 "--settings",
                 str(settings),
             ],

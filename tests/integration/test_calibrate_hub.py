@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from showctl.calibration import stored
 from showctl.show import loader
 from tests.harness.calibration import arrivals, calibrate, finish, write_show
+from tests.harness.running import NO_SURFACES, Running
 from tests.harness.soundhub import MIC, SoundHub
 
 OUTPUTS = 4
@@ -100,3 +102,46 @@ def test_a_missing_input_device_is_refused_before_anything_plays(
     assert "cannot calibrate: no input device matches 'no-such-microphone'" in err
     assert MIC in err  # the devices it could have been are listed
     assert not stored.path_for(show).exists()
+
+
+def test_the_nightly_check_of_a_running_show_names_the_output_that_moved(
+    hub: SoundHub, tmp_path: Path
+) -> None:
+    """``showctl run`` on the hub with a calibration file of no trims (the cards changed since):
+    at its time, the check finds output 2, a card 15 ms slower, and says so in the status and
+    the health report; the show goes on."""
+    show = write_show(tmp_path, OUTPUTS)
+    stored.write(loader.load(show), {f"o{i}": 0.0 for i in range(OUTPUTS)}, "before", MIC)
+    now = datetime.now()
+    if now.second > 45:  # the check looks at its time at once: not in the minute's last seconds
+        time.sleep(61 - now.second)
+        now = datetime.now()
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        NO_SURFACES
+        + f'[clock]\ntrust = "always"\n[calibration]\ninput = "{MIC}"\nat = "{now:%H:%M}"\n'
+    )
+    running = Running(tmp_path, show, settings=settings, env=hub.env, sim=False)
+    try:
+        deadline = time.monotonic() + 60
+        while (checked := running.answer("status")["calibration"]["check"]) is None:
+            assert time.monotonic() < deadline, running.logs()[-20:]
+            time.sleep(0.5)
+        assert checked["passed"] is False, checked
+        assert "output 'o2'" in checked["says"], checked
+        assert "after the others" in checked["says"]
+        deadline = time.monotonic() + 15
+        while not any(
+            f["check"] == "speakers" and f["state"] == "problem"
+            for f in running.answer("status").get("health", {}).get("findings", [])
+        ):
+            assert time.monotonic() < deadline, "the health report does not say so"
+            time.sleep(0.5)
+        status = running.answer("status")
+        assert status["scene"] == "quiet"
+        assert not status["paused"]
+        assert datetime.fromisoformat(checked["at"]) - now.astimezone() < timedelta(minutes=2)
+    finally:
+        assert running.stop() == 0
+    events = [e["event"] for e in running.logs()]
+    assert "calibration_check_failed" in events
