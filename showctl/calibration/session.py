@@ -38,7 +38,7 @@ logger = structlog.get_logger()
 NOISY_DB = -45.0
 #: The largest spread (s) a verification passes: every output within this of the others.
 VERIFIED = 0.00025
-#: How long (s) the room is recorded before the T0 (its noise) and after the last sweep.
+#: How long (s) the room is recorded before the T0: its noise.
 PRE_ROLL = 0.3
 #: A recording whose outputs' sweep spacings disagree by more than this (samples) skipped.
 SKIPPED = 2.0
@@ -52,8 +52,8 @@ TRIES = 3
 @dataclass(frozen=True)
 class Outcome:
     """One measurement: what the recording says (``measured``; an output's offset is against
-    the others after the delays and trims it played with), the room's noise (dBFS RMS), and
-    why it cannot be used (``problem``, one sentence; ``None``: it can)."""
+    the others with its trim and without its delay, the designer's), the room's noise (dBFS
+    RMS), and why it cannot be used (``problem``, one sentence; ``None``: it can)."""
 
     measured: Measured
     input: str
@@ -157,18 +157,16 @@ def room_noise(samples: np.ndarray, before: int) -> float:
     return 20 * math.log10(max(rms, 1e-9))
 
 
-async def measure_outputs(
-    pool: PlayerPool, record: Callable[[], InputStream], folder: Path | None = None
-) -> Outcome:
+async def measure_outputs(pool: PlayerPool, record: Callable[[], InputStream]) -> Outcome:
     """Play the measurement on every output of ``pool`` (running) and record it with the input
-    ``record`` opens; what it says. The offsets are after each output's delay and trim: a
-    measurement of a calibrated show (``--verify``) finds them all near 0."""
+    ``record`` opens; what it says. Each offset has the output's trim in and its delay (the
+    designer's) out: a measurement of a calibrated show (``--verify``) finds them all near 0."""
     began = time.monotonic()
     jumps = _jumps(pool)
     held = {name: _held(pool, name) for name in pool.outputs}
     plan = schedule(list(pool.outputs), held)
     length = max(at for _, at in plan) + GAP  # the longest clip
-    with tempfile.TemporaryDirectory(prefix="showctl-calibrate-", dir=folder) as temp:
+    with tempfile.TemporaryDirectory(prefix="showctl-calibrate-") as temp:
         clips = {
             name: (_write_clip(Path(temp) / f"{i}.wav", name, plan, o.rate), False)
             for i, (name, o) in enumerate(pool.outputs.items())
