@@ -138,6 +138,13 @@ def to_monotonic(dac_time: float, current_time: float) -> float:
     return now + dac_time - current_time
 
 
+def _cannot_open(kind: str, device: Device, rate: int, e: Exception) -> AudioDeviceError:
+    return AudioDeviceError(
+        f"{kind} device {device.name!r} cannot be opened at {rate} Hz ({e}); "
+        "is another program using it, or does it not support this rate?"
+    )
+
+
 class SoundDeviceStream:
     """An open PortAudio output stream, mono float32, :data:`BLOCK` samples a block."""
 
@@ -160,10 +167,7 @@ class SoundDeviceStream:
                 finished_callback=self._finished,
             )
         except (sd.PortAudioError, ValueError) as e:
-            raise AudioDeviceError(
-                f"output device {device.name!r} cannot be opened at {rate} Hz ({e}); "
-                "is another program using it, or does it not support this rate?"
-            ) from e
+            raise _cannot_open("output", device, rate, e) from e
 
     @property
     def rate(self) -> int:
@@ -234,10 +238,7 @@ class SoundDeviceInput:
                 callback=self._callback,
             )
         except (sd.PortAudioError, ValueError) as e:
-            raise AudioDeviceError(
-                f"input device {device.name!r} cannot be opened at {rate} Hz ({e}); "
-                "is another program using it, or does it not support this rate?"
-            ) from e
+            raise _cannot_open("input", device, rate, e) from e
 
     @property
     def device(self) -> str:
