@@ -340,6 +340,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load(args.show, run_settings)
     if loaded is None:
         return 1
+    if loaded.boxes:
+        print(
+            f"{args.show} is played by boxes ({', '.join(loaded.boxes)}), and playing a show "
+            "across boxes is not built yet (issue 24); run a show without boxes",
+            file=sys.stderr,
+        )
+        return 1
     state_path = Path(args.state) if args.state else saved_state.default_path(loaded.path)
     try:
         state_path.parent.mkdir(parents=True, exist_ok=True)

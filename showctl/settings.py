@@ -52,6 +52,10 @@ is optional::
                              # "synchronised" (NTP, as the kernel says), "rtc" (that, or a
                              # battery-backed real-time clock agreeing), "always"
 
+    [box]                # a show played by several boxes (its boxes: in the show file)
+    name = ""            # this box's name in the show; empty: the host name
+    leader = ""          # the box that runs the scenes; the others play their parts
+
     [calibration]        # the nightly check that every speaker is heard where it was trimmed
     input = ""           # the measurement microphone (a query as showctl devices lists it);
                          # empty: no nightly check
@@ -65,6 +69,7 @@ A mistake gets one sentence naming the file, the key and the fix (:class:`Settin
 from __future__ import annotations
 
 import ipaddress
+import socket
 import tomllib
 import typing
 import urllib.parse
@@ -165,6 +170,19 @@ TRUSTS = typing.get_args(Trust)
 
 
 @dataclass(frozen=True)
+class BoxSettings:
+    """Which box of a show played by several this is, and which one leads."""
+
+    name: str = ""
+    leader: str = ""
+
+    @property
+    def me(self) -> str:
+        """This box's name: ``name``, else the host name."""
+        return self.name or socket.gethostname()
+
+
+@dataclass(frozen=True)
 class CalibrationSettings:
     """The nightly check of the show's calibration (see :mod:`showctl.calibration.nightly`)."""
 
@@ -183,6 +201,7 @@ class Settings:
     clock: ClockSettings = ClockSettings()
     health: HealthSettings = HealthSettings()
     calibration: CalibrationSettings = CalibrationSettings()
+    box: BoxSettings = BoxSettings()
     props: Mapping[str, PropSettings] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None  # where they were read from (None: the defaults)
 
@@ -219,6 +238,7 @@ def load(path: Path | None) -> Settings:
         "clock": ClockSettings,
         "health": HealthSettings,
         "calibration": CalibrationSettings,
+        "box": BoxSettings,
     }
     _known(path, "", raw, [*sections, "props"])
     values: dict[str, Any] = {"path": path}

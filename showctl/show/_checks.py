@@ -94,6 +94,7 @@ class _Checker:
         self.sounds = self.declared(("sounds",), show.sounds)
         self.hints = self.declared(("hints",), show.hints)
         self.matrix_ok = show.matrix is not None and not self.conv.failed_under(("matrix",))
+        self.on_box: dict[tuple[str, str], str] = {}  # (kind, name): its box, when boxes
         self.media_ok = True
 
         self.reference(("initial",), show.initial, self.scenes, "scene")
@@ -108,6 +109,7 @@ class _Checker:
         self.check_levels()
         self.check_flags()
         self.check_matrix()
+        self.check_boxes()
         self.check_lines()
         self.check_relays()
         self.check_clocks()
@@ -218,36 +220,111 @@ class _Checker:
                 hint = suggest(ref, known) if isinstance(ref, str) else ""
                 self.conv.report(where, f"{e.args[0]}{hint}")
 
-    def check_lines(self) -> None:
-        """Every GPIO line is used once: by the matrix, an input or a relay."""
-        used: dict[tuple[str, int], tuple[Path, str]] = {}
+    def check_boxes(self) -> None:
+        """With boxes, each output, input and relay is on one box, and the matrix on one."""
+        if not self.show.boxes:
+            return
+        self.check_box_settings()
+        parts = {"outputs": self.outputs, "inputs": self.inputs, "relays": self.relays}
+        misnamed: set[str] = set()  # kinds a box names one of wrongly: a typo, said already
+        for box_name, box in self.show.boxes.items():
+            for kind, known in parts.items():
+                for where, name in self.conv.items(("boxes", box_name, kind), getattr(box, kind)):
+                    if not self.reference(where, name, known, kind[:-1]):
+                        misnamed.add(kind)
+                        continue
+                    first = self.on_box.setdefault((kind, name), box_name)
+                    if first != box_name:
+                        self.conv.report(
+                            where,
+                            f"{kind[:-1]} '{name}' is already on box '{first}': it is wired "
+                            "to one box; list it in that box's only",
+                        )
+            if box.matrix:
+                first = self.on_box.setdefault(("matrix", ""), box_name)
+                if first != box_name:
+                    self.conv.report(
+                        ("boxes", box_name, "matrix"),
+                        f"the matrix is already on box '{first}': it is wired to one box",
+                    )
+        boxes = ", ".join(self.show.boxes)
+        for kind, known in parts.items():
+            if kind in misnamed:
+                continue
+            for name in sorted(known - {n for k, n in self.on_box if k == kind}):
+                self.conv.report(
+                    (kind, name),
+                    f"{kind[:-1]} '{name}' is on no box: list it in the {kind} of the box it "
+                    f"is wired to (boxes: {boxes})",
+                )
+        if self.show.matrix is not None and ("matrix", "") not in self.on_box:
+            self.conv.report(
+                ("matrix",),
+                f"the matrix is on no box: give the box it is wired to 'matrix: true' "
+                f"(boxes: {boxes})",
+            )
 
-        def claim(chip: str, line: int, path: Path, what: str) -> None:
-            key = (chip_path(chip), line)
+    def check_box_settings(self) -> None:
+        """The settings the show runs with name this box and the leader among its boxes."""
+        box, known = self.settings.box, set(self.show.boxes)
+        where = self.settings.path
+        if where is None:  # no settings file: the show may be checked away from its boxes
+            return
+        if box.me not in known:
+            named = f"[box] name in {where}" if box.name else f"its host name ({where} names none)"
+            self.conv.report(
+                ("boxes",),
+                f"this box is '{box.me}' ({named}), and the show's boxes are: "
+                f"{', '.join(self.show.boxes)}; set [box] name to one of them",
+            )
+        if box.leader not in known:
+            self.conv.report(
+                ("boxes",),
+                f"{where} names {f'leader {box.leader!r}' if box.leader else 'no leader'}, "
+                f"and the show's boxes are: {', '.join(self.show.boxes)}; set [box] leader to "
+                "the box that runs the scenes",
+            )
+
+    def check_lines(self) -> None:
+        """Every GPIO line of a box is used once: by the matrix, an input or a relay (of boxes,
+        each has lines of its own)."""
+        used: dict[tuple[str | None, str, int], tuple[Path, str]] = {}
+
+        def claim(part: tuple[str, str], chip: str, line: int, path: Path, what: str) -> None:
+            key = (self.on_box.get(part), chip_path(chip), line)
             if key in used:
                 first_path, first_what = used[key]
                 first_line, _ = self.conv.locate(first_path)
                 self.conv.report(
                     path,
-                    f"line {line} of {key[0]} is already used by {first_what} "
+                    f"line {line} of {key[1]} is already used by {first_what} "
                     f"(line {first_line}); give each LED, input and relay its own line",
                 )
             else:
                 used[key] = (path, what)
 
         matrix = self.show.matrix
+        on_matrix = ("matrix", "")
         if matrix is not None and self.matrix_ok:
             for r, row in enumerate(matrix.lines):
                 for c, line in enumerate(row):
                     path = ("matrix", "lines", r, c)
-                    claim(matrix.chip, line, path, f"the LED at row {r}, column {c}")
+                    claim(on_matrix, matrix.chip, line, path, f"the LED at row {r}, column {c}")
             for key, what in (("row_lines", "row"), ("column_lines", "column")):
                 for i, line in enumerate(getattr(matrix, key)):
-                    claim(matrix.chip, line, ("matrix", key, i), f"{what} {i} of the matrix")
+                    claim(
+                        on_matrix,
+                        matrix.chip,
+                        line,
+                        ("matrix", key, i),
+                        f"{what} {i} of the matrix",
+                    )
         for name, spec in self.show.inputs.items():
-            claim(spec.chip, spec.line, ("inputs", name, "line"), f"input '{name}'")
+            at = ("inputs", name, "line")
+            claim(("inputs", name), spec.chip, spec.line, at, f"input '{name}'")
         for name, relay in self.show.relays.items():
-            claim(relay.chip, relay.line, ("relays", name, "line"), f"relay '{name}'")
+            at = ("relays", name, "line")
+            claim(("relays", name), relay.chip, relay.line, at, f"relay '{name}'")
 
     # media
 

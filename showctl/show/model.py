@@ -966,6 +966,19 @@ class Scene:
 
 
 @dataclass(frozen=True)
+class Box:
+    """One box of a show played by several: the parts wired to it. Each output, input and
+    relay of the show is on one box, and the matrix on one."""
+
+    outputs: Annotated[tuple[Name, ...], Doc("The audio outputs on its sound cards.")] = ()
+    inputs: Annotated[
+        tuple[Name, ...], Doc("The GPIO inputs on its lines: each a trigger for the leader.")
+    ] = ()
+    relays: Annotated[tuple[Name, ...], Doc("The switched outputs on its lines.")] = ()
+    matrix: Annotated[bool, Doc("The LED matrix is wired to it.")] = False
+
+
+@dataclass(frozen=True)
 class Show:
     """A show file, format version 1."""
 
@@ -1031,6 +1044,13 @@ class Show:
         Emergency | None,
         Doc("What releases the room at once: every relay to its safe state, held there."),
     ] = None
+    boxes: Annotated[
+        Mapping[Name, Box],
+        Doc(
+            "The boxes that play the show together, by name (each box's settings name it), "
+            "with the parts wired to each; none: one box plays it all."
+        ),
+    ] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
     flags: Annotated[
         tuple[Name, ...], Doc("The flags the scenes set, clear and test; all start clear.")
     ] = ()
