@@ -84,7 +84,7 @@ def main() -> None:
     rounds = 2 if args.quick else ROUNDS
     rng = random.Random(23)
     results, failed = [], []
-    with SoundHub(OUTPUTS) as hub, tempfile.TemporaryDirectory() as temp:
+    with SoundHub(OUTPUTS, mic=True) as hub, tempfile.TemporaryDirectory() as temp:
         for i in range(rounds):
             try:
                 r = one_round(hub, Path(temp), rng)

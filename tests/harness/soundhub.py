@@ -16,9 +16,10 @@ audio is touched:
   (``pcm_type.pipewire { lib ... }``), unpacked there by ``deploy/pipewire-alsa-plugin.sh``:
   Debian's ``pipewire-alsa`` conflicts with ``pulseaudio`` and makes PipeWire the system's
   default ALSA device, so it is never installed;
-- the microphone: a mono virtual source ``mic`` that hears every output mixed (each output's
-  stream linked into it as well as into the hub), as a measurement microphone in a room would;
-  ALSA's (and PortAudio's) capture device ``hub_mic`` records it. An output can be given a
+- the microphone (with ``mic``: the calibration's tests): a mono virtual source ``mic`` that
+  hears every output mixed (each output's stream linked into it as well as into the hub), as a
+  measurement microphone in a room would; ALSA's (and PortAudio's) capture device ``hub_mic``
+  records it. An output can be given a
   delay (:meth:`SoundHub.set_delay`, ``pw-loopback --delay``), heard in the hub and the
   microphone alike, as a card slower than the others, which only a measurement finds;
 - the recording: ``pw-record --target hub`` with ``stream.capture.sink=true`` (the sink's monitor)
@@ -116,6 +117,10 @@ class SoundHub:
     started_here: bool = field(default=False, init=False)
     #: The outputs taken away by :meth:`unplug`.
     unplugged: set[int] = field(default_factory=set, init=False)
+    #: With the microphone (``mic``, ``hub_mic``): for the calibration's tests; the others
+    #: keep the graph their figures were measured on (the microphone sums every output at
+    #: every cycle).
+    mic: bool = False
     #: Each output's delay (samples) by :meth:`set_delay`.
     delays: dict[int, int] = field(default_factory=dict, init=False)
 
@@ -292,7 +297,8 @@ class SoundHub:
             ],
             RT_CLIENT,
         )
-        self._wait(lambda: self._link_mic(index), f"output {index}'s link to the microphone")
+        if self.mic:
+            self._wait(lambda: self._link_mic(index), f"output {index}'s link to the microphone")
         self._wait(lambda: self._linked(index), f"output {index}'s link to the hub")
 
     def _link_mic(self, index: int) -> bool:
@@ -418,7 +424,7 @@ class SoundHub:
         return (
             f"out{index}" in nodes
             and player is not None
-            and all((player, nodes.get(into)) in links for into in ("hub", "mic"))
+            and all((player, nodes.get(into)) in links for into in ("hub", "mic")[: 1 + self.mic])
         )
 
     def _links_into(self, name: str) -> int:
@@ -506,18 +512,7 @@ context.objects = [
            audio.position = [ {positions} ]
            object.linger = true
            monitor.channel-volumes = false
-       }} }}
-    {{ factory = adapter
-       args = {{
-           factory.name = support.null-audio-sink
-           node.name = mic
-           node.description = "showctl PipeWire hub microphone"
-           media.class = Audio/Source/Virtual
-           audio.rate = {self.rate}
-           audio.channels = 1
-           audio.position = [ MONO ]
-           object.linger = true
-       }} }}
+       }} }}{self._mic_object() if self.mic else ""}
 ]
 context.exec = [ ]
 """
@@ -537,6 +532,21 @@ context.exec = [ ]
         )
         self._write_alsa_config()
 
+    def _mic_object(self) -> str:
+        """The microphone's node, for the hub's PipeWire configuration."""
+        return f"""
+    {{ factory = adapter
+       args = {{
+           factory.name = support.null-audio-sink
+           node.name = mic
+           node.description = "showctl PipeWire hub microphone"
+           media.class = Audio/Source/Virtual
+           audio.rate = {self.rate}
+           audio.channels = 1
+           audio.position = [ MONO ]
+           object.linger = true
+       }} }}"""
+
     def _write_alsa_config(self) -> None:
         """The hub's ALSA configuration: a PCM for every output but those unplugged, replaced
         at once (a process reading it sees the old one or the new one)."""
@@ -554,13 +564,14 @@ context.exec = [ ]
                 f'    hint {{ show on description "showctl PipeWire hub output {i}" }}',
                 "}",
             ]
-        lines += [
-            f"pcm.{MIC} {{",
-            "    type pipewire",
-            '    capture_node "mic"',
-            '    hint { show on description "showctl PipeWire hub microphone" }',
-            "}",
-        ]
+        if self.mic:
+            lines += [
+                f"pcm.{MIC} {{",
+                "    type pipewire",
+                '    capture_node "mic"',
+                '    hint { show on description "showctl PipeWire hub microphone" }',
+                "}",
+            ]
         written = self.folder / "asound.conf.new"
         written.write_text("\n".join(lines) + "\n")
         written.replace(self.folder / "asound.conf")
@@ -642,8 +653,10 @@ class Recording:
 
 
 def main(argv: list[str]) -> int:
+    mic = "--mic" in argv
+    argv = [a for a in argv if a != "--mic"]
     command = argv[1] if len(argv) > 1 else "start"
-    hub = SoundHub(outputs=int(argv[2]) if len(argv) > 2 else 8)
+    hub = SoundHub(outputs=int(argv[2]) if len(argv) > 2 else 8, mic=mic)
     if command == "start":
         hub.start()
         for key, value in hub.env.items():
@@ -652,7 +665,7 @@ def main(argv: list[str]) -> int:
     if command == "stop":
         hub.stop()
         return 0
-    print("usage: soundhub.py start [N] | stop", file=sys.stderr)
+    print("usage: soundhub.py start [N] [--mic] | stop", file=sys.stderr)
     return 2
 
 

@@ -37,7 +37,7 @@ TRIES = 3
 
 @pytest.fixture(scope="module")
 def hub() -> Iterator[SoundHub]:
-    with SoundHub(OUTPUTS) as running:
+    with SoundHub(OUTPUTS, mic=True) as running:
         for index, samples in HELD.items():
             running.set_delay(index, samples)
         yield running
