@@ -44,7 +44,8 @@ def free_port() -> int:
 
 
 class Broker:
-    """mosquitto on ``127.0.0.1:port``: :meth:`start`, :meth:`stop`, :meth:`start` again.
+    """mosquitto on ``127.0.0.1:port`` (or ``host``: the boxes' bridge, tests/harness/boxes.py):
+    :meth:`start`, :meth:`stop`, :meth:`start` again.
     With ``users`` (name: password), only they may connect; else anyone may. With ``tls``, it
     speaks TLS only, with a certificate for 127.0.0.1 signed by a CA of its own (:attr:`ca`)."""
 
@@ -54,10 +55,11 @@ class Broker:
         port: int | None = None,
         users: Mapping[str, str] | None = None,
         tls: bool = False,
+        host: str = HOST,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
-        self.host = HOST
+        self.host = host
         self.users = dict(users or {})
         self.conf = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
