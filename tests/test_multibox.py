@@ -1,9 +1,10 @@
 """The parts of a show across boxes that need no second box: the wall clock mapped onto the
 monotonic clock (also in a time namespace of its own, as each box of the tests runs), and the
-leader's messages, refused when they are not for this box's show."""
+leader's commands for a box's outputs, refused when they are not for this box's show."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -12,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from showctl.multibox import messages, wallclock
+from showctl.clock import FakeClock
+from showctl.multibox import follower, leader, messages, wallclock
+from showctl.players.simulated import SimulatedOutputs
+from showctl.show import loader
+from showctl.testing import write_wav
 
 
 def test_a_wall_clock_time_maps_onto_the_monotonic_clock_and_back() -> None:
@@ -67,26 +72,50 @@ def test_in_a_time_namespace_the_same_wall_time_maps_to_its_own_monotonic_time()
 SHOW = "0123456789abcdef"
 
 
-def start(**changes: object) -> bytes:
-    message = {"show": SHOW, "leader": "hall", "entry": 3, "scene": "tides", "t0_ns": 10**18}
+def sent(**changes: object) -> bytes:
+    message = {
+        "show": SHOW,
+        "leader": "hall",
+        "seq": 7,
+        "kind": "play",
+        "clips": {"south": ["tide-south.wav", True]},
+        "t0_ns": 10**18,
+        "play": 3,
+    }
     return json.dumps({**message, **changes}).encode()
 
 
-def test_a_scene_start_goes_and_comes_back_whole() -> None:
-    sent = messages.SceneStart(SHOW, "hall", 3, "tides", 1_800_000_000_123_456_789, at=12.5)
-    assert messages.decode(sent.encode(), SHOW) == sent
-    assert messages.decode(start(), SHOW).at == 0.0
+@pytest.mark.parametrize(
+    "command",
+    [
+        messages.Play(
+            {"south": ("tide-south.wav", True)}, 1_800_000_000_123_456_789, 3, (1.0, 2.0)
+        ),
+        messages.Stop(("south", "west"), 1_800_000_000_000_000_000, 3, 0.5),
+        messages.Stop(),
+        messages.Effect("west", "creak.wav", 0.5, 1_800_000_000_000_000_000, 4),
+        messages.Load({"south": (("a.wav", False), ("b.wav", True)), "west": ()}),
+        messages.Level("south", 0.25),
+    ],
+    ids=lambda c: c.KIND,
+)
+def test_every_command_goes_and_comes_back_whole(command: messages.Command) -> None:
+    message = messages.Message(SHOW, "hall", 7, command)
+    assert messages.decode(message.encode(), SHOW) == message
 
 
 @pytest.mark.parametrize(
     ("payload", "says"),
     [
-        (b"{nope", "not a scene start: not JSON"),
-        (b"[1, 2]", "not a scene start: not a JSON object"),
-        (start(t0_ns="soon"), "not a scene start: 't0_ns' is 'soon'"),
-        (start(entry=True), "not a scene start: 'entry' is True"),
+        (b"{nope", "not a message: not JSON"),
+        (b"[1, 2]", "not a message: not a JSON object"),
+        (sent(kind="jump"), "not a message: its kind is 'jump'; one of play, stop, effect"),
+        (sent(t0_ns="soon"), "not a play message: 't0_ns' is 'soon'"),
+        (sent(play=True), "not a play message: 'play' is True"),
+        (sent(clips={"south": ["a.wav", "yes"]}), "not a play message: 'clips' is"),
+        (sent(seq=None), "not a play message: 'seq' is None"),
         (
-            start(show="fedcba9876543210"),
+            sent(show="fedcba9876543210"),
             "the leader 'hall' plays another show (digest fedcba9876543210, this box's "
             "0123456789abcdef): copy the same show file to every box",
         ),
@@ -100,6 +129,13 @@ def test_a_message_that_is_not_for_this_show_is_refused_saying_why(
     assert str(refused.value).startswith(says)
 
 
+def test_a_message_missing_a_key_says_which() -> None:
+    data = json.loads(sent())
+    del data["t0_ns"]
+    with pytest.raises(messages.Refused, match="not a play message: 't0_ns' is missing"):
+        messages.decode(json.dumps(data).encode(), SHOW)
+
+
 def test_the_digest_is_the_show_files(tmp_path: Path) -> None:
     show = tmp_path / "show.yaml"
     show.write_text("version: 1\n")
@@ -107,3 +143,122 @@ def test_the_digest_is_the_show_files(tmp_path: Path) -> None:
     assert len(first) == messages.DIGEST_DIGITS
     show.write_text("version: 1\n# edited on one box\n")
     assert messages.digest(show) != first
+
+
+TWO_ROOMS = """\
+version: 1
+initial: a
+media: media
+outputs:
+  north: {device: "hw:CARD=speaker1"}
+  south: {device: "hw:CARD=speaker1"}
+  west: {device: "hw:CARD=speaker2"}
+boxes:
+  hall: {outputs: [north]}
+  annex: {outputs: [south, west]}
+scenes:
+  a:
+    audio: {north: tone.wav, south: tone.wav}
+    transitions:
+      - {audio_end: all, to: a}
+"""
+
+
+class Boxes:
+    """The leader ``hall`` and the follower ``annex`` on one wall clock, their monotonic clocks
+    1000 s and 5000 s behind it, the bus between them a list."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+        (tmp_path / "show.yaml").write_text(TWO_ROOMS)
+        self.show = loader.load(tmp_path / "show.yaml")
+        self.wall_ns = 1_800_000_000 * 10**9
+        hall = WallClockOf(self, 1000)
+        annex = WallClockOf(self, 5000)
+        self.hall = SimulatedOutputs(["north"], FakeClock(hall.monotonic()))
+        self.annex = SimulatedOutputs(["south", "west"], FakeClock(annex.monotonic()))
+        digest = messages.digest(self.show.path)
+        self.bus: list[tuple[str, bytes]] = []
+        remote = leader.RemoteOutputs(
+            self.show, "hall", digest, lambda box, m: self.bus.append((box, m)), hall.clock
+        )
+        self.outputs = leader.SpreadOutputs(self.hall, remote)
+        self.follower = follower.Follower(self.annex, digest, self.show.media_dir, annex.clock)
+
+    async def deliver(self) -> None:
+        for box, payload in self.bus:
+            assert box == "annex"
+            await self.follower.receive(payload)
+        self.bus.clear()
+
+
+class WallClockOf:
+    """A box's :class:`WallClock` on the shared fake wall clock, ``behind`` s behind it."""
+
+    def __init__(self, boxes: Boxes, behind: float) -> None:
+        self.boxes, self.behind = boxes, behind
+        self.clock = wallclock.WallClock(lambda: boxes.wall_ns, self.monotonic)
+
+    def monotonic(self) -> float:
+        return self.boxes.wall_ns / 1e9 - self.behind
+
+
+def test_a_start_lands_on_one_wall_instant_on_every_box(tmp_path: Path) -> None:
+    boxes = Boxes(tmp_path)
+
+    async def main() -> None:
+        clips = boxes.show.clips("a")
+        t0 = await boxes.outputs.play(clips, play=1)
+        await boxes.deliver()
+        (north,) = boxes.hall.plays
+        (south,) = boxes.annex.plays
+        assert (north.output, south.output) == ("north", "south")
+        assert north.t0 == t0
+        assert t0 - boxes.hall.clock.monotonic() == pytest.approx(leader.FLOOR)
+        assert south.t0 == pytest.approx(t0 - 4000, abs=1e-6), "the annex's clock: 4000 s behind"
+        assert south.clip == tmp_path / "media" / "tone.wav"
+        # A stop of every output, and a level and an effect on the annex's west.
+        await boxes.outputs.stop(fade=0.5, at=t0 + 10)
+        await boxes.outputs.level("west", 0.5)
+        boxes.outputs.effect("west", tmp_path / "media" / "tone.wav", 0.25, t0 + 2, 1)
+        await boxes.deliver()
+        assert boxes.annex.stops == [
+            (pytest.approx(t0 + 10 - 4000), "south"),
+            (pytest.approx(t0 + 10 - 4000), "west"),
+        ]
+        assert boxes.hall.stops == [(t0 + 10, "north")]
+        assert boxes.annex.levels == {"west": 0.5}
+        assert [(e.output, e.gain, pytest.approx(e.t0)) for e in boxes.annex.effects] == [
+            ("west", 0.25, t0 + 2 - 4000)
+        ]
+        assert boxes.follower.applied == 4
+        health = boxes.outputs.health()
+        assert health["south"].failed == "its box has not been heard from"
+
+    asyncio.run(main())
+
+
+def test_a_follower_counts_what_it_refuses_and_drops_what_is_older(tmp_path: Path) -> None:
+    boxes = Boxes(tmp_path)
+
+    async def main() -> None:
+        await boxes.outputs.level("west", 0.5)
+        await boxes.outputs.level("west", 0.25)
+        (_, first), (_, second) = boxes.bus
+        await boxes.follower.receive(second)
+        await boxes.follower.receive(first)  # a retained message read after a live one
+        assert boxes.annex.levels == {"west": 0.25}
+        assert boxes.follower.dropped == 1
+        for _ in range(100):
+            await boxes.follower.receive(b"garbage")
+        await boxes.follower.receive(
+            messages.Message("fedcba9876543210", "hall", 99, messages.Level("west", 1.0)).encode()
+        )
+        assert dict(boxes.follower.refused) == {
+            "not a message": 100,
+            "the leader 'hall' plays another show (digest fedcba9876543210, this box's "
+            f"{messages.digest(boxes.show.path)})": 1,
+        }
+        assert boxes.annex.levels == {"west": 0.25}
+
+    asyncio.run(main())

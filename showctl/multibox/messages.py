@@ -1,19 +1,29 @@
-"""What the leader tells the other boxes: the scene that plays and its T0 on the wall clock.
+"""What the leader tells the other boxes: what their outputs play, and from when on the wall
+clock.
 
-Every message carries the show's digest (of its file's bytes): a box running another show (a
-file not copied to every box, or one edited on one box only) refuses the message, saying
-whose show it is, rather than play a scene of the wrong show. A message that is not one (not
-JSON, a key missing or of the wrong kind) is refused with what is wrong; the box that receives
-it counts it and goes on.
+The leader's controller drives every output of the show as it drives its own (the
+:class:`~showctl.players.outputs.Outputs` seam: play, stop, effect, load, level); what is for
+another box's outputs goes to that box as one of these commands, its times carried as
+wall-clock nanoseconds, which the box maps onto its own monotonic clock
+(:mod:`.wallclock`). A clip is named by its path in the show's media folder, the same on every
+box.
+
+Every message carries the show's digest (of its file's bytes) and the leader's name: a box
+running another show (a file not copied to every box, or edited on one box only) refuses the
+message, saying whose show it is, rather than play the wrong clip. A message that is not one
+(not JSON, a key missing or of the wrong kind, an unknown kind) is refused with what is wrong;
+the box that receives it counts it and goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 #: Hex digits of the digest carried: 64 bits tell any two edits of a show apart.
 DIGEST_DIGITS = 16
@@ -25,55 +35,160 @@ def digest(show: Path) -> str:
 
 
 @dataclass(frozen=True)
-class SceneStart:
-    """Scene ``scene`` plays from ``t0_ns`` (wall-clock ns) on every box, ``at`` s into it (0:
-    from its start; more: taken up where it was, after a reload or a box's restart).
-    ``entry`` counts the leader's scene entries: a later one replaces an earlier one."""
+class Play:
+    """Each output plays its clip (media path, loop) from ``t0_ns``; events tagged ``play``."""
 
-    show: str  # the show's digest
-    leader: str
-    entry: int
-    scene: str
+    KIND: ClassVar[str] = "play"
+    clips: dict[str, tuple[str, bool]]
     t0_ns: int
-    at: float = 0.0
+    play: int
+    fade: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The outputs (``None``: all) fall silent from ``at_ns`` (``None``: now), over ``fade``;
+    their effects of other plays than ``play`` end (``None``: every one)."""
+
+    KIND: ClassVar[str] = "stop"
+    outputs: tuple[str, ...] | None = None
+    at_ns: int | None = None
+    play: int | None = None
+    fade: float = 0.0
+
+
+@dataclass(frozen=True)
+class Effect:
+    """``clip`` mixed in over what ``output`` plays, at ``gain`` (a factor), from ``t0_ns``."""
+
+    KIND: ClassVar[str] = "effect"
+    output: str
+    clip: str
+    gain: float
+    t0_ns: int
+    play: int
+
+
+@dataclass(frozen=True)
+class Load:
+    """Each output keeps these clips (media path, loop) opened ahead, and no others."""
+
+    KIND: ClassVar[str] = "load"
+    clips: dict[str, tuple[tuple[str, bool], ...]]
+
+
+@dataclass(frozen=True)
+class Level:
+    """``output`` plays at ``gain`` (a factor) from now on."""
+
+    KIND: ClassVar[str] = "level"
+    output: str
+    gain: float
+
+
+Command = Play | Stop | Effect | Load | Level
+KINDS: dict[str, type[Command]] = {k.KIND: k for k in (Play, Stop, Effect, Load, Level)}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A command from the leader ``leader`` of the show of digest ``show``; ``seq`` counts the
+    leader's messages (a later one was sent after an earlier one)."""
+
+    show: str
+    leader: str
+    seq: int
+    command: Command
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        body = {"show": self.show, "leader": self.leader, "seq": self.seq}
+        body |= {"kind": self.command.KIND, **dataclasses.asdict(self.command)}
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 class Refused(ValueError):
     """A message refused, saying why in one sentence."""
 
 
-#: Each key of :class:`SceneStart` and the types it may have.
-KINDS: dict[str, tuple[type, ...]] = {
-    "show": (str,),
-    "leader": (str,),
-    "entry": (int,),
-    "scene": (str,),
-    "t0_ns": (int,),
-    "at": (int, float),
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError
+    return float(value)
+
+
+def _clip(value: Any) -> tuple[str, bool]:
+    path, loop = value
+    if not isinstance(loop, bool):
+        raise TypeError
+    return _text(path), loop
+
+
+def _optional(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else read(value)
+
+
+#: How each key of a command is read from JSON (raising TypeError or ValueError if it cannot).
+READ: dict[str, Callable[[Any], Any]] = {
+    "clips": lambda v: {_text(k): _clip(c) for k, c in v.items()},
+    "t0_ns": _whole,
+    "play": _whole,
+    "fade": lambda v: _number(v) if not isinstance(v, list) else tuple(map(_number, v)),
+    "outputs": _optional(lambda v: tuple(map(_text, v))),
+    "at_ns": _optional(_whole),
+    "output": _text,
+    "clip": _text,
+    "gain": _number,
+}
+#: Where a kind reads a key otherwise: Load's clips are lists per output; Stop's play optional.
+READ_OWN: dict[type[Command], dict[str, Callable[[Any], Any]]] = {
+    Load: {"clips": lambda v: {_text(k): tuple(map(_clip, c)) for k, c in v.items()}},
+    Stop: {"play": _optional(_whole)},
 }
 
 
-def decode(payload: bytes, show: str) -> SceneStart:
-    """The scene start in ``payload``, for the show of digest ``show``. Raises
-    :class:`Refused` saying why it cannot be one."""
+def decode(payload: bytes, show: str) -> Message:
+    """The message in ``payload``, for the show of digest ``show``. Raises :class:`Refused`
+    saying why it cannot be one."""
     try:
         data: Any = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as e:
-        raise Refused(f"not a scene start: not JSON ({e})") from e
+        raise Refused(f"not a message: not JSON ({e})") from e
     if not isinstance(data, dict):
-        raise Refused("not a scene start: not a JSON object")
-    for key, kinds in KINDS.items():
-        value = data.get(key)
-        if value is None and key == "at":
-            continue
-        if not isinstance(value, kinds) or isinstance(value, bool):
-            raise Refused(f"not a scene start: {key!r} is {value!r}")
-    if data["show"] != show:
+        raise Refused("not a message: not a JSON object")
+    kind = KINDS.get(data.get("kind"))  # type: ignore[arg-type]
+    if kind is None:
+        raise Refused(f"not a message: its kind is {data.get('kind')!r}; one of {', '.join(KINDS)}")
+    head = {}
+    for key, read in (("show", _text), ("leader", _text), ("seq", _whole)):
+        head[key] = _read(data, key, read)
+    if head["show"] != show:
         raise Refused(
-            f"the leader {data['leader']!r} plays another show (digest {data['show']}, this "
+            f"the leader {head['leader']!r} plays another show (digest {head['show']}, this "
             f"box's {show}): copy the same show file to every box"
         )
-    return SceneStart(**{key: data[key] for key in KINDS if key in data})
+    reads = READ | READ_OWN.get(kind, {})
+    fields = {}
+    for f in dataclasses.fields(kind):
+        if f.name in data or f.default is dataclasses.MISSING:
+            fields[f.name] = _read(data, f.name, reads[f.name])
+    return Message(head["show"], head["leader"], head["seq"], kind(**fields))
+
+
+def _read(data: dict[str, Any], key: str, read: Callable[[Any], Any]) -> Any:
+    try:
+        return read(data[key])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        said = "missing" if isinstance(e, KeyError) else f"{data[key]!r}"
+        raise Refused(f"not a {data.get('kind')} message: {key!r} is {said}") from e

@@ -1,0 +1,82 @@
+"""A box that follows: the leader's commands (:mod:`.messages`) for this box's outputs,
+applied to its own outputs (its player pool), every wall-clock time mapped onto this box's
+monotonic clock (:mod:`.wallclock`) as the command is applied.
+
+A command for another show, or not one at all, is refused and counted (``refused``: by why,
+at most :data:`REASONS` kinds kept), and logged once a kind; a command older than one already
+applied (a lower ``seq`` from the same leader, as a retained message read after a live one) is
+dropped and counted. What happens to the outputs themselves is the pool's: a play whose T0 is
+already past (a box that started late) joins the timeline where it is, on the sample.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from showctl.multibox import messages
+from showctl.multibox.wallclock import WallClock
+from showctl.players.outputs import Outputs
+
+logger = structlog.get_logger()
+
+#: Kinds of refusal kept in the counts (a flood of garbage cannot grow them).
+REASONS = 32
+
+
+@dataclass
+class Follower:
+    """Applies the leader's commands to ``outputs`` (this box's), for the show of digest
+    ``show`` whose media folder is ``media``."""
+
+    outputs: Outputs
+    show: str
+    media: Path
+    wall: WallClock = field(default_factory=WallClock)
+    #: Commands applied, and refused by why.
+    applied: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0  # older than one applied
+    #: The leader's latest ``seq`` applied.
+    seq: dict[str, int] = field(default_factory=dict)
+
+    async def receive(self, payload: bytes) -> None:
+        """Apply one message from the bus (never raises for what the message holds)."""
+        try:
+            message = messages.decode(payload, self.show)
+        except messages.Refused as e:
+            reason = str(e).split(":")[0]
+            if reason not in self.refused and len(self.refused) >= REASONS:
+                reason = "other"
+            if not self.refused[reason]:
+                logger.warning("box_message_refused", why=str(e))
+            self.refused[reason] += 1
+            return
+        if message.seq <= self.seq.get(message.leader, -1):
+            self.dropped += 1
+            return
+        self.seq[message.leader] = message.seq
+        await self.apply(message.command)
+        self.applied += 1
+
+    async def apply(self, command: messages.Command) -> None:
+        """Do what ``command`` says to this box's outputs."""
+        match command:
+            case messages.Play(clips, t0_ns, play, fade):
+                paths = {o: (self.media / clip, loop) for o, (clip, loop) in clips.items()}
+                await self.outputs.play(paths, self.wall.to_monotonic(t0_ns), play, fade)
+            case messages.Stop(outputs, at_ns, play, fade):
+                at = None if at_ns is None else self.wall.to_monotonic(at_ns)
+                await self.outputs.stop(fade, outputs, at, play)
+            case messages.Effect(output, clip, gain, t0_ns, play):
+                t0 = self.wall.to_monotonic(t0_ns)
+                self.outputs.effect(output, self.media / clip, gain, t0, play)
+            case messages.Load(clips):
+                await self.outputs.load(
+                    {o: [(self.media / c, loop) for c, loop in cs] for o, cs in clips.items()}
+                )
+            case messages.Level(output, gain):
+                await self.outputs.level(output, gain)

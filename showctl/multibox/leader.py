@@ -1,0 +1,177 @@
+"""The leader's outputs: its own, and those of the other boxes, driven as one.
+
+The leader's controller drives every output of the show through the
+:class:`~showctl.players.outputs.Outputs` seam. :class:`SpreadOutputs` is that seam for a show
+across boxes: what is for the leader's own outputs goes to its player pool, what is for
+another box's goes to that box (:class:`RemoteOutputs`: a :mod:`.messages` command, its times
+on the wall clock). A start is placed once for all: its T0 as far ahead as the slowest box
+needs, so that every output of every box starts on the same sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from showctl.multibox import messages
+from showctl.multibox.wallclock import WallClock
+from showctl.players.outputs import Clip, OutputHealth, OutputListener, Outputs
+from showctl.show.model import Show
+
+#: The least time (s) between a command and its T0 on another box: the bus's way (a broker on
+#: the local network: a few ms) and the box's own players' lead, with room to spare.
+FLOOR = 0.1
+
+
+@dataclass
+class RemoteOutputs:
+    """The outputs of ``show`` on boxes other than ``me``: each command for them is sent to
+    their box (``send(box, payload)``), its times mapped onto the wall clock."""
+
+    show: Show
+    me: str
+    digest: str
+    send: Callable[[str, bytes], None]
+    wall: WallClock = field(default_factory=WallClock)
+    #: How soon after a command every other box can place a sample (s).
+    soonest: float = FLOOR
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.box_of = {
+            output: box
+            for box, wired in self.show.boxes.items()
+            if box != self.me
+            for output in wired.outputs
+        }
+
+    def _send(self, box: str, command: messages.Command) -> None:
+        self.seq += 1
+        self.send(box, messages.Message(self.digest, self.me, self.seq, command).encode())
+
+    def _boxes(self, outputs: Collection[str]) -> dict[str, list[str]]:
+        """``outputs`` (those on other boxes) by their box."""
+        boxes: dict[str, list[str]] = {}
+        for output in outputs:
+            if output in self.box_of:
+                boxes.setdefault(self.box_of[output], []).append(output)
+        return boxes
+
+    def _media(self, path: Path) -> str:
+        """A clip's path in the media folder, as every box has it."""
+        return path.resolve().relative_to(self.show.media_dir).as_posix()
+
+    def play(
+        self, clips: Mapping[str, Clip], t0: float, play: int, fade: tuple[float, float]
+    ) -> None:
+        t0_ns = self.wall.to_wall_ns(t0)
+        for box, outputs in self._boxes(clips).items():
+            own = {o: (self._media(clips[o][0]), clips[o][1]) for o in outputs}
+            self._send(box, messages.Play(own, t0_ns, play, fade))
+
+    def stop(
+        self, fade: float, outputs: Collection[str] | None, at: float | None, play: int | None
+    ) -> None:
+        at_ns = None if at is None else self.wall.to_wall_ns(at)
+        boxes = self._boxes(self.box_of if outputs is None else outputs)
+        for box, own in boxes.items():
+            chosen = None if outputs is None else tuple(own)
+            self._send(box, messages.Stop(chosen, at_ns, play, fade))
+
+    def effect(self, output: str, clip: Path, gain: float, t0: float, play: int) -> None:
+        effect = messages.Effect(output, self._media(clip), gain, self.wall.to_wall_ns(t0), play)
+        self._send(self.box_of[output], effect)
+
+    def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
+        for box in set(self.box_of.values()):
+            own = {
+                o: tuple((self._media(path), loop) for path, loop in sorted(clips.get(o, ())))
+                for o, b in self.box_of.items()
+                if b == box
+            }
+            self._send(box, messages.Load(own))
+
+    def level(self, output: str, gain: float) -> None:
+        self._send(self.box_of[output], messages.Level(output, gain))
+
+
+@dataclass
+class SpreadOutputs:
+    """Every output of a show across boxes, as one :class:`Outputs`: the leader's own
+    (``local``, its player pool) and the others' (``remote``)."""
+
+    local: Outputs
+    remote: RemoteOutputs
+    #: Each remote output's latest health as its box reported it; not heard from: failed.
+    reported: dict[str, OutputHealth] = field(default_factory=dict)
+
+    @property
+    def listener(self) -> OutputListener | None:
+        return self.local.listener
+
+    @listener.setter
+    def listener(self, listener: OutputListener | None) -> None:
+        self.local.listener = listener
+
+    @property
+    def trims(self) -> Mapping[str, float]:
+        return self.local.trims
+
+    @trims.setter
+    def trims(self, trims: Mapping[str, float]) -> None:
+        self.local.trims = trims
+
+    @property
+    def soonest(self) -> float:
+        return max(self.local.soonest, self.remote.soonest)
+
+    def _now(self) -> float:
+        return self.remote.wall.monotonic()
+
+    async def play(
+        self,
+        clips: Mapping[str, Clip],
+        t0: float | None = None,
+        play: int = 0,
+        fade: tuple[float, float] = (0.0, 0.0),
+    ) -> float:
+        if t0 is None:
+            t0 = self._now() + self.soonest
+        self.remote.play(clips, t0, play, fade)
+        here = {o: c for o, c in clips.items() if o not in self.remote.box_of}
+        return await self.local.play(here, t0, play, fade)
+
+    async def stop(
+        self,
+        fade: float = 0.0,
+        outputs: Collection[str] | None = None,
+        at: float | None = None,
+        play: int | None = None,
+    ) -> None:
+        self.remote.stop(fade, outputs, at, play)
+        here = None if outputs is None else [o for o in outputs if o not in self.remote.box_of]
+        if here is None or here:
+            await self.local.stop(fade, here, at, play)
+
+    def effect(self, output: str, clip: Path, gain: float, t0: float | None, play: int) -> float:
+        if output not in self.remote.box_of:
+            return self.local.effect(output, clip, gain, t0, play)
+        t0 = self._now() + self.remote.soonest if t0 is None else t0
+        self.remote.effect(output, clip, gain, t0, play)
+        return t0
+
+    async def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
+        self.remote.load(clips)
+        await self.local.load({o: c for o, c in clips.items() if o not in self.remote.box_of})
+
+    async def level(self, output: str, gain: float) -> None:
+        if output in self.remote.box_of:
+            self.remote.level(output, gain)
+        else:
+            await self.local.level(output, gain)
+
+    def health(self) -> dict[str, OutputHealth]:
+        unheard = OutputHealth(failed="its box has not been heard from", alive=False)
+        remote = {o: self.reported.get(o, unheard) for o in self.remote.box_of}
+        return {**self.local.health(), **remote}
