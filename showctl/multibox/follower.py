@@ -4,9 +4,10 @@ monotonic clock (:mod:`.wallclock`) as the command is applied.
 
 A command for another show, or not one at all, is refused and counted (``refused``: by why,
 at most :data:`REASONS` kinds kept), and logged once a kind; a command older than one already
-applied (a lower ``seq`` from the same leader, as a retained message read after a live one) is
-dropped and counted. What happens to the outputs themselves is the pool's: a play whose T0 is
-already past (a box that started late) joins the timeline where it is, on the sample.
+applied on the same topic (a lower ``seq`` from the same leader: a retained message read after
+a live one) is dropped and counted. What happens to the outputs themselves is the pool's: a
+play whose T0 is already past (a box that started late) joins the timeline where it is, on the
+sample.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ class Follower:
     applied: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     dropped: int = 0  # older than one applied
-    #: The leader's latest ``seq`` applied.
-    seq: dict[str, int] = field(default_factory=dict)
+    #: The latest ``seq`` applied, by leader and topic.
+    seq: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    async def receive(self, payload: bytes) -> None:
-        """Apply one message from the bus (never raises for what the message holds)."""
+    async def receive(self, payload: bytes, topic: str = "") -> None:
+        """Apply one message from the bus, come on ``topic`` (never raises for what the
+        message holds)."""
         try:
             message = messages.decode(payload, self.show)
         except messages.Refused as e:
@@ -55,10 +57,10 @@ class Follower:
                 logger.warning("box_message_refused", why=str(e))
             self.refused[reason] += 1
             return
-        if message.seq <= self.seq.get(message.leader, -1):
+        if message.seq <= self.seq.get((message.leader, topic), -1):
             self.dropped += 1
             return
-        self.seq[message.leader] = message.seq
+        self.seq[message.leader, topic] = message.seq
         await self.apply(message.command)
         self.applied += 1
 
