@@ -178,17 +178,17 @@ class Boxes:
         self.hall = SimulatedOutputs(["north"], FakeClock(hall.monotonic()))
         self.annex = SimulatedOutputs(["south", "west"], FakeClock(annex.monotonic()))
         digest = messages.digest(self.show.path)
-        self.bus: list[tuple[str, bytes]] = []
+        self.bus: list[tuple[str, str, bytes, bool]] = []
         remote = leader.RemoteOutputs(
-            self.show, "hall", digest, lambda box, m: self.bus.append((box, m)), hall.clock
+            self.show, "hall", digest, lambda *sent: self.bus.append(sent), hall.clock
         )
         self.outputs = leader.SpreadOutputs(self.hall, remote)
         self.follower = follower.Follower(self.annex, digest, self.show.media_dir, annex.clock)
 
     async def deliver(self) -> None:
-        for box, payload in self.bus:
+        for box, what, payload, _ in self.bus:
             assert box == "annex"
-            await self.follower.receive(payload)
+            await self.follower.receive(payload, what)
         self.bus.clear()
 
 
@@ -221,6 +221,7 @@ def test_a_start_lands_on_one_wall_instant_on_every_box(tmp_path: Path) -> None:
         await boxes.outputs.stop(fade=0.5, at=t0 + 10)
         await boxes.outputs.level("west", 0.5)
         boxes.outputs.effect("west", tmp_path / "media" / "tone.wav", 0.25, t0 + 2, 1)
+        sent = list(boxes.bus)
         await boxes.deliver()
         assert boxes.annex.stops == [
             (pytest.approx(t0 + 10 - 4000), "south"),
@@ -231,7 +232,13 @@ def test_a_start_lands_on_one_wall_instant_on_every_box(tmp_path: Path) -> None:
         assert [(e.output, e.gain, pytest.approx(e.t0)) for e in boxes.annex.effects] == [
             ("west", 0.25, t0 + 2 - 4000)
         ]
-        assert boxes.follower.applied == 4
+        assert boxes.follower.applied == 5  # a stop an output, a level, an effect
+        assert [(what, retain) for _, what, _, retain in sent] == [
+            ("output/south", True),
+            ("output/west", True),
+            ("level/west", True),
+            ("effect", False),
+        ]
         health = boxes.outputs.health()
         assert health["south"].failed == "its box has not been heard from"
 
@@ -244,9 +251,9 @@ def test_a_follower_counts_what_it_refuses_and_drops_what_is_older(tmp_path: Pat
     async def main() -> None:
         await boxes.outputs.level("west", 0.5)
         await boxes.outputs.level("west", 0.25)
-        (_, first), (_, second) = boxes.bus
-        await boxes.follower.receive(second)
-        await boxes.follower.receive(first)  # a retained message read after a live one
+        (_, what, first, _), (_, _, second, _) = boxes.bus
+        await boxes.follower.receive(second, what)
+        await boxes.follower.receive(first, what)  # a retained message read after a live one
         assert boxes.annex.levels == {"west": 0.25}
         assert boxes.follower.dropped == 1
         for _ in range(100):

@@ -24,15 +24,23 @@ from showctl.show.model import Show
 FLOOR = 0.1
 
 
+#: Sends a command to a box: ``send(box, what, payload, retain)``, ``what`` the topic below the
+#: box's (``output/NAME``, ``level/NAME``, ``load``, ``effect``).
+Send = Callable[[str, str, bytes, bool], None]
+
+
 @dataclass
 class RemoteOutputs:
     """The outputs of ``show`` on boxes other than ``me``: each command for them is sent to
-    their box (``send(box, payload)``), its times mapped onto the wall clock."""
+    their box, its times mapped onto the wall clock. What a box that starts late needs (what
+    each output plays or that it is silent, its level, the clips to keep ready) is retained,
+    one message an output, so that the latest of each is there for it; an effect is not (it
+    is over before a box could join it)."""
 
     show: Show
     me: str
     digest: str
-    send: Callable[[str, bytes], None]
+    send: Send
     wall: WallClock = field(default_factory=WallClock)
     #: How soon after a command every other box can place a sample (s).
     soonest: float = FLOOR
@@ -46,17 +54,10 @@ class RemoteOutputs:
             for output in wired.outputs
         }
 
-    def _send(self, box: str, command: messages.Command) -> None:
+    def _send(self, box: str, what: str, command: messages.Command, retain: bool = True) -> None:
         self.seq += 1
-        self.send(box, messages.Message(self.digest, self.me, self.seq, command).encode())
-
-    def _boxes(self, outputs: Collection[str]) -> dict[str, list[str]]:
-        """``outputs`` (those on other boxes) by their box."""
-        boxes: dict[str, list[str]] = {}
-        for output in outputs:
-            if output in self.box_of:
-                boxes.setdefault(self.box_of[output], []).append(output)
-        return boxes
+        payload = messages.Message(self.digest, self.me, self.seq, command).encode()
+        self.send(box, what, payload, retain)
 
     def _media(self, path: Path) -> str:
         """A clip's path in the media folder, as every box has it."""
@@ -66,22 +67,23 @@ class RemoteOutputs:
         self, clips: Mapping[str, Clip], t0: float, play: int, fade: tuple[float, float]
     ) -> None:
         t0_ns = self.wall.to_wall_ns(t0)
-        for box, outputs in self._boxes(clips).items():
-            own = {o: (self._media(clips[o][0]), clips[o][1]) for o in outputs}
-            self._send(box, messages.Play(own, t0_ns, play, fade))
+        for o in clips:
+            if o in self.box_of:
+                clip = {o: (self._media(clips[o][0]), clips[o][1])}
+                self._send(self.box_of[o], f"output/{o}", messages.Play(clip, t0_ns, play, fade))
 
     def stop(
         self, fade: float, outputs: Collection[str] | None, at: float | None, play: int | None
     ) -> None:
         at_ns = None if at is None else self.wall.to_wall_ns(at)
-        boxes = self._boxes(self.box_of if outputs is None else outputs)
-        for box, own in boxes.items():
-            chosen = None if outputs is None else tuple(own)
-            self._send(box, messages.Stop(chosen, at_ns, play, fade))
+        for o in self.box_of if outputs is None else outputs:
+            if o in self.box_of:
+                stop = messages.Stop((o,), at_ns, play, fade)
+                self._send(self.box_of[o], f"output/{o}", stop)
 
     def effect(self, output: str, clip: Path, gain: float, t0: float, play: int) -> None:
         effect = messages.Effect(output, self._media(clip), gain, self.wall.to_wall_ns(t0), play)
-        self._send(self.box_of[output], effect)
+        self._send(self.box_of[output], "effect", effect, retain=False)
 
     def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         for box in set(self.box_of.values()):
@@ -90,10 +92,10 @@ class RemoteOutputs:
                 for o, b in self.box_of.items()
                 if b == box
             }
-            self._send(box, messages.Load(own))
+            self._send(box, "load", messages.Load(own))
 
     def level(self, output: str, gain: float) -> None:
-        self._send(self.box_of[output], messages.Level(output, gain))
+        self._send(self.box_of[output], f"level/{output}", messages.Level(output, gain))
 
 
 @dataclass

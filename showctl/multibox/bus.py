@@ -1,0 +1,148 @@
+"""The boxes' link: the MQTT broker of the settings (``[mqtt]``), below ``BASE/boxes/``.
+
+- ``BASE/boxes/BOX/output/NAME`` (retained, QoS 1): the leader's latest play or stop for output
+  ``NAME`` of box ``BOX``; ``.../level/NAME`` (retained) its level; ``.../load`` (retained) the
+  clips its box keeps ready; ``.../effect`` (QoS 1, not retained) an effect. A box that starts,
+  restarts or reconnects late reads the retained ones and joins what plays, on the sample.
+
+A :class:`Bus` is one paho client on its own thread (MQTT 5, a clean session, trying again from
+1 s up to every 30 s while the broker is away, as the MQTT surface does); what it receives is
+handed to the event loop. The show never waits for it: a message sent while the broker is
+away is not sent (paho keeps QoS 1 messages for a while; the retained ones say the latest when
+it is back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from showctl.settings import MqttSettings
+
+logger = structlog.get_logger()
+
+MIN_DELAY, MAX_DELAY = 1, 30
+KEEPALIVE = 15
+#: Retained messages keep their flag (MQTT 5): a box can tell the latest from what is live.
+SUBSCRIBE = SubscribeOptions(qos=1, retainAsPublished=True)
+#: Messages received and not yet handled, at most; more are dropped and counted (a flood).
+QUEUE = 1000
+
+
+class Bus:
+    """This box's client of the boxes' link: :meth:`send` to a box's topics, and every
+    message on ``subscribe`` topics (below ``BASE/boxes/``) handed, in order, to ``await
+    received(payload, topic below the box's)`` by :meth:`run`. :attr:`dropped` counts those
+    that came faster than they could be handled, past :data:`QUEUE`."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        me: str,
+        subscribe: list[str],
+        received: Callable[[bytes, str], Awaitable[None]],
+    ) -> None:
+        self.settings = settings
+        self.me = me
+        self.base = f"{settings.base}/boxes"
+        self.subscribe = [f"{self.base}/{topic}" for topic in subscribe]
+        self.received = received
+        self.connected = False
+        self.dropped = 0
+        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE)
+        self._client: Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        """Start connecting in the background; never blocks."""
+        s = self.settings
+        self._loop = asyncio.get_running_loop()
+        client = Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"showctl-box-{self.me}",
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        if s.username:
+            client.username_pw_set(s.username, s.password or None)
+        if s.tls:
+            client.tls_set(ca_certs=s.ca_file or None)
+        client.reconnect_delay_set(min_delay=MIN_DELAY, max_delay=MAX_DELAY)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.connect_async(s.host, s.port, keepalive=KEEPALIVE, clean_start=True)
+        client.loop_start()
+        self._client = client
+
+    async def run(self) -> None:
+        """Hand each message received to ``received``, in order, until cancelled."""
+        while True:
+            what, payload = await self._queue.get()
+            await self.received(payload, what)
+
+    def _queued(self, what: str, payload: bytes) -> None:
+        try:
+            self._queue.put_nowait((what, payload))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def send(self, box: str, what: str, payload: bytes, retain: bool) -> None:
+        """Publish ``payload`` on box ``box``'s topic ``what`` (QoS 1); not while away."""
+        if self._client is not None and self.connected:
+            self._client.publish(f"{self.base}/{box}/{what}", payload, qos=1, retain=retain)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
+
+    def _to_loop(self, callback: Callable[..., Any], *args: Any) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(callback, *args)
+
+    def _on_connect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if not reason.is_failure and self.subscribe:
+            client.subscribe([(topic, SUBSCRIBE) for topic in self.subscribe])
+        self._to_loop(self._connected, not reason.is_failure, str(reason))
+
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._to_loop(self._connected, False, "connection lost")
+
+    def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            return
+        below = topic.removeprefix(f"{self.base}/").split("/", 1)
+        if len(below) == 2:
+            self._to_loop(self._queued, below[1], bytes(message.payload))
+
+    def _connected(self, connected: bool, why: str) -> None:
+        if connected != self.connected:
+            self.connected = connected
+            logger.info("box_link_up" if connected else "box_link_down", box=self.me, why=why)
