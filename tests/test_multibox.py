@@ -15,6 +15,7 @@ import pytest
 
 from showctl.clock import FakeClock
 from showctl.multibox import follower, leader, messages, wallclock
+from showctl.multibox import offsets as offsets_module
 from showctl.players.simulated import SimulatedOutputs
 from showctl.show import loader
 from showctl.testing import write_wav
@@ -269,3 +270,29 @@ def test_a_follower_counts_what_it_refuses_and_drops_what_is_older(tmp_path: Pat
         assert boxes.annex.levels == {"west": 0.25}
 
     asyncio.run(main())
+
+
+def test_a_boxs_clock_is_measured_against_the_leaders_and_flagged_past_the_bound() -> None:
+    """The annex's wall clock 3 ms ahead of the hall's; the way there 2 ms, back 1 ms, but one
+    answer held up 40 ms on its way back: the shortest way's exchange is believed."""
+    offsets = offsets_module.Offsets()
+    hall = 1_800_000_000 * 10**9
+    ahead, there, back = 3_000_000, 2_000_000, 1_000_000
+    for held in (0, 40_000_000, 0):
+        sent = offsets.ping(hall)
+        got = hall + there + ahead  # on the annex's clock
+        reply = offsets_module.answer(sent, "annex", got, got + 500_000)
+        hall += there + 500_000 + back + held
+        exchange = offsets.answered(reply, hall)
+        assert exchange is not None
+        hall += 1_000_000_000
+    best = offsets.believed("annex")
+    assert best is not None
+    # Within half the way's asymmetry (2 ms there, 1 ms back: 0.5 ms).
+    assert best.offset == pytest.approx(0.003 + 0.0005, abs=1e-9)
+    assert best.way == pytest.approx(0.003, abs=1e-9)
+    assert offsets.state() == {"annex": {"offset_ms": 3.5, "way_ms": 3.0, "flagged": True}}
+    assert offsets.answered(b"nonsense", hall) is None
+    within = offsets_module.Offsets(bound=0.005)
+    within.kept = offsets.kept
+    assert within.state()["annex"]["flagged"] is False
