@@ -21,17 +21,15 @@ from typing import Any
 
 import structlog
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from showctl.settings import MqttSettings
+from showctl.surfaces.mqtt import KEEPALIVE, client_for
 
 logger = structlog.get_logger()
 
-MIN_DELAY, MAX_DELAY = 1, 30
-KEEPALIVE = 15
 #: Retained messages keep their flag (MQTT 5): a box can tell the latest from what is live.
 SUBSCRIBE = SubscribeOptions(qos=1, retainAsPublished=True)
 #: Messages received and not yet handled, at most; more are dropped and counted (a flood).
@@ -66,16 +64,7 @@ class Bus:
         """Start connecting in the background; never blocks."""
         s = self.settings
         self._loop = asyncio.get_running_loop()
-        client = Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"showctl-box-{self.me}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        if s.username:
-            client.username_pw_set(s.username, s.password or None)
-        if s.tls:
-            client.tls_set(ca_certs=s.ca_file or None)
-        client.reconnect_delay_set(min_delay=MIN_DELAY, max_delay=MAX_DELAY)
+        client = client_for(s, f"showctl-box-{self.me}")
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -182,23 +182,8 @@ class MqttSurface:
         s = self.settings
         self._loop = asyncio.get_running_loop()
         self._context = contextvars.copy_context()
-        client = Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id or f"showctl-{socket.gethostname()}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        if s.username:
-            client.username_pw_set(s.username, s.password or None)
-        if s.tls:
-            try:
-                client.tls_set(ca_certs=s.ca_file or None)
-            except OSError as e:  # ssl.SSLError too
-                raise SettingsError(
-                    f"mqtt.ca_file {s.ca_file!r} cannot be used ({e}); give the PEM file of the "
-                    "CA that signed the broker's certificate, or leave it empty for the system's"
-                ) from e
+        client = client_for(s, s.client_id or f"showctl-{socket.gethostname()}")
         client.will_set(self.topics["online"], "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=MIN_DELAY, max_delay=MAX_DELAY)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -579,6 +564,27 @@ class MqttSurface:
         client = self._client
         if client is not None and client.is_connected():
             client.publish(topic, json.dumps(message), qos=0)
+
+
+def client_for(settings: MqttSettings, client_id: str) -> Client:
+    """A paho client for the settings' broker (MQTT 5, its user, its TLS), trying again from
+    :data:`MIN_DELAY` up to every :data:`MAX_DELAY` s; not connected yet. Raises
+    :class:`SettingsError` when ``tls`` is on and the ``ca_file`` cannot be used."""
+    client = Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password or None)
+    if settings.tls:
+        try:
+            client.tls_set(ca_certs=settings.ca_file or None)
+        except OSError as e:  # ssl.SSLError too
+            raise SettingsError(
+                f"mqtt.ca_file {settings.ca_file!r} cannot be used ({e}); give the PEM file of "
+                "the CA that signed the broker's certificate, or leave it empty for the system's"
+            ) from e
+    client.reconnect_delay_set(min_delay=MIN_DELAY, max_delay=MAX_DELAY)
+    return client
 
 
 def _object(payload: bytes) -> dict[str, Any] | None:
