@@ -184,7 +184,7 @@ class Boxes:
             self.show, "hall", digest, lambda *sent: self.bus.append(sent), hall.clock
         )
         self.outputs = leader.SpreadOutputs(self.hall, remote)
-        self.follower = follower.Follower(self.annex, digest, self.show.media_dir, annex.clock)
+        self.follower = follower.Follower(self.annex, digest, self.show.media_dir, wall=annex.clock)
 
     async def deliver(self) -> None:
         for box, what, payload, _ in self.bus:
@@ -296,3 +296,61 @@ def test_a_boxs_clock_is_measured_against_the_leaders_and_flagged_past_the_bound
     within = offsets_module.Offsets(bound=0.005)
     within.kept = offsets.kept
     assert within.state()["annex"]["flagged"] is False
+
+
+class Told:
+    """A controller's ear: what the outputs told it."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, ...]] = []
+
+    def clip_finished(self, output: str, play: int, reason: str) -> None:
+        self.heard.append(("finished", output, str(play), reason))
+
+    def output_failed(self, output: str, reason: str) -> None:
+        self.heard.append(("failed", output, reason))
+
+    def output_recovered(self, output: str) -> None:
+        self.heard.append(("recovered", output))
+
+    def output_changed(self, output: str) -> None:
+        self.heard.append(("changed", output))
+
+
+def test_a_clip_ending_and_an_output_failing_on_another_box_reach_the_leaders_controller(
+    tmp_path: Path,
+) -> None:
+    boxes = Boxes(tmp_path)
+    told = Told()
+    boxes.outputs.listener = told
+    reports = leader.Reports(boxes.outputs)
+    back: list[tuple[str, bytes, bool]] = []
+    boxes.follower.me = "annex"
+    boxes.follower.report = lambda *sent: back.append(sent)
+
+    async def main() -> None:
+        await boxes.outputs.play(boxes.show.clips("a"), play=2)
+        await boxes.deliver()
+        boxes.annex.clock.advance(boxes.outputs.soonest + 1.5)  # the 1-s clip is over
+        boxes.annex.finish_due()
+        boxes.annex.fail("west", "its card is gone")
+        boxes.annex.soonest = 0.3
+        boxes.follower.report_health()
+        for what, payload, _ in back:
+            await reports.received(payload, what)
+        await reports.received(b"{}", "nonsense")
+
+    asyncio.run(main())
+    assert told.heard == [
+        ("finished", "south", "2", "end"),
+        ("changed", "south"),  # first heard of: its health (working, silent now)
+        ("failed", "west", "its card is gone"),
+    ]
+    assert [(what, retain) for what, _, retain in back] == [
+        ("event", False),
+        ("health/annex", True),
+        ("health/annex", True),
+    ]
+    assert boxes.outputs.health()["west"].failed == "its card is gone"
+    assert boxes.outputs.soonest == pytest.approx(0.3 + reports.way)
+    assert reports.refused == 1

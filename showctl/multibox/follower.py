@@ -8,11 +8,19 @@ applied on the same topic (a lower ``seq`` from the same leader: a retained mess
 a live one) is dropped and counted. What happens to the outputs themselves is the pool's: a
 play whose T0 is already past (a box that started late) joins the timeline where it is, on the
 sample.
+
+What its outputs do goes back to the leader (``report(what, payload, retain)``, to the leader's
+topics): each clip's end (``event``: the leader's controller waits for it, an ``audio_end``
+transition), and the outputs' health and how soon this box can place a sample (``health/BOX``,
+retained: the latest is what counts), at every change and when asked (:meth:`report_health`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +44,9 @@ class Follower:
     outputs: Outputs
     show: str
     media: Path
+    me: str = ""
+    #: Sends to the leader: ``report(what, payload, retain)``.
+    report: Callable[[str, bytes, bool], None] = lambda what, payload, retain: None
     wall: WallClock = field(default_factory=WallClock)
     #: Commands applied, and refused by why.
     applied: int = 0
@@ -43,6 +54,32 @@ class Follower:
     dropped: int = 0  # older than one applied
     #: The latest ``seq`` applied, by leader and topic.
     seq: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.outputs.listener = self
+
+    # --- what the outputs tell: to the leader ---------------------------------------------
+
+    def clip_finished(self, output: str, play: int, reason: str) -> None:
+        event = {"box": self.me, "output": output, "play": play, "reason": reason}
+        self.report("event", json.dumps(event).encode(), False)
+
+    def output_failed(self, output: str, reason: str) -> None:
+        self.report_health()
+
+    def output_recovered(self, output: str) -> None:
+        self.report_health()
+
+    def output_changed(self, output: str) -> None:
+        self.report_health()
+
+    def report_health(self) -> None:
+        """Tell the leader the outputs' health and how soon this box can place a sample."""
+        health = {o: dataclasses.asdict(h) for o, h in self.outputs.health().items()}
+        state = {"box": self.me, "outputs": health, "soonest": self.outputs.soonest}
+        self.report(f"health/{self.me}", json.dumps(state).encode(), True)
+
+    # --- what the leader says: to the outputs ---------------------------------------------
 
     async def receive(self, payload: bytes, topic: str = "") -> None:
         """Apply one message from the bus, come on ``topic`` (never raises for what the

@@ -10,9 +10,11 @@ needs, so that every output of every box starts on the same sample.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from showctl.multibox import messages
 from showctl.multibox.wallclock import WallClock
@@ -177,3 +179,53 @@ class SpreadOutputs:
         unheard = OutputHealth(failed="its box has not been heard from", alive=False)
         remote = {o: self.reported.get(o, unheard) for o in self.remote.box_of}
         return {**self.local.health(), **remote}
+
+
+@dataclass
+class Reports:
+    """The leader's side of what the other boxes report (:mod:`.follower`): a clip's end goes
+    to the controller as its own outputs' do, a box's health and readiness to ``outputs``
+    (their health in the status; the T0 of a start as far ahead as the slowest box needs, and
+    :attr:`way` more for the link). What cannot be read is counted in ``refused``."""
+
+    outputs: SpreadOutputs
+    #: The link's way to a box (s), added to its readiness; the clock check measures it.
+    way: float = 0.02
+    refused: int = 0
+    soonest: dict[str, float] = field(default_factory=dict)  # each box's, as it said
+
+    async def received(self, payload: bytes, what: str) -> None:
+        try:
+            data: Any = json.loads(payload)
+            if what == "event":
+                output, play, reason = str(data["output"]), int(data["play"]), str(data["reason"])
+                if self.outputs.listener is not None and output in self.outputs.remote.box_of:
+                    self.outputs.listener.clip_finished(output, play, reason)
+            elif what.startswith("health/"):
+                box = what.removeprefix("health/")
+                reported = {
+                    output: OutputHealth(**health)
+                    for output, health in data["outputs"].items()
+                    if self.outputs.remote.box_of.get(output) == box
+                }
+                self.soonest[box] = float(data["soonest"])
+                self.outputs.remote.soonest = max(FLOOR, max(self.soonest.values()) + self.way)
+                for output, health in reported.items():
+                    self._tell(output, self.outputs.reported.get(output), health)
+                    self.outputs.reported[output] = health
+            else:
+                self.refused += 1
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.refused += 1
+
+    def _tell(self, output: str, was: OutputHealth | None, now: OutputHealth) -> None:
+        """Tell the controller how a remote output's health changed, as its own pool would."""
+        listener = self.outputs.listener
+        if listener is None:
+            return
+        if now.failed and (was is None or not was.failed):
+            listener.output_failed(output, now.failed)
+        elif not now.failed and was is not None and was.failed:
+            listener.output_recovered(output)
+        elif was != now:
+            listener.output_changed(output)
