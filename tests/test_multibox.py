@@ -354,3 +354,20 @@ def test_a_clip_ending_and_an_output_failing_on_another_box_reach_the_leaders_co
     assert boxes.outputs.health()["west"].failed == "its card is gone"
     assert boxes.outputs.soonest == pytest.approx(0.3 + reports.way)
     assert reports.refused == 1
+
+
+def test_a_leader_started_again_is_heard_above_what_it_sent_before(tmp_path: Path) -> None:
+    boxes = Boxes(tmp_path)
+
+    async def main() -> None:
+        await boxes.outputs.level("west", 0.5)
+        await boxes.deliver()
+        again = leader.RemoteOutputs(
+            boxes.show, "hall", boxes.outputs.remote.digest, lambda *sent: boxes.bus.append(sent)
+        )
+        again.level("west", 0.25)
+        await boxes.deliver()
+        assert boxes.annex.levels == {"west": 0.25}
+        assert boxes.follower.dropped == 0
+
+    asyncio.run(main())

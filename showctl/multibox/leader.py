@@ -11,6 +11,7 @@ needs, so that every output of every box starts on the same sample.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,9 @@ class RemoteOutputs:
     wall: WallClock = field(default_factory=WallClock)
     #: How soon after a command every other box can place a sample (s).
     soonest: float = FLOOR
-    seq: int = 0
+    #: Counts the messages from the leader's start on the wall clock (ns), so that a leader
+    #: started again goes on above what it sent before, which the boxes may have kept.
+    seq: int = field(default_factory=time.time_ns)
 
     def __post_init__(self) -> None:
         self.box_of = {
