@@ -39,6 +39,10 @@ from showctl.gpio.base import GpioBackend, chip_path
 from showctl.health import HealthMonitor
 from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
+from showctl.multibox import messages
+from showctl.multibox.bus import Bus
+from showctl.multibox.leader import RemoteOutputs, Reports, SpreadOutputs
+from showctl.players.outputs import Outputs
 from showctl.players.pool import PlayerPool
 from showctl.players.restarts import RestartPolicy
 from showctl.room.messages import Messages
@@ -117,9 +121,10 @@ async def run(show: Show, options: RunOptions) -> int:
     the exit status, 0 however it was stopped. A stop while the players start ends the start
     (the players that started quit)."""
     audio, gpio = backends(options)
+    own = show.part(options.settings.box.me)  # of a show across boxes: this box's hardware
     # The relays first, each in its safe state from its request, before anything else; and
     # last, safe again and let go, however the show ends.
-    relays = Relays(show.relays, gpio) if show.relays else None
+    relays = Relays(own.relays, gpio) if own.relays else None
     props = Props(options.settings.props)
     messages = Messages(options.settings.osc.targets, props)
     try:
@@ -142,13 +147,13 @@ async def _run(
     messages: Messages,
 ) -> int:
     audio, gpio = hardware
-    view = options.view
-    keys = keys_for(show) if options.sim and view is not None else {}
-    screen = _Screen(view, keys) if view is not None else None
+    keys, screen = _screen(show, options)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    own = show.part(options.settings.box.me)
+    links = _Links(show, options)
     pool = PlayerPool(
-        show.outputs,
+        own.outputs,
         backend=audio,
         capture=options.capture,
         supervise=True,
@@ -156,7 +161,7 @@ async def _run(
         policy=options.restarts,
     )
     frames = _Frames([screen.frame] if screen is not None else [])
-    leds = LedPlayer(open_matrix(show.matrix, gpio), on_frame=frames) if show.matrix else None
+    leds = LedPlayer(open_matrix(own.matrix, gpio), on_frame=frames) if own.matrix else None
     watcher: InputWatcher | None = None
     server = ControlServer(options.socket)
     server.check_free()
@@ -174,7 +179,7 @@ async def _run(
                 return 0
             controller = ShowController(
                 show,
-                pool,
+                links.outputs(pool),
                 leds=leds,
                 relays=relays,
                 messages=messages,
@@ -186,7 +191,7 @@ async def _run(
             systemd = _Systemd(controller, screen, pool)
             if leds is not None:
                 leds.on_failed = _threadsafe(loop, controller.changed)
-            watcher = InputWatcher(show, gpio, lambda name, edge: controller.fire(name, "gpio"))
+            watcher = InputWatcher(own, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
             await server.start(controller)
             await surfaces.start(controller, frames)
@@ -200,11 +205,13 @@ async def _run(
                     controller=controller.run(),
                     watchdog=systemd.liveness.run(),
                     **_checks(controller, pool, options),
+                    **links.work(),
                 )
             await _wind_down(pool, controller, systemd.notifier)
         finally:
             await pool.close()  # the players that did start must not outlive the controller
     finally:
+        await links.close()
         await surfaces.close()
         await server.close()
         if watcher is not None:
@@ -240,6 +247,46 @@ def _health_monitor(controller: ShowController, options: RunOptions) -> HealthMo
     )
     controller.health = monitor
     return monitor
+
+
+def _screen(show: Show, options: RunOptions) -> tuple[dict[str, str], _Screen | None]:
+    """With a terminal view (``--sim`` in a terminal): its keys, and the screen drawing it."""
+    view = options.view
+    keys = keys_for(show) if options.sim and view is not None else {}
+    return keys, (_Screen(view, keys) if view is not None else None)
+
+
+class _Links:
+    """The leader's link to the other boxes of a show across boxes (none without boxes): its
+    commands for their outputs out, their reports in."""
+
+    def __init__(self, show: Show, options: RunOptions) -> None:
+        self.show, self.settings = show, options.settings
+        self.bus: Bus | None = None
+        self.reports: Reports | None = None
+
+    def outputs(self, pool: PlayerPool) -> Outputs:
+        """The outputs the controller drives: ``pool``, and with boxes the others' too."""
+        if not self.show.boxes:
+            return pool
+        me = self.settings.box.me
+        bus = Bus(self.settings.mqtt, me, [f"{me}/#"], self._received)
+        digest = messages.digest(self.show.path)
+        spread = SpreadOutputs(pool, RemoteOutputs(self.show, me, digest, bus.send))
+        self.bus, self.reports = bus, Reports(spread)
+        bus.start()
+        return spread
+
+    async def _received(self, payload: bytes, what: str) -> None:
+        if self.reports is not None:
+            await self.reports.received(payload, what)
+
+    def work(self) -> dict[str, Coroutine[Any, Any, None]]:
+        return {} if self.bus is None else {"box-link": self.bus.run()}
+
+    async def close(self) -> None:
+        if self.bus is not None:
+            await self.bus.close()
 
 
 def _checks(

@@ -277,6 +277,38 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _across_boxes(show: Show, settings: Settings) -> str | None:
+    """Why ``showctl run`` cannot play ``show`` across boxes with ``settings`` (one sentence);
+    ``None``: it can, or the show has no boxes."""
+    if not show.boxes:
+        return None
+    box, boxes = settings.box, ", ".join(show.boxes)
+    if box.me not in show.boxes or box.leader not in show.boxes:
+        return (
+            f"this box is {box.me!r} and its leader {box.leader!r}, and the show's boxes are: "
+            f"{boxes}; set [box] name and leader in the settings to two of them"
+        )
+    if not settings.mqtt.host:
+        return f"{show.path} is played by boxes ({boxes}): set [mqtt] host to their broker"
+    away = [
+        f"{kind} on box {name!r}"
+        for name, wired in show.boxes.items()
+        if name != box.leader
+        for kind, given in (
+            ("inputs", wired.inputs),
+            ("relays", wired.relays),
+            ("the matrix", wired.matrix),
+        )
+        if given
+    ]
+    if away:
+        return (
+            f"{', '.join(away)}: only the leader's inputs, relays and matrix are played yet "
+            "(issue 24); wire them to the leader's box"
+        )
+    return None
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """List the output devices with the query to write; with a show, check its outputs."""
     from showctl.errors import AudioDeviceError
@@ -340,12 +372,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load(args.show, run_settings)
     if loaded is None:
         return 1
-    if loaded.boxes:
-        print(
-            f"{args.show} is played by boxes ({', '.join(loaded.boxes)}), and playing a show "
-            "across boxes is not built yet (issue 24); run a show without boxes",
-            file=sys.stderr,
-        )
+    refusal = _across_boxes(loaded, run_settings)
+    if refusal:
+        print(refusal, file=sys.stderr)
         return 1
     state_path = Path(args.state) if args.state else saved_state.default_path(loaded.path)
     try:
@@ -371,7 +400,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         sim_gpio=args.sim_gpio,
         restarts=RestartPolicy(retry_failed=args.retry_failed),
     )
+    box = run_settings.box
     try:
+        if loaded.boxes and box.me != box.leader:
+            from showctl.multibox.follow import follow
+
+            return asyncio.run(follow(loaded, box.me, options))
         return asyncio.run(app.run(loaded, options))
     except (PlayerError, GpioError, ControlError) as e:
         print(e, file=sys.stderr)

@@ -1063,6 +1063,20 @@ class Show:
     ] = ()
     path: Path = dataclasses.field(default=Path("show.yaml"), metadata={"internal": True})
 
+    def part(self, box: str) -> Show:
+        """The show as box ``box`` wires it: only its outputs, inputs, relays and (if it has
+        it) the matrix; without boxes, the whole show."""
+        if not self.boxes:
+            return self
+        wired = self.boxes[box]
+        return dataclasses.replace(
+            self,
+            outputs=types.MappingProxyType({o: self.outputs[o] for o in wired.outputs}),
+            inputs=types.MappingProxyType({i: self.inputs[i] for i in wired.inputs}),
+            relays=types.MappingProxyType({r: self.relays[r] for r in wired.relays}),
+            matrix=self.matrix if wired.matrix else None,
+        )
+
     @property
     def title(self) -> str:
         """What people call the show: its ``name``, else its file's name without ``.yaml``."""

@@ -1,0 +1,124 @@
+"""A show across two boxes on the sound hub: ``showctl run`` as the leader (``hall``: outputs 0
+and 1) and as a follower (``annex``: outputs 2 and 3), through a real mosquitto, each its own
+players through PortAudio. A scene started by the leader (a trigger on its control socket)
+sounds on all four outputs from one T0: read off the hub's recording, the boxes' starts are
+within a few samples of each other (the figures over many starts, with the boxes' clocks in
+namespaces of their own, are tests/bench/multibox.py's). A box without the broker, or whose
+settings name no box of the show, is refused in one sentence."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.analysis import channel, find, noise_clip
+from tests.harness.broker import Broker, running_broker
+from tests.harness.running import Running
+from tests.harness.soundhub import SoundHub, device_name
+
+SHOW = """\
+version: 1
+initial: quiet
+media: media
+outputs:
+{outputs}
+boxes:
+  hall: {{outputs: [o0, o1]}}
+  annex: {{outputs: [o2, o3]}}
+scenes:
+  quiet:
+    transitions:
+      - {{event: go, to: noise}}
+  noise:
+    audio: {{{audio}}}
+    transitions:
+      - {{event: quiet, to: quiet}}
+"""
+#: Samples within which the two boxes' starts land (each box's own outputs: within 2).
+TOGETHER = 4
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[SoundHub]:
+    with SoundHub(4) as running:
+        yield running
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    with running_broker(tmp_path / "broker") as started:
+        yield started
+
+
+def write_show(folder: Path) -> tuple[Path, dict[str, object]]:
+    clips = {
+        f"o{i}": noise_clip(folder / "media" / f"o{i}.wav", seed=i, seconds=2.0) for i in range(4)
+    }
+    outputs = "\n".join(f"  o{i}: {{device: {device_name(i)}, latency: 200ms}}" for i in range(4))
+    audio = ", ".join(f"o{i}: {{clip: o{i}.wav, loop: true}}" for i in range(4))
+    show = folder / "show.yaml"
+    show.write_text(SHOW.format(outputs=outputs, audio=audio))
+    return show, clips
+
+
+def settings(folder: Path, broker: Broker, me: str) -> Path:
+    path = folder / f"{me}.toml"
+    path.write_text(
+        "[web]\nport = 0\n"
+        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "show"\n'
+        f'[box]\nname = "{me}"\nleader = "hall"\n'
+    )
+    return path
+
+
+def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
+    hub: SoundHub, broker: Broker, tmp_path: Path
+) -> None:
+    show, clips = write_show(tmp_path)
+    env = {**os.environ, **hub.env}
+    annex_log = (tmp_path / "annex.log").open("w")
+    annex = subprocess.Popen(
+        [sys.executable, "-m", "showctl", "run", str(show), "--settings",
+         str(settings(tmp_path, broker, "annex")), "--state", str(tmp_path / "annex.json")],
+        env=env, stdout=annex_log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    leader = Running(
+        tmp_path, show, settings=settings(tmp_path, broker, "hall"), env=hub.env, sim=False
+    )
+    try:
+        time.sleep(3.0)  # the players' streams running, the annex's health heard
+        with hub.record() as recording:
+            assert leader.answer("trigger", "go")["scene"] == "noise"
+            time.sleep(2.0)
+            played = recording.stop()
+        status = leader.answer("status")
+        assert set(status["outputs"]) == {"o0", "o1", "o2", "o3"}
+        assert not any(o["failed"] for o in status["outputs"].values()), status["outputs"]
+    finally:
+        assert leader.stop() == 0
+        annex.terminate()
+        assert annex.wait(timeout=15) == 0
+    starts = {}
+    for i in range(4):
+        at, match = find(channel(played, i), clips[f"o{i}"][:4800])
+        assert match > 0.9, f"o{i} not found whole ({match:.2f})"
+        starts[f"o{i}"] = at
+    assert max(starts.values()) - min(starts.values()) <= TOGETHER, starts
+
+
+def test_a_box_without_the_broker_is_refused(hub: SoundHub, tmp_path: Path) -> None:
+    show, _ = write_show(tmp_path)
+    path = tmp_path / "annex.toml"
+    path.write_text('[web]\nport = 0\n[box]\nname = "annex"\nleader = "hall"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "showctl", "run", str(show), "--settings", str(path)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "is played by boxes (hall, annex): set [mqtt] host to their broker" in done.stderr
