@@ -205,7 +205,7 @@ async def _run(
                     controller=controller.run(),
                     watchdog=systemd.liveness.run(),
                     **_checks(controller, pool, options),
-                    **links.work(),
+                    **links.work(controller),
                 )
             await _wind_down(pool, controller, systemd.notifier)
         finally:
@@ -256,6 +256,10 @@ def _screen(show: Show, options: RunOptions) -> tuple[dict[str, str], _Screen | 
     return keys, (_Screen(view, keys) if view is not None else None)
 
 
+#: Seconds between the leader's pings of each other box's clock.
+PING_EVERY = 1.0
+
+
 class _Links:
     """The leader's link to the other boxes of a show across boxes (none without boxes): its
     commands for their outputs out, their reports in."""
@@ -281,8 +285,20 @@ class _Links:
         if self.reports is not None:
             await self.reports.received(payload, what)
 
-    def work(self) -> dict[str, Coroutine[Any, Any, None]]:
-        return {} if self.bus is None else {"box-link": self.bus.run()}
+    def work(self, controller: ShowController) -> dict[str, Coroutine[Any, Any, None]]:
+        """The link's work while the show runs: messages in, the clock check's pings out."""
+        if self.bus is None or self.reports is None:
+            return {}
+        controller.boxes = self.reports.state
+        return {"box-link": self.bus.run(), "box-clocks": self._ping(self.bus, self.reports)}
+
+    @staticmethod
+    async def _ping(bus: Bus, reports: Reports) -> None:
+        boxes = sorted(set(reports.outputs.remote.box_of.values()))
+        while True:
+            for box in boxes:
+                bus.send(box, "ping", reports.clocks.ping(time.time_ns()), False)
+            await asyncio.sleep(PING_EVERY)
 
     async def close(self) -> None:
         if self.bus is not None:

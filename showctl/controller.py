@@ -151,6 +151,8 @@ class ShowController:
     health: HealthMonitor | None = None
     #: The latest nightly calibration check's result (``None``: none yet), for the status.
     checked: dict[str, Any] | None = None
+    #: Of a show across boxes, on the leader: the other boxes' state, for the status.
+    boxes: Callable[[], dict[str, Any]] | None = None
     _loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, from start()
 
     def __init__(
@@ -885,6 +887,7 @@ class ShowController:
             **self._room_state(),
             **({"messages": self.messages.state()} if self.messages is not None else {}),
             **({"health": self.health.latest} if self.health and self.health.latest else {}),
+            **({"boxes": self.boxes()} if self.boxes is not None else {}),
             **({"prop_lines": self.props.lines()} if self.props and self.props.serial else {}),
         )
 

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,27 @@ def test_a_leader_started_again_is_heard_above_what_it_sent_before(tmp_path: Pat
         assert boxes.follower.dropped == 0
 
     asyncio.run(main())
+
+
+def test_the_leader_measures_a_followers_clock_by_pinging_it(tmp_path: Path) -> None:
+    """Through the follower's own answer: on one wall clock, it is found on the leader's."""
+    boxes = Boxes(tmp_path)
+    back: list[tuple[str, bytes, bool]] = []
+    boxes.follower.me = "annex"
+    boxes.follower.report = lambda *sent: back.append(sent)
+    reports = leader.Reports(boxes.outputs)
+
+    async def main() -> None:
+        real = follower.Follower(boxes.annex, boxes.follower.show, tmp_path, "annex")
+        real.report = lambda *sent: back.append(sent)
+        await real.receive(reports.clocks.ping(time.time_ns()), "ping")
+        await real.receive(b"nonsense", "ping")
+        ((what, pong, retain),) = back
+        assert (what, retain) == ("pong", False)
+        await reports.received(pong, what)
+        assert real.refused == {"not a ping": 1}
+
+    asyncio.run(main())
+    clock = reports.state()["annex"]["clock"]
+    assert abs(clock["offset_ms"]) < 1.0
+    assert clock["flagged"] is False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from pathlib import Path
 
 import structlog
 
-from showctl.multibox import messages
+from showctl.multibox import messages, offsets
 from showctl.multibox.wallclock import WallClock
 from showctl.players.outputs import Outputs
+from showctl.wall_clock import kernel_clock
 
 logger = structlog.get_logger()
 
@@ -76,14 +78,28 @@ class Follower:
     def report_health(self) -> None:
         """Tell the leader the outputs' health and how soon this box can place a sample."""
         health = {o: dataclasses.asdict(h) for o, h in self.outputs.health().items()}
-        state = {"box": self.me, "outputs": health, "soonest": self.outputs.soonest}
+        clock = kernel_clock()
+        state = {
+            "box": self.me,
+            "outputs": health,
+            "soonest": self.outputs.soonest,
+            "synchronised": clock.synchronised,
+            "clock_error": clock.error,  # the kernel's own estimate (s), from its discipline
+        }
         self.report(f"health/{self.me}", json.dumps(state).encode(), True)
 
     # --- what the leader says: to the outputs ---------------------------------------------
 
     async def receive(self, payload: bytes, topic: str = "") -> None:
         """Apply one message from the bus, come on ``topic`` (never raises for what the
-        message holds)."""
+        message holds); a ``ping`` of the clock check is answered at once."""
+        if topic == "ping":
+            got = time.time_ns()
+            try:
+                self.report("pong", offsets.answer(payload, self.me, got, time.time_ns()), False)
+            except (ValueError, KeyError, TypeError):
+                self.refused["not a ping"] += 1
+            return
         try:
             message = messages.decode(payload, self.show)
         except messages.Refused as e:

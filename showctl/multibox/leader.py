@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from showctl.multibox import messages
+from showctl.multibox.offsets import Offsets
 from showctl.multibox.wallclock import WallClock
 from showctl.players.outputs import Clip, OutputHealth, OutputListener, Outputs
 from showctl.show.model import Show
+
+logger = structlog.get_logger()
 
 #: The least time (s) between a command and its T0 on another box: the bus's way (a broker on
 #: the local network: a few ms) and the box's own players' lead, with room to spare.
@@ -196,6 +201,10 @@ class Reports:
     way: float = 0.02
     refused: int = 0
     soonest: dict[str, float] = field(default_factory=dict)  # each box's, as it said
+    #: Each box's latest report: its clock as its kernel sees it, and when it came (wall s).
+    said: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clocks: Offsets = field(default_factory=Offsets)
+    flagged: set[str] = field(default_factory=set)  # boxes whose clock is off, logged
 
     async def received(self, payload: bytes, what: str) -> None:
         try:
@@ -212,14 +221,55 @@ class Reports:
                     if self.outputs.remote.box_of.get(output) == box
                 }
                 self.soonest[box] = float(data["soonest"])
+                self.said[box] = {
+                    "synchronised": bool(data.get("synchronised")),
+                    "clock_error": data.get("clock_error"),
+                    "at": time.time(),
+                }
                 self.outputs.remote.soonest = max(FLOOR, max(self.soonest.values()) + self.way)
                 for output, health in reported.items():
                     self._tell(output, self.outputs.reported.get(output), health)
                     self.outputs.reported[output] = health
+            elif what == "pong":
+                if self.clocks.answered(payload, time.time_ns()) is None:
+                    self.refused += 1
+                self._flag()
             else:
                 self.refused += 1
         except (ValueError, KeyError, TypeError, AttributeError):
             self.refused += 1
+
+    def _flag(self) -> None:
+        """Log a box whose clock has gone further from the leader's than the bound, or back."""
+        for box, clock in self.clocks.state().items():
+            if clock["flagged"] and box not in self.flagged:
+                self.flagged.add(box)
+                logger.warning("box_clock_off", box=box, offset_ms=clock["offset_ms"])
+            elif not clock["flagged"] and box in self.flagged:
+                self.flagged.discard(box)
+                logger.info("box_clock_back", box=box, offset_ms=clock["offset_ms"])
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        """For the status: each other box, its outputs' health as it said, when it was last
+        heard from (s ago), its clock as its kernel sees it and against the leader's."""
+        boxes = sorted(set(self.outputs.remote.box_of.values()))
+        clocks = self.clocks.state()
+        now = time.time()
+        out = {}
+        for box in boxes:
+            said = self.said.get(box)
+            out[box] = {
+                "heard_s_ago": None if said is None else round(now - said["at"], 1),
+                "synchronised": None if said is None else said["synchronised"],
+                "clock_error_ms": (
+                    None
+                    if said is None or said["clock_error"] is None
+                    else round(said["clock_error"] * 1e3, 3)
+                ),
+                "clock": clocks.get(box),
+                "soonest_ms": round(self.soonest[box] * 1e3, 1) if box in self.soonest else None,
+            }
+        return out
 
     def _tell(self, output: str, was: OutputHealth | None, now: OutputHealth) -> None:
         """Tell the controller how a remote output's health changed, as its own pool would."""

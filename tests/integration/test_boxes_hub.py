@@ -100,6 +100,11 @@ def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
         status = leader.answer("status")
         assert set(status["outputs"]) == {"o0", "o1", "o2", "o3"}
         assert not any(o["failed"] for o in status["outputs"].values()), status["outputs"]
+        annex_said = status["boxes"]["annex"]
+        assert annex_said["heard_s_ago"] < 2.0
+        # One machine, one wall clock: the check over the link finds the annex on it.
+        assert abs(annex_said["clock"]["offset_ms"]) < 1.0, annex_said
+        assert annex_said["clock"]["flagged"] is False
     finally:
         assert leader.stop() == 0
         annex.terminate()
