@@ -281,9 +281,9 @@ class _Links:
         bus.start()
         return spread
 
-    async def _received(self, payload: bytes, what: str) -> None:
+    async def _received(self, payload: bytes, what: str, got_ns: int) -> None:
         if self.reports is not None:
-            await self.reports.received(payload, what)
+            await self.reports.received(payload, what, got_ns)
 
     def work(self, controller: ShowController) -> dict[str, Coroutine[Any, Any, None]]:
         """The link's work while the show runs: messages in, the clock check's pings out."""

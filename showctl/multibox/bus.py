@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,7 +41,9 @@ QUEUE = 1000
 class Bus:
     """This box's client of the boxes' link: :meth:`send` to a box's topics, and every
     message on ``subscribe`` topics (below ``BASE/boxes/``) handed, in order, to ``await
-    received(payload, topic below the box's)`` by :meth:`run`. :attr:`dropped` counts those
+    received(payload, topic below the box's, got_ns)`` by :meth:`run`, ``got_ns`` the wall
+    clock as paho's thread took it off the socket (the clock check's timestamps: the time it
+    waited for the event loop is not the link's). :attr:`dropped` counts those
     that came faster than they could be handled, past :data:`QUEUE`."""
 
     def __init__(
@@ -47,7 +51,7 @@ class Bus:
         settings: MqttSettings,
         me: str,
         subscribe: list[str],
-        received: Callable[[bytes, str], Awaitable[None]],
+        received: Callable[[bytes, str, int], Awaitable[None]],
     ) -> None:
         self.settings = settings
         self.me = me
@@ -56,7 +60,7 @@ class Bus:
         self.received = received
         self.connected = False
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE)
+        self._queue: asyncio.Queue[tuple[str, bytes, int]] = asyncio.Queue(QUEUE)
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -75,12 +79,12 @@ class Bus:
     async def run(self) -> None:
         """Hand each message received to ``received``, in order, until cancelled."""
         while True:
-            what, payload = await self._queue.get()
-            await self.received(payload, what)
+            what, payload, got_ns = await self._queue.get()
+            await self.received(payload, what, got_ns)
 
-    def _queued(self, what: str, payload: bytes) -> None:
+    def _queued(self, what: str, payload: bytes, got_ns: int) -> None:
         try:
-            self._queue.put_nowait((what, payload))
+            self._queue.put_nowait((what, payload, got_ns))
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -108,6 +112,11 @@ class Bus:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
+        sock = client.socket()
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # A command is a small message: Nagle's algorithm held it up to 40 ms (the delayed
+            # ACK it waits for), and the clock check with it (the broker: set_tcp_nodelay).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not reason.is_failure and self.subscribe:
             client.subscribe([(topic, SUBSCRIBE) for topic in self.subscribe])
         self._to_loop(self._connected, not reason.is_failure, str(reason))
@@ -123,13 +132,14 @@ class Bus:
         self._to_loop(self._connected, False, "connection lost")
 
     def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
+        got_ns = time.time_ns()
         try:
             topic = message.topic
         except UnicodeDecodeError:
             return
         below = topic.removeprefix(f"{self.base}/").split("/", 1)
         if len(below) == 2:
-            self._to_loop(self._queued, below[1], bytes(message.payload))
+            self._to_loop(self._queued, below[1], bytes(message.payload), got_ns)
 
     def _connected(self, connected: bool, why: str) -> None:
         if connected != self.connected:

@@ -90,11 +90,12 @@ class Follower:
 
     # --- what the leader says: to the outputs ---------------------------------------------
 
-    async def receive(self, payload: bytes, topic: str = "") -> None:
+    async def receive(self, payload: bytes, topic: str = "", got_ns: int | None = None) -> None:
         """Apply one message from the bus, come on ``topic`` (never raises for what the
-        message holds); a ``ping`` of the clock check is answered at once."""
+        message holds); a ``ping`` of the clock check is answered at once (``got_ns``: when the
+        link got it, on the wall clock; else now)."""
         if topic == "ping":
-            got = time.time_ns()
+            got = time.time_ns() if got_ns is None else got_ns
             try:
                 self.report("pong", offsets.answer(payload, self.me, got, time.time_ns()), False)
             except (ValueError, KeyError, TypeError):

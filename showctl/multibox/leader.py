@@ -206,7 +206,8 @@ class Reports:
     clocks: Offsets = field(default_factory=Offsets)
     flagged: set[str] = field(default_factory=set)  # boxes whose clock is off, logged
 
-    async def received(self, payload: bytes, what: str) -> None:
+    async def received(self, payload: bytes, what: str, got_ns: int | None = None) -> None:
+        """Take a box's report, come on ``what`` (got by the link at ``got_ns``, wall clock)."""
         try:
             data: Any = json.loads(payload)
             if what == "event":
@@ -231,7 +232,8 @@ class Reports:
                     self._tell(output, self.outputs.reported.get(output), health)
                     self.outputs.reported[output] = health
             elif what == "pong":
-                if self.clocks.answered(payload, time.time_ns()) is None:
+                got = time.time_ns() if got_ns is None else got_ns
+                if self.clocks.answered(payload, got) is None:
                     self.refused += 1
                 self._flag()
             else:

@@ -117,6 +117,50 @@ def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
     assert max(starts.values()) - min(starts.values()) <= TOGETHER, starts
 
 
+#: libfaketime, its wall clock put off, the monotonic clock left alone (as its own option,
+#: --exclude-monotonic, stops Python's sleeps).
+FAKETIME = {
+    "LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1",
+    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+}
+#: How far the annex's wall clock is put off (s).
+OFF = 0.005
+
+
+def test_a_box_whose_clock_is_off_is_flagged_with_how_far(
+    hub: SoundHub, broker: Broker, tmp_path: Path
+) -> None:
+    """The annex's wall clock 5 ms ahead (libfaketime): the leader's check over the link
+    measures it to within half a millisecond and flags it (the bound is 1 ms)."""
+    show, _ = write_show(tmp_path)
+    env = {**os.environ, **hub.env, **FAKETIME, "FAKETIME": f"+{OFF}"}
+    annex_log = (tmp_path / "annex.log").open("w")
+    annex = subprocess.Popen(
+        [sys.executable, "-m", "showctl", "run", str(show), "--settings",
+         str(settings(tmp_path, broker, "annex")), "--state", str(tmp_path / "annex.json")],
+        env=env, stdout=annex_log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    leader = Running(
+        tmp_path, show, settings=settings(tmp_path, broker, "hall"), env=hub.env, sim=False
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            clock := leader.answer("status").get("boxes", {}).get("annex", {}).get("clock")
+        ) is None:
+            assert time.monotonic() < deadline, "no answer to the clock check in 30 s"
+            time.sleep(0.5)
+        time.sleep(3.0)  # a few more exchanges: the shortest way's is believed
+        clock = leader.answer("status")["boxes"]["annex"]["clock"]
+    finally:
+        assert leader.stop() == 0
+        annex.terminate()
+        assert annex.wait(timeout=15) == 0
+    assert clock["offset_ms"] == pytest.approx(OFF * 1e3, abs=0.5), clock
+    assert clock["flagged"] is True
+    assert any(e["event"] == "box_clock_off" and e["box"] == "annex" for e in leader.logs())
+
+
 def test_a_box_without_the_broker_is_refused(hub: SoundHub, tmp_path: Path) -> None:
     show, _ = write_show(tmp_path)
     path = tmp_path / "annex.toml"
