@@ -298,6 +298,7 @@ class _Links:
         while True:
             for box in boxes:
                 bus.send(box, "ping", reports.clocks.ping(time.time_ns()), False)
+            reports.sweep(time.time())
             await asyncio.sleep(PING_EVERY)
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from showctl.clock import FakeClock
 from showctl.multibox import follower, leader, messages, wallclock
@@ -396,3 +397,59 @@ def test_the_leader_measures_a_followers_clock_by_pinging_it(tmp_path: Path) -> 
     clock = reports.state()["annex"]["clock"]
     assert abs(clock["offset_ms"]) < 1.0
     assert clock["flagged"] is False
+
+
+def test_a_box_gone_silent_fails_its_outputs_until_it_is_heard_again(tmp_path: Path) -> None:
+    boxes = Boxes(tmp_path)
+    told = Told()
+    boxes.outputs.listener = told
+    reports = leader.Reports(boxes.outputs)
+    back: list[tuple[str, bytes, bool]] = []
+    boxes.follower.me = "annex"
+    boxes.follower.report = lambda *sent: back.append(sent)
+
+    async def main() -> None:
+        boxes.follower.report_health()
+        (what, payload, _), *_ = back
+        await reports.received(payload, what)
+        heard = reports.said["annex"]["at"]
+        reports.sweep(heard + 1.0)
+        assert not boxes.outputs.health()["south"].failed
+        reports.sweep(heard + leader.SILENT + 0.1)
+        assert boxes.outputs.health()["south"].failed == (
+            "its box 'annex' has not been heard from for 3 s"
+        )
+        reports.sweep(heard + leader.SILENT + 5.0)  # said once
+        await reports.received(payload, what)
+        assert not boxes.outputs.health()["south"].failed
+
+    asyncio.run(main())
+    assert told.heard == [
+        ("changed", "south"),
+        ("changed", "west"),
+        ("failed", "south", "its box 'annex' has not been heard from for 3 s"),
+        ("failed", "west", "its box 'annex' has not been heard from for 3 s"),
+        ("recovered", "south"),
+        ("recovered", "west"),
+    ]
+
+
+def test_a_follower_says_once_when_the_leader_falls_silent_and_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    boxes = Boxes(tmp_path)
+    reports = leader.Reports(boxes.outputs)
+
+    async def main() -> None:
+        with capture_logs() as logs:
+            boxes.follower.check_leader(3.0)  # never pinged: nothing to say
+            await boxes.follower.receive(reports.clocks.ping(time.time_ns()), "ping")
+            boxes.follower.check_leader(3.0)
+            assert boxes.follower.pinged is not None
+            boxes.follower.pinged -= 3.5
+            boxes.follower.check_leader(3.0)
+            boxes.follower.check_leader(3.0)
+            await boxes.follower.receive(reports.clocks.ping(time.time_ns()), "ping")
+        assert [e["event"] for e in logs] == ["box_leader_silent", "box_leader_back"]
+
+    asyncio.run(main())

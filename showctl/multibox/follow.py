@@ -19,6 +19,7 @@ from showctl.app import RunOptions, audio_backend
 from showctl.multibox import messages
 from showctl.multibox.bus import Bus
 from showctl.multibox.follower import Follower
+from showctl.multibox.leader import SILENT
 from showctl.players.pool import PlayerPool
 from showctl.show.model import Show
 
@@ -74,4 +75,5 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
 async def _report(follower: Follower) -> None:
     while True:
         follower.report_health()
+        follower.check_leader(SILENT)
         await asyncio.sleep(HEALTH_EVERY)

@@ -54,6 +54,10 @@ class Follower:
     applied: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     dropped: int = 0  # older than one applied
+    #: When the leader's latest ping came (monotonic s; ``None``: none yet), and whether its
+    #: silence since was said.
+    pinged: float | None = None
+    silent: bool = False
     #: The latest ``seq`` applied, by leader and topic.
     seq: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -75,6 +79,13 @@ class Follower:
     def output_changed(self, output: str) -> None:
         self.report_health()
 
+    def check_leader(self, silent_for: float) -> None:
+        """Say once when the leader has not pinged for ``silent_for`` s: what plays goes on."""
+        pinged = self.pinged
+        if pinged is not None and not self.silent and time.monotonic() - pinged > silent_for:
+            self.silent = True
+            logger.error("box_leader_silent", box=self.me, seconds=silent_for)
+
     def report_health(self) -> None:
         """Tell the leader the outputs' health and how soon this box can place a sample."""
         health = {o: dataclasses.asdict(h) for o, h in self.outputs.health().items()}
@@ -95,6 +106,10 @@ class Follower:
         message holds); a ``ping`` of the clock check is answered at once (``got_ns``: when the
         link got it, on the wall clock; else now)."""
         if topic == "ping":
+            self.pinged = time.monotonic()
+            if self.silent:
+                self.silent = False
+                logger.info("box_leader_back", box=self.me)
             got = time.time_ns() if got_ns is None else got_ns
             try:
                 self.report("pong", offsets.answer(payload, self.me, got, time.time_ns()), False)

@@ -27,6 +27,10 @@ from showctl.show.model import Show
 
 logger = structlog.get_logger()
 
+#: A box not heard from for this long (s; it reports every second) is gone: its outputs are
+#: failed for the controller until it is heard again.
+SILENT = 3.0
+
 #: The least time (s) between a command and its T0 on another box: the bus's way (a broker on
 #: the local network: a few ms) and the box's own players' lead, with room to spare.
 FLOOR = 0.1
@@ -222,6 +226,8 @@ class Reports:
                     if self.outputs.remote.box_of.get(output) == box
                 }
                 self.soonest[box] = float(data["soonest"])
+                if self.said.get(box, {}).get("gone"):
+                    logger.info("box_back", box=box)
                 self.said[box] = {
                     "synchronised": bool(data.get("synchronised")),
                     "clock_error": data.get("clock_error"),
@@ -240,6 +246,22 @@ class Reports:
                 self.refused += 1
         except (ValueError, KeyError, TypeError, AttributeError):
             self.refused += 1
+
+    def sweep(self, now: float) -> None:
+        """Fail the outputs of each box not heard from for :data:`SILENT` s (``now``: wall s);
+        the show goes on without them, and takes them up again when the box is back."""
+        for box in sorted(set(self.outputs.remote.box_of.values())):
+            said = self.said.get(box)
+            if said is None or now - said["at"] < SILENT or said.get("gone"):
+                continue
+            said["gone"] = True
+            logger.error("box_silent", box=box, seconds=round(now - said["at"], 1))
+            why = f"its box {box!r} has not been heard from for {SILENT:g} s"
+            gone = OutputHealth(failed=why, alive=False)
+            for output, on in self.outputs.remote.box_of.items():
+                if on == box:
+                    self._tell(output, self.outputs.reported.get(output), gone)
+                    self.outputs.reported[output] = gone
 
     def _flag(self) -> None:
         """Log a box whose clock has gone further from the leader's than the bound, or back."""

@@ -2,9 +2,10 @@
 and 1) and as a follower (``annex``: outputs 2 and 3), through a real mosquitto, each its own
 players through PortAudio. A scene started by the leader (a trigger on its control socket)
 sounds on all four outputs from one T0: read off the hub's recording, the boxes' starts are
-within a few samples of each other (the figures over many starts, with the boxes' clocks in
-namespaces of their own, are tests/bench/multibox.py's). A box without the broker, or whose
-settings name no box of the show, is refused in one sentence."""
+within a few samples of each other. The annex gone, the leader says so and plays on; a box
+whose wall clock is put off is flagged with how far; a box without the broker is refused in
+one sentence. The figures over many starts, with the boxes' clocks in namespaces of their own,
+are to be tests/bench/multibox.py's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from showctl.multibox.leader import SILENT
 from tests.harness.analysis import channel, find, noise_clip
 from tests.harness.broker import Broker, running_broker
 from tests.harness.running import Running
@@ -105,10 +107,23 @@ def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
         # One machine, one wall clock: the check over the link finds the annex on it.
         assert abs(annex_said["clock"]["offset_ms"]) < 1.0, annex_said
         assert annex_said["clock"]["flagged"] is False
+        # The annex gone: the leader says so, and its own outputs play on.
+        annex.kill()
+        annex.wait(timeout=15)
+        time.sleep(SILENT + 1.5)
+        status = leader.answer("status")
+        assert status["scene"] == "noise"
+        gone = {o: h["failed"] for o, h in status["outputs"].items()}
+        assert gone == {
+            "o0": None,
+            "o1": None,
+            "o2": "its box 'annex' has not been heard from for 3 s",
+            "o3": "its box 'annex' has not been heard from for 3 s",
+        }
     finally:
         assert leader.stop() == 0
-        annex.terminate()
-        assert annex.wait(timeout=15) == 0
+        if annex.poll() is None:
+            annex.kill()
     starts = {}
     for i in range(4):
         at, match = find(channel(played, i), clips[f"o{i}"][:4800])
