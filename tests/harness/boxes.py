@@ -4,6 +4,13 @@ by its own amount (``unshare --time --monotonic``), so that a T0 carried on the 
 really be mapped onto each box's monotonic clock. Every box sees the same files (the sound
 hub's sockets and ALSA configuration among them): all boxes play into one hub.
 
+A box that plays into the sound hub cannot have a time namespace of its own: the hub's
+PipeWire reports its timestamps on its own (the machine's) monotonic clock, and a player in
+an offset namespace mixes the two (a player 250000 s off measured that it could place a sample
+134307 s after a command: halfway between its clock and the hub's). Real boxes each have
+their own audio server on their own clock; here, the boxes that play share the machine's
+monotonic clock, and the wall-to-monotonic mapping is tested in time namespaces apart.
+
 Needs root (network and time namespaces); CI has it. :class:`Network` is used in a ``with``
 block: it takes away what it made, and what a run before it left.
 """
@@ -39,13 +46,14 @@ class Box:
     monotonic_offset: int
 
     def command(self, argv: Sequence[str]) -> list[str]:
-        """``argv`` as run on this box: in its network namespace and a time namespace of its
-        own, with its monotonic clock set off."""
-        return [
-            "ip", "netns", "exec", self.namespace,
+        """``argv`` as run on this box: in its network namespace and, with a monotonic offset,
+        a time namespace of its own with its monotonic clock set off (a SIGTERM to
+        ``unshare`` is passed on to it)."""
+        timens = [
             "unshare", "--time", "--monotonic", str(self.monotonic_offset), "--fork",
-            *argv,
-        ]  # fmt: skip
+            "--kill-child=SIGTERM",
+        ] if self.monotonic_offset else []  # fmt: skip
+        return ["ip", "netns", "exec", self.namespace, *timens, *argv]
 
     def run(self, argv: Sequence[str], **popen: Any) -> subprocess.Popen[Any]:
         return subprocess.Popen(self.command(argv), **popen)
