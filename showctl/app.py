@@ -40,7 +40,6 @@ from showctl.health import HealthMonitor
 from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
 from showctl.multibox import messages
-from showctl.multibox.bus import Bus
 from showctl.multibox.leader import RemoteOutputs, Reports, SpreadOutputs
 from showctl.players.outputs import Outputs
 from showctl.players.pool import PlayerPool
@@ -58,6 +57,7 @@ from showctl.wall_clock import WallClock
 from showctl.watchdog import Liveness, Notifier
 
 if TYPE_CHECKING:
+    from showctl.multibox.bus import Bus
     from showctl.surfaces.mqtt import MqttSurface
     from showctl.surfaces.osc import OscSurface
 
@@ -273,6 +273,8 @@ class _Links:
         """The outputs the controller drives: ``pool``, and with boxes the others' too."""
         if not self.show.boxes:
             return pool
+        from showctl.multibox.bus import Bus  # noqa: PLC0415  (paho: only for boxes)
+
         me = self.settings.box.me
         bus = Bus(self.settings.mqtt, me, [f"{me}/#"], self._received)
         digest = messages.digest(self.show.path)

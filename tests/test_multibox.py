@@ -319,16 +319,24 @@ class Told:
         self.heard.append(("changed", output))
 
 
-def test_a_clip_ending_and_an_output_failing_on_another_box_reach_the_leaders_controller(
+def reporting(
     tmp_path: Path,
-) -> None:
+) -> tuple[Boxes, Told, leader.Reports, list[tuple[str, bytes, bool]]]:
+    """The two boxes, the leader's controller's ear, its side of the reports, and the
+    annex's reports as it sent them (to be delivered by the test)."""
     boxes = Boxes(tmp_path)
     told = Told()
     boxes.outputs.listener = told
-    reports = leader.Reports(boxes.outputs)
     back: list[tuple[str, bytes, bool]] = []
     boxes.follower.me = "annex"
     boxes.follower.report = lambda *sent: back.append(sent)
+    return boxes, told, leader.Reports(boxes.outputs), back
+
+
+def test_a_clip_ending_and_an_output_failing_on_another_box_reach_the_leaders_controller(
+    tmp_path: Path,
+) -> None:
+    boxes, told, reports, back = reporting(tmp_path)
 
     async def main() -> None:
         await boxes.outputs.play(boxes.show.clips("a"), play=2)
@@ -400,13 +408,7 @@ def test_the_leader_measures_a_followers_clock_by_pinging_it(tmp_path: Path) -> 
 
 
 def test_a_box_gone_silent_fails_its_outputs_until_it_is_heard_again(tmp_path: Path) -> None:
-    boxes = Boxes(tmp_path)
-    told = Told()
-    boxes.outputs.listener = told
-    reports = leader.Reports(boxes.outputs)
-    back: list[tuple[str, bytes, bool]] = []
-    boxes.follower.me = "annex"
-    boxes.follower.report = lambda *sent: back.append(sent)
+    boxes, told, reports, back = reporting(tmp_path)
 
     async def main() -> None:
         boxes.follower.report_health()

@@ -82,6 +82,26 @@ def assert_together(played: np.ndarray, clips: dict[str, np.ndarray]) -> None:
     assert max(starts.values()) - min(starts.values()) <= TOGETHER, starts
 
 
+def start_boxes(
+    hub: SoundHub, broker: Broker, folder: Path, show: Path, annex_env: dict[str, str] | None = None
+) -> tuple[Running, Running]:
+    """``showctl run`` as the follower ``annex`` (its environment with ``annex_env``) and as
+    the leader ``hall``, on the hub's outputs."""
+    annex = Running(
+        folder,
+        show,
+        settings=settings(folder, broker, "annex"),
+        env={**hub.env, **(annex_env or {})},
+        sim=False,
+        name="annex",
+        answers=False,
+    )
+    hall = Running(
+        folder, show, settings=settings(folder, broker, "hall"), env=hub.env, sim=False, name="hall"
+    )
+    return hall, annex
+
+
 def settings(folder: Path, broker: Broker, me: str) -> Path:
     path = folder / f"{me}.toml"
     path.write_text(
@@ -96,16 +116,7 @@ def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
     hub: SoundHub, broker: Broker, tmp_path: Path
 ) -> None:
     show, clips = write_show(tmp_path)
-    env = {**os.environ, **hub.env}
-    annex_log = (tmp_path / "annex.log").open("w")
-    annex = subprocess.Popen(
-        [sys.executable, "-m", "showctl", "run", str(show), "--settings",
-         str(settings(tmp_path, broker, "annex")), "--state", str(tmp_path / "annex.json")],
-        env=env, stdout=annex_log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    leader = Running(
-        tmp_path, show, settings=settings(tmp_path, broker, "hall"), env=hub.env, sim=False
-    )
+    leader, annex = start_boxes(hub, broker, tmp_path, show)
     try:
         time.sleep(3.0)  # the players' streams running, the annex's health heard
         with hub.record() as recording:
@@ -121,8 +132,8 @@ def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
         assert abs(annex_said["clock"]["offset_ms"]) < 1.0, annex_said
         assert annex_said["clock"]["flagged"] is False
         # The annex gone: the leader says so, and its own outputs play on.
-        annex.kill()
-        annex.wait(timeout=15)
+        annex.process.kill()
+        annex.process.wait(timeout=15)
         time.sleep(SILENT + 1.5)
         status = leader.answer("status")
         assert status["scene"] == "noise"
@@ -135,8 +146,7 @@ def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
         }
     finally:
         assert leader.stop() == 0
-        if annex.poll() is None:
-            annex.kill()
+        annex.stop()
     assert_together(played, clips)
 
 
@@ -194,16 +204,8 @@ def test_a_box_whose_clock_is_off_is_flagged_with_how_far(
     """The annex's wall clock 5 ms ahead (libfaketime): the leader's check over the link
     measures it to within half a millisecond and flags it (the bound is 1 ms)."""
     show, _ = write_show(tmp_path)
-    env = {**os.environ, **hub.env, **FAKETIME, "FAKETIME": f"+{OFF}"}
-    annex_log = (tmp_path / "annex.log").open("w")
-    annex = subprocess.Popen(
-        [sys.executable, "-m", "showctl", "run", str(show), "--settings",
-         str(settings(tmp_path, broker, "annex")), "--state", str(tmp_path / "annex.json")],
-        env=env, stdout=annex_log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    leader = Running(
-        tmp_path, show, settings=settings(tmp_path, broker, "hall"), env=hub.env, sim=False
-    )
+    off = {**FAKETIME, "FAKETIME": f"+{OFF}"}
+    leader, annex = start_boxes(hub, broker, tmp_path, show, off)
     try:
         deadline = time.monotonic() + 30
         while (
@@ -215,8 +217,7 @@ def test_a_box_whose_clock_is_off_is_flagged_with_how_far(
         clock = leader.answer("status")["boxes"]["annex"]["clock"]
     finally:
         assert leader.stop() == 0
-        annex.terminate()
-        assert annex.wait(timeout=15) == 0
+        assert annex.stop() == 0
     assert clock["offset_ms"] == pytest.approx(OFF * 1e3, abs=0.5), clock
     assert clock["flagged"] is True
     assert any(e["event"] == "box_clock_off" and e["box"] == "annex" for e in leader.logs())
