@@ -131,7 +131,7 @@ async def run(show: Show, options: RunOptions) -> int:
         await messages.start(
             http=any(isinstance(action, HttpRequest) for action in show.every_action())
         )
-        return await _run(show, options, (audio, gpio), relays, messages)
+        return await _run(show, options, (audio, gpio, own), relays, messages)
     finally:
         await props.close()
         await messages.close()
@@ -142,15 +142,14 @@ async def run(show: Show, options: RunOptions) -> int:
 async def _run(
     show: Show,
     options: RunOptions,
-    hardware: tuple[str, GpioBackend],
+    hardware: tuple[str, GpioBackend, Show],
     relays: Relays | None,
     messages: Messages,
 ) -> int:
-    audio, gpio = hardware
+    audio, gpio, own = hardware  # ``own``: the show as this box wires it
     keys, screen = _screen(show, options)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    own = show.part(options.settings.box.me)
     links = _Links(show, options)
     pool = PlayerPool(
         own.outputs,
@@ -296,9 +295,8 @@ class _Links:
 
     @staticmethod
     async def _ping(bus: Bus, reports: Reports) -> None:
-        boxes = sorted(set(reports.outputs.remote.box_of.values()))
         while True:
-            for box in boxes:
+            for box in reports.outputs.remote.boxes:
                 bus.send(box, "ping", reports.clocks.ping(time.time_ns()), False)
             reports.sweep(time.time())
             await asyncio.sleep(PING_EVERY)

@@ -163,7 +163,7 @@ async def measure_outputs(pool: PlayerPool, record: Callable[[], InputStream]) -
     designer's) out: a measurement of a calibrated show (``--verify``) finds them all near 0."""
     began = time.monotonic()
     jumps = _jumps(pool)
-    held = {name: _held(pool, name) for name in pool.outputs}
+    held = {name: pool.held(name) for name in pool.outputs}
     plan = schedule(list(pool.outputs), held)
     length = max(at for _, at in plan) + GAP  # the longest clip
     with tempfile.TemporaryDirectory(prefix="showctl-calibrate-") as temp:
@@ -192,7 +192,7 @@ async def measure_outputs(pool: PlayerPool, record: Callable[[], InputStream]) -
     arriving = [(name, at + held[name]) for name, at in plan]
     # Found where it is held to, each output's offset is without its delay (the designer's
     # intent) and trim; the trim goes back in: what is verified is the trims' work.
-    trims = {name: held[name] - _held(pool, name, trimmed=False) for name in held}
+    trims = {name: held[name] - pool.held(name, trimmed=False) for name in held}
     measured = measure(recorded.samples, rate, arriving, start).shifted(trims)
     noise = room_noise(recorded.samples, round(start - 0.05 * rate))
     skipped = glitch(measured, recorded.overflows, stream.device, jumped)
@@ -228,14 +228,6 @@ def _jumps(pool: PlayerPool) -> dict[str, tuple[int, int]]:
         for name, p in pool.players.items()
         if p.beat is not None and name not in pool.failed
     }
-
-
-def _held(pool: PlayerPool, name: str, trimmed: bool = True) -> float:
-    """How much output ``name`` is held back (s): its delay and (``trimmed``) its trim, in
-    whole samples as the players hold it."""
-    output = pool.outputs[name]
-    trim = pool.trims.get(name, 0.0) if trimmed else 0.0
-    return round((output.delay + trim) * output.rate) / output.rate
 
 
 def _write_clip(path: Path, name: str, plan: list[tuple[str, float]], rate: int) -> Path:

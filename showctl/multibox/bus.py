@@ -25,15 +25,12 @@ import structlog
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from showctl.settings import MqttSettings
-from showctl.surfaces.mqtt import KEEPALIVE, client_for
+from showctl.surfaces.mqtt import KEEPALIVE, SUBSCRIBE, client_for
 
 logger = structlog.get_logger()
 
-#: Retained messages keep their flag (MQTT 5): a box can tell the latest from what is live.
-SUBSCRIBE = SubscribeOptions(qos=1, retainAsPublished=True)
 #: Messages received and not yet handled, at most; more are dropped and counted (a flood).
 QUEUE = 1000
 

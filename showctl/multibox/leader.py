@@ -68,6 +68,11 @@ class RemoteOutputs:
             for output in wired.outputs
         }
 
+    @property
+    def boxes(self) -> list[str]:
+        """The other boxes, by name."""
+        return sorted(set(self.box_of.values()))
+
     def _send(self, box: str, what: str, command: messages.Command, retain: bool = True) -> None:
         self.seq += 1
         payload = messages.Message(self.digest, self.me, self.seq, command).encode()
@@ -100,7 +105,7 @@ class RemoteOutputs:
         self._send(self.box_of[output], "effect", effect, retain=False)
 
     def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
-        for box in set(self.box_of.values()):
+        for box in self.boxes:
             own = {
                 o: tuple((self._media(path), loop) for path, loop in sorted(clips.get(o, ())))
                 for o, b in self.box_of.items()
@@ -250,7 +255,7 @@ class Reports:
     def sweep(self, now: float) -> None:
         """Fail the outputs of each box not heard from for :data:`SILENT` s (``now``: wall s);
         the show goes on without them, and takes them up again when the box is back."""
-        for box in sorted(set(self.outputs.remote.box_of.values())):
+        for box in self.outputs.remote.boxes:
             said = self.said.get(box)
             if said is None or now - said["at"] < SILENT or said.get("gone"):
                 continue
@@ -276,7 +281,7 @@ class Reports:
     def state(self) -> dict[str, dict[str, Any]]:
         """For the status: each other box, its outputs' health as it said, when it was last
         heard from (s ago), its clock as its kernel sees it and against the leader's."""
-        boxes = sorted(set(self.outputs.remote.box_of.values()))
+        boxes = self.outputs.remote.boxes
         clocks = self.clocks.state()
         now = time.time()
         out = {}

@@ -454,11 +454,16 @@ class PlayerPool:
             *(player.send(self._loads[name]) for name, player in self._ready().items())
         )
 
-    def _delayed(self, name: str, t0: float) -> float:
-        """``t0`` as output ``name`` plays it: later by its ``delay`` and its calibration's
-        trim, in whole samples."""
+    def held(self, name: str, trimmed: bool = True) -> float:
+        """How far output ``name`` is held back (s): its ``delay`` and (``trimmed``) its
+        calibration's trim, in whole samples."""
         output = self.outputs[name]
-        return t0 + round((output.delay + self.trims.get(name, 0.0)) * output.rate) / output.rate
+        trim = self.trims.get(name, 0.0) if trimmed else 0.0
+        return round((output.delay + trim) * output.rate) / output.rate
+
+    def _delayed(self, name: str, t0: float) -> float:
+        """``t0`` as output ``name`` plays it: :meth:`held` later."""
+        return t0 + self.held(name)
 
     async def level(self, output: str, gain: float) -> None:
         """Have ``output``'s player play at ``gain`` (a factor) from now on; a player started
