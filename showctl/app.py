@@ -40,13 +40,13 @@ from showctl.health import HealthMonitor
 from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
 from showctl.multibox import messages
-from showctl.multibox.leader import RemoteOutputs, Reports, SpreadOutputs
+from showctl.multibox.leader import RemoteOutputs, Reports, Sender, SpreadOutputs
 from showctl.players.outputs import Outputs
 from showctl.players.pool import PlayerPool
 from showctl.players.restarts import RestartPolicy
 from showctl.room.messages import Messages
 from showctl.room.props import Props
-from showctl.room.relays import Relays
+from showctl.room.relays import Bank, Relays
 from showctl.saved_state import default_folder
 from showctl.settings import Settings
 from showctl.show.model import HttpRequest, Show
@@ -58,6 +58,7 @@ from showctl.watchdog import Liveness, Notifier
 
 if TYPE_CHECKING:
     from showctl.multibox.bus import Bus
+    from showctl.multibox.relays import SpreadRelays
     from showctl.surfaces.mqtt import MqttSurface
     from showctl.surfaces.osc import OscSurface
 
@@ -124,14 +125,15 @@ async def run(show: Show, options: RunOptions) -> int:
     own = show.part(options.settings.box.me)  # of a show across boxes: this box's hardware
     # The relays first, each in its safe state from its request, before anything else; and
     # last, safe again and let go, however the show ends.
-    relays = Relays(own.relays, gpio) if own.relays else None
+    relays = Relays(own.relays, gpio) if show.relays else None
+    links = _Links(show, options, relays)
     props = Props(options.settings.props)
     messages = Messages(options.settings.osc.targets, props)
     try:
         await messages.start(
             http=any(isinstance(action, HttpRequest) for action in show.every_action())
         )
-        return await _run(show, options, (audio, gpio, own), relays, messages)
+        return await _run(show, options, (audio, gpio, own), links, messages)
     finally:
         await props.close()
         await messages.close()
@@ -143,14 +145,14 @@ async def _run(
     show: Show,
     options: RunOptions,
     hardware: tuple[str, GpioBackend, Show],
-    relays: Relays | None,
+    links: _Links,
     messages: Messages,
 ) -> int:
     audio, gpio, own = hardware  # ``own``: the show as this box wires it
+    relays = links.local_relays
     keys, screen = _screen(show, options)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    links = _Links(show, options)
     pool = PlayerPool(
         own.outputs,
         backend=audio,
@@ -180,16 +182,16 @@ async def _run(
                 show,
                 links.outputs(pool),
                 leds=leds,
-                relays=relays,
+                relays=links.relays,
                 messages=messages,
                 props=messages.props,
                 settings=options.settings,
                 state_path=options.state,
                 wall_clock=WallClock(options.settings.clock.trust),
             )
-            systemd = _Systemd(controller, screen, pool)
+            systemd = _Systemd(controller, screen, pool, relays)
             if leds is not None:
-                leds.on_failed = _threadsafe(loop, controller.changed)
+                leds.on_failed = threadsafe(loop, controller.changed)
             watcher = InputWatcher(own, gpio, lambda name, edge: controller.fire(name, "gpio"))
             watcher.start()
             await server.start(controller)
@@ -261,26 +263,49 @@ PING_EVERY = 1.0
 
 class _Links:
     """The leader's link to the other boxes of a show across boxes (none without boxes): its
-    commands for their outputs out, their reports in."""
+    commands for their outputs and relays out, their reports in. ``local_relays``: the
+    leader's own."""
 
-    def __init__(self, show: Show, options: RunOptions) -> None:
+    def __init__(self, show: Show, options: RunOptions, local_relays: Relays | None) -> None:
         self.show, self.settings = show, options.settings
+        self.local_relays = local_relays
+        self.relays: Bank | None = local_relays
         self.bus: Bus | None = None
+        self.spread_relays: SpreadRelays | None = None  # with boxes: every relay of the show
         self.reports: Reports | None = None
+        if not show.boxes:
+            return
+        from showctl.multibox.bus import Bus  # noqa: PLC0415  (paho: only for boxes)
+        from showctl.multibox.relays import SpreadRelays  # noqa: PLC0415  (same)
+
+        me = self.settings.box.me
+        self.bus = Bus(self.settings.mqtt, me, [f"{me}/#"], self._received)
+        self.sender = Sender(me, messages.digest(show.path), self.bus.send)
+        if local_relays is not None:
+            self.spread_relays = SpreadRelays(
+                show,
+                me,
+                local_relays,
+                lambda box, switch: self.sender(box, "relays", switch, retain=False),
+            )
+            self.relays = self.spread_relays
 
     def outputs(self, pool: PlayerPool) -> Outputs:
         """The outputs the controller drives: ``pool``, and with boxes the others' too."""
-        if not self.show.boxes:
+        if self.bus is None:
             return pool
-        from showctl.multibox.bus import Bus  # noqa: PLC0415  (paho: only for boxes)
-
-        me = self.settings.box.me
-        bus = Bus(self.settings.mqtt, me, [f"{me}/#"], self._received)
-        digest = messages.digest(self.show.path)
-        spread = SpreadOutputs(pool, RemoteOutputs(self.show, me, digest, bus.send))
-        self.bus, self.reports = bus, Reports(spread)
-        bus.start()
+        spread = SpreadOutputs(pool, RemoteOutputs(self.show, self.sender))
+        self.reports = Reports(spread, self.spread_relays)
+        self.bus.on_up = self._up
+        self.bus.start()
         return spread
+
+    def _up(self) -> None:
+        """The link is up (again): what the other boxes missed while it was away."""
+        self.sender.again()
+        if self.spread_relays is not None:
+            for box in self.spread_relays.boxes:
+                self.spread_relays.again(box)
 
     async def _received(self, payload: bytes, what: str, got_ns: int) -> None:
         if self.reports is not None:
@@ -291,6 +316,7 @@ class _Links:
         if self.bus is None or self.reports is None:
             return {}
         controller.boxes = self.reports.state
+        self.reports.fire = controller.fire
         return {"box-link": self.bus.run(), "box-clocks": self._ping(self.bus, self.reports)}
 
     @staticmethod
@@ -304,6 +330,8 @@ class _Links:
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.close()
+        if self.spread_relays is not None:
+            self.spread_relays.close()
 
 
 def _checks(
@@ -325,9 +353,7 @@ def _checks(
     return {**checks, "calibration-check": nightly.run()}
 
 
-def _threadsafe(
-    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
-) -> Callable[[], None]:
+def threadsafe(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> Callable[[], None]:
     """``callback``, called on ``loop``'s thread from any thread."""
 
     def call() -> None:
@@ -426,7 +452,11 @@ class _Systemd:
     watchdog's pings while the controller's loops go round."""
 
     def __init__(
-        self, controller: ShowController, screen: _Screen | None, pool: PlayerPool
+        self,
+        controller: ShowController,
+        screen: _Screen | None,
+        pool: PlayerPool,
+        relays: Relays | None,
     ) -> None:
         self.controller = controller
         self.screen = screen
@@ -437,8 +467,8 @@ class _Systemd:
         controller.watch(self.changed)
         controller.check_in = self.liveness.check_in
         pool.check_in = self.liveness.check_in
-        if controller.relays is not None:
-            controller.relays.check_in = self.liveness.check_in
+        if relays is not None:
+            relays.check_in = self.liveness.check_in
         if controller.leds is not None:
             controller.leds.watch_by(self.liveness.check_in, self.liveness.check_out)
         self._said = ""

@@ -290,21 +290,11 @@ def _across_boxes(show: Show, settings: Settings) -> str | None:
         )
     if not settings.mqtt.host:
         return f"{show.path} is played by boxes ({boxes}): set [mqtt] host to their broker"
-    away = [
-        f"{kind} on box {name!r}"
-        for name, wired in show.boxes.items()
-        if name != box.leader
-        for kind, given in (
-            ("inputs", wired.inputs),
-            ("relays", wired.relays),
-            ("the matrix", wired.matrix),
-        )
-        if given
-    ]
+    away = [name for name, wired in show.boxes.items() if wired.matrix and name != box.leader]
     if away:
         return (
-            f"{', '.join(away)}: only the leader's inputs, relays and matrix are played yet "
-            "(issue 24); wire them to the leader's box"
+            f"the matrix is on box {away[0]!r}: only the leader's matrix is played yet "
+            "(issue 24); wire it to the leader's box"
         )
     return None
 

@@ -70,7 +70,7 @@ if TYPE_CHECKING:  # the room's parts are the app's to make: the CLI's commands 
     from showctl.health import HealthMonitor
     from showctl.room.messages import Messages
     from showctl.room.props import Props
-    from showctl.room.relays import Relays
+    from showctl.room.relays import Bank
 
 logger = structlog.get_logger()
 
@@ -161,7 +161,7 @@ class ShowController:
         outputs: Outputs,
         *,
         leds: LedPlayer | None = None,
-        relays: Relays | None = None,
+        relays: Bank | None = None,
         messages: Messages | None = None,
         props: Props | None = None,
         settings: Settings | None = None,
@@ -751,7 +751,7 @@ class ShowController:
             return False
         return name in (emergency.inputs if kind == "input" else emergency.events)
 
-    def _by_hand(self, relay: str, switch: Callable[[Relays], str | None]) -> Answer:
+    def _by_hand(self, relay: str, switch: Callable[[Bank], str | None]) -> Answer:
         if self.relays is None or relay not in self.relays.specs:
             names = ", ".join(self.show.relays) or "none"
             return refused(

@@ -183,7 +183,9 @@ class Boxes:
         digest = messages.digest(self.show.path)
         self.bus: list[tuple[str, str, bytes, bool]] = []
         remote = leader.RemoteOutputs(
-            self.show, "hall", digest, lambda *sent: self.bus.append(sent), hall.clock
+            self.show,
+            leader.Sender("hall", digest, lambda *sent: self.bus.append(sent)),
+            hall.clock,
         )
         self.outputs = leader.SpreadOutputs(self.hall, remote)
         self.follower = follower.Follower(self.annex, digest, self.show.media_dir, wall=annex.clock)
@@ -372,8 +374,9 @@ def test_a_leader_started_again_is_heard_above_what_it_sent_before(tmp_path: Pat
     async def main() -> None:
         await boxes.outputs.level("west", 0.5)
         await boxes.deliver()
+        sender = boxes.outputs.remote.sender
         again = leader.RemoteOutputs(
-            boxes.show, "hall", boxes.outputs.remote.digest, lambda *sent: boxes.bus.append(sent)
+            boxes.show, leader.Sender("hall", sender.digest, lambda *sent: boxes.bus.append(sent))
         )
         again.level("west", 0.25)
         await boxes.deliver()

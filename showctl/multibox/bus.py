@@ -56,6 +56,8 @@ class Bus:
         self.subscribe = [f"{self.base}/{topic}" for topic in subscribe]
         self.received = received
         self.connected = False
+        #: Called (on the event loop) each time the link is up.
+        self.on_up: Callable[[], None] = lambda: None
         self.dropped = 0
         self._queue: asyncio.Queue[tuple[str, bytes, int]] = asyncio.Queue(QUEUE)
         self._client: Client | None = None
@@ -142,3 +144,5 @@ class Bus:
         if connected != self.connected:
             self.connected = connected
             logger.info("box_link_up" if connected else "box_link_down", box=self.me, why=why)
+            if connected:
+                self.on_up()

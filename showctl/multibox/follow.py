@@ -1,11 +1,14 @@
-"""``showctl run`` on a box that follows: its own players, playing what the leader says.
+"""``showctl run`` on a box that follows: its own players and relays, doing what the leader
+says, and its own inputs, triggers for the leader.
 
-The box starts a player for each of its outputs, listens on the boxes' link for the leader's
-commands (:class:`~.follower.Follower`), and tells the leader what its outputs do, and every
-:data:`HEALTH_EVERY` s their health and how soon it can place a sample. It runs no scenes of its
-own: the leader does. When the broker or the leader is gone, what plays goes on (a loop loops,
-a clip ends), and the link's going and coming back are logged; back, the broker's retained
-messages bring the box to what the leader plays now.
+The box holds its relays in their safe states, starts a player for each of its outputs, watches
+its inputs, listens on the boxes' link for the leader's commands
+(:class:`~.follower.Follower`), and tells the leader what its outputs and relays do, each input
+that fires, and every :data:`HEALTH_EVERY` s their health and how soon it can place a sample.
+It runs no scenes of its own: the leader does. When the broker or the leader is gone, what
+plays goes on (a loop loops, a clip ends), the relays are latched safe (no one is left to open
+a lock), and the link's going and coming back are logged; back, the broker's retained messages
+bring the box to what the leader plays now.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import signal
 
 import structlog
 
-from showctl.app import RunOptions, audio_backend
+from showctl.app import RunOptions, backends, threadsafe
 from showctl.multibox import messages
 from showctl.multibox.bus import Bus
 from showctl.multibox.follower import Follower
 from showctl.multibox.leader import SILENT
 from showctl.players.pool import PlayerPool
+from showctl.room.relays import Relays
 from showctl.show.model import Show
+from showctl.triggers import InputWatcher
 
 logger = structlog.get_logger()
 
@@ -34,27 +39,44 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
     settings = options.settings
     own = show.part(me)
     digest = messages.digest(show.path)
+    audio, gpio = backends(options)
+    # The relays first, each safe from its request; and last, safe again and let go.
+    relays = Relays(own.relays, gpio) if own.relays else None
+    emergency = set(show.emergency.inputs) if show.emergency else set()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     pool = PlayerPool(
         own.outputs,
-        backend=audio_backend(options.sim),
+        backend=audio,
         capture=options.capture,
         supervise=True,
         wait_for_cards=options.wait_for_cards,
         policy=options.restarts,
     )
     link: Bus | None = None
+    watcher: InputWatcher | None = None
     try:
+        if relays is not None:
+            relays.start()
         await pool.start()
-        follower = Follower(pool, digest, show.media_dir, me)
+        follower = Follower(pool, digest, show.media_dir, me, relays=relays)
+        if relays is not None:
+            relays.on_change = threadsafe(loop, follower.report_health)
         link = Bus(settings.mqtt, me, [f"{me}/#"], follower.receive)
         follower.report = lambda what, payload, retain: link.send(
             settings.box.leader, what, payload, retain
         )
         link.start()
+        watcher = InputWatcher(
+            own,
+            gpio,
+            lambda trigger, edge: follower.input_fired(
+                trigger, trigger.partition(":")[2] in emergency
+            ),
+        )
+        watcher.start()
         logger.info("box_following", box=me, leader=settings.box.leader, outputs=list(own.outputs))
         tasks = [
             asyncio.create_task(link.run(), name="box-link"),
@@ -64,9 +86,13 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
         for task in tasks:
             task.cancel()
     finally:
+        if watcher is not None:
+            watcher.close()
         if link is not None:
             await link.close()
         await pool.close()
+        if relays is not None:
+            relays.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     return 0

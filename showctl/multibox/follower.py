@@ -30,9 +30,13 @@ import structlog
 from showctl.multibox import messages, offsets
 from showctl.multibox.wallclock import WallClock
 from showctl.players.outputs import Outputs
+from showctl.room.relays import Relays
 from showctl.wall_clock import kernel_clock
 
 logger = structlog.get_logger()
+
+#: The switches of one relay (the others are of all this box's relays).
+ONE_RELAY = ("power", "unpower", "pulse", "at")
 
 #: Kinds of refusal kept in the counts (a flood of garbage cannot grow them).
 REASONS = 32
@@ -47,6 +51,8 @@ class Follower:
     show: str
     media: Path
     me: str = ""
+    #: This box's relays, if it has some.
+    relays: Relays | None = None
     #: Sends to the leader: ``report(what, payload, retain)``.
     report: Callable[[str, bytes, bool], None] = lambda what, payload, retain: None
     wall: WallClock = field(default_factory=WallClock)
@@ -79,12 +85,23 @@ class Follower:
     def output_changed(self, output: str) -> None:
         self.report_health()
 
+    def input_fired(self, trigger: str, emergency: bool) -> None:
+        """One of this box's inputs fired ``trigger``: for the leader's scenes. One of the
+        show's emergency inputs latches this box's relays first, at once, link or not."""
+        if emergency and self.relays is not None:
+            self.relays.latch(f"{trigger.partition(':')[2]} on box {self.me!r}")
+        event = {"box": self.me, "trigger": trigger}
+        self.report("input", json.dumps(event).encode(), False)
+
     def check_leader(self, silent_for: float) -> None:
-        """Say once when the leader has not pinged for ``silent_for`` s: what plays goes on."""
+        """Say once when the leader has not pinged for ``silent_for`` s: what plays goes on,
+        and the relays are latched safe (no one is left to open a lock)."""
         pinged = self.pinged
         if pinged is not None and not self.silent and time.monotonic() - pinged > silent_for:
             self.silent = True
             logger.error("box_leader_silent", box=self.me, seconds=silent_for)
+            if self.relays is not None:
+                self.relays.latch(f"the leader has not been heard from for {silent_for:g} s")
 
     def report_health(self) -> None:
         """Tell the leader the outputs' health and how soon this box can place a sample."""
@@ -97,6 +114,14 @@ class Follower:
             "synchronised": clock.synchronised,
             "clock_error": clock.error,  # the kernel's own estimate (s), from its discipline
         }
+        if self.relays is not None:
+            relays = self.relays
+            state["relays"] = {
+                "powered": relays.powered,
+                "emergency": relays.emergency,
+                "latched_ns": relays.latched_ns,
+                "failed": relays.failed,
+            }
         self.report(f"health/{self.me}", json.dumps(state).encode(), True)
 
     # --- what the leader says: to the outputs ---------------------------------------------
@@ -151,3 +176,35 @@ class Follower:
                 )
             case messages.Level(output, gain):
                 await self.outputs.level(output, gain)
+            case messages.Switch():
+                self.switch(command)
+
+    def switch(self, command: messages.Switch) -> None:
+        """Do what ``command`` says to this box's relays; a change they refuse is logged."""
+        relays, name, why = self.relays, command.relay or "", command.why or "leader"
+        if relays is None or (command.op in ONE_RELAY and name not in relays.specs):
+            self.refused["not this box's relay"] += 1
+            return
+        refused = None
+        match command.op:
+            case "power":
+                refused = relays.power(name, why)
+            case "unpower":
+                refused = relays.unpower(name, why)
+            case "pulse":
+                refused = relays.pulse(name, command.pulse or 0.0, why)
+            case "at" if command.due_ns is not None:
+                due = self.wall.to_monotonic(command.due_ns)
+                relays.at(due, name, command.powered, command.entry, command.pulse)
+            case "forget":
+                relays.forget()
+            case "safe":
+                relays.make_safe(why)
+            case "latch":
+                relays.latch(command.why or "the leader's emergency")
+            case "clear":
+                relays.all_clear()
+            case _:
+                self.refused["a switch at no time"] += 1
+        if refused is not None:
+            logger.warning("relay_change_dropped", relay=name, why=refused)

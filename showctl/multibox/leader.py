@@ -21,6 +21,7 @@ import structlog
 
 from showctl.multibox import messages
 from showctl.multibox.offsets import Offsets
+from showctl.multibox.relays import SpreadRelays
 from showctl.multibox.wallclock import WallClock
 from showctl.players.outputs import Clip, OutputHealth, OutputListener, Outputs
 from showctl.show.model import Show
@@ -42,41 +43,59 @@ Send = Callable[[str, str, bytes, bool], None]
 
 
 @dataclass
+class Sender:
+    """Sends the leader ``me``'s commands to the other boxes, each in a message for the show of
+    digest ``digest``, through ``send``."""
+
+    me: str
+    digest: str
+    send: Send
+    #: Counts the messages from the leader's start on the wall clock (ns), so that a leader
+    #: started again goes on above what it sent before, which the boxes may have kept.
+    seq: int = field(default_factory=time.time_ns)
+    #: The latest retained message of each box's topic, sent again by :meth:`again`.
+    retained: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+    def __call__(self, box: str, what: str, command: messages.Command, retain: bool = True) -> None:
+        self.seq += 1
+        payload = messages.Message(self.digest, self.me, self.seq, command).encode()
+        if retain:
+            self.retained[box, what] = payload
+        self.send(box, what, payload, retain)
+
+    def again(self) -> None:
+        """Send the latest retained message of every topic again: the link is back, and what
+        was sent while it was away (the show's first scene, at the leader's start) was not."""
+        for (box, what), payload in self.retained.items():
+            self.send(box, what, payload, True)
+
+
+@dataclass
 class RemoteOutputs:
-    """The outputs of ``show`` on boxes other than ``me``: each command for them is sent to
-    their box, its times mapped onto the wall clock. What a box that starts late needs (what
+    """The outputs of ``show`` on boxes other than the leader's: each command for them is sent
+    to their box, its times mapped onto the wall clock. What a box that starts late needs (what
     each output plays or that it is silent, its level, the clips to keep ready) is retained,
     one message an output, so that the latest of each is there for it; an effect is not (it
     is over before a box could join it)."""
 
     show: Show
-    me: str
-    digest: str
-    send: Send
+    sender: Sender
     wall: WallClock = field(default_factory=WallClock)
     #: How soon after a command every other box can place a sample (s).
     soonest: float = FLOOR
-    #: Counts the messages from the leader's start on the wall clock (ns), so that a leader
-    #: started again goes on above what it sent before, which the boxes may have kept.
-    seq: int = field(default_factory=time.time_ns)
 
     def __post_init__(self) -> None:
         self.box_of = {
             output: box
             for box, wired in self.show.boxes.items()
-            if box != self.me
+            if box != self.sender.me
             for output in wired.outputs
         }
 
     @property
     def boxes(self) -> list[str]:
         """The other boxes, by name."""
-        return sorted(set(self.box_of.values()))
-
-    def _send(self, box: str, what: str, command: messages.Command, retain: bool = True) -> None:
-        self.seq += 1
-        payload = messages.Message(self.digest, self.me, self.seq, command).encode()
-        self.send(box, what, payload, retain)
+        return sorted(box for box in self.show.boxes if box != self.sender.me)
 
     def _media(self, path: Path) -> str:
         """A clip's path in the media folder, as every box has it."""
@@ -89,7 +108,7 @@ class RemoteOutputs:
         for o in clips:
             if o in self.box_of:
                 clip = {o: (self._media(clips[o][0]), clips[o][1])}
-                self._send(self.box_of[o], f"output/{o}", messages.Play(clip, t0_ns, play, fade))
+                self.sender(self.box_of[o], f"output/{o}", messages.Play(clip, t0_ns, play, fade))
 
     def stop(
         self, fade: float, outputs: Collection[str] | None, at: float | None, play: int | None
@@ -98,11 +117,11 @@ class RemoteOutputs:
         for o in self.box_of if outputs is None else outputs:
             if o in self.box_of:
                 stop = messages.Stop((o,), at_ns, play, fade)
-                self._send(self.box_of[o], f"output/{o}", stop)
+                self.sender(self.box_of[o], f"output/{o}", stop)
 
     def effect(self, output: str, clip: Path, gain: float, t0: float, play: int) -> None:
         effect = messages.Effect(output, self._media(clip), gain, self.wall.to_wall_ns(t0), play)
-        self._send(self.box_of[output], "effect", effect, retain=False)
+        self.sender(self.box_of[output], "effect", effect, retain=False)
 
     def load(self, clips: Mapping[str, Collection[Clip]]) -> None:
         for box in self.boxes:
@@ -111,10 +130,10 @@ class RemoteOutputs:
                 for o, b in self.box_of.items()
                 if b == box
             }
-            self._send(box, "load", messages.Load(own))
+            self.sender(box, "load", messages.Load(own))
 
     def level(self, output: str, gain: float) -> None:
-        self._send(self.box_of[output], f"level/{output}", messages.Level(output, gain))
+        self.sender(self.box_of[output], f"level/{output}", messages.Level(output, gain))
 
 
 @dataclass
@@ -206,6 +225,10 @@ class Reports:
     :attr:`way` more for the link). What cannot be read is counted in ``refused``."""
 
     outputs: SpreadOutputs
+    #: Every relay of the show, if a box other than the leader has some.
+    relays: SpreadRelays | None = None
+    #: Fires a trigger of the leader's show: ``fire(trigger, source)`` (another box's input).
+    fire: Callable[[str, str], None] = lambda trigger, source: None
     #: The link's way to a box (s), added to its readiness; the clock check measures it.
     way: float = 0.02
     refused: int = 0
@@ -223,6 +246,18 @@ class Reports:
                 output, play, reason = str(data["output"]), int(data["play"]), str(data["reason"])
                 if self.outputs.listener is not None and output in self.outputs.remote.box_of:
                     self.outputs.listener.clip_finished(output, play, reason)
+            elif what == "input":
+                box, trigger = str(data["box"]), str(data["trigger"])
+                kind, _, name = trigger.partition(":")
+                remote = self.outputs.remote
+                if (
+                    kind == "input"
+                    and box in remote.boxes
+                    and name in remote.show.boxes[box].inputs
+                ):
+                    self.fire(trigger, f"box {box}")
+                else:
+                    self.refused += 1
             elif what.startswith("health/"):
                 box = what.removeprefix("health/")
                 reported = {
@@ -239,6 +274,8 @@ class Reports:
                     "at": time.time(),
                 }
                 self.outputs.remote.soonest = max(FLOOR, max(self.soonest.values()) + self.way)
+                if self.relays is not None and box in self.relays.boxes:
+                    self.relays.reported(box, data["relays"])
                 for output, health in reported.items():
                     self._tell(output, self.outputs.reported.get(output), health)
                     self.outputs.reported[output] = health
@@ -263,6 +300,8 @@ class Reports:
             logger.error("box_silent", box=box, seconds=round(now - said["at"], 1))
             why = f"its box {box!r} has not been heard from for {SILENT:g} s"
             gone = OutputHealth(failed=why, alive=False)
+            if self.relays is not None and box in self.relays.boxes:
+                self.relays.gone(box, why)
             for output, on in self.outputs.remote.box_of.items():
                 if on == box:
                     self._tell(output, self.outputs.reported.get(output), gone)

@@ -86,8 +86,28 @@ class Level:
     gain: float
 
 
-Command = Play | Stop | Effect | Load | Level
-KINDS: dict[str, type[Command]] = {k.KIND: k for k in (Play, Stop, Effect, Load, Level)}
+#: What a :class:`Switch` does to the box's relays (:class:`~showctl.room.relays.Relays`).
+SWITCHES = ("power", "unpower", "pulse", "at", "forget", "safe", "latch", "clear")
+
+
+@dataclass(frozen=True)
+class Switch:
+    """The box's relays: ``relay`` powered, unpowered or pulsed (``pulse`` s) now, or switched
+    at ``due_ns`` for the scene entry ``entry`` (``at``); or all of them: the timeline's
+    changes forgotten, made safe, the emergency latched (``why``), or the latch cleared."""
+
+    KIND: ClassVar[str] = "switch"
+    op: str
+    relay: str | None = None
+    powered: bool = False
+    pulse: float | None = None
+    due_ns: int | None = None
+    entry: int = 0
+    why: str = ""
+
+
+Command = Play | Stop | Effect | Load | Level | Switch
+KINDS: dict[str, type[Command]] = {k.KIND: k for k in (Play, Stop, Effect, Load, Level, Switch)}
 
 
 @dataclass(frozen=True)
@@ -128,11 +148,21 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError
+    return value
+
+
+def _switch(value: Any) -> str:
+    if value not in SWITCHES:
+        raise ValueError
+    return str(value)
+
+
 def _clip(value: Any) -> tuple[str, bool]:
     path, loop = value
-    if not isinstance(loop, bool):
-        raise TypeError
-    return _text(path), loop
+    return _text(path), _flag(loop)
 
 
 def _optional(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -150,6 +180,13 @@ READ: dict[str, Callable[[Any], Any]] = {
     "output": _text,
     "clip": _text,
     "gain": _number,
+    "op": _switch,
+    "relay": _optional(_text),
+    "powered": _flag,
+    "pulse": _optional(_number),
+    "due_ns": _optional(_whole),
+    "entry": _whole,
+    "why": _text,
 }
 #: Where a kind reads a key otherwise: Load's clips are lists per output; Stop's play optional.
 READ_OWN: dict[type[Command], dict[str, Callable[[Any], Any]]] = {

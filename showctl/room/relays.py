@@ -22,8 +22,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
@@ -52,13 +54,48 @@ class _Change:
     pulse: float | None = field(compare=False, default=None)  # a timeline pulse: its length
 
 
+class Bank(Protocol):
+    """The relays the controller switches: a box's own (:class:`Relays`), or every relay of a
+    show across boxes (:class:`showctl.multibox.relays.SpreadRelays`)."""
+
+    on_change: Callable[[], None]
+
+    @property
+    def specs(self) -> Mapping[str, Relay]: ...
+    @property
+    def powered(self) -> Mapping[str, bool]: ...
+    @property
+    def emergency(self) -> str | None: ...
+    @property
+    def failed(self) -> str | None: ...
+
+    def power(self, name: str, why: str = "command") -> str | None: ...
+    def unpower(self, name: str, why: str = "command") -> str | None: ...
+    def pulse(self, name: str, seconds: float, why: str = "command") -> str | None: ...
+    def at(
+        self, due: float, name: str, powered: bool, entry: int, pulse: float | None = None
+    ) -> None: ...
+    def forget(self) -> None: ...
+    def make_safe(self, why: str) -> None: ...
+    def latch(self, why: str) -> None: ...
+    def all_clear(self) -> bool: ...
+    def refusal(self, name: str, powered: bool, pulse: float | None = None) -> str | None: ...
+
+
 class Relays:
     """The relays of a show, held in their safe states from the start. ``start()`` the thread
     that switches them at their times; ``close()`` puts them safe and lets them go."""
 
     def __init__(
-        self, relays: Mapping[str, Relay], gpio: GpioBackend, clock: Clock | None = None
+        self,
+        relays: Mapping[str, Relay],
+        gpio: GpioBackend,
+        clock: Clock | None = None,
+        *,
+        log: bool = True,
     ) -> None:
+        """``log``: say what the relays do (not for an image of relays elsewhere)."""
+        self._log = logger if log else structlog.wrap_logger(structlog.ReturnLogger(), [])
         self.specs = dict(relays)
         self.clock = clock or MonotonicClock()
         #: Told "relays" as the thread goes round (the liveness gate's check_in).
@@ -67,8 +104,9 @@ class Relays:
         #: made it; it must not block).
         self.on_change: Callable[[], None] = lambda: None
         self.powered = {name: spec.safe == "powered" for name, spec in self.specs.items()}
-        #: Why the emergency latch holds every relay safe, or ``None``.
+        #: Why the emergency latch holds every relay safe, or ``None``; since when (wall ns).
         self.emergency: str | None = None
+        self.latched_ns = 0
         #: Why a chip's relays cannot be switched any more, or ``None``.
         self.failed: str | None = None
         self._lock = threading.RLock()
@@ -94,7 +132,7 @@ class Relays:
             self._release()
             raise
         for name, spec in self.specs.items():
-            logger.info("relay_safe", relay=name, powered=spec.safe == "powered", why="start")
+            self._log.info("relay_safe", relay=name, powered=spec.safe == "powered", why="start")
 
     # --- what the show and the game master ask -------------------------------------------
 
@@ -141,10 +179,11 @@ class Relays:
         """The emergency: every relay safe now, and held so until :meth:`all_clear`."""
         with self._lock:
             first = self.emergency is None
-            self.emergency = self.emergency or why
+            if first:
+                self.emergency, self.latched_ns = why, time.time_ns()
             self.make_safe("emergency")
         if first:
-            logger.critical("emergency", reason=why)
+            self._log.critical("emergency", reason=why)
         self.on_change()
 
     def all_clear(self) -> bool:
@@ -153,7 +192,7 @@ class Relays:
         with self._lock:
             was, self.emergency = self.emergency, None
         if was is not None:
-            logger.warning("emergency_cleared", was=was)
+            self._log.warning("emergency_cleared", was=was)
             self.on_change()
         return was is not None
 
@@ -196,7 +235,7 @@ class Relays:
                 self._forget_pulse(name)
                 self._wait(end, name, False, "pulse end")
         for event, data in said:
-            logger.warning(event, **data)
+            self._log.warning(event, **data)
         return len(batch)
 
     def close(self) -> None:
@@ -212,7 +251,7 @@ class Relays:
         for name, spec in self.specs.items():
             self.powered[name] = spec.safe == "powered"
         self._release()  # each request back at rest, the safe states, then let go
-        logger.info("relays_released", relays=len(self.specs))
+        self._log.info("relays_released", relays=len(self.specs))
 
     def _run(self) -> None:
         while True:
@@ -277,7 +316,7 @@ class Relays:
             except GpioError as e:
                 if self.failed is None:
                     self.failed = str(e)
-                    logger.error("relays_failed", chip=chip, reason=self.failed)
+                    self._log.error("relays_failed", chip=chip, reason=self.failed)
                     self.on_change()
                 return
         now = self.clock.monotonic()
@@ -287,7 +326,7 @@ class Relays:
                 continue
             changed = True
             self.powered[name] = powered
-            logger.info("relay_switched", relay=name, powered=powered, why=why)
+            self._log.info("relay_switched", relay=name, powered=powered, why=why)
             self._waiting = [
                 c for c in self._waiting if not (c.relay == name and c.why == "max_on")
             ]

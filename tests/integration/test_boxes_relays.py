@@ -1,0 +1,111 @@
+"""Relays on a box that follows, through a real mosquitto: ``showctl run --sim`` as the leader
+``hall`` and as the follower ``annex``, whose maglock the leader's commands switch on the
+annex's own lines. The leader's status shows the lock as the annex reports it; the leader's
+emergency reaches the annex; the leader killed, the annex latches its lock safe on its own
+(the door opens) within a few seconds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from showctl.multibox.leader import SILENT
+from showctl.testing import write_wav
+from tests.harness.broker import Broker, running_broker
+from tests.harness.running import Running
+
+SHOW = """\
+version: 1
+initial: game
+media: media
+outputs:
+  north: {device: "hw:CARD=speaker1"}
+  south: {device: "hw:CARD=speaker1"}
+relays:
+  lights: {line: 20, safe: unpowered}
+  maglock: {line: 21, safe: unpowered}
+boxes:
+  hall: {outputs: [north], relays: [lights]}
+  annex: {outputs: [south], relays: [maglock]}
+scenes:
+  game:
+    audio: {north: {clip: tone.wav, loop: true}, south: {clip: tone.wav, loop: true}}
+    on_enter:
+      - {power: maglock}
+"""
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    with running_broker(tmp_path / "broker") as started:
+        yield started
+
+
+def settings(folder: Path, broker: Broker, me: str) -> Path:
+    path = folder / f"{me}.toml"
+    path.write_text(
+        "[web]\nport = 0\n"
+        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "show"\n'
+        f'[box]\nname = "{me}"\nleader = "hall"\n'
+    )
+    return path
+
+
+def until(what: str, check: Callable[[], Any], seconds: float = 10.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {seconds:g} s"
+        time.sleep(0.1)
+    return found
+
+
+def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone(
+    broker: Broker, tmp_path: Path
+) -> None:
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    show = tmp_path / "show.yaml"
+    show.write_text(SHOW)
+    annex = Running(
+        tmp_path, show, settings=settings(tmp_path, broker, "annex"), name="annex", answers=False
+    )
+    hall = Running(tmp_path, show, settings=settings(tmp_path, broker, "hall"), name="hall")
+    try:
+        # The scene's own action locks the door on the annex, as the annex reports it.
+        until("the lock locked", lambda: hall.answer("status")["relays"]["maglock"] is True)
+        assert hall.answer("status")["relays"]["lights"] is False
+        assert hall.answer("unpower", "maglock")["relays"]["maglock"] in (True, False)
+        until("the lock open", lambda: hall.answer("status")["relays"]["maglock"] is False)
+        hall.answer("power", "maglock")
+        until("the lock locked again", lambda: hall.answer("status")["relays"]["maglock"])
+        # The room's emergency: every box's relays safe, held so until the all-clear.
+        hall.answer("emergency")
+        until("the lock released", lambda: hall.answer("status")["relays"]["maglock"] is False)
+        refused = hall.ask("power", "maglock")
+        assert refused.returncode != 0
+        assert "the emergency release holds every relay" in refused.stderr
+        hall.answer("all-clear")
+        hall.answer("power", "maglock")
+        until(
+            "the lock locked after the all-clear",
+            lambda: hall.answer("status")["relays"]["maglock"],
+        )
+
+        # The leader gone: the annex latches its lock safe on its own.
+        def latches() -> list[dict[str, Any]]:
+            return [e for e in annex.logs() if e["event"] == "emergency"]
+
+        assert len(latches()) == 1  # the leader's
+        hall.process.kill()
+        hall.process.wait(timeout=15)
+        latched = until("the annex latched", lambda: latches()[1:], SILENT + 5)
+        assert latched[-1]["reason"] == f"the leader has not been heard from for {SILENT:g} s"
+        switched = [e for e in annex.logs() if e["event"] == "relay_switched"]
+        assert switched[-1]["relay"] == "maglock"
+        assert switched[-1]["powered"] is False
+    finally:
+        hall.stop()
+        annex.stop()
