@@ -39,14 +39,12 @@ from showctl.gpio.base import GpioBackend, chip_path
 from showctl.health import HealthMonitor
 from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.leds.view import TerminalView
-from showctl.multibox import messages
-from showctl.multibox.leader import RemoteOutputs, Reports, Sender, SpreadOutputs
-from showctl.players.outputs import Outputs
+from showctl.multibox.leading import Links
 from showctl.players.pool import PlayerPool
 from showctl.players.restarts import RestartPolicy
 from showctl.room.messages import Messages
 from showctl.room.props import Props
-from showctl.room.relays import Bank, Relays
+from showctl.room.relays import Relays
 from showctl.saved_state import default_folder
 from showctl.settings import Settings
 from showctl.show.model import HttpRequest, Show
@@ -57,8 +55,6 @@ from showctl.wall_clock import WallClock
 from showctl.watchdog import Liveness, Notifier
 
 if TYPE_CHECKING:
-    from showctl.multibox.bus import Bus
-    from showctl.multibox.relays import SpreadRelays
     from showctl.surfaces.mqtt import MqttSurface
     from showctl.surfaces.osc import OscSurface
 
@@ -126,7 +122,7 @@ async def run(show: Show, options: RunOptions) -> int:
     # The relays first, each in its safe state from its request, before anything else; and
     # last, safe again and let go, however the show ends.
     relays = Relays(own.relays, gpio) if show.relays else None
-    links = _Links(show, options, relays)
+    links = Links(show, options.settings, relays)
     props = Props(options.settings.props)
     messages = Messages(options.settings.osc.targets, props)
     try:
@@ -145,7 +141,7 @@ async def _run(
     show: Show,
     options: RunOptions,
     hardware: tuple[str, GpioBackend, Show],
-    links: _Links,
+    links: Links,
     messages: Messages,
 ) -> int:
     audio, gpio, own = hardware  # ``own``: the show as this box wires it
@@ -176,6 +172,7 @@ async def _run(
         if leds is not None:
             leds.start()
         try:
+            await links.start()  # with boxes: refused if another leads the show
             if not await _unless_stopped(stop, pool.start(), name="players-start"):
                 return 0
             controller = ShowController(
@@ -255,83 +252,6 @@ def _screen(show: Show, options: RunOptions) -> tuple[dict[str, str], _Screen | 
     view = options.view
     keys = keys_for(show) if options.sim and view is not None else {}
     return keys, (_Screen(view, keys) if view is not None else None)
-
-
-#: Seconds between the leader's pings of each other box's clock.
-PING_EVERY = 1.0
-
-
-class _Links:
-    """The leader's link to the other boxes of a show across boxes (none without boxes): its
-    commands for their outputs and relays out, their reports in. ``local_relays``: the
-    leader's own."""
-
-    def __init__(self, show: Show, options: RunOptions, local_relays: Relays | None) -> None:
-        self.show, self.settings = show, options.settings
-        self.local_relays = local_relays
-        self.relays: Bank | None = local_relays
-        self.bus: Bus | None = None
-        self.spread_relays: SpreadRelays | None = None  # with boxes: every relay of the show
-        self.reports: Reports | None = None
-        if not show.boxes:
-            return
-        from showctl.multibox.bus import Bus  # noqa: PLC0415  (paho: only for boxes)
-        from showctl.multibox.relays import SpreadRelays  # noqa: PLC0415  (same)
-
-        me = self.settings.box.me
-        self.bus = Bus(self.settings.mqtt, me, [f"{me}/#"], self._received)
-        self.sender = Sender(me, messages.digest(show.path), self.bus.send)
-        if local_relays is not None:
-            self.spread_relays = SpreadRelays(
-                show,
-                me,
-                local_relays,
-                lambda box, switch: self.sender(box, "relays", switch, retain=False),
-            )
-            self.relays = self.spread_relays
-
-    def outputs(self, pool: PlayerPool) -> Outputs:
-        """The outputs the controller drives: ``pool``, and with boxes the others' too."""
-        if self.bus is None:
-            return pool
-        spread = SpreadOutputs(pool, RemoteOutputs(self.show, self.sender))
-        self.reports = Reports(spread, self.spread_relays)
-        self.bus.on_up = self._up
-        self.bus.start()
-        return spread
-
-    def _up(self) -> None:
-        """The link is up (again): what the other boxes missed while it was away."""
-        self.sender.again()
-        if self.spread_relays is not None:
-            for box in self.spread_relays.boxes:
-                self.spread_relays.again(box)
-
-    async def _received(self, payload: bytes, what: str, got_ns: int) -> None:
-        if self.reports is not None:
-            await self.reports.received(payload, what, got_ns)
-
-    def work(self, controller: ShowController) -> dict[str, Coroutine[Any, Any, None]]:
-        """The link's work while the show runs: messages in, the clock check's pings out."""
-        if self.bus is None or self.reports is None:
-            return {}
-        controller.boxes = self.reports.state
-        self.reports.fire = controller.fire
-        return {"box-link": self.bus.run(), "box-clocks": self._ping(self.bus, self.reports)}
-
-    @staticmethod
-    async def _ping(bus: Bus, reports: Reports) -> None:
-        while True:
-            for box in reports.outputs.remote.boxes:
-                bus.send(box, "ping", reports.clocks.ping(time.time_ns()), False)
-            reports.sweep(time.time())
-            await asyncio.sleep(PING_EVERY)
-
-    async def close(self) -> None:
-        if self.bus is not None:
-            await self.bus.close()
-        if self.spread_relays is not None:
-            self.spread_relays.close()
 
 
 def _checks(

@@ -72,7 +72,8 @@ class RecordingError(ShowctlError, ValueError):
 
 
 class ControlError(ShowctlError, ConnectionError):
-    """The control socket: no controller answers, or another one already listens."""
+    """The control socket: no controller answers, or another one already listens; or another
+    box leads the show across boxes already."""
 
 
 class SettingsError(ShowctlError, ValueError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -456,5 +457,47 @@ def test_a_follower_says_once_when_the_leader_falls_silent_and_when_it_is_back(
             boxes.follower.check_leader(3.0)
             await boxes.follower.receive(reports.clocks.ping(time.time_ns()), "ping")
         assert [e["event"] for e in logs] == ["box_leader_silent", "box_leader_back"]
+
+    asyncio.run(main())
+
+
+def test_a_leader_hears_a_rival_beating_and_not_itself_nor_a_dead_one() -> None:
+    hall = leader.Leadership("hall")
+    other = leader.Leadership("hall")  # a second process given the same box name
+    hall.heard(hall.beat())
+    assert hall.others == {}
+    first = other.beat()
+    hall.heard(first)
+    assert hall.fresh()
+    assert hall.rival() is None  # one beat: perhaps the last of a leader just stopped
+    with capture_logs() as logs:
+        hall.heard(first)  # the retained one again: not a beat
+        assert hall.rival() is None
+        hall.heard(other.beat())
+        hall.heard(other.beat())
+    assert [e["event"] for e in logs] == ["box_two_leaders"]
+    assert hall.rival() == (
+        f"another showctl on host {socket.gethostname()!r} leads this show as box 'hall'; stop "
+        "it, or give this box a [box] name of its own"
+    )
+    for seen in hall.others.values():
+        seen["at_ns"] -= int((leader.SILENT + 1) * 1e9)  # not heard for longer than SILENT
+    assert not hall.fresh()
+    assert hall.rival() is None
+
+
+def test_a_follower_refuses_the_commands_of_a_box_it_does_not_follow(tmp_path: Path) -> None:
+    boxes = Boxes(tmp_path)
+    boxes.follower.leader = "lobby"
+
+    async def main() -> None:
+        with capture_logs() as logs:
+            await boxes.outputs.level("west", 0.5)
+            await boxes.deliver()
+        assert boxes.annex.levels == {}
+        assert boxes.follower.refused == {"from box 'hall', which leads it too": 1}
+        assert logs[0]["why"] == (
+            "from box 'hall', which leads it too: this box follows 'lobby' (its [box] leader)"
+        )
 
     asyncio.run(main())

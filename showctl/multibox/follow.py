@@ -61,7 +61,9 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
         if relays is not None:
             relays.start()
         await pool.start()
-        follower = Follower(pool, digest, show.media_dir, me, relays=relays)
+        follower = Follower(
+            pool, digest, show.media_dir, me, leader=settings.box.leader, relays=relays
+        )
         if relays is not None:
             relays.on_change = threadsafe(loop, follower.report_health)
         link = Bus(settings.mqtt, me, [f"{me}/#"], follower.receive)

@@ -51,6 +51,8 @@ class Follower:
     show: str
     media: Path
     me: str = ""
+    #: The box it follows (its settings' ``[box] leader``); ``""``: whichever leads.
+    leader: str = ""
     #: This box's relays, if it has some.
     relays: Relays | None = None
     #: Sends to the leader: ``report(what, payload, retain)``.
@@ -143,6 +145,11 @@ class Follower:
             return
         try:
             message = messages.decode(payload, self.show)
+            if self.leader and message.leader != self.leader:
+                raise messages.Refused(
+                    f"from box {message.leader!r}, which leads it too: this box follows "
+                    f"{self.leader!r} (its [box] leader)"
+                )
         except messages.Refused as e:
             reason = str(e).split(":")[0]
             if reason not in self.refused and len(self.refused) >= REASONS:

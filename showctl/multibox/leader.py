@@ -11,6 +11,7 @@ needs, so that every output of every box starts on the same sample.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -350,3 +351,62 @@ class Reports:
             listener.output_recovered(output)
         elif was != now:
             listener.output_changed(output)
+
+
+@dataclass
+class Leadership:
+    """The leader ``me``'s heartbeat (:meth:`beat`, retained on its ``leads`` topic every
+    second), and the others' it hears (:meth:`heard`): a box that leads the same show from
+    another process (a second box configured to lead, or two boxes given one name) is a rival.
+    A leader that finds a rival beating as it starts refuses to (:meth:`rival`); one that hears
+    a rival later says so in the log, and both play on (no election)."""
+
+    me: str
+    #: This process, told apart from every other leader's (the same box restarted too).
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}/{time.time_ns()}")
+    #: Each other instance's latest heartbeat, with how many beats of it were heard.
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def beat(self) -> bytes:
+        now = time.time_ns()
+        beat = {"box": self.me, "host": socket.gethostname(), "instance": self.instance}
+        return json.dumps({**beat, "at_ns": now}).encode()
+
+    def heard(self, payload: bytes) -> None:
+        """Take a leader's heartbeat (this one's own is ignored; a rival's is logged once)."""
+        data: Any = json.loads(payload)
+        instance, at_ns = str(data["instance"]), int(data["at_ns"])
+        if instance == self.instance:
+            return
+        was = self.others.get(instance)
+        if was is not None and at_ns <= was["at_ns"]:
+            return
+        beats = 1 if was is None else was["beats"] + 1
+        self.others[instance] = {
+            "box": str(data["box"]),
+            "host": str(data["host"]),
+            "at_ns": at_ns,
+            "beats": beats,
+        }
+        if beats == 2:  # beating: alive
+            logger.error("box_two_leaders", box=self.me, other=data["box"], host=data["host"])
+
+    def fresh(self) -> bool:
+        """Whether another leader beat within :data:`SILENT` s (it may be alive)."""
+        return any(time.time_ns() - o["at_ns"] < SILENT * 1e9 for o in self.others.values())
+
+    def rival(self) -> str | None:
+        """Why this box may not lead: another leader heard beating (twice, the latest within
+        :data:`SILENT` s), in one sentence; or ``None``."""
+        for other in self.others.values():
+            if other["beats"] >= 2 and time.time_ns() - other["at_ns"] < SILENT * 1e9:
+                if other["box"] == self.me:
+                    return (
+                        f"another showctl on host {other['host']!r} leads this show as box "
+                        f"{self.me!r}; stop it, or give this box a [box] name of its own"
+                    )
+                return (
+                    f"box {other['box']!r} (host {other['host']!r}) leads this show already; "
+                    f'one box leads: set [box] leader = "{other["box"]}" here, or stop it'
+                )
+        return None

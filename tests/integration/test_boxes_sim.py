@@ -1,11 +1,15 @@
-"""Relays on a box that follows, through a real mosquitto: ``showctl run --sim`` as the leader
-``hall`` and as the follower ``annex``, whose maglock the leader's commands switch on the
-annex's own lines. The leader's status shows the lock as the annex reports it; the leader's
-emergency reaches the annex; the leader killed, the annex latches its lock safe on its own
-(the door opens) within a few seconds."""
+"""Boxes as ``showctl run --sim`` processes through a real mosquitto: the leader ``hall`` and
+the follower ``annex``.
+
+The annex's maglock is switched by the leader's commands on the annex's own lines: the leader's
+status shows the lock as the annex reports it, the leader's emergency reaches the annex, and
+with the leader killed the annex latches its lock safe on its own (the door opens) within a
+few seconds. A second leader of the show is refused, saying which box leads."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +20,7 @@ import pytest
 from showctl.multibox.leader import SILENT
 from showctl.testing import write_wav
 from tests.harness.broker import Broker, running_broker
-from tests.harness.running import Running
+from tests.harness.running import SHOWCTL, Running
 
 SHOW = """\
 version: 1
@@ -109,3 +113,57 @@ def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone
     finally:
         hall.stop()
         annex.stop()
+
+
+@pytest.mark.parametrize(
+    ("second", "says"),
+    [
+        (
+            "hall",
+            "another showctl on host {host!r} leads this show as box 'hall'; stop it, or "
+            "give this box a [box] name of its own",
+        ),
+        (
+            "annex",
+            "box 'hall' (host {host!r}) leads this show already; one box leads: set [box] "
+            'leader = "hall" here, or stop it',
+        ),
+    ],
+)
+def test_a_second_leader_is_refused_saying_which_box_leads(
+    broker: Broker, tmp_path: Path, second: str, says: str
+) -> None:
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    show = tmp_path / "show.yaml"
+    show.write_text(SHOW)
+    hall = Running(tmp_path, show, settings=settings(tmp_path, broker, "hall"), name="hall")
+    try:
+        time.sleep(1.5)  # its heartbeats on the broker
+        written = settings(tmp_path, broker, second).read_text()
+        rival = tmp_path / "rival.toml"
+        rival.write_text(written.replace('leader = "hall"', f'leader = "{second}"'))
+        done = subprocess.run(
+            [
+                *SHOWCTL,
+                "run",
+                "--sim",
+                str(show),
+                "--settings",
+                str(rival),
+                "--socket",
+                str(tmp_path / "rival.sock"),
+                "--state",
+                str(tmp_path / "rival.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1, done.stdout
+        assert done.stderr == says.format(host=socket.gethostname()) + "\n"
+        # The show led by the first plays on, none the wiser but for the log.
+        assert hall.answer("status")["relays"]["lights"] is False
+        assert hall.process.poll() is None
+    finally:
+        hall.stop()
