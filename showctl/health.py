@@ -2,7 +2,8 @@
 
 Each check (:func:`check_all`) gives a :class:`Finding`: ``ok``, a ``problem`` with its fix, or
 ``skipped`` with why (a temperature on a machine that reports none). They are the show's (its
-outputs, the fault state, the nightly calibration check's word on the speakers), the wall
+outputs, the fault state, the nightly calibration check's word on the speakers and, on the
+leader of a show across boxes, the other boxes heard and their clocks together), the wall
 clock's (untrusted for longer than the settings allow), the disk's (free space where showctl
 writes), the temperature and, on a Raspberry Pi, the firmware's word on under-voltage and
 throttling.
@@ -98,7 +99,32 @@ def check_show(status: Mapping[str, Any]) -> list[Finding]:
         )
     else:
         fault = Finding("show", "ok", f"{status.get('show')!s} in scene {status.get('scene')!s}")
-    return [fault, found, check_speakers(status.get("calibration", {}).get("check"))]
+    findings = [fault, found, check_speakers(status.get("calibration", {}).get("check"))]
+    if "boxes" in status:
+        findings.append(check_boxes(status["boxes"]))
+    return findings
+
+
+def check_boxes(boxes: Mapping[str, Any]) -> Finding:
+    """Of a show across boxes, on the leader (the status's ``boxes``): every box heard from,
+    and its wall clock, measured over the link, within the bound of the leader's."""
+    silent = [box for box, said in boxes.items() if said["state"] == "silent"]
+    off = {
+        box: said["clock"]["offset_ms"]
+        for box, said in boxes.items()
+        if said["clock"] is not None and said["clock"]["flagged"]
+    }
+    if not silent and not off:
+        return Finding("boxes", "ok", f"{len(boxes)} boxes heard from, their clocks together")
+    said = [f"box {box!r} is not heard from (its outputs failed)" for box in silent]
+    said += [f"box {box!r}'s clock is {ms:+.2f} ms from the leader's" for box, ms in off.items()]
+    return Finding(
+        "boxes",
+        "problem",
+        "; ".join(said),
+        "a box not heard from: look at its power, its network and journalctl -u showctl on it; "
+        "a clock off: chronyc tracking on that box (see the README on several boxes' clocks)",
+    )
 
 
 def check_speakers(checked: Mapping[str, Any] | None) -> Finding:

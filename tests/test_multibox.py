@@ -17,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from showctl.clock import FakeClock
+from showctl.health import Finding, check_boxes
 from showctl.multibox import follower, leader, messages, wallclock
 from showctl.multibox import offsets as offsets_module
 from showctl.players.simulated import SimulatedOutputs
@@ -301,6 +302,8 @@ def test_a_boxs_clock_is_measured_against_the_leaders_and_flagged_past_the_bound
     within = offsets_module.Offsets(bound=0.005)
     within.kept = offsets.kept
     assert within.state()["annex"]["flagged"] is False
+    said = {"state": "follows", "clock": offsets.state()["annex"]}
+    assert check_boxes({"annex": said}).says == "box 'annex''s clock is +3.50 ms from the leader's"
 
 
 class Told:
@@ -425,9 +428,23 @@ def test_a_box_gone_silent_fails_its_outputs_until_it_is_heard_again(tmp_path: P
         assert boxes.outputs.health()["south"].failed == (
             "its box 'annex' has not been heard from for 3 s"
         )
+        state = reports.state()
+        assert state["annex"]["state"] == "silent"
+        assert check_boxes(state) == Finding(
+            "boxes",
+            "problem",
+            "box 'annex' is not heard from (its outputs failed)",
+            check_boxes(state).fix,
+        )
         reports.sweep(heard + leader.SILENT + 5.0)  # said once
         await reports.received(payload, what)
         assert not boxes.outputs.health()["south"].failed
+        state = reports.state()
+        assert {box: (said["state"], said["outputs"]) for box, said in state.items()} == {
+            "hall": ("leads", ["north"]),
+            "annex": ("follows", ["south", "west"]),
+        }
+        assert check_boxes(state).state == "ok"
 
     asyncio.run(main())
     assert told.heard == [

@@ -26,6 +26,7 @@ from showctl.multibox.relays import SpreadRelays
 from showctl.multibox.wallclock import WallClock
 from showctl.players.outputs import Clip, OutputHealth, OutputListener, Outputs
 from showctl.show.model import Show
+from showctl.wall_clock import kernel_clock
 
 logger = structlog.get_logger()
 
@@ -319,15 +320,32 @@ class Reports:
                 logger.info("box_clock_back", box=box, offset_ms=clock["offset_ms"])
 
     def state(self) -> dict[str, dict[str, Any]]:
-        """For the status: each other box, its outputs' health as it said, when it was last
-        heard from (s ago), its clock as its kernel sees it and against the leader's."""
-        boxes = self.outputs.remote.boxes
+        """For the status: every box of the show (this leader's too), what it does (``leads``,
+        ``follows``, ``silent``: not heard from for :data:`SILENT` s, or ``unheard``), its
+        outputs, when it was last heard from (s ago), its clock as its kernel sees it and
+        against the leader's, and how soon it can place a sample."""
+        remote = self.outputs.remote
         clocks = self.clocks.state()
         now = time.time()
-        out = {}
-        for box in boxes:
+        mine = kernel_clock()
+        out = {
+            remote.sender.me: {
+                "state": "leads",
+                "outputs": sorted(self.outputs.local.health()),
+                "heard_s_ago": 0.0,
+                "synchronised": mine.synchronised,
+                "clock_error_ms": None if mine.error is None else round(mine.error * 1e3, 3),
+                "clock": None,
+                "soonest_ms": round(self.outputs.local.soonest * 1e3, 1),
+            }
+        }
+        for box in remote.boxes:
             said = self.said.get(box)
             out[box] = {
+                "state": (
+                    "unheard" if said is None else "silent" if said.get("gone") else "follows"
+                ),
+                "outputs": sorted(o for o, b in remote.box_of.items() if b == box),
                 "heard_s_ago": None if said is None else round(now - said["at"], 1),
                 "synchronised": None if said is None else said["synchronised"],
                 "clock_error_ms": (

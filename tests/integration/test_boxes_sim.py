@@ -4,23 +4,27 @@ the follower ``annex``.
 The annex's maglock is switched by the leader's commands on the annex's own lines: the leader's
 status shows the lock as the annex reports it, the leader's emergency reaches the annex, and
 with the leader killed the annex latches its lock safe on its own (the door opens) within a
-few seconds. A second leader of the show is refused, saying which box leads."""
+few seconds. A second leader of the show is refused, saying which box leads. The leader's page
+(in Debian's chromium) lists both boxes, and the annex gone silent."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from showctl.multibox.leader import SILENT
 from showctl.testing import write_wav
-from tests.harness.broker import Broker, running_broker
+from tests.harness.broker import Broker, free_port, running_broker
 from tests.harness.running import SHOWCTL, Running
+from tests.integration.test_surfaces import browser, page_url, wait_for  # noqa: F401  (a fixture)
 
 SHOW = """\
 version: 1
@@ -49,22 +53,14 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield started
 
 
-def settings(folder: Path, broker: Broker, me: str) -> Path:
+def settings(folder: Path, broker: Broker, me: str, web: int = 0) -> Path:
     path = folder / f"{me}.toml"
     path.write_text(
-        "[web]\nport = 0\n"
+        f"[web]\nport = {web}\n"
         f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "show"\n'
         f'[box]\nname = "{me}"\nleader = "hall"\n'
     )
     return path
-
-
-def until(what: str, check: Callable[[], Any], seconds: float = 10.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what}: not within {seconds:g} s"
-        time.sleep(0.1)
-    return found
 
 
 def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone(
@@ -79,21 +75,21 @@ def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone
     hall = Running(tmp_path, show, settings=settings(tmp_path, broker, "hall"), name="hall")
     try:
         # The scene's own action locks the door on the annex, as the annex reports it.
-        until("the lock locked", lambda: hall.answer("status")["relays"]["maglock"] is True)
+        wait_for("the lock locked", lambda: hall.answer("status")["relays"]["maglock"] is True)
         assert hall.answer("status")["relays"]["lights"] is False
         assert hall.answer("unpower", "maglock")["relays"]["maglock"] in (True, False)
-        until("the lock open", lambda: hall.answer("status")["relays"]["maglock"] is False)
+        wait_for("the lock open", lambda: hall.answer("status")["relays"]["maglock"] is False)
         hall.answer("power", "maglock")
-        until("the lock locked again", lambda: hall.answer("status")["relays"]["maglock"])
+        wait_for("the lock locked again", lambda: hall.answer("status")["relays"]["maglock"])
         # The room's emergency: every box's relays safe, held so until the all-clear.
         hall.answer("emergency")
-        until("the lock released", lambda: hall.answer("status")["relays"]["maglock"] is False)
+        wait_for("the lock released", lambda: hall.answer("status")["relays"]["maglock"] is False)
         refused = hall.ask("power", "maglock")
         assert refused.returncode != 0
         assert "the emergency release holds every relay" in refused.stderr
         hall.answer("all-clear")
         hall.answer("power", "maglock")
-        until(
+        wait_for(
             "the lock locked after the all-clear",
             lambda: hall.answer("status")["relays"]["maglock"],
         )
@@ -105,7 +101,7 @@ def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone
         assert len(latches()) == 1  # the leader's
         hall.process.kill()
         hall.process.wait(timeout=15)
-        latched = until("the annex latched", lambda: latches()[1:], SILENT + 5)
+        latched = wait_for("the annex latched", lambda: latches()[1:], SILENT + 5)
         assert latched[-1]["reason"] == f"the leader has not been heard from for {SILENT:g} s"
         switched = [e for e in annex.logs() if e["event"] == "relay_switched"]
         assert switched[-1]["relay"] == "maglock"
@@ -167,3 +163,36 @@ def test_a_second_leader_is_refused_saying_which_box_leads(
         assert hall.process.poll() is None
     finally:
         hall.stop()
+
+
+def test_the_leaders_page_lists_every_box_and_a_box_gone_silent(
+    broker: Broker,
+    tmp_path: Path,
+    browser: WebDriver,  # noqa: F811  (the fixture)
+) -> None:
+    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    show = tmp_path / "show.yaml"
+    show.write_text(SHOW)
+    annex = Running(
+        tmp_path, show, settings=settings(tmp_path, broker, "annex"), name="annex", answers=False
+    )
+    hall_settings = settings(tmp_path, broker, "hall", web=free_port())
+    hall = Running(tmp_path, show, settings=hall_settings, name="hall")
+    try:
+        browser.get(page_url(hall))
+
+        def row(box: str) -> str:
+            found = browser.find_elements(By.CSS_SELECTOR, f"#boxes [data-box='{box}']")
+            return found[0].text if found else ""
+
+        wait_for("the annex heard", lambda: "follows" in row("annex"))
+        assert row("hall").splitlines()[:2] == ["hall", "leads"]
+        assert "clock" in row("annex")  # measured against the leader's
+        assert row("annex").splitlines()[-1] == "south"
+        annex.process.kill()
+        wait_for("the annex silent", lambda: "silent" in row("annex"), SILENT + 8)
+        health = browser.find_element(By.ID, "health")
+        wait_for("the health problem", lambda: "box 'annex' is not heard from" in health.text, 10)
+    finally:
+        hall.stop()
+        annex.stop()

@@ -319,6 +319,24 @@ function showBox(s) {
   $("health").replaceChildren(...problems.map((f) => el("li", f.check + ": " + f.says + ". " + f.fix)));
 }
 
+// A show across boxes (on its leader): every box, what it does, and its clock.
+function showBoxes(boxes) {
+  $("boxes-section").hidden = !boxes;
+  if (!boxes) return;
+  $("boxes").replaceChildren(...Object.entries(boxes).map(([name, b]) => {
+    const row = el("div", undefined, "output box");
+    row.dataset.box = name;
+    const said = [b.state === "silent" ? "silent: its outputs failed" : b.state];
+    if (b.state === "follows") said.push("heard " + b.heard_s_ago + " s ago");
+    if (b.clock) said.push("clock " + (b.clock.offset_ms > 0 ? "+" : "") + b.clock.offset_ms.toFixed(2) + " ms" + (b.clock.flagged ? ", off" : ""));
+    if (b.clock_error_ms !== null) said.push("its estimate ±" + b.clock_error_ms + " ms");
+    const bad = b.state === "silent" || b.state === "unheard" || Boolean(b.clock && b.clock.flagged);
+    row.append(el("span", name, "name"), el("span", said.join(" · "), bad ? "state bad" : "state"));
+    row.append(el("span", b.outputs.join(", ") || "no outputs", "state"));
+    return row;
+  }));
+}
+
 function showStatus(s) {
   status = s;
   statusAt = performance.now();
@@ -342,6 +360,7 @@ function showStatus(s) {
   showRoom(s);
   showHints(s);
   showBox(s);
+  showBoxes(s.boxes);
   showLevels(s.levels);
   const ledsFailed = s.leds && s.leds !== "ok";
   $("leds-failed").hidden = !ledsFailed;
