@@ -37,7 +37,7 @@ from showctl.controller import ShowController
 from showctl.errors import SettingsError
 from showctl.gpio.base import GpioBackend, chip_path
 from showctl.health import HealthMonitor
-from showctl.leds.matrix import LedPlayer, Shown, open_matrix
+from showctl.leds.matrix import Shown
 from showctl.leds.view import TerminalView
 from showctl.multibox.leading import Links
 from showctl.players.pool import PlayerPool
@@ -158,7 +158,7 @@ async def _run(
         policy=options.restarts,
     )
     frames = _Frames([screen.frame] if screen is not None else [])
-    leds = LedPlayer(open_matrix(own.matrix, gpio), on_frame=frames) if own.matrix else None
+    leds = links.leds(own, gpio, frames)
     watcher: InputWatcher | None = None
     server = ControlServer(options.socket)
     server.check_free()

@@ -290,12 +290,6 @@ def _across_boxes(show: Show, settings: Settings) -> str | None:
         )
     if not settings.mqtt.host:
         return f"{show.path} is played by boxes ({boxes}): set [mqtt] host to their broker"
-    away = [name for name, wired in show.boxes.items() if wired.matrix and name != box.leader]
-    if away:
-        return (
-            f"the matrix is on box {away[0]!r}: only the leader's matrix is played yet "
-            "(issue 24); wire it to the leader's box"
-        )
     return None
 
 

@@ -37,8 +37,7 @@ from showctl.commands import MAX_TEXT, Answer, Refusal, refused
 from showctl.game_clock import GameClocks
 from showctl.hours import ShowHours, Verdict
 from showctl.leds.matrix import LedPlayer
-from showctl.leds.meter import clip_meter
-from showctl.leds.programs import Schedule
+from showctl.leds.meter import scene_schedule
 from showctl.levels import MASTER, Levels, factor, parse_db
 from showctl.log import Tally
 from showctl.machine import FLAGS_CHANGED, ShowState, build_machine, trigger_name
@@ -1136,7 +1135,7 @@ class ShowController:
                 self.relays.make_safe("fault")
             await self.outputs.stop()
             if self.leds is not None and self.show.matrix is not None:
-                self.leds.play(Schedule(self.show.matrix, ()), self.t0)
+                self.leds.play(scene_schedule(self.show, None), self.t0)
             self._timers_changed.set()
             self.changed()
             return
@@ -1154,8 +1153,7 @@ class ShowController:
         # Sounds fired by what entered the scene start with it (a scene taken up: from now).
         self._send_sounds(self.t0 if take_up is None else None)
         if self.leds is not None and self.show.matrix is not None:
-            meter = clip_meter(self.show, scene_name)
-            self.leds.play(Schedule(self.show.matrix, scene.leds, meter), self.t0)
+            self.leds.play(scene_schedule(self.show, scene_name), self.t0)
         # A timer that fell due while showctl was down fires at once; one that fell due while
         # it ran (before a pause or a reload) has had its turn.
         since = now if take_up is not None and take_up.after != "restart" else -math.inf

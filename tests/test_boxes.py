@@ -161,21 +161,3 @@ def test_run_refuses_a_box_it_cannot_play_the_show_on_saying_why(
     show = str(ROOT / "shows" / "two-rooms.yaml")
     assert main(["run", "--sim", show, "--settings", str(written)]) == 1
     assert says in capsys.readouterr().err
-
-
-def test_run_refuses_a_matrix_on_a_box_that_follows_for_now(
-    show_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = show_dir / "show.yaml"
-    path.write_text(
-        TWO_BOXES.replace("matrix: true}", "}").replace("[lock]}", "[lock], matrix: true}")
-    )
-    written = show_dir / "settings.toml"
-    written.write_text(
-        '[web]\nport = 0\n[box]\nname = "hall"\nleader = "hall"\n[mqtt]\nhost = "127.0.0.1"\n'
-    )
-    assert main(["run", "--sim", str(path), "--settings", str(written)]) == 1
-    assert capsys.readouterr().err == (
-        "the matrix is on box 'annex': only the leader's matrix is played yet (issue 24); wire "
-        "it to the leader's box\n"
-    )

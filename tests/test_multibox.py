@@ -186,7 +186,7 @@ class Boxes:
         self.bus: list[tuple[str, str, bytes, bool]] = []
         remote = leader.RemoteOutputs(
             self.show,
-            leader.Sender("hall", digest, lambda *sent: self.bus.append(sent)),
+            messages.Sender("hall", digest, lambda *sent: self.bus.append(sent)),
             hall.clock,
         )
         self.outputs = leader.SpreadOutputs(self.hall, remote)
@@ -380,7 +380,7 @@ def test_a_leader_started_again_is_heard_above_what_it_sent_before(tmp_path: Pat
         await boxes.deliver()
         sender = boxes.outputs.remote.sender
         again = leader.RemoteOutputs(
-            boxes.show, leader.Sender("hall", sender.digest, lambda *sent: boxes.bus.append(sent))
+            boxes.show, messages.Sender("hall", sender.digest, lambda *sent: boxes.bus.append(sent))
         )
         again.level("west", 0.25)
         await boxes.deliver()

@@ -50,7 +50,7 @@ def test_the_leaders_commands_reach_their_box_and_a_late_box_joins_what_plays(
     async def main() -> None:
         hall = bus.Bus(settings, "hall", [], lambda payload, what, got_ns: asyncio.sleep(0))
         hall.start()
-        remote = leader.RemoteOutputs(show, leader.Sender("hall", digest, hall.send))
+        remote = leader.RemoteOutputs(show, messages.Sender("hall", digest, hall.send))
         spread = leader.SpreadOutputs(SimulatedOutputs(["north"], MonotonicClock()), remote)
         outputs, applying, link = annex()
         link.start()

@@ -23,10 +23,20 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 
-from showctl.leds.programs import Frame, MeterFrames
+from showctl.leds.programs import Frame, MeterFrames, Schedule
 from showctl.show.model import Meter, Show
 
 Samples = npt.NDArray[np.float32]
+
+
+def scene_schedule(show: Show, scene: str | None) -> Schedule:
+    """What the matrix shows in ``scene`` (its cues, the meter reading its clips); ``None``:
+    dark (the fault state)."""
+    matrix = show.matrix
+    assert matrix is not None
+    if scene is None:
+        return Schedule(matrix, ())
+    return Schedule(matrix, show.scenes[scene].leds, clip_meter(show, scene), scene)
 
 
 def clip_meter(show: Show, scene: str) -> MeterFrames:

@@ -82,6 +82,8 @@ class Schedule:
     matrix: Matrix
     cues: tuple[Cue, ...]
     meter: MeterFrames | None = None
+    #: The scene whose cues these are (``None``: none, the matrix dark).
+    scene: str | None = None
     frame: Frame = field(init=False)
     _queue: list[tuple[float, int, Task, float]] = field(init=False, default_factory=list)
     _seq: itertools.count[int] = field(init=False, default_factory=itertools.count)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import structlog
 
+from showctl.leds.matrix import LedPlayer
+from showctl.leds.programs import Schedule
 from showctl.multibox import messages, offsets
 from showctl.multibox.wallclock import WallClock
 from showctl.players.outputs import Outputs
@@ -55,6 +57,9 @@ class Follower:
     leader: str = ""
     #: This box's relays, if it has some.
     relays: Relays | None = None
+    #: The show's matrix, if it is wired to this box, and what it shows in a scene.
+    leds: LedPlayer | None = None
+    schedule: Callable[[str | None], Schedule] | None = None
     #: Sends to the leader: ``report(what, payload, retain)``.
     report: Callable[[str, bytes, bool], None] = lambda what, payload, retain: None
     wall: WallClock = field(default_factory=WallClock)
@@ -116,6 +121,8 @@ class Follower:
             "synchronised": clock.synchronised,
             "clock_error": clock.error,  # the kernel's own estimate (s), from its discipline
         }
+        if self.leds is not None:
+            state["leds"] = self.leds.failed
         if self.relays is not None:
             relays = self.relays
             state["relays"] = {
@@ -185,6 +192,13 @@ class Follower:
                 await self.outputs.level(output, gain)
             case messages.Switch():
                 self.switch(command)
+            case messages.Leds(scene, t0_ns, hold):
+                if self.leds is None or self.schedule is None:
+                    self.refused["not this box's matrix"] += 1
+                elif hold:
+                    self.leds.hold()
+                else:
+                    self.leds.play(self.schedule(scene), self.wall.to_monotonic(t0_ns))
 
     def switch(self, command: messages.Switch) -> None:
         """Do what ``command`` says to this box's relays; a change they refuse is logged."""

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from showctl.multibox import messages
+from showctl.multibox.leds import RemoteLeds
 from showctl.multibox.offsets import Offsets
 from showctl.multibox.relays import SpreadRelays
 from showctl.multibox.wallclock import WallClock
@@ -39,39 +40,6 @@ SILENT = 3.0
 FLOOR = 0.1
 
 
-#: Sends a command to a box: ``send(box, what, payload, retain)``, ``what`` the topic below the
-#: box's (``output/NAME``, ``level/NAME``, ``load``, ``effect``).
-Send = Callable[[str, str, bytes, bool], None]
-
-
-@dataclass
-class Sender:
-    """Sends the leader ``me``'s commands to the other boxes, each in a message for the show of
-    digest ``digest``, through ``send``."""
-
-    me: str
-    digest: str
-    send: Send
-    #: Counts the messages from the leader's start on the wall clock (ns), so that a leader
-    #: started again goes on above what it sent before, which the boxes may have kept.
-    seq: int = field(default_factory=time.time_ns)
-    #: The latest retained message of each box's topic, sent again by :meth:`again`.
-    retained: dict[tuple[str, str], bytes] = field(default_factory=dict)
-
-    def __call__(self, box: str, what: str, command: messages.Command, retain: bool = True) -> None:
-        self.seq += 1
-        payload = messages.Message(self.digest, self.me, self.seq, command).encode()
-        if retain:
-            self.retained[box, what] = payload
-        self.send(box, what, payload, retain)
-
-    def again(self) -> None:
-        """Send the latest retained message of every topic again: the link is back, and what
-        was sent while it was away (the show's first scene, at the leader's start) was not."""
-        for (box, what), payload in self.retained.items():
-            self.send(box, what, payload, True)
-
-
 @dataclass
 class RemoteOutputs:
     """The outputs of ``show`` on boxes other than the leader's: each command for them is sent
@@ -81,7 +49,7 @@ class RemoteOutputs:
     is over before a box could join it)."""
 
     show: Show
-    sender: Sender
+    sender: messages.Sender
     wall: WallClock = field(default_factory=WallClock)
     #: How soon after a command every other box can place a sample (s).
     soonest: float = FLOOR
@@ -229,6 +197,8 @@ class Reports:
     outputs: SpreadOutputs
     #: Every relay of the show, if a box other than the leader has some.
     relays: SpreadRelays | None = None
+    #: The show's matrix, if it is wired to another box.
+    leds: RemoteLeds | None = None
     #: Fires a trigger of the leader's show: ``fire(trigger, source)`` (another box's input).
     fire: Callable[[str, str], None] = lambda trigger, source: None
     #: The link's way to a box (s), added to its readiness; the clock check measures it.
@@ -278,6 +248,8 @@ class Reports:
                 self.outputs.remote.soonest = max(FLOOR, max(self.soonest.values()) + self.way)
                 if self.relays is not None and box in self.relays.boxes:
                     self.relays.reported(box, data["relays"])
+                if self.leds is not None and box == self.leds.box:
+                    self._leds_said(None if data["leds"] is None else str(data["leds"]))
                 for output, health in reported.items():
                     self._tell(output, self.outputs.reported.get(output), health)
                     self.outputs.reported[output] = health
@@ -304,6 +276,8 @@ class Reports:
             gone = OutputHealth(failed=why, alive=False)
             if self.relays is not None and box in self.relays.boxes:
                 self.relays.gone(box, why)
+            if self.leds is not None and box == self.leds.box:
+                self._leds_said(why)
             for output, on in self.outputs.remote.box_of.items():
                 if on == box:
                     self._tell(output, self.outputs.reported.get(output), gone)
@@ -357,6 +331,12 @@ class Reports:
                 "soonest_ms": round(self.soonest[box] * 1e3, 1) if box in self.soonest else None,
             }
         return out
+
+    def _leds_said(self, failed: str | None) -> None:
+        leds = self.leds
+        if leds is not None and failed != leds.reported:
+            leds.reported = failed
+            leds.on_failed()
 
     def _tell(self, output: str, was: OutputHealth | None, now: OutputHealth) -> None:
         """Tell the controller how a remote output's health changed, as its own pool would."""

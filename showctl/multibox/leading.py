@@ -14,8 +14,12 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from showctl.errors import ControlError
+from showctl.gpio.base import GpioBackend
+from showctl.leds.matrix import LedPlayer, Shown, open_matrix
 from showctl.multibox import messages
-from showctl.multibox.leader import Leadership, RemoteOutputs, Reports, Sender, SpreadOutputs
+from showctl.multibox.leader import Leadership, RemoteOutputs, Reports, SpreadOutputs
+from showctl.multibox.leds import RemoteLeds
+from showctl.multibox.messages import Sender
 from showctl.players.outputs import Outputs
 from showctl.room.relays import Bank, Relays
 from showctl.settings import Settings
@@ -46,6 +50,7 @@ class Links:
         self.bus: Bus | None = None
         self.spread_relays: SpreadRelays | None = None  # with boxes: every relay of the show
         self.reports: Reports | None = None
+        self.remote_leds: RemoteLeds | None = None
         if not show.boxes:
             return
         from showctl.multibox.bus import Bus  # noqa: PLC0415  (paho: only for boxes)
@@ -84,12 +89,25 @@ class Links:
         if rival is not None:
             raise ControlError(rival)
 
+    def leds(
+        self, own: Show, gpio: GpioBackend, on_frame: Callable[[Shown], None]
+    ) -> LedPlayer | None:
+        """The player of the show's matrix: on this box's lines (``own``: the show as this box
+        wires it), or on another box's, its frames made here too; ``None``: no matrix."""
+        if own.matrix is not None:
+            return LedPlayer(open_matrix(own.matrix, gpio), on_frame=on_frame)
+        wired = [box for box, parts in self.show.boxes.items() if parts.matrix]
+        if self.bus is None or self.show.matrix is None or not wired:
+            return None
+        self.remote_leds = RemoteLeds(self.show.matrix, wired[0], self.sender, on_frame)
+        return self.remote_leds
+
     def outputs(self, pool: Outputs) -> Outputs:
         """The outputs the controller drives: ``pool``, and with boxes the others' too."""
         if self.bus is None:
             return pool
         spread = SpreadOutputs(pool, RemoteOutputs(self.show, self.sender))
-        self.reports = Reports(spread, self.spread_relays)
+        self.reports = Reports(spread, self.spread_relays, self.remote_leds)
         return spread
 
     def _up(self) -> None:

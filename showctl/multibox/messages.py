@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -106,8 +107,21 @@ class Switch:
     why: str = ""
 
 
-Command = Play | Stop | Effect | Load | Level | Switch
-KINDS: dict[str, type[Command]] = {k.KIND: k for k in (Play, Stop, Effect, Load, Level, Switch)}
+@dataclass(frozen=True)
+class Leds:
+    """The matrix shows ``scene``'s cues from ``t0_ns`` (``scene`` ``None``: dark), or, with
+    ``hold``, keeps the frame it shows and shows no more (the show paused)."""
+
+    KIND: ClassVar[str] = "leds"
+    scene: str | None
+    t0_ns: int
+    hold: bool = False
+
+
+Command = Play | Stop | Effect | Load | Level | Switch | Leds
+KINDS: dict[str, type[Command]] = {
+    k.KIND: k for k in (Play, Stop, Effect, Load, Level, Switch, Leds)
+}
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,39 @@ class Message:
         body = {"show": self.show, "leader": self.leader, "seq": self.seq}
         body |= {"kind": self.command.KIND, **dataclasses.asdict(self.command)}
         return json.dumps(body, separators=(",", ":")).encode()
+
+
+#: Sends a command to a box: ``send(box, what, payload, retain)``, ``what`` the topic below the
+#: box's (``output/NAME``, ``level/NAME``, ``load``, ``effect``).
+Send = Callable[[str, str, bytes, bool], None]
+
+
+@dataclass
+class Sender:
+    """Sends the leader ``me``'s commands to the other boxes, each in a message for the show of
+    digest ``digest``, through ``send``."""
+
+    me: str
+    digest: str
+    send: Send
+    #: Counts the messages from the leader's start on the wall clock (ns), so that a leader
+    #: started again goes on above what it sent before, which the boxes may have kept.
+    seq: int = field(default_factory=time.time_ns)
+    #: The latest retained message of each box's topic, sent again by :meth:`again`.
+    retained: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+    def __call__(self, box: str, what: str, command: Command, retain: bool = True) -> None:
+        self.seq += 1
+        payload = Message(self.digest, self.me, self.seq, command).encode()
+        if retain:
+            self.retained[box, what] = payload
+        self.send(box, what, payload, retain)
+
+    def again(self) -> None:
+        """Send the latest retained message of every topic again: the link is back, and what
+        was sent while it was away (the show's first scene, at the leader's start) was not."""
+        for (box, what), payload in self.retained.items():
+            self.send(box, what, payload, True)
 
 
 class Refused(ValueError):
@@ -187,6 +234,8 @@ READ: dict[str, Callable[[Any], Any]] = {
     "due_ns": _optional(_whole),
     "entry": _whole,
     "why": _text,
+    "scene": _optional(_text),
+    "hold": _flag,
 }
 #: Where a kind reads a key otherwise: Load's clips are lists per output; Stop's play optional.
 READ_OWN: dict[type[Command], dict[str, Callable[[Any], Any]]] = {

@@ -36,12 +36,16 @@ outputs:
 relays:
   lights: {line: 20, safe: unpowered}
   maglock: {line: 21, safe: unpowered}
+matrix:
+  lines: [[30, 31]]
 boxes:
   hall: {outputs: [north], relays: [lights]}
-  annex: {outputs: [south], relays: [maglock]}
+  annex: {outputs: [south], relays: [maglock], matrix: true}
 scenes:
   game:
     audio: {north: {clip: tone.wav, loop: true}, south: {clip: tone.wav, loop: true}}
+    leds:
+      - {blink: [[0, 0]], interval: 250ms}
     on_enter:
       - {power: maglock}
 """
@@ -76,7 +80,9 @@ def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone
     try:
         # The scene's own action locks the door on the annex, as the annex reports it.
         wait_for("the lock locked", lambda: hall.answer("status")["relays"]["maglock"] is True)
-        assert hall.answer("status")["relays"]["lights"] is False
+        status = hall.answer("status")
+        assert status["relays"]["lights"] is False
+        assert status["leds"] == "ok"  # the annex's matrix, as the annex says
         assert hall.answer("unpower", "maglock")["relays"]["maglock"] in (True, False)
         wait_for("the lock open", lambda: hall.answer("status")["relays"]["maglock"] is False)
         hall.answer("power", "maglock")
@@ -106,6 +112,7 @@ def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone
         switched = [e for e in annex.logs() if e["event"] == "relay_switched"]
         assert switched[-1]["relay"] == "maglock"
         assert switched[-1]["powered"] is False
+        assert not [e for e in annex.logs() if e["event"] == "box_message_refused"]
     finally:
         hall.stop()
         annex.stop()

@@ -1,11 +1,13 @@
-"""Relays and inputs on a box that follows: switched by the leader's commands on the box's
-own lines, each box keeping its relays' safe states, the emergency one for the whole room (a
-box latches on its own first: an emergency input wired to it, or its leader lost), and each
-box's inputs triggers for the leader. The bus between the boxes is a list here."""
+"""Relays, inputs and the matrix on a box that follows. Its relays are switched by the leader's
+commands on the box's own lines, each box keeping its relays' safe states, the emergency one for
+the whole room (a box latches on its own first: an emergency input wired to it, or its leader
+lost); its inputs are triggers for the leader; its matrix plays the scene the leader says from
+the leader's T0. The bus between the boxes is a list here."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 
@@ -14,7 +16,10 @@ from structlog.testing import capture_logs
 
 from showctl.clock import FakeClock
 from showctl.gpio.sim import SimGpio
+from showctl.leds.matrix import LedPlayer, open_matrix
+from showctl.leds.meter import scene_schedule
 from showctl.multibox import follower, leader, messages
+from showctl.multibox.leds import RemoteLeds
 from showctl.multibox.relays import SpreadRelays
 from showctl.players.simulated import SimulatedOutputs
 from showctl.room.relays import Relays
@@ -31,16 +36,20 @@ outputs:
 inputs:
   panic: {line: 5}
   door: {line: 6}
+matrix:
+  lines: [[30, 31]]
 relays:
   lights: {line: 20, safe: unpowered}
   maglock: {line: 21, safe: unpowered, max_on: 600}
 emergency: {inputs: [panic]}
 boxes:
   hall: {outputs: [north], relays: [lights]}
-  annex: {outputs: [south], inputs: [panic, door], relays: [maglock]}
+  annex: {outputs: [south], inputs: [panic, door], relays: [maglock], matrix: true}
 scenes:
   a:
     audio: {north: tone.wav}
+    leds:
+      - {at: 1s, "on": [[0, 1]]}
     transitions:
       - {input: door, to: a}
 """
@@ -65,7 +74,7 @@ class Room:
         self.hall_gpio, self.annex_gpio = SimGpio(self.clock), SimGpio(self.clock)
         self.hall_relays = Relays(self.show.part("hall").relays, self.hall_gpio, self.clock)
         self.annex_relays = Relays(self.show.part("annex").relays, self.annex_gpio, self.clock)
-        sender = leader.Sender("hall", digest, lambda *sent: self.to_annex.append(sent))
+        sender = messages.Sender("hall", digest, lambda *sent: self.to_annex.append(sent))
         self.relays = SpreadRelays(
             self.show,
             "hall",
@@ -75,13 +84,22 @@ class Room:
         remote = leader.RemoteOutputs(self.show, sender)
         outputs = leader.SpreadOutputs(SimulatedOutputs(["north"], self.clock), remote)
         self.fired: list[tuple[str, str]] = []
-        self.reports = leader.Reports(outputs, self.relays, lambda *fired: self.fired.append(fired))
+        assert self.show.matrix is not None
+        self.leds = RemoteLeds(self.show.matrix, "annex", sender)
+        self.reports = leader.Reports(
+            outputs, self.relays, self.leds, fire=lambda *fired: self.fired.append(fired)
+        )
+        self.annex_leds = LedPlayer(
+            open_matrix(self.show.matrix, self.annex_gpio), clock=self.clock
+        )
         self.follower = follower.Follower(
             SimulatedOutputs(["south"], self.clock),
             digest,
             self.show.media_dir,
             "annex",
             relays=self.annex_relays,
+            leds=self.annex_leds,
+            schedule=functools.partial(scene_schedule, self.show),
             report=lambda *sent: self.to_hall.append(sent),
         )
         self.changes = 0
@@ -306,7 +324,7 @@ def test_a_box_heard_first_or_again_is_told_what_its_relays_should_be(tmp_path: 
 
 def test_the_latest_retained_message_of_each_topic_is_sent_again_when_the_link_is_back() -> None:
     sent: list[tuple[str, str, bytes, bool]] = []
-    sender = leader.Sender("hall", "d1", lambda *message: sent.append(message))
+    sender = messages.Sender("hall", "d1", lambda *message: sent.append(message))
     sender("annex", "level/south", messages.Level("south", 0.5))
     sender("annex", "level/south", messages.Level("south", 0.25))
     sender("annex", "effect", messages.Effect("south", "a.wav", 1.0, 0, 1), retain=False)
@@ -316,3 +334,48 @@ def test_the_latest_retained_message_of_each_topic_is_sent_again_when_the_link_i
     assert [(box, what, json.loads(p)["gain"], r) for box, what, p, r in sent] == [
         ("annex", "level/south", 0.25, True)
     ]
+
+
+def test_the_matrix_on_another_box_plays_the_leaders_scene_from_its_t0(tmp_path: Path) -> None:
+    room = Room(tmp_path)
+    lit = room.annex_gpio.chip(CHIP)
+
+    async def main() -> None:
+        t0 = room.clock.monotonic() + 0.5
+        room.leds.play(scene_schedule(room.show, "a"), t0)
+        await room.deliver()
+        room.clock.advance(1.4)  # T0 + 0.9 s: before the cue
+        room.annex_leds.step()
+        assert (lit.level(30), lit.level(31)) == (False, False)
+        room.clock.advance(0.2)  # T0 + 1.1 s
+        room.annex_leds.step()
+        assert (lit.level(30), lit.level(31)) == (False, True)
+        room.leds.play(scene_schedule(room.show, None), room.clock.monotonic())  # the fault
+        await room.deliver()
+        room.clock.advance(0.01)  # past its T0, whatever the wall clock's mapping rounds
+        room.annex_leds.step()
+        assert (lit.level(30), lit.level(31)) == (False, False)
+
+    asyncio.run(main())
+
+
+def test_the_matrix_failing_on_another_box_is_said_by_the_leader(tmp_path: Path) -> None:
+    room = Room(tmp_path)
+    told: list[str | None] = []
+    room.leds.on_failed = lambda: told.append(room.leds.failed)
+
+    async def main() -> None:
+        await room.deliver()
+        assert room.leds.failed is None
+        room.annex_leds._fail("line 30 of /dev/gpiochip0 cannot be set")
+        await room.deliver()
+        assert told == ["on box 'annex': line 30 of /dev/gpiochip0 cannot be set"]
+
+    asyncio.run(main())
+
+
+def test_a_box_without_the_matrix_refuses_its_cues(tmp_path: Path) -> None:
+    room = Room(tmp_path)
+    room.follower.leds = None
+    asyncio.run(room.follower.apply(messages.Leds("a", 0)))
+    assert room.follower.refused == {"not this box's matrix": 1}
