@@ -300,24 +300,31 @@ def test_a_switch_for_a_relay_the_box_does_not_have_is_refused_and_counted(
     assert room.maglock_line() is False
 
 
-def test_a_box_heard_first_or_again_is_told_what_its_relays_should_be(tmp_path: Path) -> None:
+def test_a_box_heard_first_is_told_its_relays_and_one_back_keeps_them_safe(
+    tmp_path: Path,
+) -> None:
     room = Room(tmp_path)
 
     async def main() -> None:
         room.relays.power("maglock", "show")
         room.to_annex.clear()  # sent before the link was up: lost
-        room.relays.at(room.clock.monotonic() + 1.0, "maglock", False, entry=1)
-        room.to_annex.clear()
         await room.deliver()  # the box's first report: told the lock's state now
         assert room.maglock_line() is True
+        room.relays.at(room.clock.monotonic() + 1.0, "maglock", False, entry=1)
+        room.to_annex.clear()
         room.clock.advance(1.1)
-        room.relays.intended.step()  # the leader's image follows the timeline
+        room.relays.intended.step()  # the leader's picture follows the timeline
         assert room.relays.intended.powered["maglock"] is False
-        room.reports.said["annex"]["at"] -= 10  # gone, then heard again
+        room.relays.intended.power("maglock")
+        room.reports.said["annex"]["at"] -= 10  # gone: the box restarts, its relays safe
+        room.annex_relays.unpower("maglock")
         with capture_logs():
             room.reports.sweep(room.reports.said["annex"]["at"] + 10)
             await room.deliver()
-        assert room.maglock_line() is False
+        assert room.maglock_line() is False  # not locked again behind the game master's back
+        assert room.relays.powered["maglock"] is False
+        assert room.relays.intended.powered["maglock"] is False
+        assert room.relays.failed is None
 
     asyncio.run(main())
 

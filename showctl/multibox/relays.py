@@ -9,10 +9,12 @@ whatever the link does; what its relays are is what it reports (:meth:`SpreadRel
 
 The leader keeps what it wants of the other boxes' relays in ``intended``, relays of its own
 on no lines, switched exactly as the boxes' are (the same timeline, pulses and ``max_on``
-cuts). A box heard for the first time, or again after it was gone (it started after the
-leader, or restarted, holding its relays safe), is told each of its relays' intended state
-(:meth:`SpreadRelays.again`). Nothing is retained on the broker for relays: a box whose
-leader is gone never takes up a lock from a message the dead leader left behind.
+cuts). A box heard for the first time since the leader started is told each of its relays'
+intended state (:meth:`SpreadRelays.again`): the show's first scene may have switched them
+before the link was up. A box heard again after it was gone (it restarted, or was cut off and
+latched) keeps its relays as they are, safe, as the relays of a box that restarts do, and the
+leader takes that as what it wants (the game master switches them again). Nothing is retained
+on the broker for relays: a box never takes up a lock from a message a dead leader left.
 
 The emergency is one for the room: the leader's latch is sent to every box, and a box that
 latched on its own (an emergency input wired to it, or its leader lost: see
@@ -48,7 +50,7 @@ class _Said:
     emergency: str | None = None
     latched_ns: int = 0  # when its latch was set (wall ns): a later one is a new emergency
     failed: str | None = None
-    gone: bool = False  # not heard from: told its relays' intended state when it is again
+    gone: bool = False  # not heard from: back, its relays as they are are what is wanted
 
 
 class SpreadRelays:
@@ -188,13 +190,17 @@ class SpreadRelays:
     def reported(self, box: str, data: Mapping[str, Any]) -> None:
         """Take box ``box``'s report of its relays (``powered``, ``emergency``, ``latched_ns``,
         ``failed``); a latch it set since the last one it said sets off every box's."""
-        if box not in self.said or self.said[box].gone:
-            self.again(box)  # heard for the first time, or again
+        if box not in self.said:
+            self.again(box)  # heard for the first time
         said = self.said.setdefault(box, _Said())
-        said.gone = False
         was = (said.powered, said.emergency, said.failed)
         mine = {r for r, b in self.box_of.items() if b == box}
         said.powered = {str(r): bool(p) for r, p in data["powered"].items() if r in mine}
+        if said.gone:  # back, after a restart or a latch: as it is now is what is wanted
+            said.gone = False
+            for relay, powered in said.powered.items():
+                switch = self.intended.power if powered else self.intended.unpower
+                switch(relay, "the box is back")
         said.failed = None if data.get("failed") is None else str(data["failed"])
         emergency, latched_ns = data.get("emergency"), int(data.get("latched_ns") or 0)
         said.emergency = None if emergency is None else str(emergency)
@@ -205,8 +211,8 @@ class SpreadRelays:
             self.on_change()
 
     def gone(self, box: str, why: str) -> None:
-        """Box ``box`` has not been heard from: its relays are as it last said, or safe if it
-        latched on losing the leader; say they cannot be switched until it is back."""
+        """Box ``box`` has not been heard from: say its relays cannot be switched until it is
+        back (it latches them safe itself, having lost the leader, or they restart safe)."""
         said = self.said.setdefault(box, _Said())
         said.gone = True
         if said.failed != why:
