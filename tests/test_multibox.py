@@ -401,11 +401,11 @@ def test_the_leader_measures_a_followers_clock_by_pinging_it(tmp_path: Path) -> 
     async def main() -> None:
         real = follower.Follower(boxes.annex, boxes.follower.show, tmp_path, "annex")
         real.report = lambda *sent: back.append(sent)
-        await real.receive(reports.clocks.ping(time.time_ns()), "ping")
+        pong = real.pong(reports.clocks.ping(time.time_ns()), time.time_ns())
+        assert pong is not None
         await real.receive(b"nonsense", "ping")
-        ((what, pong, retain),) = back
-        assert (what, retain) == ("pong", False)
-        await reports.received(pong, what)
+        assert real.pong(b"nonsense", time.time_ns()) is None
+        await reports.received(pong, "pong")
         assert real.refused == {"not a ping": 1}
 
     asyncio.run(main())

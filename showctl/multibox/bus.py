@@ -5,8 +5,8 @@
   clips its box keeps ready; ``.../effect`` (QoS 1, not retained) an effect. A box that starts,
   restarts or reconnects late reads the retained ones and joins what plays, on the sample.
 
-A :class:`Bus` is one paho client on its own thread (MQTT 5, a clean session, trying again from
-1 s up to every 30 s while the broker is away, as the MQTT surface does); what it receives is
+A :class:`Bus` is one paho client on its own thread (MQTT 5, a clean session, trying again every
+1 to :data:`REJOIN` s while the broker is away); what it receives is
 handed to the event loop. The show never waits for it: a message sent while the broker is
 away is not sent (paho keeps QoS 1 messages for a while; the retained ones say the latest when
 it is back).
@@ -33,6 +33,9 @@ logger = structlog.get_logger()
 
 #: Messages received and not yet handled, at most; more are dropped and counted (a flood).
 QUEUE = 1000
+#: The longest wait between tries to reach the broker again (s): a box back on the network
+#: rejoins the show within this (the MQTT surface waits longer, up to 30 s).
+REJOIN = 2
 
 
 class Bus:
@@ -55,6 +58,9 @@ class Bus:
         self.base = f"{settings.base}/boxes"
         self.subscribe = [f"{self.base}/{topic}" for topic in subscribe]
         self.received = received
+        #: Answers a message at once, on paho's thread, as it comes (the clock check's ping):
+        #: ``answer(what, payload, got_ns)`` gives ``(box, what, payload)`` to send, or None.
+        self.answer: Callable[[str, bytes, int], tuple[str, str, bytes] | None] | None = None
         self.connected = False
         #: Called (on the event loop) each time the link is up.
         self.on_up: Callable[[], None] = lambda: None
@@ -68,6 +74,7 @@ class Bus:
         s = self.settings
         self._loop = asyncio.get_running_loop()
         client = client_for(s, f"showctl-box-{self.me}")
+        client.reconnect_delay_set(min_delay=1, max_delay=REJOIN)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -138,7 +145,12 @@ class Bus:
             return
         below = topic.removeprefix(f"{self.base}/").split("/", 1)
         if len(below) == 2:
-            self._to_loop(self._queued, below[1], bytes(message.payload), got_ns)
+            payload = bytes(message.payload)
+            reply = None if self.answer is None else self.answer(below[1], payload, got_ns)
+            if reply is not None:
+                box, what, answer = reply
+                client.publish(f"{self.base}/{box}/{what}", answer, qos=0)
+            self._to_loop(self._queued, below[1], payload, got_ns)
 
     def _connected(self, connected: bool, why: str) -> None:
         if connected != self.connected:

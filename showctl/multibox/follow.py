@@ -83,6 +83,12 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
         if leds is not None:
             leds.on_failed = threadsafe(loop, follower.report_health)
         link = Bus(settings.mqtt, me, [f"{me}/#"], follower.receive)
+
+        def answer(what: str, payload: bytes, got_ns: int) -> tuple[str, str, bytes] | None:
+            pong = follower.pong(payload, got_ns) if what == "ping" else None
+            return None if pong is None else (settings.box.leader, "pong", pong)
+
+        link.answer = answer
         follower.report = lambda what, payload, retain: link.send(
             settings.box.leader, what, payload, retain
         )

@@ -92,6 +92,15 @@ class Follower:
     def output_changed(self, output: str) -> None:
         self.report_health()
 
+    def pong(self, payload: bytes, got_ns: int) -> bytes | None:
+        """The answer to a ``ping`` of the clock check got at ``got_ns`` (wall clock), stamped
+        now; ``None``: not a ping. The link calls it on its own thread as the ping comes, so
+        that nothing waits between the stamps and the socket."""
+        try:
+            return offsets.answer(payload, self.me, got_ns, time.time_ns())
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def input_fired(self, trigger: str, emergency: bool) -> None:
         """One of this box's inputs fired ``trigger``: for the leader's scenes. One of the
         show's emergency inputs latches this box's relays first, at once, link or not."""
@@ -137,17 +146,15 @@ class Follower:
 
     async def receive(self, payload: bytes, topic: str = "", got_ns: int | None = None) -> None:
         """Apply one message from the bus, come on ``topic`` (never raises for what the
-        message holds); a ``ping`` of the clock check is answered at once (``got_ns``: when the
-        link got it, on the wall clock; else now)."""
+        message holds); a ``ping`` of the clock check says the leader is there (the link has
+        answered it already: :meth:`pong`; ``got_ns``: when the link got it, on the wall
+        clock; else now)."""
         if topic == "ping":
             self.pinged = time.monotonic()
             if self.silent:
                 self.silent = False
                 logger.info("box_leader_back", box=self.me)
-            got = time.time_ns() if got_ns is None else got_ns
-            try:
-                self.report("pong", offsets.answer(payload, self.me, got, time.time_ns()), False)
-            except (ValueError, KeyError, TypeError):
+            if self.pong(payload, time.time_ns() if got_ns is None else got_ns) is None:
                 self.refused["not a ping"] += 1
             return
         try:
@@ -177,7 +184,9 @@ class Follower:
         match command:
             case messages.Play(clips, t0_ns, play, fade):
                 paths = {o: (self.media / clip, loop) for o, (clip, loop) in clips.items()}
-                await self.outputs.play(paths, self.wall.to_monotonic(t0_ns), play, fade)
+                t0 = self.wall.to_monotonic(t0_ns)
+                logger.info("box_play", outputs=sorted(clips), play=play, t0=round(t0, 6))
+                await self.outputs.play(paths, t0, play, fade)
             case messages.Stop(outputs, at_ns, play, fade):
                 at = None if at_ns is None else self.wall.to_monotonic(at_ns)
                 await self.outputs.stop(fade, outputs, at, play)

@@ -240,6 +240,7 @@ class Reports:
                 self.soonest[box] = float(data["soonest"])
                 if self.said.get(box, {}).get("gone"):
                     logger.info("box_back", box=box)
+                    self.clocks.kept.pop(box, None)  # measured again: it may have restarted
                 self.said[box] = {
                     "synchronised": bool(data.get("synchronised")),
                     "clock_error": data.get("clock_error"),

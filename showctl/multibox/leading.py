@@ -9,6 +9,7 @@ paho (the MQTT client) is loaded only for a show across boxes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -30,8 +31,10 @@ if TYPE_CHECKING:
     from showctl.multibox.bus import Bus
     from showctl.multibox.relays import SpreadRelays
 
-#: Seconds between the leader's pings of each other box's clock, and its heartbeats.
-PING_EVERY = 1.0
+#: Seconds between the leader's heartbeats (and its looks for boxes gone silent).
+BEAT_EVERY = 1.0
+#: Pings of each other box's clock a heartbeat.
+PINGS = 4
 #: How long (s) a leader that starts waits for the broker, then for its retained messages,
 #: before it looks for another leader: with no broker, it leads (and looks again later).
 CONNECT_WAIT = 2.0
@@ -82,7 +85,7 @@ class Links:
             if await _within(CONNECT_WAIT, lambda: bus.connected):
                 await asyncio.sleep(RETAINED_WAIT)
                 if leadership.fresh():  # a leader beat lately: is it beating still?
-                    await _within(2 * PING_EVERY + 0.5, lambda: leadership.rival() is not None)
+                    await _within(2 * BEAT_EVERY + 0.5, lambda: leadership.rival() is not None)
         finally:
             reading.cancel()
         rival = leadership.rival()
@@ -137,12 +140,14 @@ class Links:
         return {"box-link": self.bus.run(), "box-clocks": self._ping(self.bus, self.reports)}
 
     async def _ping(self, bus: Bus, reports: Reports) -> None:
-        while True:
-            bus.send(self.me, "leads", self.leadership.beat(), True)
+        clocks = reports.clocks
+        for n in itertools.count():
+            if n % PINGS == 0:
+                bus.send(self.me, "leads", self.leadership.beat(), True)
+                reports.sweep(time.time())
             for box in reports.outputs.remote.boxes:
-                bus.send(box, "ping", reports.clocks.ping(time.time_ns()), False)
-            reports.sweep(time.time())
-            await asyncio.sleep(PING_EVERY)
+                bus.send(box, "ping", clocks.ping(time.time_ns()), False)
+            await asyncio.sleep(BEAT_EVERY / PINGS)
 
     async def close(self) -> None:
         if self.bus is not None:
