@@ -39,7 +39,7 @@ pytest: setup-test
 	$(BIN)/pytest
 
 # The benchmarks in quick mode: they run the real paths and print their figures.
-BENCHES := sync drift loop cost led_timing trigger_latency recovery loaded_starts actions effects soak calibrate
+BENCHES := sync drift loop cost led_timing trigger_latency recovery loaded_starts actions effects soak calibrate multibox
 # The last line says which targets were missed; a miss does not fail (timings are not asserted).
 bench-quick: setup-test
 	$(BIN)/python tests/bench/run.py --quick $(BENCHES)
