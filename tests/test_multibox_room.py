@@ -100,6 +100,7 @@ class Room:
             relays=self.annex_relays,
             leds=self.annex_leds,
             schedule=functools.partial(scene_schedule, self.show),
+            scenes=frozenset(self.show.scenes),
             report=lambda *sent: self.to_hall.append(sent),
         )
         self.changes = 0
@@ -296,7 +297,7 @@ def test_a_switch_for_a_relay_the_box_does_not_have_is_refused_and_counted(
     room = Room(tmp_path)
     room.follower.switch(messages.Switch("power", "lights"))
     room.follower.switch(messages.Switch("at", "maglock", True))  # no time
-    assert room.follower.refused == {"not this box's relay": 1, "a switch at no time": 1}
+    assert room.follower.refused == {"not this box's relay": 1, "a switch missing its time": 1}
     assert room.maglock_line() is False
 
 
@@ -381,8 +382,9 @@ def test_the_matrix_failing_on_another_box_is_said_by_the_leader(tmp_path: Path)
     asyncio.run(main())
 
 
-def test_a_box_without_the_matrix_refuses_its_cues(tmp_path: Path) -> None:
+def test_cues_for_a_box_without_the_matrix_or_of_no_scene_are_refused(tmp_path: Path) -> None:
     room = Room(tmp_path)
+    asyncio.run(room.follower.apply(messages.Leds("nowhere", 0)))
     room.follower.leds = None
     asyncio.run(room.follower.apply(messages.Leds("a", 0)))
-    assert room.follower.refused == {"not this box's matrix": 1}
+    assert room.follower.refused == {"not a scene of the show": 1, "not this box's matrix": 1}

@@ -77,6 +77,7 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
             relays=relays,
             leds=leds,
             schedule=functools.partial(scene_schedule, show),
+            scenes=frozenset(show.scenes),
         )
         if relays is not None:
             relays.on_change = threadsafe(loop, follower.report_health)

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,9 +57,10 @@ class Follower:
     leader: str = ""
     #: This box's relays, if it has some.
     relays: Relays | None = None
-    #: The show's matrix, if it is wired to this box, and what it shows in a scene.
+    #: The show's matrix, if it is wired to this box, what it shows in a scene, and the scenes.
     leds: LedPlayer | None = None
     schedule: Callable[[str | None], Schedule] | None = None
+    scenes: Collection[str] = ()
     #: Sends to the leader: ``report(what, payload, retain)``.
     report: Callable[[str, bytes, bool], None] = lambda what, payload, retain: None
     wall: WallClock = field(default_factory=WallClock)
@@ -206,6 +207,8 @@ class Follower:
                     self.refused["not this box's matrix"] += 1
                 elif hold:
                     self.leds.hold()
+                elif scene is not None and scene not in self.scenes:
+                    self.refused["not a scene of the show"] += 1
                 else:
                     self.leds.play(self.schedule(scene), self.wall.to_monotonic(t0_ns))
 
@@ -221,8 +224,8 @@ class Follower:
                 refused = relays.power(name, why)
             case "unpower":
                 refused = relays.unpower(name, why)
-            case "pulse":
-                refused = relays.pulse(name, command.pulse or 0.0, why)
+            case "pulse" if command.pulse is not None:
+                refused = relays.pulse(name, command.pulse, why)
             case "at" if command.due_ns is not None:
                 due = self.wall.to_monotonic(command.due_ns)
                 relays.at(due, name, command.powered, command.entry, command.pulse)
@@ -235,6 +238,6 @@ class Follower:
             case "clear":
                 relays.all_clear()
             case _:
-                self.refused["a switch at no time"] += 1
+                self.refused["a switch missing its time"] += 1
         if refused is not None:
             logger.warning("relay_change_dropped", relay=name, why=refused)

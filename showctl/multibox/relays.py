@@ -28,15 +28,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from showctl.gpio.sim import SimGpio
 from showctl.multibox import messages
 from showctl.multibox.wallclock import WallClock
 from showctl.room.relays import Relays
 from showctl.show.model import Relay, Show
-
-logger = structlog.get_logger()
 
 #: Sends a command to a box's ``relays`` topic: ``command(box, switch)``.
 Command = Callable[[str, messages.Switch], None]
@@ -178,11 +174,8 @@ class SpreadRelays:
         """Tell box ``box`` each of its relays' intended state (it has just been heard)."""
         for relay, on in self.box_of.items():
             if on == box:
-                powered = self.intended.powered[relay]
-                why = "the leader's state"
-                self.command(
-                    box, messages.Switch("power" if powered else "unpower", relay, why=why)
-                )
+                op = "power" if self.intended.powered[relay] else "unpower"
+                self.command(box, messages.Switch(op, relay, why="the leader's state"))
 
     def close(self) -> None:
         self.intended.close()

@@ -40,8 +40,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import _common
@@ -50,7 +49,7 @@ import numpy as np
 from showctl.multibox.leading import PINGS
 from showctl.multibox.offsets import KEPT
 from tests.harness.analysis import channel, find, find_start, noise_clip, silences
-from tests.harness.boxes import HOST, Network
+from tests.harness.boxes import Network, box_settings, bridged
 from tests.harness.broker import Broker
 from tests.harness.running import Running
 from tests.harness.soundhub import SoundHub, device_name
@@ -126,16 +125,6 @@ def write_show(folder: Path) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
     return show, starts, loops
 
 
-def settings(folder: Path, broker: Broker, me: str) -> Path:
-    path = folder / f"{me}.toml"
-    path.write_text(
-        "[web]\nport = 0\n"
-        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "bench"\n'
-        f'[box]\nname = "{me}"\nleader = "hall"\n'
-    )
-    return path
-
-
 class Boxes:
     """The three boxes, each in its network namespace (and with ``timens``, its time
     namespace), started and started again by name."""
@@ -162,7 +151,7 @@ class Boxes:
         self.running[box] = Running(
             self.folder,
             self.show,
-            settings=settings(self.folder, self.broker, box),
+            settings=box_settings(self.folder, self.broker, box),
             env={**self.env, **(env or {})},
             sim=self.sim,
             name=f"{box}-{self.runs}",
@@ -278,24 +267,13 @@ def clock_readings(hall: Running) -> list[float]:
     return readings
 
 
-@contextmanager
-def network(folder: Path) -> Iterator[tuple[Network, Broker]]:
-    with Network() as net:
-        broker = Broker(folder / "broker", host=HOST)
-        broker.start()
-        try:
-            yield net, broker
-        finally:
-            broker.stop()
-
-
 def on_the_hub(folder: Path, starts: int, settle: float, restarts: int) -> dict[str, object]:
     """Phases 1 to 4: the boxes on the hub."""
     show, clips, loops = write_show(folder)
     figures: dict[str, object] = {}
     with ExitStack() as stack:
         hub = stack.enter_context(SoundHub(OUTPUTS))
-        net, broker = stack.enter_context(network(folder))
+        net, broker = stack.enter_context(bridged(folder / "broker"))
         boxes = Boxes(folder, show, net, broker, hub.env)
         stack.callback(boxes.stop)
         recording = stack.enter_context(hub.record())
@@ -365,7 +343,7 @@ def on_the_hub(folder: Path, starts: int, settle: float, restarts: int) -> dict[
 def in_time_namespaces(folder: Path, starts: int) -> dict[str, object]:
     """Phase 5: the boxes simulated, each in a time namespace of its own."""
     show, _, _ = write_show(folder)
-    with network(folder) as (net, broker):
+    with bridged(folder / "broker") as (net, broker):
         boxes = Boxes(folder, show, net, broker, {}, sim=True, timens=True)
         try:
             time.sleep(3.0)

@@ -18,9 +18,13 @@ block: it takes away what it made, and what a run before it left.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from tests.harness.broker import Broker
 
 #: The bridge, and the addresses on it: the broker's (this machine's end) and each box's.
 BRIDGE = "showctl-br0"
@@ -100,3 +104,27 @@ class Network:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def bridged(folder: Path) -> Iterator[tuple[Network, Broker]]:
+    """A :class:`Network`, and a broker (its files in ``folder``) listening on its bridge."""
+    with Network() as net:
+        broker = Broker(folder, host=HOST)
+        broker.start()
+        try:
+            yield net, broker
+        finally:
+            broker.stop()
+
+
+def box_settings(folder: Path, broker: Broker, me: str, web: int = 0) -> Path:
+    """The settings file of box ``me`` (in ``folder``), whose leader is ``hall``, on
+    ``broker``, with its web page on port ``web`` (0: none)."""
+    path = folder / f"{me}.toml"
+    path.write_text(
+        f"[web]\nport = {web}\n"
+        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "show"\n'
+        f'[box]\nname = "{me}"\nleader = "hall"\n'
+    )
+    return path

@@ -22,7 +22,7 @@ import pytest
 from showctl.multibox.leader import SILENT
 from tests.harness.analysis import channel, find, noise_clip
 from tests.harness.boxes import HOST as BRIDGE_HOST
-from tests.harness.boxes import Network
+from tests.harness.boxes import Network, box_settings
 from tests.harness.broker import Broker, running_broker
 from tests.harness.running import Running
 from tests.harness.soundhub import SoundHub, device_name
@@ -90,26 +90,21 @@ def start_boxes(
     annex = Running(
         folder,
         show,
-        settings=settings(folder, broker, "annex"),
+        settings=box_settings(folder, broker, "annex"),
         env={**hub.env, **(annex_env or {})},
         sim=False,
         name="annex",
         answers=False,
     )
     hall = Running(
-        folder, show, settings=settings(folder, broker, "hall"), env=hub.env, sim=False, name="hall"
+        folder,
+        show,
+        settings=box_settings(folder, broker, "hall"),
+        env=hub.env,
+        sim=False,
+        name="hall",
     )
     return hall, annex
-
-
-def settings(folder: Path, broker: Broker, me: str) -> Path:
-    path = folder / f"{me}.toml"
-    path.write_text(
-        "[web]\nport = 0\n"
-        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "show"\n'
-        f'[box]\nname = "{me}"\nleader = "hall"\n'
-    )
-    return path
 
 
 def test_a_scene_started_by_the_leader_sounds_on_every_box_from_one_t0(
@@ -164,7 +159,7 @@ def test_boxes_on_networks_of_their_own_start_on_one_sample(hub: SoundHub, tmp_p
             name: Running(
                 tmp_path,
                 show,
-                settings=settings(tmp_path, broker, name),
+                settings=box_settings(tmp_path, broker, name),
                 env=hub.env,
                 sim=False,
                 name=name,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from showctl.multibox.wallclock import WallClock
-from tests.harness.boxes import HOST, Network
+from tests.harness.boxes import HOST, Network, bridged
 from tests.harness.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,13 +57,8 @@ client.loop_stop()
 
 @pytest.fixture
 def network(tmp_path: Path) -> Iterator[tuple[Network, Broker]]:
-    with Network() as net:
-        broker = Broker(tmp_path / "broker", host=HOST)
-        broker.start()
-        try:
-            yield net, broker
-        finally:
-            broker.stop()
+    with bridged(tmp_path / "broker") as made:
+        yield made
 
 
 def test_boxes_reach_the_broker_and_map_one_wall_instant_onto_their_own_clocks(

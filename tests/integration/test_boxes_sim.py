@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from showctl.multibox.leader import SILENT
 from showctl.testing import write_wav
+from tests.harness.boxes import box_settings
 from tests.harness.broker import Broker, free_port, running_broker
 from tests.harness.running import SHOWCTL, Running
 from tests.integration.test_surfaces import browser, page_url, wait_for  # noqa: F401  (a fixture)
@@ -57,26 +58,29 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield started
 
 
-def settings(folder: Path, broker: Broker, me: str, web: int = 0) -> Path:
-    path = folder / f"{me}.toml"
-    path.write_text(
-        f"[web]\nport = {web}\n"
-        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nbase = "show"\n'
-        f'[box]\nname = "{me}"\nleader = "hall"\n'
-    )
-    return path
+def start(folder: Path, broker: Broker, *boxes: str, web: int = 0) -> dict[str, Running]:
+    """SHOW played by ``boxes`` (``--sim``), started in that order; the hall's page on port
+    ``web`` (0: none)."""
+    write_wav(folder / "media" / "tone.wav", seconds=1.0)
+    show = folder / "show.yaml"
+    show.write_text(SHOW)
+    return {
+        box: Running(
+            folder,
+            show,
+            settings=box_settings(folder, broker, box, web if box == "hall" else 0),
+            name=box,
+            answers=box == "hall",
+        )
+        for box in boxes
+    }
 
 
 def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone(
     broker: Broker, tmp_path: Path
 ) -> None:
-    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
-    show = tmp_path / "show.yaml"
-    show.write_text(SHOW)
-    annex = Running(
-        tmp_path, show, settings=settings(tmp_path, broker, "annex"), name="annex", answers=False
-    )
-    hall = Running(tmp_path, show, settings=settings(tmp_path, broker, "hall"), name="hall")
+    running = start(tmp_path, broker, "annex", "hall")
+    hall, annex = running["hall"], running["annex"]
     try:
         # The scene's own action locks the door on the annex, as the annex reports it.
         wait_for("the lock locked", lambda: hall.answer("status")["relays"]["maglock"] is True)
@@ -136,13 +140,11 @@ def test_the_leader_switches_a_lock_on_another_box_and_the_box_releases_it_alone
 def test_a_second_leader_is_refused_saying_which_box_leads(
     broker: Broker, tmp_path: Path, second: str, says: str
 ) -> None:
-    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
+    hall = start(tmp_path, broker, "hall")["hall"]
     show = tmp_path / "show.yaml"
-    show.write_text(SHOW)
-    hall = Running(tmp_path, show, settings=settings(tmp_path, broker, "hall"), name="hall")
     try:
         time.sleep(1.5)  # its heartbeats on the broker
-        written = settings(tmp_path, broker, second).read_text()
+        written = box_settings(tmp_path, broker, second).read_text()
         rival = tmp_path / "rival.toml"
         rival.write_text(written.replace('leader = "hall"', f'leader = "{second}"'))
         done = subprocess.run(
@@ -177,14 +179,8 @@ def test_the_leaders_page_lists_every_box_and_a_box_gone_silent(
     tmp_path: Path,
     browser: WebDriver,  # noqa: F811  (the fixture)
 ) -> None:
-    write_wav(tmp_path / "media" / "tone.wav", seconds=1.0)
-    show = tmp_path / "show.yaml"
-    show.write_text(SHOW)
-    annex = Running(
-        tmp_path, show, settings=settings(tmp_path, broker, "annex"), name="annex", answers=False
-    )
-    hall_settings = settings(tmp_path, broker, "hall", web=free_port())
-    hall = Running(tmp_path, show, settings=hall_settings, name="hall")
+    running = start(tmp_path, broker, "annex", "hall", web=free_port())
+    hall, annex = running["hall"], running["annex"]
     try:
         browser.get(page_url(hall))
 
