@@ -1,15 +1,24 @@
 """The boxes' link: the MQTT broker of the settings (``[mqtt]``), below ``BASE/boxes/``.
 
-- ``BASE/boxes/BOX/output/NAME`` (retained, QoS 1): the leader's latest play or stop for output
-  ``NAME`` of box ``BOX``; ``.../level/NAME`` (retained) its level; ``.../load`` (retained) the
-  clips its box keeps ready; ``.../effect`` (QoS 1, not retained) an effect. A box that starts,
-  restarts or reconnects late reads the retained ones and joins what plays, on the sample.
+From the leader to box ``BOX`` (QoS 1 unless said):
+
+- ``BASE/boxes/BOX/output/NAME`` (retained): the leader's latest play or stop for output
+  ``NAME``; ``.../level/NAME`` (retained) its level; ``.../load`` (retained) the clips the box
+  keeps ready; ``.../leds`` (retained) the matrix's scene and T0; ``.../effect`` an effect;
+  ``.../relays`` a switch of its relays (in order; nothing about relays is retained);
+  ``.../ping`` the clock check. A box that starts, restarts or reconnects late reads
+  the retained ones and joins what plays, on the sample.
+- ``BASE/boxes/LEADER/leads`` (retained): the leader's heartbeat, every second.
+
+From box ``BOX`` to its leader ``LEADER``: ``BASE/boxes/LEADER/event`` a clip's end,
+``.../input`` an input that fired, ``.../health/BOX`` (retained) its outputs', relays' and
+matrix's health and its readiness, ``.../pong`` (QoS 0) its answer to a ping.
 
 A :class:`Bus` is one paho client on its own thread (MQTT 5, a clean session, trying again every
-1 to :data:`REJOIN` s while the broker is away); what it receives is
-handed to the event loop. The show never waits for it: a message sent while the broker is
-away is not sent (paho keeps QoS 1 messages for a while; the retained ones say the latest when
-it is back).
+1 to :data:`REJOIN` s while the broker is away); what it receives is handed to the event loop,
+and a ping answered at once on paho's thread (:attr:`Bus.answer`). The show never waits for
+it: a message sent while the broker is away is not sent (the leader sends its retained ones
+again when the link is back).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ class Message:
 
 
 #: Sends a command to a box: ``send(box, what, payload, retain)``, ``what`` the topic below the
-#: box's (``output/NAME``, ``level/NAME``, ``load``, ``effect``).
+#: box's (``output/NAME``, ``level/NAME``, ``load``, ``leds``, ``effect``, ``relays``).
 Send = Callable[[str, str, bytes, bool], None]
 
 
