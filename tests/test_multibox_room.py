@@ -388,3 +388,22 @@ def test_cues_for_a_box_without_the_matrix_or_of_no_scene_are_refused(tmp_path: 
     room.follower.leds = None
     asyncio.run(room.follower.apply(messages.Leds("a", 0)))
     assert room.follower.refused == {"not a scene of the show": 1, "not this box's matrix": 1}
+
+
+def test_a_box_told_its_relays_in_a_pulse_is_told_the_rest_of_the_pulse(tmp_path: Path) -> None:
+    room = Room(tmp_path)
+
+    async def main() -> None:
+        room.relays.pulse("maglock", 2.0, "show")
+        room.to_annex.clear()  # sent before the link was up: lost
+        room.clock.advance(0.5)
+        await room.deliver()  # the box's first report: told the rest of the pulse
+        assert room.maglock_line() is True
+        room.clock.advance(1.4)
+        room.annex_relays.step()
+        assert room.maglock_line() is True
+        room.clock.advance(0.2)  # 2 s after the pulse began
+        room.annex_relays.step()
+        assert room.maglock_line() is False
+
+    asyncio.run(main())

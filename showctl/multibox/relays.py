@@ -171,11 +171,18 @@ class SpreadRelays:
         return self._own(name).refusal(name, powered, pulse)
 
     def again(self, box: str) -> None:
-        """Tell box ``box`` each of its relays' intended state (it has just been heard)."""
+        """Tell box ``box`` each of its relays' intended state (it has just been heard): a
+        relay in a pulse, powered for what is left of it."""
         for relay, on in self.box_of.items():
-            if on == box:
+            if on != box:
+                continue
+            why = "the leader's state"
+            left = self.intended.pulse_left(relay)
+            if left is not None and self.intended.powered[relay]:  # the rest of the pulse
+                self.command(box, messages.Switch("pulse", relay, pulse=left, why=why))
+            else:
                 op = "power" if self.intended.powered[relay] else "unpower"
-                self.command(box, messages.Switch(op, relay, why="the leader's state"))
+                self.command(box, messages.Switch(op, relay, why=why))
 
     def close(self) -> None:
         self.intended.close()

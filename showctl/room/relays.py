@@ -283,6 +283,12 @@ class Relays:
         self._wake.set()
         return refusal
 
+    def pulse_left(self, name: str) -> float | None:
+        """How long (s) the pulse ``name`` is in has left, or ``None`` if it is in none."""
+        with self._lock:
+            ends = [c.due for c in self._waiting if c.relay == name and c.why == "pulse end"]
+        return max(0.0, min(ends) - self.clock.monotonic()) if ends else None
+
     def refusal(self, name: str, powered: bool, pulse: float | None = None) -> str | None:
         """Why switching ``name`` (for a ``pulse``) is refused now, or ``None``."""
         limit = self.specs[name].max_on
