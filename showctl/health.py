@@ -106,24 +106,28 @@ def check_show(status: Mapping[str, Any]) -> list[Finding]:
 
 
 def check_boxes(boxes: Mapping[str, Any]) -> Finding:
-    """Of a show across boxes, on the leader (the status's ``boxes``): every box heard from,
-    and its wall clock, measured over the link, within the bound of the leader's."""
+    """Of a show across boxes, on the leader (the status's ``boxes``): no other leader, every
+    box heard from, and its wall clock, measured over the link, within the bound of the
+    leader's."""
     silent = [box for box, said in boxes.items() if said["state"] == "silent"]
     off = {
         box: said["clock"]["offset_ms"]
         for box, said in boxes.items()
         if said["clock"] is not None and said["clock"]["flagged"]
     }
-    if not silent and not off:
+    rivals = [rival for said in boxes.values() for rival in said.get("rivals", ())]
+    if not silent and not off and not rivals:
         return Finding("boxes", "ok", f"{len(boxes)} boxes heard from, their clocks together")
-    said = [f"box {box!r} is not heard from (its outputs failed)" for box in silent]
+    said = [f"{rival} leads this show too" for rival in rivals]
+    said += [f"box {box!r} is not heard from (its outputs failed)" for box in silent]
     said += [f"box {box!r}'s clock is {ms:+.2f} ms from the leader's" for box, ms in off.items()]
     return Finding(
         "boxes",
         "problem",
         "; ".join(said),
         "a box not heard from: look at its power, its network and journalctl -u showctl on it; "
-        "a clock off: chronyc tracking on that box (see the README on several boxes' clocks)",
+        "a clock off: chronyc tracking on that box (see the README on several boxes' clocks); "
+        "another leader: one box leads, so set [box] name and leader on that box and restart it",
     )
 
 

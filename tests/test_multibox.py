@@ -497,10 +497,16 @@ def test_a_leader_hears_a_rival_beating_and_not_itself_nor_a_dead_one() -> None:
         f"another showctl on host {socket.gethostname()!r} leads this show as box 'hall'; stop "
         "it, or give this box a [box] name of its own"
     )
+    assert hall.rivals() == [f"box 'hall' on host {socket.gethostname()!r}"]
+    said = {"state": "leads", "clock": None, "rivals": hall.rivals()}
+    assert check_boxes({"hall": said}).says == (
+        f"box 'hall' on host {socket.gethostname()!r} leads this show too"
+    )
     for seen in hall.others.values():
         seen["at_ns"] -= int((leader.SILENT + 1) * 1e9)  # not heard for longer than SILENT
     assert not hall.fresh()
     assert hall.rival() is None
+    assert hall.rivals() == []
 
 
 def test_a_follower_refuses_the_commands_of_a_box_it_does_not_follow(tmp_path: Path) -> None:

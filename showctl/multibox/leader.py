@@ -201,6 +201,8 @@ class Reports:
     leds: RemoteLeds | None = None
     #: Fires a trigger of the leader's show: ``fire(trigger, source)`` (another box's input).
     fire: Callable[[str, str], None] = lambda trigger, source: None
+    #: The other leaders of the show heard now (:meth:`Leadership.rivals`).
+    rivals: Callable[[], list[str]] = list
     #: The link's way to a box (s), added to its readiness; the clock check measures it.
     way: float = 0.02
     refused: int = 0
@@ -298,7 +300,8 @@ class Reports:
         """For the status: every box of the show (this leader's too), what it does (``leads``,
         ``follows``, ``silent``: not heard from for :data:`SILENT` s, or ``unheard``), its
         outputs, when it was last heard from (s ago), its clock as its kernel sees it and
-        against the leader's, and how soon it can place a sample."""
+        against the leader's, and how soon it can place a sample; the leader's, the other
+        leaders of the show heard beating (``rivals``: none, or a box misconfigured)."""
         remote = self.outputs.remote
         clocks = self.clocks.state()
         now = time.time()
@@ -312,6 +315,7 @@ class Reports:
                 "clock_error_ms": None if mine.error is None else round(mine.error * 1e3, 3),
                 "clock": None,
                 "soonest_ms": round(self.outputs.local.soonest * 1e3, 1),
+                "rivals": self.rivals(),
             }
         }
         for box in remote.boxes:
@@ -394,18 +398,32 @@ class Leadership:
         """Whether another leader beat within :data:`SILENT` s (it may be alive)."""
         return any(time.time_ns() - o["at_ns"] < SILENT * 1e9 for o in self.others.values())
 
+    def rivals(self) -> list[str]:
+        """The other leaders heard beating now (twice, the latest within :data:`SILENT` s):
+        ``box 'NAME' on host 'HOST'`` each."""
+        return [f"box {other['box']!r} on host {other['host']!r}" for other in self._beating()]
+
+    def _beating(self) -> list[dict[str, Any]]:
+        now = time.time_ns()
+        return [
+            other
+            for other in self.others.values()
+            if other["beats"] >= 2 and now - other["at_ns"] < SILENT * 1e9
+        ]
+
     def rival(self) -> str | None:
-        """Why this box may not lead: another leader heard beating (twice, the latest within
-        :data:`SILENT` s), in one sentence; or ``None``."""
-        for other in self.others.values():
-            if other["beats"] >= 2 and time.time_ns() - other["at_ns"] < SILENT * 1e9:
-                if other["box"] == self.me:
-                    return (
-                        f"another showctl on host {other['host']!r} leads this show as box "
-                        f"{self.me!r}; stop it, or give this box a [box] name of its own"
-                    )
-                return (
-                    f"box {other['box']!r} (host {other['host']!r}) leads this show already; "
-                    f'one box leads: set [box] leader = "{other["box"]}" here, or stop it'
-                )
-        return None
+        """Why this box may not lead: another leader heard beating, in one sentence; or
+        ``None``."""
+        beating = self._beating()
+        if not beating:
+            return None
+        other = beating[0]
+        if other["box"] == self.me:
+            return (
+                f"another showctl on host {other['host']!r} leads this show as box "
+                f"{self.me!r}; stop it, or give this box a [box] name of its own"
+            )
+        return (
+            f"box {other['box']!r} (host {other['host']!r}) leads this show already; "
+            f'one box leads: set [box] leader = "{other["box"]}" here, or stop it'
+        )

@@ -110,7 +110,9 @@ class Links:
         if self.bus is None:
             return pool
         spread = SpreadOutputs(pool, RemoteOutputs(self.show, self.sender))
-        self.reports = Reports(spread, self.spread_relays, self.remote_leds)
+        self.reports = Reports(
+            spread, self.spread_relays, self.remote_leds, rivals=self.leadership.rivals
+        )
         return spread
 
     def _up(self) -> None:

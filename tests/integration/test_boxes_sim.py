@@ -9,6 +9,7 @@ few seconds. A second leader of the show is refused, saying which box leads. The
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -23,7 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from showctl.multibox.leader import SILENT
 from showctl.testing import write_wav
 from tests.harness.boxes import box_settings
-from tests.harness.broker import Broker, free_port, running_broker
+from tests.harness.broker import Broker, Listener, free_port, running_broker
 from tests.harness.running import SHOWCTL, Running
 from tests.integration.test_surfaces import browser, page_url, wait_for  # noqa: F401  (a fixture)
 
@@ -170,6 +171,30 @@ def test_a_second_leader_is_refused_saying_which_box_leads(
         # The show led by the first plays on, none the wiser but for the log.
         assert hall.answer("status")["relays"]["lights"] is False
         assert hall.process.poll() is None
+    finally:
+        hall.stop()
+
+
+def test_a_leader_that_hears_another_beating_says_so_in_its_status_and_health(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Two leaders started at once (neither heard the other yet): each sees the other beat."""
+    hall = start(tmp_path, broker, "hall")["hall"]
+    try:
+        beat = {"box": "hall", "host": "elsewhere", "instance": "elsewhere/1"}
+        found: list[dict[str, str]] = []
+        with Listener(broker, "show/boxes/+/leads") as room:
+            deadline = time.monotonic() + 20
+            while not found and time.monotonic() < deadline:  # the other box beating
+                room.publish("show/boxes/hall/leads", json.dumps({**beat, "at_ns": time.time_ns()}))
+                time.sleep(0.5)
+                status = hall.answer("status")
+                health = (status.get("health") or {}).get("findings", [])
+                found = [f for f in health if f["check"] == "boxes" and f["state"] == "problem"]
+        assert status["boxes"]["hall"]["rivals"] == ["box 'hall' on host 'elsewhere'"]
+        assert found, "the health check did not say so within 20 s"
+        assert found[0]["says"] == "box 'hall' on host 'elsewhere' leads this show too"
+        assert [e["host"] for e in hall.logs() if e["event"] == "box_two_leaders"] == ["elsewhere"]
     finally:
         hall.stop()
 

@@ -327,10 +327,11 @@ function showBoxes(boxes) {
     const row = el("div", undefined, "output box");
     row.dataset.box = name;
     const said = [b.state === "silent" ? "silent: its outputs failed" : b.state];
+    for (const rival of b.rivals || []) said.push(rival + " leads too");
     if (b.state === "follows") said.push("heard " + b.heard_s_ago + " s ago");
     if (b.clock) said.push("clock " + (b.clock.offset_ms > 0 ? "+" : "") + b.clock.offset_ms.toFixed(2) + " ms" + (b.clock.flagged ? ", off" : ""));
     if (b.clock_error_ms !== null) said.push("its estimate ±" + b.clock_error_ms + " ms");
-    const bad = b.state === "silent" || b.state === "unheard" || Boolean(b.clock && b.clock.flagged);
+    const bad = b.state === "silent" || b.state === "unheard" || Boolean(b.clock && b.clock.flagged) || Boolean(b.rivals && b.rivals.length);
     row.append(el("span", name, "name"), el("span", said.join(" · "), bad ? "state bad" : "state"));
     row.append(el("span", b.outputs.join(", ") || "no outputs", "state"));
     return row;
