@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -405,5 +406,30 @@ def test_a_box_told_its_relays_in_a_pulse_is_told_the_rest_of_the_pulse(tmp_path
         room.clock.advance(0.2)  # 2 s after the pulse began
         room.annex_relays.step()
         assert room.maglock_line() is False
+
+    asyncio.run(main())
+
+
+def test_a_box_that_restarted_unnoticed_keeps_its_relays_safe_and_is_measured_afresh(
+    tmp_path: Path,
+) -> None:
+    """Restarted within the 3 s it takes to be called silent: its new start is what tells."""
+    room = Room(tmp_path)
+
+    async def main() -> None:
+        room.relays.power("maglock", "show")
+        await room.deliver()
+        assert room.maglock_line() is True
+        room.reports.clocks.kept["annex"] = room.reports.clocks.kept.get("annex") or deque()
+        room.annex_relays.unpower("maglock")  # it restarts: its relays start safe
+        room.follower.started_ns += 1
+        with capture_logs() as logs:
+            await room.deliver()
+        assert [e for e in logs if e["event"] == "box_back"] == [
+            {"event": "box_back", "box": "annex", "restarted": True, "log_level": "info"}
+        ]
+        assert "annex" not in room.reports.clocks.kept
+        assert room.relays.intended.powered["maglock"] is False  # not locked again behind
+        assert room.relays.powered["maglock"] is False  # the game master's back
 
     asyncio.run(main())

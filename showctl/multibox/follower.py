@@ -72,6 +72,8 @@ class Follower:
     #: silence since was said.
     pinged: float | None = None
     silent: bool = False
+    #: When it started (wall ns): a leader that hears another start knows it restarted.
+    started_ns: int = field(default_factory=time.time_ns)
     #: The latest ``seq`` applied, by leader and topic.
     seq: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -130,6 +132,7 @@ class Follower:
             "soonest": self.outputs.soonest,
             "synchronised": clock.synchronised,
             "clock_error": clock.error,  # the kernel's own estimate (s), from its discipline
+            "started_ns": self.started_ns,
         }
         if self.leds is not None:
             state["leds"] = self.leds.failed

@@ -240,17 +240,20 @@ class Reports:
                     if self.outputs.remote.box_of.get(output) == box
                 }
                 self.soonest[box] = float(data["soonest"])
-                if self.said.get(box, {}).get("gone"):
-                    logger.info("box_back", box=box)
-                    self.clocks.kept.pop(box, None)  # measured again: it may have restarted
+                was, started = self.said.get(box, {}), data.get("started_ns")
+                restarted = "started" in was and was["started"] != started
+                if was.get("gone") or restarted:
+                    logger.info("box_back", box=box, restarted=restarted)
+                    self.clocks.kept.pop(box, None)  # measured afresh
                 self.said[box] = {
                     "synchronised": bool(data.get("synchronised")),
                     "clock_error": data.get("clock_error"),
                     "at": time.time(),
+                    "started": started,
                 }
                 self.outputs.remote.soonest = max(FLOOR, max(self.soonest.values()) + self.way)
                 if self.relays is not None and box in self.relays.boxes:
-                    self.relays.reported(box, data["relays"])
+                    self.relays.reported(box, data["relays"], back=restarted)
                 if self.leds is not None and box == self.leds.box:
                     self._leds_said(None if data["leds"] is None else str(data["leds"]))
                 for output, health in reported.items():

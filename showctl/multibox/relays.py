@@ -187,16 +187,17 @@ class SpreadRelays:
     def close(self) -> None:
         self.intended.close()
 
-    def reported(self, box: str, data: Mapping[str, Any]) -> None:
+    def reported(self, box: str, data: Mapping[str, Any], back: bool = False) -> None:
         """Take box ``box``'s report of its relays (``powered``, ``emergency``, ``latched_ns``,
-        ``failed``); a latch it set since the last one it said sets off every box's."""
+        ``failed``); a latch it set since the last one it said sets off every box's. ``back``:
+        it has restarted since it last said (its relays safe again), as after silence."""
         if box not in self.said:
             self.again(box)  # heard for the first time
         said = self.said.setdefault(box, _Said())
         was = (said.powered, said.emergency, said.failed)
         mine = {r for r, b in self.box_of.items() if b == box}
         said.powered = {str(r): bool(p) for r, p in data["powered"].items() if r in mine}
-        if said.gone:  # back, after a restart or a latch: as it is now is what is wanted
+        if said.gone or back:  # after a restart or a latch: as it is now is what is wanted
             said.gone = False
             for relay, powered in said.powered.items():
                 switch = self.intended.power if powered else self.intended.unpower
