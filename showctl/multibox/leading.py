@@ -21,6 +21,7 @@ from showctl.multibox import messages
 from showctl.multibox.leader import Leadership, RemoteOutputs, Reports, SpreadOutputs
 from showctl.multibox.leds import RemoteLeds
 from showctl.multibox.messages import Sender
+from showctl.multibox.relays import SpreadRelays
 from showctl.players.outputs import Outputs
 from showctl.room.relays import Bank, Relays
 from showctl.settings import Settings
@@ -29,7 +30,6 @@ from showctl.show.model import Show
 if TYPE_CHECKING:
     from showctl.controller import ShowController
     from showctl.multibox.bus import Bus
-    from showctl.multibox.relays import SpreadRelays
 
 #: Seconds between the leader's heartbeats (and its looks for boxes gone silent).
 BEAT_EVERY = 1.0
@@ -57,7 +57,6 @@ class Links:
         if not show.boxes:
             return
         from showctl.multibox.bus import Bus  # noqa: PLC0415  (paho: only for boxes)
-        from showctl.multibox.relays import SpreadRelays  # noqa: PLC0415  (same)
 
         self.me = me = settings.box.me
         self.leadership = Leadership(me)
