@@ -149,14 +149,7 @@ async def _run(
     keys, screen = _screen(show, options)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    pool = PlayerPool(
-        own.outputs,
-        backend=audio,
-        capture=options.capture,
-        supervise=True,
-        wait_for_cards=options.wait_for_cards,
-        policy=options.restarts,
-    )
+    pool = player_pool(own, audio, options)
     frames = _Frames([screen.frame] if screen is not None else [])
     leds = links.leds(own, gpio, frames)
     watcher: InputWatcher | None = None
@@ -344,6 +337,19 @@ class _Screen:
     def frame(self, shown: Shown) -> None:
         self.view.title = f"{self.title} · scene {self.scene}"
         self.view.show(shown.at, shown.frame)
+
+
+def player_pool(own: Show, audio: str, options: RunOptions) -> PlayerPool:
+    """The supervised players of this box's outputs (``own``: the show as this box wires it),
+    on the ``audio`` backend, as ``options`` say (capture, cards waited for, restarts)."""
+    return PlayerPool(
+        own.outputs,
+        backend=audio,
+        capture=options.capture,
+        supervise=True,
+        wait_for_cards=options.wait_for_cards,
+        policy=options.restarts,
+    )
 
 
 def backends(options: RunOptions) -> tuple[str, GpioBackend]:

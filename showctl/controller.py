@@ -150,7 +150,7 @@ class ShowController:
     health: HealthMonitor | None = None
     #: The latest nightly calibration check's result (``None``: none yet), for the status.
     checked: dict[str, Any] | None = None
-    #: Of a show across boxes, on the leader: the other boxes' state, for the status.
+    #: Of a show across boxes, on the leader: every box's state, for the status.
     boxes: Callable[[], dict[str, Any]] | None = None
     _loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, from start()
 

@@ -20,14 +20,13 @@ import signal
 
 import structlog
 
-from showctl.app import RunOptions, backends, threadsafe
+from showctl.app import RunOptions, backends, player_pool, threadsafe
 from showctl.leds.matrix import LedPlayer, open_matrix
 from showctl.leds.meter import scene_schedule
 from showctl.multibox import messages
 from showctl.multibox.bus import Bus
 from showctl.multibox.follower import Follower
 from showctl.multibox.leader import SILENT
-from showctl.players.pool import PlayerPool
 from showctl.room.relays import Relays
 from showctl.show.model import Show
 from showctl.triggers import InputWatcher
@@ -52,14 +51,7 @@ async def follow(show: Show, me: str, options: RunOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    pool = PlayerPool(
-        own.outputs,
-        backend=audio,
-        capture=options.capture,
-        supervise=True,
-        wait_for_cards=options.wait_for_cards,
-        policy=options.restarts,
-    )
+    pool = player_pool(own, audio, options)
     link: Bus | None = None
     watcher: InputWatcher | None = None
     try:
